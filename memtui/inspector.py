@@ -1,0 +1,134 @@
+"""A Chrome DevTools Protocol client for Node's inspector, over one websocket."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+from collections import defaultdict
+from collections.abc import Callable
+from typing import Any
+
+import websockets
+
+from memtui.errors import MemtuiError, TargetGone
+
+EventHandler = Callable[[dict], None]
+
+
+class ProtocolError(MemtuiError):
+    """The inspector answered a request with an error."""
+
+    def __init__(self, method: str, error: dict):
+        super().__init__(f"inspector error in {method}: {error.get('message', error)}")
+        self.method = method
+        self.code = error.get("code")
+
+
+class InspectorClosed(TargetGone):
+    """The websocket closed: the target exited, or its inspector was closed."""
+
+
+class Inspector:
+    """Requests with ids and per-call timeouts, events by method, close fails every pending call."""
+
+    def __init__(self, socket: websockets.ClientConnection):
+        self._socket = socket
+        self._ids = itertools.count(1)
+        self._pending: dict[int, tuple[str, asyncio.Future]] = {}
+        self._handlers: dict[str, list[EventHandler]] = defaultdict(list)
+        self._closed_reason: str | None = None
+        self.closed = asyncio.Event()
+        self._reader = asyncio.create_task(self._read())
+
+    @classmethod
+    async def connect(cls, ws_url: str, timeout: float = 5.0) -> Inspector:
+        """Open the websocket. Node drops the connection on a ping frame, so pings are off."""
+        try:
+            socket = await websockets.connect(
+                ws_url, ping_interval=None, max_size=None, open_timeout=timeout,
+                close_timeout=1, compression=None,
+            )
+        except (OSError, TimeoutError, websockets.InvalidHandshake) as exc:
+            raise MemtuiError(
+                f"cannot connect to the inspector at {ws_url}: {exc}",
+                "is the process still running? another tool may hold the inspector",
+            ) from exc
+        return cls(socket)
+
+    def on(self, method: str, handler: EventHandler) -> Callable[[], None]:
+        """Call `handler(params)` for each `method` event; returns a function that unsubscribes."""
+        self._handlers[method].append(handler)
+        return lambda: self._handlers[method].remove(handler)
+
+    async def send(self, method: str, params: dict | None = None,
+                   timeout: float | None = 10.0) -> dict[str, Any]:
+        """Send a request and wait for its result; None means no timeout."""
+        if self._closed_reason is not None:
+            raise InspectorClosed(f"inspector connection closed ({self._closed_reason})")
+        call_id = next(self._ids)
+        future = asyncio.get_running_loop().create_future()
+        self._pending[call_id] = (method, future)
+        try:
+            await self._socket.send(json.dumps({"id": call_id, "method": method,
+                                                "params": params or {}}))
+            return await asyncio.wait_for(future, timeout)
+        except TimeoutError:
+            raise MemtuiError(f"inspector did not answer {method} within {timeout:g}s",
+                              "the target's event loop may be blocked") from None
+        except websockets.ConnectionClosed:
+            raise InspectorClosed(f"inspector connection closed during {method}") from None
+        finally:
+            self._pending.pop(call_id, None)
+
+    async def evaluate(self, expression: str, timeout: float | None = 10.0, *,
+                       command_line_api: bool = False) -> Any:
+        """Evaluate a JS expression in the target's global scope and return its JSON value."""
+        reply = await self.send("Runtime.evaluate", {
+            "expression": expression, "returnByValue": True, "silent": True,
+            "includeCommandLineAPI": command_line_api,
+        }, timeout)
+        if "exceptionDetails" in reply:
+            details = reply["exceptionDetails"]
+            text = details.get("exception", {}).get("description") or details.get("text")
+            raise MemtuiError(f"evaluation in the target failed: {text.splitlines()[0]}")
+        return reply.get("result", {}).get("value")
+
+    async def close(self) -> None:
+        await self._socket.close()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._reader
+
+    @property
+    def close_reason(self) -> str | None:
+        return self._closed_reason
+
+    async def _read(self) -> None:
+        try:
+            async for raw in self._socket:
+                self._dispatch(json.loads(raw))
+            self._closed_reason = "closed by the target"
+        except websockets.ConnectionClosed as exc:
+            self._closed_reason = f"connection lost: {exc}"
+        finally:
+            if self._closed_reason is None:
+                self._closed_reason = "reader stopped"
+            for method, future in self._pending.values():
+                if not future.done():
+                    future.set_exception(InspectorClosed(
+                        f"inspector connection closed during {method} ({self._closed_reason})"))
+            self.closed.set()
+
+    def _dispatch(self, message: dict) -> None:
+        if "id" in message:
+            method, future = self._pending.get(message["id"], (None, None))
+            if future is None or future.done():
+                return
+            if "error" in message:
+                future.set_exception(ProtocolError(method, message["error"]))
+            else:
+                future.set_result(message.get("result", {}))
+        elif "method" in message:
+            for handler in list(self._handlers.get(message["method"], ())):
+                handler(message.get("params", {}))

@@ -1,0 +1,107 @@
+// Tests of memtui/probe.js run by `node --test --expose-gc` directly (tests/test_probe.py runs them).
+'use strict';
+const test = require('node:test');
+const assert = require('node:assert');
+const fs = require('node:fs');
+const path = require('node:path');
+const vm = require('node:vm');
+
+const source = fs.readFileSync(path.join(__dirname, '..', '..', 'memtui', 'probe.js'), 'utf8');
+const probe = vm.runInThisContext(source);
+const KEY = Symbol.for('memtui.probe');
+const sample = (client) => globalThis[KEY].sample(client);
+const settle = () => new Promise((resolve) => setImmediate(resolve));
+
+test('install answers ok and registers the client', () => {
+  assert.deepStrictEqual(probe(require, 'install', 'a'), { ok: true, clients: 1 });
+  probe(require, 'uninstall', 'a');
+});
+
+test('a reading has every field of a sample', () => {
+  probe(require, 'install', 'a');
+  const { ok, reading } = sample('a');
+  assert.ok(ok);
+  for (const key of ['rss', 'heap_total', 'heap_used', 'external', 'array_buffers', 'heap_limit']) {
+    assert.ok(Number.isInteger(reading[key]) && reading[key] >= 0, key);
+  }
+  assert.strictEqual(reading.pid, process.pid);
+  assert.ok(reading.heap_spaces.some(([name]) => name === 'old_space'));
+  assert.ok(reading.elu >= 0 && reading.elu <= 1);
+  probe(require, 'uninstall', 'a');
+});
+
+test('forced major GCs are counted with their pause time, never going backwards', async () => {
+  probe(require, 'install', 'a');
+  const before = sample('a').reading;
+  global.gc();
+  global.gc();
+  await settle();
+  await settle();
+  const after = sample('a').reading;
+  assert.ok(after.gc.major >= before.gc.major + 2, JSON.stringify(after.gc));
+  assert.ok(after.gc_pause_ms > before.gc_pause_ms);
+  probe(require, 'uninstall', 'a');
+});
+
+test('counts are per client, since that client attached', async () => {
+  probe(require, 'install', 'first');
+  global.gc();
+  await settle();
+  await settle();
+  probe(require, 'install', 'second');
+  assert.ok(sample('first').reading.gc.major >= 1);
+  assert.strictEqual(sample('second').reading.gc.major, 0);
+  probe(require, 'uninstall', 'first');
+  probe(require, 'uninstall', 'second');
+});
+
+test('installing twice is idempotent and one uninstall removes it', () => {
+  probe(require, 'install', 'a');
+  assert.deepStrictEqual(probe(require, 'install', 'a'), { ok: true, clients: 1 });
+  assert.deepStrictEqual(probe(require, 'uninstall', 'a'), { ok: true, clients: 0 });
+  assert.strictEqual(globalThis[KEY], undefined);
+});
+
+test('a second client keeps the probe alive when the first detaches', () => {
+  probe(require, 'install', 'a');
+  probe(require, 'install', 'b');
+  probe(require, 'uninstall', 'a');
+  assert.ok(sample('b').ok);
+  assert.strictEqual(sample('a').ok, false);
+  probe(require, 'uninstall', 'b');
+  assert.strictEqual(globalThis[KEY], undefined);
+});
+
+test('a probe of another version is replaced on install', () => {
+  globalThis[KEY] = { version: 0, observer: { disconnect() { throw new Error('boom'); } } };
+  assert.deepStrictEqual(probe(require, 'install', 'a'), { ok: true, clients: 1 });
+  assert.strictEqual(globalThis[KEY].version, 1);
+  probe(require, 'uninstall', 'a');
+});
+
+test('nothing throws into the target: failures come back as {ok: false}', () => {
+  probe(require, 'install', 'a');
+  const real = process.memoryUsage;
+  process.memoryUsage = () => { throw new Error('EMFILE'); };
+  try {
+    assert.deepStrictEqual(sample('a'), { ok: false, error: 'EMFILE' });
+  } finally {
+    process.memoryUsage = real;
+  }
+  const broken = () => { throw new Error('no require'); };
+  probe(require, 'uninstall', 'a');
+  assert.deepStrictEqual(probe(broken, 'install', 'a'), { ok: false, error: 'no require' });
+  assert.deepStrictEqual(probe(require, 'uninstall', 'nobody'), { ok: true, clients: 0 });
+  assert.strictEqual(probe(require, 'bogus', 'a').ok, false);
+});
+
+test('the observer is disconnected on uninstall', async () => {
+  probe(require, 'install', 'a');
+  const state = globalThis[KEY];
+  probe(require, 'uninstall', 'a');
+  const counted = state.counts.major;
+  global.gc();
+  await settle();
+  await settle();
+  assert.strictEqual(state.counts.major, counted);
+});
