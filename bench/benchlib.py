@@ -1,0 +1,131 @@
+"""Shared helpers for the bench scripts: paths, peer installs, measured subprocesses, tables."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import NoReturn
+
+BENCH = Path(__file__).resolve().parent
+REPO = BENCH.parent
+WORK = BENCH / ".work"
+NODE_MODULES = WORK / "node_modules"
+PEERS = {
+    "memlab": ("@memlab/core", ["memlab"]),
+    "vscode": ("@vscode/v8-heap-parser", ["@vscode/v8-heap-parser"]),
+}
+MB = 1024 * 1024
+
+
+def fail(message: str) -> NoReturn:
+    """Stop a bench script with a one-line reason (no traceback)."""
+    print(f"bench: error: {message}", file=sys.stderr)
+    raise SystemExit(2)
+
+
+def ensure_peers() -> None:
+    """Install memlab and @vscode/v8-heap-parser into bench/.work/ unless already there."""
+    npm = shutil.which("npm")
+    WORK.mkdir(exist_ok=True)
+    manifest = WORK / "package.json"
+    if not manifest.exists():
+        manifest.write_text('{"name": "memtui-bench-peers", "private": true}\n')
+    for module, packages in PEERS.values():
+        if (NODE_MODULES / module / "package.json").exists():
+            continue
+        if npm is None:
+            fail(f"{module} is not installed in {WORK} and npm is not on PATH")
+        print(f"installing {' '.join(packages)} into {WORK} ...", file=sys.stderr)
+        subprocess.run(
+            [npm, "install", "--ignore-scripts", "--no-audit", "--no-fund", *packages],
+            cwd=WORK, check=True, stdout=sys.stderr,
+            env={**os.environ, "PUPPETEER_SKIP_DOWNLOAD": "1"},
+        )
+
+
+def node_env() -> dict[str, str]:
+    """Environment for Node children that resolves the peers from bench/.work/node_modules."""
+    return {**os.environ, "NODE_PATH": str(NODE_MODULES)}
+
+
+@dataclass(frozen=True)
+class Measured:
+    """One child process run to completion: wall time, peak RSS, exit status and stdout."""
+
+    wall_s: float
+    peak_rss: int
+    returncode: int
+    stdout: str
+    stderr: str
+
+    def result(self) -> dict:
+        """The last JSON object line the child printed on stdout ({} if none)."""
+        for line in reversed(self.stdout.splitlines()):
+            start = line.find("{")
+            if start >= 0:
+                try:
+                    return json.loads(line[start:])
+                except json.JSONDecodeError:
+                    continue
+        return {}
+
+
+def run_measured(args: Sequence[str], env: dict[str, str] | None = None) -> Measured:
+    """Run `args` to completion; peak RSS is that child's own ru_maxrss (from wait4)."""
+    out_path = WORK / f"child-{os.getpid()}.out"
+    err_path = WORK / f"child-{os.getpid()}.err"
+    with open(out_path, "w") as out, open(err_path, "w") as err:
+        started = time.perf_counter()
+        child = subprocess.Popen(args, stdout=out, stderr=err, env=env)
+        _, status, usage = os.wait4(child.pid, 0)
+        wall = time.perf_counter() - started
+        child.returncode = os.waitstatus_to_exitcode(status)
+    measured = Measured(wall, usage.ru_maxrss * 1024, child.returncode,
+                        out_path.read_text(), err_path.read_text())
+    out_path.unlink()
+    err_path.unlink()
+    return measured
+
+
+def median(values: Iterable[float]) -> float:
+    return statistics.median(list(values))
+
+
+def verdict(ok: bool) -> str:
+    return "PASS" if ok else "FAIL"
+
+
+def print_table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> None:
+    """Print rows as an aligned plain-text table, numbers right-aligned."""
+    cells = [[str(h) for h in headers]] + [[str(c) for c in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+
+    def line(row: list[str]) -> str:
+        return "  ".join(
+            c.rjust(w) if _numeric(c) else c.ljust(w) for c, w in zip(row, widths, strict=True)
+        ).rstrip()
+
+    print(line(cells[0]))
+    print("  ".join("-" * w for w in widths))
+    for row in cells[1:]:
+        print(line(row))
+
+
+def _numeric(cell: str) -> bool:
+    return cell[:1].isdigit() or (cell[:1] in "+-" and cell[1:2].isdigit())
+
+
+def machine_line() -> str:
+    """One line naming the machine and runtimes the figures were measured on."""
+    node = subprocess.run(["node", "--version"], capture_output=True, text=True).stdout.strip()
+    return (f"{time.strftime('%Y-%m-%d %H:%M %Z')}, {os.cpu_count()} cores, "
+            f"{platform.machine()}, Python {platform.python_version()}, Node {node}")

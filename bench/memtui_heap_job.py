@@ -1,0 +1,40 @@
+"""One memtui heap job in its own process, for heap_parse.py to time and measure.
+
+Usage: memtui_heap_job.py summary FILE | diff BEFORE AFTER
+Prints one JSON line: {"classes", "objects", "inner_s"}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+from memtui.heap.classes import summarize
+from memtui.heap.snapshot import load_snapshot
+
+
+def summary_job(path: str) -> dict:
+    summary = summarize(load_snapshot(path))
+    return {"classes": len(summary.classes), "objects": sum(c.count for c in summary.classes)}
+
+
+def diff_job(before: str, after: str) -> dict:
+    from memtui.heap.diff import diff_snapshots
+
+    diff = diff_snapshots(load_snapshot(before), load_snapshot(after))
+    return {"classes": len(diff.rows), "objects": sum(r.count_after for r in diff.rows)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("job", choices=["summary", "diff"])
+    parser.add_argument("files", nargs="+")
+    args = parser.parse_args()
+    started = time.perf_counter()
+    result = summary_job(*args.files) if args.job == "summary" else diff_job(*args.files)
+    print(json.dumps({**result, "inner_s": time.perf_counter() - started}))
+
+
+if __name__ == "__main__":
+    main()
