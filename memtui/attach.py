@@ -365,9 +365,14 @@ def _permission_denied(process: psutil.Process) -> UsageError:
         owner = process.username()
     except psutil.Error:
         owner = "another user"
+    if owner == psutil.Process().username():
+        return UsageError(
+            f"permission denied: PID {process.pid} is more privileged than memtui",
+            "run memtui as root",
+        )
     return UsageError(
         f"permission denied: PID {process.pid} belongs to {owner}",
-        f"run memtui as {owner} or as root",
+        f"run memtui as {owner}" + ("" if owner == "root" else " or as root"),
     )
 
 
