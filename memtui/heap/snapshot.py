@@ -1,0 +1,547 @@
+"""Streaming, numpy-backed reader for V8 `.heapsnapshot` files.
+
+The file is read in chunks; the large integer sections (`nodes`, `edges`) go straight into
+preallocated column arrays, so memory stays close to the size of those columns and no Python
+object is built per node or edge. The layout comes from the file's own `snapshot.meta`.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from memtui.errors import UsageError
+
+CHUNK_SIZE = 16 << 20
+NUMBER_SEPARATOR = b","
+WHITESPACE = b" \t\r\n"
+REQUIRED_NODE_FIELDS = ("type", "name", "id", "self_size", "edge_count")
+REQUIRED_EDGE_FIELDS = ("type", "name_or_index", "to_node")
+LOCATION_FIELDS = ("object_index", "script_id", "line", "column")
+EDGE_TYPES_NAMED_BY_INDEX = ("element", "hidden")
+RETAKE_HINT = "the file was not written completely; take the snapshot again"
+NOT_A_SNAPSHOT_HINT = "give a .heapsnapshot file written by memtui, Node or Chrome DevTools"
+
+
+@dataclass(frozen=True)
+class SnapshotMeta:
+    """Field layout of a snapshot, as declared by its `snapshot.meta`."""
+
+    node_fields: tuple[str, ...]
+    node_types: tuple[str, ...]
+    edge_fields: tuple[str, ...]
+    edge_types: tuple[str, ...]
+    location_fields: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class NodeLocations:
+    """Source locations of nodes, sorted by node ordinal (one row per located node)."""
+
+    node: np.ndarray
+    script_id: np.ndarray
+    line: np.ndarray
+    column: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.node)
+
+    def rows_for(self, ordinals: np.ndarray) -> np.ndarray:
+        """Row index of each ordinal's location, or -1 where the node has none."""
+        ordinals = np.asarray(ordinals)
+        if not len(self.node):
+            return np.full(ordinals.shape, -1, dtype=np.int64)
+        rows = np.minimum(np.searchsorted(self.node, ordinals), len(self.node) - 1)
+        return np.where(self.node[rows] == ordinals, rows, -1)
+
+    def of(self, ordinal: int) -> tuple[int, int, int] | None:
+        """(script_id, line, column) of one node, or None."""
+        row = int(self.rows_for(np.array([ordinal]))[0])
+        if row < 0:
+            return None
+        return int(self.script_id[row]), int(self.line[row]), int(self.column[row])
+
+
+class HeapSnapshot:
+    """Columnar, numpy-backed view of a .heapsnapshot; never one Python object per node."""
+
+    def __init__(self, *, path: Path | None, meta: SnapshotMeta, nodes: dict[str, np.ndarray],
+                 edges: dict[str, np.ndarray], strings: list[str], locations: NodeLocations,
+                 root_index: int = 0):
+        self.path = path
+        self.meta = meta
+        self.node_type: np.ndarray = nodes["type"]
+        self.node_name: np.ndarray = nodes["name"]
+        self.node_id: np.ndarray = nodes["id"]
+        self.node_self_size: np.ndarray = nodes["self_size"]
+        self.node_edge_count: np.ndarray = nodes["edge_count"]
+        self.node_detachedness: np.ndarray | None = nodes.get("detachedness")
+        self.node_count = len(self.node_type)
+        self.first_edge = np.zeros(self.node_count + 1, dtype=np.int64)
+        np.cumsum(self.node_edge_count, out=self.first_edge[1:])
+        self.edge_type: np.ndarray = edges["type"]
+        self.edge_name: np.ndarray = edges["name_or_index"]
+        self.edge_to: np.ndarray = edges["to_node"]
+        self.edge_count = len(self.edge_type)
+        self.strings = strings
+        self.locations = locations
+        self.root = root_index
+
+    def node_type_name(self, ordinal: int) -> str:
+        """Name of the node's type, e.g. 'object' or 'closure'."""
+        return self.meta.node_types[self.node_type[ordinal]]
+
+    def node_name_str(self, ordinal: int) -> str:
+        """The node's raw name from the strings table."""
+        return self.strings[self.node_name[ordinal]]
+
+    def type_code(self, name: str) -> int:
+        """Code of a node type in this snapshot, or -1 if it has no such type."""
+        return self.meta.node_types.index(name) if name in self.meta.node_types else -1
+
+    def edge_type_code(self, name: str) -> int:
+        """Code of an edge type in this snapshot, or -1 if it has no such type."""
+        return self.meta.edge_types.index(name) if name in self.meta.edge_types else -1
+
+    def edge_source(self) -> np.ndarray:
+        """Source node ordinal of every edge (built on demand: 4 bytes per edge)."""
+        return np.repeat(np.arange(self.node_count, dtype=np.uint32), self.node_edge_count)
+
+    def edge_name_str(self, edge: int) -> str:
+        """The edge's name; element and hidden edges are named by their index."""
+        if self.meta.edge_types[self.edge_type[edge]] in EDGE_TYPES_NAMED_BY_INDEX:
+            return str(int(self.edge_name[edge]))
+        return self.strings[self.edge_name[edge]]
+
+
+def load_snapshot(path, *, on_progress: Callable[[float], None] | None = None) -> HeapSnapshot:
+    """Parse a .heapsnapshot file; raise UsageError naming what is wrong with a bad file."""
+    path = Path(path)
+    try:
+        file = open(path, "rb")  # noqa: SIM115
+    except OSError as error:
+        raise UsageError(f"cannot read {path}: {error.strerror}",
+                         "check the file name and its permissions") from None
+    with file:
+        size = path.stat().st_size
+        if size == 0:
+            raise UsageError(f"{path.name} is empty", NOT_A_SNAPSHOT_HINT)
+        reader = _Reader(file, path.name, size, on_progress)
+        return _SnapshotParser(reader, path).parse()
+
+
+class _Reader:
+    """A byte buffer over the file that refills in chunks; `pos` indexes into `buf`."""
+
+    def __init__(self, file, name: str, size: int, on_progress):
+        self.file = file
+        self.name = name
+        self.size = size
+        self.on_progress = on_progress
+        self.buf = b""
+        self.pos = 0
+        self.consumed = 0
+        self.eof = False
+        self.section = "the top-level object"
+
+    def fill(self, want: int = 1) -> bool:
+        """Ensure `want` unread bytes are buffered; False if the file ends first."""
+        while len(self.buf) - self.pos < want and not self.eof:
+            self.consumed += self.pos
+            data = self.file.read(max(CHUNK_SIZE, want))
+            self.buf = self.buf[self.pos:] + data
+            self.pos = 0
+            self.eof = not data
+            if self.on_progress and data:
+                self.on_progress(min(1.0, (self.consumed + len(self.buf)) / self.size))
+        return len(self.buf) - self.pos >= want
+
+    def truncated(self) -> UsageError:
+        return UsageError(f'{self.name} is truncated inside "{self.section}"', RETAKE_HINT)
+
+    def malformed(self, what: str) -> UsageError:
+        return UsageError(f'{self.name} is not a valid heap snapshot: {what} in "{self.section}"',
+                          NOT_A_SNAPSHOT_HINT)
+
+    def skip_whitespace(self) -> None:
+        while True:
+            if not self.fill():
+                return
+            stripped = self.buf[self.pos:].lstrip(WHITESPACE)
+            self.pos = len(self.buf) - len(stripped)
+            if stripped:
+                return
+
+    def next_byte(self) -> bytes:
+        self.skip_whitespace()
+        if not self.fill():
+            raise self.truncated()
+        return self.buf[self.pos:self.pos + 1]
+
+    def expect(self, char: bytes, what: str) -> None:
+        if self.next_byte() != char:
+            raise self.malformed(f"expected {what}")
+        self.pos += 1
+
+    def json_value(self):
+        """Decode one JSON value of any size, growing the buffer until it is complete."""
+        decoder = json.JSONDecoder()
+        self.skip_whitespace()
+        want = 1 << 16
+        while True:
+            self.fill(want)
+            text = self.buf[self.pos:self.pos + want].decode("utf-8", "surrogateescape")
+            try:
+                value, end = decoder.raw_decode(text)
+            except json.JSONDecodeError as error:
+                if len(self.buf) - self.pos > want:
+                    want *= 4
+                    continue
+                if not self.eof:
+                    want = max(want * 4, len(self.buf) - self.pos + CHUNK_SIZE)
+                    continue
+                if error.msg.startswith("Unterminated string") or (
+                        error.pos >= len(text.rstrip())):
+                    raise self.truncated() from None
+                raise self.malformed(f"invalid JSON ({error.msg})") from None
+            self.pos += len(text[:end].encode("utf-8", "surrogateescape"))
+            return value
+
+    def integers(self, sink: Callable[[np.ndarray], None]) -> None:
+        """Parse a flat JSON array of non-negative integers, feeding values to `sink` by chunk."""
+        self.expect(b"[", "an array")
+        while True:
+            if not self.fill():
+                raise self.truncated()
+            close = self.buf.find(b"]", self.pos)
+            if close >= 0:
+                self._feed_numbers(self.buf[self.pos:close], sink)
+                self.pos = close + 1
+                return
+            cut = self.buf.rfind(NUMBER_SEPARATOR, self.pos)
+            if cut < 0:
+                if self.eof:
+                    raise self.truncated()
+                self.fill(len(self.buf) - self.pos + CHUNK_SIZE)
+                continue
+            self._feed_numbers(self.buf[self.pos:cut], sink)
+            self.pos = cut + 1
+            if self.eof and self.pos >= len(self.buf):
+                raise self.truncated()
+
+    def _feed_numbers(self, text: bytes, sink) -> None:
+        if not text.strip(WHITESPACE):
+            return
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", DeprecationWarning)
+            try:
+                values = np.fromstring(text, dtype=np.int64, sep=",")
+            except (ValueError, DeprecationWarning):
+                raise self.malformed("a value that is not a non-negative integer") from None
+        if values.size and values.min() < 0:
+            raise self.malformed("a negative number")
+        sink(values)
+
+    def skip_number_arrays(self) -> None:
+        """Skip a (possibly nested) array that holds only numbers, like `trace_tree`."""
+        self.expect(b"[", "an array")
+        depth = 1
+        while True:
+            if not self.fill():
+                raise self.truncated()
+            window = np.frombuffer(self.buf, dtype=np.uint8, offset=self.pos)
+            step = (window == ord("[")).astype(np.int8) - (window == ord("]"))
+            closed = np.flatnonzero(np.cumsum(step, dtype=np.int64) == -depth)
+            if closed.size:
+                self.pos += int(closed[0]) + 1
+                return
+            depth += int(step.sum(dtype=np.int64))
+            self.pos = len(self.buf)
+
+
+class _ColumnSink:
+    """Scatters a stream of integers, `width` per record, into per-field column arrays."""
+
+    def __init__(self, reader: _Reader, fields: tuple[str, ...], count: int,
+                 dtypes: dict[str, type], checks: dict[str, Callable] | None = None):
+        self.reader = reader
+        self.fields = fields
+        self.width = len(fields)
+        self.count = count
+        self.columns = {field: np.empty(count, dtype=dtype) for field, dtype in dtypes.items()}
+        self.checks = checks or {}
+        self.received = 0
+
+    def __call__(self, values: np.ndarray) -> None:
+        total = self.count * self.width
+        if self.received + len(values) > total:
+            raise self.reader.malformed(
+                f"more than the {total} values its snapshot.meta and counts declare")
+        for position, field in enumerate(self.fields):
+            column = self.columns.get(field)
+            if column is None:
+                continue
+            start = (position - self.received) % self.width
+            part = values[start::self.width]
+            row = (self.received + start) // self.width
+            check = self.checks.get(field)
+            if check is not None:
+                part = check(part, row)
+            column[row:row + len(part)] = part
+        self.received += len(values)
+
+    def finish(self) -> dict[str, np.ndarray]:
+        expected = self.count * self.width
+        if self.received != expected:
+            reader = self.reader
+            raise UsageError(
+                f'{reader.name} is inconsistent: "{reader.section}" holds {self.received} values, '
+                f"but its snapshot.meta declares {self.count} records of {self.width} fields "
+                f"({expected} values)", NOT_A_SNAPSHOT_HINT)
+        return self.columns
+
+
+class _BufferSink:
+    """Keeps integer chunks for a section met before `snapshot.meta`, to replay later."""
+
+    def __init__(self):
+        self.parts: list[np.ndarray] = []
+
+    def __call__(self, values: np.ndarray) -> None:
+        self.parts.append(values)
+
+    def replay(self, sink: Callable[[np.ndarray], None]) -> None:
+        for part in self.parts:
+            sink(part)
+        self.parts.clear()
+
+
+def _smallest_uint(maximum: int) -> type:
+    return np.uint32 if maximum < 2**32 else np.uint64
+
+
+class _SnapshotParser:
+    def __init__(self, reader: _Reader, path: Path):
+        self.reader = reader
+        self.path = path
+        self.header: dict | None = None
+        self.meta: SnapshotMeta | None = None
+        self.node_columns: dict[str, np.ndarray] | None = None
+        self.edge_columns: dict[str, np.ndarray] | None = None
+        self.pending: dict[str, _BufferSink] = {}
+        self.location_values: list[np.ndarray] = []
+        self.strings: list[str] | None = None
+
+    def parse(self) -> HeapSnapshot:
+        reader = self.reader
+        reader.skip_whitespace()
+        if reader.next_byte() != b"{":
+            raise UsageError(f"{reader.name} is not a heap snapshot (it is not a JSON object)",
+                             NOT_A_SNAPSHOT_HINT)
+        reader.pos += 1
+        if reader.next_byte() != b"}":
+            while True:
+                reader.section = "the top-level object"
+                key = reader.json_value()
+                if not isinstance(key, str):
+                    raise reader.malformed("a key that is not a string")
+                reader.expect(b":", "':' after a key")
+                reader.section = key
+                self.section(key)
+                reader.section = "the top-level object"
+                separator = reader.next_byte()
+                reader.pos += 1
+                if separator == b"}":
+                    break
+                if separator != b",":
+                    raise reader.malformed("expected ',' or '}'")
+        else:
+            reader.pos += 1
+        return self.build()
+
+    def section(self, key: str) -> None:
+        reader = self.reader
+        if key == "snapshot":
+            self.header = reader.json_value()
+            self.meta = self.read_meta(self.header)
+            for name, buffered in self.pending.items():
+                reader.section = name
+                sink = self.sink_for(name)
+                buffered.replay(sink)
+                self.finish_sink(name, sink)
+            self.pending.clear()
+        elif key in ("nodes", "edges"):
+            if self.meta is None:
+                self.pending[key] = _BufferSink()
+                reader.integers(self.pending[key])
+            else:
+                sink = self.sink_for(key)
+                reader.integers(sink)
+                self.finish_sink(key, sink)
+        elif key == "locations":
+            reader.integers(self.location_values.append)
+        elif key == "strings":
+            strings = reader.json_value()
+            if not isinstance(strings, list) or not all(isinstance(s, str) for s in strings):
+                raise reader.malformed("an entry that is not a string")
+            self.strings = strings
+        elif key in ("trace_tree", "trace_function_infos", "samples"):
+            reader.skip_number_arrays()
+        else:
+            reader.json_value()
+
+    def read_meta(self, header) -> SnapshotMeta:
+        name = self.reader.name
+        if not isinstance(header, dict) or not isinstance(header.get("meta"), dict):
+            raise UsageError(f'{name} is not a heap snapshot: "snapshot.meta" is missing',
+                             NOT_A_SNAPSHOT_HINT)
+        meta = header["meta"]
+
+        def fields(key: str, required: tuple[str, ...]) -> tuple[str, ...]:
+            value = meta.get(key)
+            if not isinstance(value, list) or not all(isinstance(f, str) for f in value):
+                raise UsageError(f'{name} has an invalid snapshot.meta: "{key}" is missing',
+                                 NOT_A_SNAPSHOT_HINT)
+            missing = [f for f in required if f not in value]
+            if missing:
+                raise UsageError(f'{name} has an invalid snapshot.meta: "{key}" lacks '
+                                 + ", ".join(f'"{f}"' for f in missing), NOT_A_SNAPSHOT_HINT)
+            return tuple(value)
+
+        def type_names(key: str, field_list: tuple[str, ...]) -> tuple[str, ...]:
+            value = meta.get(key)
+            position = field_list.index("type")
+            if (not isinstance(value, list) or len(value) <= position
+                    or not isinstance(value[position], list)
+                    or not all(isinstance(t, str) for t in value[position])):
+                raise UsageError(f'{name} has an invalid snapshot.meta: "{key}" does not list '
+                                 "the type names", NOT_A_SNAPSHOT_HINT)
+            return tuple(value[position])
+
+        node_fields = fields("node_fields", REQUIRED_NODE_FIELDS)
+        edge_fields = fields("edge_fields", REQUIRED_EDGE_FIELDS)
+        location_fields = tuple(meta.get("location_fields") or ())
+        for key in ("node_count", "edge_count"):
+            if not isinstance(header.get(key), int) or header[key] < 0:
+                raise UsageError(f'{name} has an invalid "snapshot": "{key}" is missing',
+                                 NOT_A_SNAPSHOT_HINT)
+        return SnapshotMeta(node_fields=node_fields,
+                            node_types=type_names("node_types", node_fields),
+                            edge_fields=edge_fields,
+                            edge_types=type_names("edge_types", edge_fields),
+                            location_fields=location_fields)
+
+    def sink_for(self, key: str) -> _ColumnSink:
+        meta = self.meta
+        header = self.header
+        if key == "nodes":
+            dtypes = {"type": np.uint8, "name": np.uint32, "id": np.uint64,
+                      "self_size": np.int64, "edge_count": np.uint32}
+            if "detachedness" in meta.node_fields:
+                dtypes["detachedness"] = np.uint8
+            checks = {"type": self.check_below(len(meta.node_types), "a node type")}
+            return _ColumnSink(self.reader, meta.node_fields, header["node_count"], dtypes,
+                               checks)
+        node_field_count = len(meta.node_fields)
+        dtypes = {"type": np.uint8, "name_or_index": np.uint32, "to_node": np.uint32}
+        checks = {"type": self.check_below(len(meta.edge_types), "an edge type"),
+                  "to_node": self.check_to_node(node_field_count, header["node_count"])}
+        return _ColumnSink(self.reader, meta.edge_fields, header["edge_count"], dtypes, checks)
+
+    def check_below(self, limit: int, what: str):
+        def check(values: np.ndarray, first_row: int) -> np.ndarray:
+            bad = np.flatnonzero(values >= limit)
+            if bad.size:
+                raise self.corrupt(f"record {first_row + int(bad[0])} has {what} "
+                                   f"{int(values[bad[0]])} but the meta lists {limit}")
+            return values
+        return check
+
+    def check_to_node(self, node_field_count: int, node_count: int):
+        def check(values: np.ndarray, first_row: int) -> np.ndarray:
+            bad = np.flatnonzero((values % node_field_count != 0)
+                                 | (values >= node_count * node_field_count))
+            if bad.size:
+                edge = first_row + int(bad[0])
+                raise self.corrupt(
+                    f"edge {edge} has to_node {int(values[bad[0]])}, which is not a node "
+                    f"(a multiple of {node_field_count} below {node_count * node_field_count})")
+            return values // node_field_count
+        return check
+
+    def corrupt(self, what: str) -> UsageError:
+        return UsageError(f"{self.reader.name} is corrupt: {what}", NOT_A_SNAPSHOT_HINT)
+
+    def finish_sink(self, key: str, sink: _ColumnSink) -> None:
+        columns = sink.finish()
+        if key == "nodes":
+            self.node_columns = columns
+        else:
+            self.edge_columns = columns
+
+    def build(self) -> HeapSnapshot:
+        name = self.reader.name
+        if self.header is None:
+            raise UsageError(f'{name} is not a heap snapshot (no "snapshot" section)',
+                             NOT_A_SNAPSHOT_HINT)
+        for key, columns in (("nodes", self.node_columns), ("edges", self.edge_columns),
+                             ("strings", self.strings)):
+            if columns is None:
+                raise UsageError(f'{name} is not a heap snapshot (no "{key}" section)',
+                                 NOT_A_SNAPSHOT_HINT)
+        nodes = self.node_columns
+        edges = self.edge_columns
+        declared_edges = self.header["edge_count"]
+        edge_sum = int(nodes["edge_count"].sum(dtype=np.int64))
+        if edge_sum != declared_edges:
+            raise self.corrupt(f"the nodes' edge counts add up to {edge_sum}, "
+                               f"but snapshot.edge_count is {declared_edges}")
+        ids = nodes["id"]
+        if ids.size and int(ids.max()) < 2**32:
+            nodes["id"] = ids.astype(np.uint32)
+        self.check_string_indexes(nodes, edges)
+        root = self.header.get("root_index", 0) // len(self.meta.node_fields)
+        return HeapSnapshot(path=self.path, meta=self.meta, nodes=nodes, edges=edges,
+                            strings=self.strings, locations=self.build_locations(),
+                            root_index=root)
+
+    def check_string_indexes(self, nodes, edges) -> None:
+        string_count = len(self.strings)
+        names = nodes["name"]
+        if names.size and int(names.max()) >= string_count:
+            node = int(np.argmax(names >= string_count))
+            raise self.corrupt(f"node {node} names string {int(names[node])}, "
+                               f"but there are only {string_count} strings")
+        by_index = [self.meta.edge_types.index(t) for t in EDGE_TYPES_NAMED_BY_INDEX
+                    if t in self.meta.edge_types]
+        named = ~np.isin(edges["type"], np.array(by_index, dtype=np.uint8))
+        bad = np.flatnonzero(named & (edges["name_or_index"] >= string_count))
+        if bad.size:
+            edge = int(bad[0])
+            raise self.corrupt(f"edge {edge} names string {int(edges['name_or_index'][edge])}, "
+                               f"but there are only {string_count} strings")
+
+    def build_locations(self) -> NodeLocations:
+        fields = self.meta.location_fields
+        values = (np.concatenate(self.location_values) if self.location_values
+                  else np.empty(0, dtype=np.int64))
+        if not values.size or any(f not in fields for f in LOCATION_FIELDS):
+            empty = np.empty(0, dtype=np.int64)
+            return NodeLocations(empty.astype(np.uint32), empty, empty, empty)
+        width = len(fields)
+        if values.size % width:
+            raise self.corrupt(f'"locations" holds {values.size} values, '
+                               f"not a multiple of its {width} fields")
+        table = values.reshape(-1, width)
+        node_field_count = len(self.meta.node_fields)
+        ordinals = table[:, fields.index("object_index")] // node_field_count
+        order = np.argsort(ordinals, kind="stable")
+        return NodeLocations(node=ordinals[order].astype(np.uint32),
+                             script_id=table[order, fields.index("script_id")],
+                             line=table[order, fields.index("line")],
+                             column=table[order, fields.index("column")])
