@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import resource
 import shutil
 import statistics
 import subprocess
@@ -80,20 +81,46 @@ class Measured:
 
 
 def run_measured(args: Sequence[str], env: dict[str, str] | None = None) -> Measured:
-    """Run `args` to completion; peak RSS is that child's own ru_maxrss (from wait4)."""
+    """Run `args` to completion and measure its wall time and peak RSS.
+
+    A child's ru_maxrss (from wait4) starts at this process's own peak RSS, because Linux
+    carries the spawning memory's high-water mark across exec. When it exceeds our own peak
+    it is the child's exact peak; otherwise the child stayed below it and the peak comes from
+    polling the child's VmHWM.
+    """
+    own_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     out_path = WORK / f"child-{os.getpid()}.out"
     err_path = WORK / f"child-{os.getpid()}.err"
+    polled_peak = 0
     with open(out_path, "w") as out, open(err_path, "w") as err:
         started = time.perf_counter()
         child = subprocess.Popen(args, stdout=out, stderr=err, env=env)
-        _, status, usage = os.wait4(child.pid, 0)
+        while True:
+            pid, status, usage = os.wait4(child.pid, os.WNOHANG)
+            if pid:
+                break
+            polled_peak = max(polled_peak, vm_hwm(child.pid))
+            time.sleep(0.02)
         wall = time.perf_counter() - started
         child.returncode = os.waitstatus_to_exitcode(status)
-    measured = Measured(wall, usage.ru_maxrss * 1024, child.returncode,
-                        out_path.read_text(), err_path.read_text())
+    reported = usage.ru_maxrss * 1024
+    peak = reported if reported > own_peak else polled_peak
+    measured = Measured(wall, peak, child.returncode, out_path.read_text(), err_path.read_text())
     out_path.unlink()
     err_path.unlink()
     return measured
+
+
+def vm_hwm(pid: int) -> int:
+    """The kernel's peak RSS (VmHWM) of a live process, in bytes; 0 if unreadable."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0
+    for line in status.splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    return 0
 
 
 def median(values: Iterable[float]) -> float:

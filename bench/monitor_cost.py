@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
-from benchlib import MB, REPO, WORK, fail, machine_line, print_table, verdict
+from benchlib import MB, REPO, WORK, fail, machine_line, print_table, verdict, vm_hwm
 
 sys.path.insert(0, str(REPO))
 from tests.nodeproc import NodeProcess
@@ -59,18 +59,6 @@ def tree_rss(process: psutil.Process) -> int:
         except psutil.NoSuchProcess:
             continue
     return total
-
-
-def high_water_rss(pid: int) -> int:
-    """The kernel's peak RSS (VmHWM) of a live process, in bytes; 0 if unreadable."""
-    try:
-        status = Path(f"/proc/{pid}/status").read_text()
-    except OSError:
-        return 0
-    for line in status.splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) * 1024
-    return 0
 
 
 class TmuxPane:
@@ -145,7 +133,7 @@ def measure(memtui: psutil.Process, started_at: float, warmup: float, duration: 
         time.sleep(POLL_S)
     whole_cpu = cpu_seconds(memtui)
     finished = time.monotonic()
-    peak = max(peak, tree_rss(memtui), high_water_rss(memtui.pid))
+    peak = max(peak, tree_rss(memtui), vm_hwm(memtui.pid))
     steady_at, steady_base = steady_cpu
     return Cost(
         startup_s=steady_from - started_at,
