@@ -61,6 +61,7 @@
         elu: elu.utilization,
       };
     };
+    state.loopUtilization = () => performance.eventLoopUtilization();
     state.sample = function sample(id) {
       try {
         const reading = state.reading(id);
@@ -81,7 +82,7 @@
       state.clients.set(id, {
         baseCounts: Object.assign({}, state.counts),
         basePauseMs: state.pauseMs,
-        elu: null,
+        elu: state.loopUtilization(),
         lastSeen: now,
       });
     }

@@ -55,7 +55,7 @@ class NodeProcess:
 
     def __init__(self, args: list[str], env: dict | None = None):
         self.proc = subprocess.Popen(
-            args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
             env={**os.environ, **(env or {})}, start_new_session=True,
         )
         self.pid = self.proc.pid
@@ -87,6 +87,11 @@ class NodeProcess:
                     )
                 self._cond.wait(min(remaining, 0.5))
 
+    def send(self, text: str) -> None:
+        """Write `text` to the process's standard input."""
+        self.proc.stdin.write(text)
+        self.proc.stdin.flush()
+
     def inspector_port(self, timeout: float = 15.0) -> int:
         return int(self.wait_for_line(LISTENING.pattern, timeout).group(2))
 
@@ -99,11 +104,11 @@ class NodeProcess:
         self.proc.wait(10)
 
 
-def start_node(node: str, script: str, *node_args: str, env: dict | None = None,
-               ready: str | None = "ready") -> NodeProcess:
-    """Start `node [node_args] tests/node/<script>` and wait for it to print `ready`."""
+def start_node(node: str, script: str, *node_args: str, args: tuple[str, ...] = (),
+               env: dict | None = None, ready: str | None = "ready") -> NodeProcess:
+    """Start `node [node_args] tests/node/<script> [args]` and wait for it to print `ready`."""
     path = script if os.path.isabs(script) else str(SCRIPTS / script)
-    process = NodeProcess([node, *node_args, path], env=env)
+    process = NodeProcess([node, *node_args, path, *args], env=env)
     if ready:
         try:
             process.wait_for_line(ready)

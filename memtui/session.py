@@ -1,0 +1,162 @@
+"""One connection to a target's inspector with memtui's probe installed, and a clean detach."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+import uuid
+from dataclasses import replace
+from importlib import resources
+
+import psutil
+
+from memtui import attach
+from memtui.errors import MemtuiError, TargetGone
+from memtui.inspector import Inspector
+from memtui.sampler import GcCounters, HeapSpace, Sample
+
+PROBE_SOURCE = resources.files("memtui").joinpath("probe.js").read_text(encoding="utf-8")
+PROBE_CALL = "globalThis[Symbol.for('memtui.probe')]"
+DETACH_TIMEOUT = 3.0
+
+
+class Session:
+    """An attached target: inspector connection, probe client id, and what to undo on detach."""
+
+    def __init__(self, target: attach.InspectorTarget, inspector: Inspector, pid: int,
+                 node_version: str, keep_inspector: bool):
+        self.target = target
+        self.inspector = inspector
+        self.pid = pid
+        self.node_version = node_version
+        self.keep_inspector = keep_inspector
+        self.client_id = f"memtui-{uuid.uuid4().hex[:12]}"
+        self.connection_id = uuid.uuid4().hex
+        self._process = _local_process(pid)
+
+    @classmethod
+    async def open(cls, spec: str, *, keep_inspector: bool = False) -> Session:
+        """Attach to TARGET (PID, HOST:PORT or ws:// URL), connect, confirm the pid, install."""
+        target = await asyncio.to_thread(attach.resolve_target, spec)
+        session = await cls._connect(target, keep_inspector)
+        if target.pid is not None and session.pid != target.pid:
+            await session.inspector.close()
+            raise MemtuiError(f"the inspector at {target.host}:{target.port} belongs to pid "
+                              f"{session.pid}, not {target.pid}",
+                              "another process holds that port; give its address instead")
+        return session
+
+    @classmethod
+    async def _connect(cls, target: attach.InspectorTarget, keep_inspector: bool) -> Session:
+        inspector = await Inspector.connect(target.ws_url)
+        try:
+            facts = await inspector.evaluate("({pid: process.pid, version: process.version})")
+        except BaseException:
+            await inspector.close()
+            raise
+        session = cls(target, inspector, facts["pid"], facts["version"], keep_inspector)
+        await session.install_probe()
+        return session
+
+    async def reconnect(self) -> None:
+        """Connect again to the same process (the inspector's URL may have changed)."""
+        target = await asyncio.to_thread(attach.refresh_ws_url, self.target)
+        self.inspector = await Inspector.connect(target.ws_url)
+        self.target = replace(target, opened_by_memtui=self.target.opened_by_memtui)
+        self.connection_id = uuid.uuid4().hex
+        await self.install_probe()
+
+    async def install_probe(self) -> None:
+        """Install the probe (idempotent); this client's GC counts start now."""
+        answer = await self.inspector.evaluate(
+            f"({PROBE_SOURCE})(require, 'install', {json.dumps(self.client_id)})",
+            command_line_api=True)
+        if not answer or not answer.get("ok"):
+            raise MemtuiError(f"cannot install memtui's probe in pid {self.pid}: "
+                              f"{(answer or {}).get('error', 'no answer')}")
+
+    async def read(self, timeout: float | None = 10.0) -> Sample:
+        """One sample: the probe's reading, with RSS and CPU% taken from outside by psutil."""
+        expression = f"{PROBE_CALL}?.sample({json.dumps(self.client_id)})"
+        answer = await self.inspector.evaluate(expression, timeout)
+        if answer is None or (not answer.get("ok") and answer.get("error") == "not installed"):
+            await self.install_probe()
+            answer = await self.inspector.evaluate(expression, timeout)
+        if not answer or not answer.get("ok"):
+            raise MemtuiError(f"the probe failed in pid {self.pid}: "
+                              f"{(answer or {}).get('error', 'no answer')}")
+        return self._sample(answer["reading"])
+
+    def _sample(self, reading: dict) -> Sample:
+        rss, cpu = reading["rss"], None
+        if self._process is not None:
+            with contextlib.suppress(psutil.Error):
+                rss = self._process.memory_info().rss
+                cpu = self._process.cpu_percent(None)
+        return Sample(
+            t=reading["t"], pid=reading["pid"], rss=rss,
+            heap_total=reading["heap_total"], heap_used=reading["heap_used"],
+            external=reading["external"], array_buffers=reading["array_buffers"],
+            heap_limit=reading["heap_limit"], gc=GcCounters(**reading["gc"]),
+            gc_pause_ms=reading["gc_pause_ms"], elu=reading["elu"], cpu_percent=cpu,
+            heap_spaces=tuple(HeapSpace(*space) for space in reading["heap_spaces"]),
+        )
+
+    async def heap_used(self) -> int:
+        return await self.inspector.evaluate("process.memoryUsage().heapUsed")
+
+    def process_alive(self) -> bool:
+        """Whether the target still runs (True when it is not on this host)."""
+        if self._process is None:
+            return True
+        try:
+            return self._process.is_running() and self._process.status() != psutil.STATUS_ZOMBIE
+        except psutil.Error:
+            return False
+
+    @property
+    def command(self) -> str:
+        if self._process is not None:
+            with contextlib.suppress(psutil.Error):
+                return " ".join(self._process.cmdline())
+        return f"pid {self.pid}"
+
+    @property
+    def started_at(self) -> float:
+        if self._process is not None:
+            with contextlib.suppress(psutil.Error):
+                return self._process.create_time()
+        return time.time()
+
+    @property
+    def inspector_state(self) -> str:
+        if self.target.opened_by_memtui:
+            return "kept open" if self.keep_inspector else "opened by memtui"
+        return "already open"
+
+    async def close(self) -> None:
+        """Remove the probe; close the inspector only if memtui opened it and may close it."""
+        try:
+            await self.inspector.evaluate(
+                f"({PROBE_SOURCE})(require, 'uninstall', {json.dumps(self.client_id)})",
+                DETACH_TIMEOUT, command_line_api=True)
+            if self.target.opened_by_memtui and not self.keep_inspector:
+                await self.inspector.evaluate(
+                    "(() => { const inspector = require('inspector');"
+                    " setTimeout(() => { try { inspector.close(); } catch (_) {} }, 50);"
+                    " return true; })()", DETACH_TIMEOUT, command_line_api=True)
+        except TargetGone:
+            pass
+        finally:
+            await self.inspector.close()
+
+
+def _local_process(pid: int) -> psutil.Process | None:
+    try:
+        process = psutil.Process(pid)
+        process.cpu_percent(None)
+        return process
+    except psutil.Error:
+        return None
