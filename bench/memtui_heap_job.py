@@ -15,8 +15,8 @@ from memtui.heap.snapshot import load_snapshot
 
 
 def summary_job(path: str) -> dict:
-    summary = summarize(load_snapshot(path))
-    return {"classes": len(summary.classes), "objects": sum(c.count for c in summary.classes)}
+    classes = summarize(load_snapshot(path))
+    return {"classes": len(classes), "objects": sum(c.count for c in classes)}
 
 
 def diff_job(before: str, after: str) -> dict:
