@@ -26,6 +26,8 @@ TYPES_LABELLED_BY_NAME = ("object", "native")
 OWNABLE_NATIVE_NAME = "system / ExternalStringData"
 NEEDS_QUOTING = re.compile(r"[,'\"{}]")
 SMALL_GROUP = 32
+UNKNOWN, ATTACHED, DETACHED = 0, 1, 2
+DETACHED_PREFIX = "Detached "
 
 
 @dataclass(frozen=True)
@@ -174,24 +176,55 @@ def _labels(snapshot: HeapSnapshot) -> tuple[list[str], np.ndarray]:
     """Label list and the label index of every node (DevTools' `calculateObjectNames`)."""
     types = snapshot.meta.node_types
     string_count = len(snapshot.strings)
+    names = snapshot.node_name.astype(np.int64)
     by_name = np.isin(snapshot.node_type, [snapshot.type_code(t) for t in TYPES_LABELLED_BY_NAME])
-    base = np.where(by_name, snapshot.node_name.astype(np.int64),
-                    string_count + snapshot.node_type.astype(np.int64))
+    base = np.where(by_name, names, string_count + snapshot.node_type.astype(np.int64))
     plain = _plain_objects(snapshot)
     interface, interface_names = _interfaces(snapshot, plain)
-    base[plain] = np.where(interface >= 0, string_count + len(types) + interface, base[plain])
+    interface_base = string_count + len(types)
+    base[plain] = np.where(interface >= 0, interface_base + interface, base[plain])
+    detached_base = interface_base + len(interface_names)
+    detached = dom_states(snapshot) == DETACHED
+    base[detached] = detached_base + names[detached]
     unique_base, label_of_node = np.unique(base, return_inverse=True)
     labels = []
     for key in unique_base.tolist():
         if key < string_count:
             labels.append(_name_label(snapshot.strings[key]))
-        elif key < string_count + len(types):
+        elif key < interface_base:
             type_name = types[key - string_count]
             labels.append(LABEL_BY_TYPE.get(type_name, f"({type_name})"))
+        elif key < detached_base:
+            labels.append(interface_names[key - interface_base])
         else:
-            labels.append(interface_names[key - string_count - len(types)])
+            labels.append(_name_label(DETACHED_PREFIX + snapshot.strings[key - detached_base]))
     unique_labels, label_index = np.unique(np.array(labels, dtype=object), return_inverse=True)
     return unique_labels.tolist(), label_index[label_of_node]
+
+
+def dom_states(snapshot: HeapSnapshot) -> np.ndarray:
+    """DOM link state per node (0 unknown, 1 attached, 2 detached) after DevTools'
+    `propagateDOMState`: embedder (native) nodes inherit the state of the native nodes
+    that reach them, attached first."""
+    states = np.zeros(snapshot.node_count, dtype=np.uint8)
+    if snapshot.node_detachedness is None:
+        return states
+    known = snapshot.node_detachedness
+    native = snapshot.node_type == snapshot.type_code("native")
+    states[native] = known[native]
+    skipped = [snapshot.edge_type_code(t) for t in ("hidden", "weak")]
+    for state in (ATTACHED, DETACHED):
+        open_nodes = native & (states == UNKNOWN)
+        frontier = np.flatnonzero(native & (states == state))
+        while frontier.size:
+            edges = _edge_ranges(snapshot.first_edge, frontier)
+            edges = edges[~np.isin(snapshot.edge_type[edges], skipped)]
+            reached = np.unique(snapshot.edge_to[edges])
+            reached = reached[open_nodes[reached]]
+            open_nodes[reached] = False
+            states[reached] = state
+            frontier = reached
+    return states
 
 
 def _name_label(name: str) -> str:

@@ -24,6 +24,8 @@ REQUIRED_NODE_FIELDS = ("type", "name", "id", "self_size", "edge_count")
 REQUIRED_EDGE_FIELDS = ("type", "name_or_index", "to_node")
 LOCATION_FIELDS = ("object_index", "script_id", "line", "column")
 EDGE_TYPES_NAMED_BY_INDEX = ("element", "hidden")
+NUMBER_SECTIONS = ("trace_function_infos", "trace_tree", "samples", "scopes", "scope_context_vars",
+                   "scope_uses")
 RETAKE_HINT = "the file was not written completely; take the snapshot again"
 NOT_A_SNAPSHOT_HINT = "give a .heapsnapshot file written by memtui, Node or Chrome DevTools"
 
@@ -390,7 +392,7 @@ class _SnapshotParser:
             if not isinstance(strings, list) or not all(isinstance(s, str) for s in strings):
                 raise reader.malformed("an entry that is not a string")
             self.strings = strings
-        elif key in ("trace_tree", "trace_function_infos", "samples"):
+        elif key in NUMBER_SECTIONS:
             reader.skip_number_arrays()
         else:
             reader.json_value()
