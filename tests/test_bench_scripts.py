@@ -94,3 +94,12 @@ def test_print_table_aligns_columns(capsys):
     assert lines[0] == "name       value"
     assert lines[2] == "a            1.5"
     assert lines[3] == "long name  12.25"
+
+
+def test_round_slowdowns_pair_runs_whatever_their_order():
+    def run(variant, rate):
+        return watch_overhead.RunResult(variant, [watch_overhead.Window(0.0, rate)], None)
+
+    runs = [run(watch_overhead.WITHOUT, 100.0), run(watch_overhead.WITH, 99.0),
+            run(watch_overhead.WITH, 196.0), run(watch_overhead.WITHOUT, 200.0)]
+    assert watch_overhead.round_slowdowns(runs) == pytest.approx([0.01, 0.02])
