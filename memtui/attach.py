@@ -123,8 +123,9 @@ def resolve_target(spec: str, *, signal_timeout: float = 5.0,
 
 def find_inspector_address(pid: int) -> tuple[str, int] | None:
     """The (host, port) of an inspector this process already has open, or None."""
-    _require_process(pid)
-    inspector = _find_inspector(pid)
+    process = _require_process(pid)
+    with _reading(process):
+        inspector = _find_inspector(pid)
     return (inspector.host, inspector.port) if inspector else None
 
 
@@ -187,13 +188,21 @@ def _resolve_pid(pid: int, signal_timeout: float, allow_signal: bool) -> Inspect
     except ProcessLookupError:
         raise _no_such_pid(pid) from None
     try:
-        return _attach_to_process(process, pidfd, signal_timeout, allow_signal)
+        with _reading(process):
+            return _attach_to_process(process, pidfd, signal_timeout, allow_signal)
+    finally:
+        os.close(pidfd)
+
+
+@contextlib.contextmanager
+def _reading(process: psutil.Process):
+    """Turn failures to read or signal the process into the errors the user sees."""
+    try:
+        yield
     except PermissionError:
         raise _permission_denied(process) from None
     except (FileNotFoundError, ProcessLookupError, psutil.NoSuchProcess):
-        raise TargetGone(f"PID {pid} exited while memtui was attaching", None) from None
-    finally:
-        os.close(pidfd)
+        raise TargetGone(f"PID {process.pid} exited while memtui was reading it", None) from None
 
 
 def _attach_to_process(process: psutil.Process, pidfd: int, signal_timeout: float,
@@ -249,7 +258,6 @@ def _wait_for_new_inspector(process: psutil.Process, known_inodes: set[int],
             raise TargetGone(f"PID {process.pid} exited after SIGUSR1", None)
         fresh = [listener for listener in _process_listeners(process.pid)
                  if listener.inode not in known_inodes]
-        known_inodes.update(listener.inode for listener in fresh)
         inspector = _first_inspector(fresh)
         if inspector:
             return inspector
@@ -259,11 +267,17 @@ def _wait_for_new_inspector(process: psutil.Process, known_inodes: set[int],
 
 
 def _resolve_address(host: str, port: int) -> InspectorTarget:
-    ip = _numeric_host(host, port)
-    try:
-        inspector = _probe_inspector(ip, port)
-    except _ProbeFailed as failure:
-        raise _unreachable(ip, port, failure) from None
+    failures = []
+    for ip in _numeric_hosts(host, port):
+        try:
+            inspector = _probe_inspector(ip, port)
+            break
+        except _ProbeFailed as failure:
+            failures.append((ip, failure))
+    else:
+        first_ip, first_failure = failures[0]
+        raise _unreachable(first_ip, port, first_failure)
+    ip = inspector.host
     pid = pid_of_listener(port, ip) if ipaddress.ip_address(ip).is_loopback else None
     if pid is not None and not _is_node_process_quietly(pid):
         pid = None
@@ -278,7 +292,7 @@ def _resolve_ws_url(url: str) -> InspectorTarget:
         port = None
     if not parts.hostname or port is None:
         raise UsageError(f"malformed inspector URL {url!r}", "expected ws://HOST:PORT/UUID")
-    ip = _numeric_host(parts.hostname, port)
+    ip = _numeric_hosts(parts.hostname, port)[0]
     try:
         version = _get_json(ip, port, "/json/version")
     except _ProbeFailed as failure:
@@ -335,14 +349,14 @@ def _parse_address(spec: str) -> tuple[str, int]:
     return host, port
 
 
-def _numeric_host(host: str, port: int) -> str:
-    """An IP for host: Node's /json endpoints reject a Host header that is not an IP."""
+def _numeric_hosts(host: str, port: int) -> list[str]:
+    """The IPs of host: Node's /json endpoints reject a Host header that is not an IP."""
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except socket.gaierror as error:
         raise MemtuiError(f"cannot resolve host {host!r}: {error.strerror}",
                           "give the inspector's IP address") from None
-    return infos[0][4][0]
+    return list(dict.fromkeys(info[4][0] for info in infos))
 
 
 def _require_process(pid: int) -> psutil.Process:

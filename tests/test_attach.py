@@ -200,6 +200,7 @@ class TestSigusr1:
 
         assert caught.value.exit_code == EXIT_RUNTIME
         assert f"127.0.0.1:{listener}" in caught.value.message
+        assert not any("Starting inspector" in line for line in process.lines)
         assert process.alive()
 
     def test_node_named_process_without_handler_is_not_signalled(self, child, tmp_path):
@@ -311,6 +312,11 @@ class TestAddresses:
             resolve_target(f"ws://127.0.0.1:{port}/0000")
 
         assert f"give 127.0.0.1:{port} instead" in caught.value.hint
+
+    def test_host_name(self, spawn):
+        process = spawn("idle.js", "--inspect=127.0.0.1:0")
+        target = resolve_target(f"localhost:{process.inspector_port()}")
+        assert (target.pid, target.host) == (process.pid, "127.0.0.1")
 
     @pytest.mark.parametrize("form", ["127.0.0.1:{port}", "ws://127.0.0.1:{port}/uuid"])
     def test_closed_port(self, form):
