@@ -1,0 +1,88 @@
+"""`memtui gc` and `memtui snapshot` against real Node processes, including failures."""
+
+import json
+import re
+import resource
+import signal
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tests.cli_helpers import run_memtui
+
+
+def test_gc_prints_heap_used_before_and_after(node, spawn):
+    target = spawn("leaky.js", "--inspect=127.0.0.1:0", node=node)
+    result = run_memtui("gc", str(target.pid))
+    assert result.returncode == 0, result.stderr
+    match = re.fullmatch(r"heap used ([\d.]+ \w+) -> ([\d.]+ \w+) \(freed .+ in [\d.]+s\)\n",
+                         result.stdout)
+    assert match, result.stdout
+
+
+def test_snapshot_is_written_whole_with_mode_0600_and_its_origin(node, spawn, tmp_path):
+    target = spawn("idle.js", "--inspect=127.0.0.1:0", node=node)
+    result = run_memtui("snapshot", str(target.pid), "-o", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    files = sorted(p.name for p in tmp_path.iterdir())
+    assert len(files) == 2, files
+    snapshot = tmp_path / files[0]
+    assert re.fullmatch(rf"memtui-{target.pid}-\d{{8}}T\d{{6}}\.heapsnapshot", snapshot.name)
+    assert stat.S_IMODE(snapshot.stat().st_mode) == 0o600
+    assert result.stdout.startswith(str(snapshot))
+    data = json.loads(snapshot.read_text())
+    assert data["snapshot"]["node_count"] * len(data["snapshot"]["meta"]["node_fields"]) \
+        == len(data["nodes"])
+    origin = json.loads((tmp_path / files[1]).read_text())
+    assert origin["pid"] == target.pid and origin["session"]
+
+
+def test_snapshot_to_a_named_file(spawn, tmp_path):
+    target = spawn("idle.js", "--inspect=127.0.0.1:0")
+    out = tmp_path / "before.heapsnapshot"
+    result = run_memtui("snapshot", str(target.pid), "-o", str(out))
+    assert result.returncode == 0, result.stderr
+    assert out.stat().st_size > 100_000
+
+
+def test_a_full_disk_leaves_no_snapshot_and_says_so(spawn, tmp_path):
+    target = spawn("idle.js", "--inspect=127.0.0.1:0")
+
+    def small_file_limit():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (1_000_000, 1_000_000))
+
+    result = subprocess.run([sys.executable, "-m", "memtui", "snapshot", str(target.pid), "-o",
+                             str(tmp_path)], capture_output=True, text=True, timeout=60,
+                            preexec_fn=small_file_limit)
+    assert result.returncode == 1
+    assert result.stderr.startswith("memtui: error: cannot write ")
+    assert "the snapshot was discarded" in result.stderr
+    assert list(tmp_path.iterdir()) == []
+    assert target.alive()
+
+
+def test_a_target_dying_mid_capture_leaves_no_file(spawn, tmp_path):
+    target = spawn("big_heap.js", "--inspect=127.0.0.1:0")
+    memtui = subprocess.Popen([sys.executable, "-m", "memtui", "snapshot", str(target.pid),
+                               "-o", str(tmp_path)], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)
+    part = _wait_for_part_file(tmp_path)
+    assert part is not None, "the capture never started writing"
+    target.kill()
+    _, err = memtui.communicate(timeout=60)
+    assert memtui.returncode == 1
+    assert "went away during the snapshot" in err and "no snapshot was written" in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def _wait_for_part_file(directory: Path, deadline: float = 60.0) -> Path | None:
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        parts = [p for p in directory.glob("*.part") if p.stat().st_size > 0]
+        if parts:
+            return parts[0]
+        time.sleep(0.02)
+    return None
