@@ -199,7 +199,7 @@ def _reading(process: psutil.Process):
     """Turn failures to read or signal the process into the errors the user sees."""
     try:
         yield
-    except PermissionError:
+    except (PermissionError, psutil.AccessDenied):
         raise _permission_denied(process) from None
     except (FileNotFoundError, ProcessLookupError, psutil.NoSuchProcess):
         raise TargetGone(f"PID {process.pid} exited while memtui was reading it", None) from None
@@ -277,11 +277,7 @@ def _resolve_address(host: str, port: int) -> InspectorTarget:
     else:
         first_ip, first_failure = failures[0]
         raise _unreachable(first_ip, port, first_failure)
-    ip = inspector.host
-    pid = pid_of_listener(port, ip) if ipaddress.ip_address(ip).is_loopback else None
-    if pid is not None and not _is_node_process_quietly(pid):
-        pid = None
-    return _target_for(pid, inspector, opened_by_memtui=False)
+    return _target_for(_local_node_pid(inspector.host, port), inspector, opened_by_memtui=False)
 
 
 def _resolve_ws_url(url: str) -> InspectorTarget:
@@ -305,15 +301,28 @@ def _resolve_ws_url(url: str) -> InspectorTarget:
         if node_version is None:
             raise _unreachable(ip, port, _ProbeFailed(_not_node_reason(version)))
         _require_listed(ip, port, url)
-    pid = pid_of_listener(port, ip) if ipaddress.ip_address(ip).is_loopback else None
-    if pid is not None and not _is_node_process_quietly(pid):
-        pid = None
-    return InspectorTarget(pid, ip, port, url, node_version, opened_by_memtui=False)
+    return InspectorTarget(_local_node_pid(ip, port), ip, port, url, node_version,
+                           opened_by_memtui=False)
+
+
+def _local_node_pid(ip: str, port: int) -> int | None:
+    """The Node process serving a loopback address, if it is visible from here (not a proxy)."""
+    if not ipaddress.ip_address(ip).is_loopback:
+        return None
+    pid = pid_of_listener(port, ip)
+    if pid is None:
+        return None
+    try:
+        return pid if _is_node_process(pid) else None
+    except OSError:
+        return None
 
 
 def _require_listed(ip: str, port: int, url: str) -> None:
     with contextlib.suppress(_ProbeFailed):
         listed = _get_json(ip, port, "/json/list")
+        if not isinstance(listed, list):
+            return
         urls = {entry.get("webSocketDebuggerUrl") for entry in listed
                 if isinstance(entry, dict)}
         wanted = urlsplit(url).path
@@ -414,13 +423,6 @@ def _is_node_process(pid: int) -> bool:
         if any(LIBNODE_PATH.search(line.rstrip("\n")) for line in maps):
             return True
     return _exports_node_start(f"/proc/{pid}/exe")
-
-
-def _is_node_process_quietly(pid: int) -> bool:
-    try:
-        return _is_node_process(pid)
-    except OSError:
-        return False
 
 
 def _exports_node_start(path: str) -> bool:

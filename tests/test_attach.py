@@ -245,22 +245,24 @@ class TestRefusals:
         process = spawn("idle.js", "--inspect-port=0")
         snippet = (
             "import json, os, sys\n"
-            "from memtui.attach import resolve_target\n"
+            "from memtui.attach import list_node_processes, resolve_target\n"
             "from memtui.errors import MemtuiError\n"
             "os.setgroups([]); os.setgid(65534); os.setuid(65534)\n"
+            "listed = [row.pid for row in list_node_processes()]\n"
             "try:\n"
             "    resolve_target(sys.argv[1])\n"
             "except MemtuiError as e:\n"
-            "    print(json.dumps([e.exit_code, e.message, e.hint]))\n"
+            "    print(json.dumps([e.exit_code, e.message, e.hint, listed]))\n"
         )
         run = subprocess.run([sys.executable, "-c", snippet, str(process.pid)],
                              capture_output=True, text=True, timeout=60, check=True)
 
-        exit_code, message, hint = json.loads(run.stdout)
+        exit_code, message, hint, listed = json.loads(run.stdout)
 
         assert exit_code == EXIT_USAGE
         assert message == f"permission denied: PID {process.pid} belongs to root"
         assert hint == "run memtui as root"
+        assert process.pid not in listed
         assert process.alive()
         assert find_inspector_address(process.pid) is None
 
