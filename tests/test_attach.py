@@ -203,6 +203,17 @@ class TestSigusr1:
         assert not any("Starting inspector" in line for line in process.lines)
         assert process.alive()
 
+    def test_renamed_node_binary_is_recognised(self, system_node, spawn, tmp_path):
+        renamed = tmp_path / "billing-service"
+        shutil.copy(system_node, renamed)
+        process = spawn("idle.js", "--inspect-port=0", node=str(renamed))
+
+        target = resolve_target(str(process.pid))
+
+        assert target.opened_by_memtui
+        assert target.port == process.inspector_port()
+        assert process.pid in {row.pid for row in list_node_processes()}
+
     def test_node_named_process_without_handler_is_not_signalled(self, child, tmp_path):
         fake_node = tmp_path / "node"
         shutil.copy(shutil.which("sleep"), fake_node)
