@@ -1,0 +1,80 @@
+"""The Textual app: attaches the injected monitor, follows its events, and runs the screens."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from textual.app import App
+
+from memtui.errors import MemtuiError
+from memtui.monitor import Monitor
+from memtui.ui.messages import MonitorEventArrived, MonitorStopped
+from memtui.ui.screens.monitor import MonitorScreen
+
+
+class MemtuiApp(App[int]):
+    """The live monitor for one target. `clock` gives the wall time (tests freeze it)."""
+
+    CSS_PATH = Path(__file__).with_name("memtui.tcss")
+    TITLE = "memtui"
+    ENABLE_COMMAND_PALETTE = False
+
+    def __init__(self, monitor: Monitor, clock: Callable[[], float] = time.time):
+        super().__init__()
+        self.monitor = monitor
+        self.clock = clock
+        self.failure: MemtuiError | None = None
+        self.detach_problem: str | None = None
+        self.monitor_screen = MonitorScreen(monitor, clock)
+
+    def on_mount(self) -> None:
+        self.push_screen(self.monitor_screen)
+        self.run_worker(self.follow_monitor(), group="monitor", exclusive=True)
+
+    async def follow_monitor(self) -> None:
+        """Attach unless already attached, then forward every event to the monitor screen."""
+        screen = self.monitor_screen
+        if self.monitor.info is None:
+            try:
+                await self.monitor.start()
+            except MemtuiError as error:
+                self.failure = error
+                self.exit(error.exit_code)
+                return
+        screen.refresh_header()
+        try:
+            async for event in self.monitor.events():
+                screen.post_message(MonitorEventArrived(event))
+        except MemtuiError as error:
+            screen.post_message(MonitorStopped(str(error)))
+            return
+        screen.post_message(MonitorStopped(None))
+
+    def exit_message(self) -> str:
+        """One line for the terminal once the app has closed."""
+        info = self.monitor.info
+        who = f"pid {info.pid}" if info else self.monitor.target
+        line = f"memtui: detached from {who}"
+        if self.monitor.snapshots:
+            line += f"; {len(self.monitor.snapshots)} snapshot(s) in {self.monitor.snapshot_dir}"
+        if self.detach_problem:
+            line += f" (detaching: {self.detach_problem})"
+        return line
+
+
+def run_monitor(monitor: Monitor, *,
+                on_exit_message: Callable[[str], None] | None = None) -> int:
+    """Run the live monitor until the user quits; returns the exit code.
+
+    Attach failures are re-raised as the MemtuiError once the terminal is restored.
+    `on_exit_message` receives a one-line summary (e.g. to print it) after a normal quit.
+    """
+    app = MemtuiApp(monitor)
+    code = app.run()
+    if app.failure is not None:
+        raise app.failure
+    if on_exit_message is not None:
+        on_exit_message(app.exit_message())
+    return code or 0

@@ -1,0 +1,172 @@
+"""What the monitor screen shows, computed from samples by pure functions (no Textual here)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from memtui.sampler import GC_KINDS, History, Sample
+
+
+@dataclass(frozen=True)
+class TimeWindow:
+    """How much history the sparklines, deltas and chart cover (`seconds` None: all of it)."""
+
+    label: str
+    seconds: float | None
+
+
+WINDOWS = (
+    TimeWindow("1 min", 60.0),
+    TimeWindow("5 min", 300.0),
+    TimeWindow("15 min", 900.0),
+    TimeWindow("all", None),
+)
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One memory figure of a Sample: the attribute that holds it and the label shown."""
+
+    field: str
+    label: str
+
+    def of(self, sample: Sample) -> int:
+        return getattr(sample, self.field)
+
+
+RSS = Metric("rss", "RSS")
+HEAP_TOTAL = Metric("heap_total", "heap total")
+HEAP_USED = Metric("heap_used", "heap used")
+EXTERNAL = Metric("external", "external")
+ARRAY_BUFFERS = Metric("array_buffers", "array buffers")
+METRICS = (RSS, HEAP_TOTAL, HEAP_USED, EXTERNAL, ARRAY_BUFFERS)
+
+CHART_METRIC_SETS: tuple[tuple[Metric, ...], ...] = (
+    (HEAP_USED, HEAP_TOTAL, RSS),
+    (HEAP_USED,),
+    (HEAP_TOTAL,),
+    (RSS,),
+    (EXTERNAL, ARRAY_BUFFERS),
+)
+
+GC_RATE_SPAN = 10.0
+
+
+@dataclass(frozen=True)
+class MetricSummary:
+    """A metric's latest value, its change over the window and its trend points."""
+
+    metric: Metric
+    current: int
+    change: int
+    trend: tuple[float, ...]
+
+
+@dataclass(frozen=True)
+class GcActivity:
+    """Collections per second by kind, share of wall time paused in GC, ELU and CPU."""
+
+    per_second: dict[str, float]
+    pause_share: float
+    elu: float | None
+    cpu_percent: float | None
+
+
+@dataclass(frozen=True)
+class Marker:
+    """A labelled instant drawn as a vertical line on the chart; `user` if dropped with `m`."""
+
+    t: float
+    label: str
+    user: bool = False
+
+
+def visible_samples(history: History, window: TimeWindow, end: float | None) -> list[Sample]:
+    """Samples in the window ending at `end` (None: the latest sample)."""
+    latest = history.latest
+    if latest is None:
+        return []
+    end = latest.t if end is None else end
+    start = float("-inf") if window.seconds is None else end - window.seconds
+    return [s for s in history.since(start) if s.t <= end]
+
+
+def downsample(samples: Sequence[Sample], max_points: int) -> list[Sample]:
+    """At most `max_points` samples, evenly spread, always keeping the first and the last."""
+    count = len(samples)
+    if count <= max_points or max_points < 2:
+        return list(samples)
+    step = (count - 1) / (max_points - 1)
+    return [samples[round(i * step)] for i in range(max_points)]
+
+
+def summarize(samples: Sequence[Sample], max_points: int = 240) -> tuple[MetricSummary, ...]:
+    """One summary per metric of METRICS; empty when there are no samples."""
+    if not samples:
+        return ()
+    first, last = samples[0], samples[-1]
+    points = downsample(samples, max_points)
+    return tuple(
+        MetricSummary(
+            metric=metric,
+            current=metric.of(last),
+            change=metric.of(last) - metric.of(first),
+            trend=tuple(float(metric.of(s)) for s in points),
+        )
+        for metric in METRICS
+    )
+
+
+def gc_activity(samples: Sequence[Sample], span: float = GC_RATE_SPAN) -> GcActivity | None:
+    """GC rates over the last `span` seconds of samples; None until two samples exist."""
+    if len(samples) < 2:
+        return None
+    last = samples[-1]
+    first = next((s for s in reversed(samples[:-1]) if last.t - s.t >= span), samples[0])
+    elapsed = last.t - first.t
+    if elapsed <= 0:
+        return None
+    per_second = {
+        kind: (getattr(last.gc, kind) - getattr(first.gc, kind)) / elapsed for kind in GC_KINDS
+    }
+    pause_share = max(0.0, (last.gc_pause_ms - first.gc_pause_ms) / 1000.0 / elapsed)
+    return GcActivity(per_second, min(pause_share, 1.0), last.elu, last.cpu_percent)
+
+
+_UNITS = ("B", "KiB", "MiB", "GiB", "TiB")
+
+
+def format_bytes(count: float) -> str:
+    """`52.3 MiB`: binary units, one decimal above bytes."""
+    value = float(abs(count))
+    unit = 0
+    while value >= 1024 and unit < len(_UNITS) - 1:
+        value /= 1024
+        unit += 1
+    sign = "-" if count < 0 else ""
+    if unit == 0:
+        return f"{sign}{int(value)} B"
+    return f"{sign}{value:.1f} {_UNITS[unit]}"
+
+
+def format_change(count: float) -> str:
+    """`+12.3 MiB`, `-1.0 KiB` or `±0 B`."""
+    if count == 0:
+        return "±0 B"
+    return ("+" if count > 0 else "") + format_bytes(count)
+
+
+def format_duration(seconds: float) -> str:
+    """`45s`, `3m 12s`, `2h 05m`, `3d 04h`."""
+    seconds = max(0, int(seconds))
+    days, rest = divmod(seconds, 86_400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days}d {hours:02d}h"
+    if hours:
+        return f"{hours}h {minutes:02d}m"
+    if minutes:
+        return f"{minutes}m {secs:02d}s"
+    return f"{secs}s"

@@ -1,0 +1,296 @@
+"""The monitor screen: live figures, GC activity, the timeline chart, and every action key."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal
+from textual.screen import Screen
+from textual.widgets import Footer, Label, ProgressBar
+
+from memtui.errors import MemtuiError
+from memtui.events import (
+    ConnectionLost,
+    Reconnected,
+    Responsive,
+    SampleTaken,
+    SnapshotProgress,
+    TargetExited,
+    Unresponsive,
+)
+from memtui.monitor import Monitor
+from memtui.ui.messages import MonitorEventArrived, MonitorStopped, SnapshotProgressed
+from memtui.ui.model import (
+    CHART_METRIC_SETS,
+    WINDOWS,
+    Marker,
+    format_bytes,
+    gc_activity,
+    summarize,
+    visible_samples,
+)
+from memtui.ui.screens.dialogs import ConfirmDialog, MarkerPrompt
+from memtui.ui.screens.help import HelpScreen
+from memtui.ui.screens.snapshots import SnapshotListScreen
+from memtui.ui.widgets.chart import MemoryChart
+from memtui.ui.widgets.gc import GcPanel
+from memtui.ui.widgets.header import TargetHeader
+from memtui.ui.widgets.metrics import MetricsPanel
+from memtui.ui.widgets.status import StatusLine
+
+DEFAULT_WINDOW = 1
+DETACH_TIMEOUT_S = 5.0
+
+
+def clock_time(t: float) -> str:
+    return time.strftime("%H:%M:%S", time.localtime(t))
+
+
+class MonitorScreen(Screen[None]):
+    """Shows the monitor's history and forwards the keys to it; the monitor is injected."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("g", "collect_garbage", "GC", id="monitor.gc"),
+        Binding("s", "snapshot", "snapshot", id="monitor.snapshot"),
+        Binding("d", "snapshots", "list", id="monitor.snapshots"),
+        Binding("m", "marker", "mark", id="monitor.marker"),
+        Binding("space", "pause", "pause", id="monitor.pause"),
+        Binding("c", "cycle_chart", "chart", id="monitor.chart"),
+        Binding("1", "window(0)", "window", key_display="1-4", id="monitor.window1"),
+        Binding("2", "window(1)", show=False, id="monitor.window2"),
+        Binding("3", "window(2)", show=False, id="monitor.window3"),
+        Binding("4", "window(3)", show=False, id="monitor.window4"),
+        Binding("question_mark", "help", "help", key_display="?", id="monitor.help"),
+        Binding("q", "detach", "quit", id="monitor.quit"),
+    ]
+
+    gc_notice_delay = 1.0
+    """Seconds a forced GC may take before the screen says it waits for the event loop."""
+
+    def __init__(self, monitor: Monitor, clock: Callable[[], float]):
+        super().__init__()
+        self.monitor = monitor
+        self.clock = clock
+        self.window = WINDOWS[DEFAULT_WINDOW]
+        self.chart_metrics = 0
+        self.paused_at: float | None = None
+        self.markers: list[Marker] = []
+        self.target_state = "attaching…"
+        self.exited_at: float | None = None
+        self.gc_running = False
+        self.snapshot_running = False
+
+    def compose(self) -> ComposeResult:
+        yield TargetHeader(id="header")
+        yield MetricsPanel(id="metrics")
+        yield GcPanel(id="gc")
+        yield MemoryChart(id="chart")
+        with Horizontal(id="snapshot-progress"):
+            yield Label("snapshot", id="snapshot-label")
+            yield ProgressBar(show_eta=False, id="snapshot-bar")
+        yield StatusLine(id="status")
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        self.status("attaching…")
+        self.redraw()
+
+    @property
+    def paused(self) -> bool:
+        return self.paused_at is not None
+
+    def status(self, message: str, severity: str = "info") -> None:
+        self.query_one(StatusLine).say(message, severity)
+
+    def refresh_header(self) -> None:
+        info = self.monitor.info
+        uptime = None
+        if info is not None:
+            uptime = (self.exited_at or self.clock()) - info.started_at
+        self.query_one(TargetHeader).show(info, self.target_state, self.paused, uptime)
+
+    def redraw(self) -> None:
+        """Recompute every figure from the history, up to the pause instant when paused."""
+        self.refresh_header()
+        samples = visible_samples(self.monitor.history, self.window, self.paused_at)
+        self.query_one(MetricsPanel).show(summarize(samples), self.window.label)
+        self.query_one(GcPanel).show(gc_activity(samples))
+        end = samples[-1].t if samples else None
+        self.query_one(MemoryChart).show(
+            samples, CHART_METRIC_SETS[self.chart_metrics], self.markers, self.window, end
+        )
+
+    def on_monitor_event_arrived(self, message: MonitorEventArrived) -> None:
+        event = message.event
+        if isinstance(event, SampleTaken):
+            if self.target_state == "attaching…":
+                self.target_state = "live"
+                self.status("attached; sampling")
+            if self.paused:
+                self.refresh_header()
+            else:
+                self.redraw()
+            return
+        if isinstance(event, Unresponsive):
+            self.target_state = "unresponsive"
+            self.status(f"target unresponsive since {clock_time(event.since)}"
+                        " (event loop blocked?)", "warning")
+        elif isinstance(event, Responsive):
+            self.target_state = "live"
+            self.status(f"target responsive again at {clock_time(event.at)}", "good")
+        elif isinstance(event, TargetExited):
+            self.exited_at = event.at
+            code = "unknown" if event.exit_code is None else event.exit_code
+            self.target_state = f"exited (code {code})"
+            self.status(f"target exited with code {code} at {clock_time(event.at)};"
+                        " its history stays on screen", "error")
+        elif isinstance(event, ConnectionLost):
+            self.target_state = "reconnecting…"
+            self.status(f"connection lost — reconnecting… ({event.reason})", "warning")
+        elif isinstance(event, Reconnected):
+            self.target_state = "live"
+            self.status(f"reconnected at {clock_time(event.at)}", "good")
+        self.refresh_header()
+
+    def on_monitor_stopped(self, message: MonitorStopped) -> None:
+        if message.error is not None:
+            self.target_state = "detached"
+            self.status(f"monitoring stopped: {message.error}", "error")
+            self.refresh_header()
+
+    def on_snapshot_progressed(self, message: SnapshotProgressed) -> None:
+        self.show_snapshot_progress(message.progress)
+
+    def show_snapshot_progress(self, progress: SnapshotProgress) -> None:
+        bar = self.query_one("#snapshot-bar", ProgressBar)
+        bar.update(total=max(progress.total, 1), progress=progress.done)
+        self.query_one("#snapshot-label", Label).update(
+            f"snapshot: {format_bytes(progress.bytes_written)} written"
+        )
+
+    def can_act(self, action: str) -> bool:
+        """False, saying why, when the target can no longer be acted on."""
+        if self.exited_at is not None or self.target_state == "detached":
+            self.status(f"cannot {action}: the target is {self.target_state}", "warning")
+            return False
+        return True
+
+    def action_collect_garbage(self) -> None:
+        if self.gc_running:
+            self.status("a forced GC is already running", "warning")
+        elif self.can_act("force a GC"):
+            self.run_worker(self.collect_garbage(), group="gc")
+
+    async def collect_garbage(self) -> None:
+        self.gc_running = True
+        self.status("GC requested…")
+        notice = self.set_timer(
+            self.gc_notice_delay,
+            lambda: self.status("GC requested, waiting for the event loop…", "warning"),
+        )
+        try:
+            result = await self.monitor.collect_garbage()
+        except MemtuiError as error:
+            self.status(f"GC failed: {error}", "error")
+            return
+        finally:
+            notice.stop()
+            self.gc_running = False
+        self.status(
+            f"GC freed {format_bytes(result.freed)}: heap used"
+            f" {format_bytes(result.heap_used_before)} → {format_bytes(result.heap_used_after)}"
+            f" ({result.duration_s:.2f}s)",
+            "good",
+        )
+        self.add_marker("GC")
+
+    def action_snapshot(self) -> None:
+        if self.snapshot_running:
+            self.status("a snapshot is already being captured", "warning")
+        elif self.can_act("capture a snapshot"):
+            self.run_worker(self.capture_snapshot(), group="snapshot")
+
+    async def capture_snapshot(self) -> None:
+        self.snapshot_running = True
+        try:
+            self.status("checking the memory a snapshot needs…")
+            risk = await self.monitor.snapshot_risk()
+            if risk.risky:
+                available = "unknown" if risk.available is None else format_bytes(risk.available)
+                capture = await self.app.push_screen_wait(ConfirmDialog(
+                    "Capturing a heap snapshot may exhaust the target's memory.",
+                    f"It needs about {format_bytes(risk.estimated_extra)} more; available:"
+                    f" {available}. {risk.reason}\nThe target pauses while V8 writes the"
+                    " snapshot. Capture anyway?",
+                ))
+                if not capture:
+                    self.status("snapshot cancelled")
+                    return
+            self.show_snapshot_progress(SnapshotProgress(0, 1, 0))
+            self.add_class("capturing")
+            self.status("capturing a heap snapshot; the target pauses while V8 writes it…")
+            saved = await self.monitor.take_snapshot(
+                lambda progress: self.post_message(SnapshotProgressed(progress))
+            )
+        except MemtuiError as error:
+            self.status(f"snapshot failed: {error}", "error")
+            return
+        finally:
+            self.remove_class("capturing")
+            self.snapshot_running = False
+        self.status(f"snapshot saved: {saved.path} ({format_bytes(saved.size)},"
+                    f" {saved.duration_s:.1f}s)", "good")
+        self.add_marker(f"snapshot {len(self.monitor.snapshots)}")
+
+    def action_snapshots(self) -> None:
+        self.app.push_screen(SnapshotListScreen(self.monitor.snapshots))
+
+    def action_marker(self) -> None:
+        self.run_worker(self.ask_marker(), group="marker")
+
+    async def ask_marker(self) -> None:
+        default = f"marker {sum(1 for m in self.markers if m.user) + 1}"
+        label = await self.app.push_screen_wait(MarkerPrompt(default))
+        if label is not None:
+            self.add_marker(label, user=True)
+            self.status(f"marker “{label}” dropped at {clock_time(self.markers[-1].t)}")
+
+    def add_marker(self, label: str, user: bool = False) -> None:
+        self.markers.append(Marker(self.clock(), label, user))
+        if not self.paused:
+            self.redraw()
+
+    def action_pause(self) -> None:
+        latest = self.monitor.history.latest
+        if self.paused:
+            self.paused_at = None
+        else:
+            self.paused_at = latest.t if latest else self.clock()
+        self.redraw()
+
+    def action_window(self, index: int) -> None:
+        self.window = WINDOWS[index]
+        self.redraw()
+
+    def action_cycle_chart(self) -> None:
+        self.chart_metrics = (self.chart_metrics + 1) % len(CHART_METRIC_SETS)
+        self.redraw()
+
+    def action_help(self) -> None:
+        self.app.push_screen(HelpScreen())
+
+    def action_detach(self) -> None:
+        self.run_worker(self.detach(), group="detach", exclusive=True)
+
+    async def detach(self) -> None:
+        self.status("detaching…")
+        try:
+            await asyncio.wait_for(self.monitor.close(), DETACH_TIMEOUT_S)
+        except (MemtuiError, TimeoutError) as error:
+            self.app.detach_problem = str(error) or "timed out closing the inspector session"
+        self.app.exit(0)

@@ -1,0 +1,1 @@
+"""Widgets of the monitor screen, one per area."""
