@@ -81,6 +81,8 @@ class Inspector:
             raise InspectorClosed(f"inspector connection closed during {method}") from None
         finally:
             self._pending.pop(call_id, None)
+            if future.done() and not future.cancelled():
+                future.exception()
 
     async def evaluate(self, expression: str, timeout: float | None = 10.0, *,
                        command_line_api: bool = False) -> Any:

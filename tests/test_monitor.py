@@ -1,0 +1,65 @@
+"""The Monitor engine's event stream against real Node processes."""
+
+import asyncio
+
+from memtui.events import ConnectionLost, Reconnected, SampleTaken, TargetExited
+from memtui.monitor import Monitor
+
+
+async def collect_until(monitor: Monitor, stop, limit: float = 30.0) -> list:
+    events = []
+
+    async def run():
+        async for event in monitor.events():
+            events.append(event)
+            if stop(event, events):
+                return
+
+    await asyncio.wait_for(run(), limit)
+    return events
+
+
+async def test_a_dropped_connection_is_reported_and_reconnected(spawn):
+    target = spawn("reopen_inspector.js")
+    monitor = Monitor(str(target.pid), interval=0.2)
+    info = await monitor.start()
+    assert info.pid == target.pid and info.inspector == "already open"
+    try:
+        await collect_until(monitor, lambda e, _: isinstance(e, SampleTaken))
+        target.send("cycle\n")
+        events = await collect_until(
+            monitor, lambda e, seen: isinstance(e, SampleTaken)
+            and any(isinstance(x, Reconnected) for x in seen))
+        kinds = [type(e) for e in events]
+        assert ConnectionLost in kinds
+        assert kinds.index(ConnectionLost) < kinds.index(Reconnected)
+        assert "reopened" in target.lines
+    finally:
+        await monitor.close()
+
+
+async def test_an_exit_ends_the_stream_and_keeps_the_history(spawn):
+    target = spawn("idle.js", "--inspect=127.0.0.1:0")
+    monitor = Monitor(str(target.pid), interval=0.2)
+    await monitor.start()
+    try:
+        await collect_until(monitor, lambda _, seen: len(seen) == 3)
+        target.kill()
+        events = await collect_until(monitor, lambda e, _: isinstance(e, TargetExited))
+        assert isinstance(events[-1], TargetExited)
+        assert len(monitor.history) >= 4
+    finally:
+        await monitor.close()
+
+
+async def test_info_describes_the_target(node, spawn):
+    target = spawn("idle.js", "--inspect-port=0", node=node)
+    monitor = Monitor(str(target.pid))
+    try:
+        info = await monitor.start()
+        assert info.inspector == "opened by memtui"
+        assert info.node_version.startswith("v")
+        assert "idle.js" in info.command
+        assert info.heap_limit > 100 << 20
+    finally:
+        await monitor.close()
