@@ -280,10 +280,8 @@ class _ColumnSink:
         self.received = 0
 
     def __call__(self, values: np.ndarray) -> None:
-        total = self.count * self.width
-        if self.received + len(values) > total:
-            raise self.reader.malformed(
-                f"more than the {total} values its snapshot.meta and counts declare")
+        if self.received + len(values) > self.count * self.width:
+            raise self.mismatch("more than")
         for position, field in enumerate(self.fields):
             column = self.columns.get(field)
             if column is None:
@@ -298,14 +296,16 @@ class _ColumnSink:
         self.received += len(values)
 
     def finish(self) -> dict[str, np.ndarray]:
-        expected = self.count * self.width
-        if self.received != expected:
-            reader = self.reader
-            raise UsageError(
-                f'{reader.name} is inconsistent: "{reader.section}" holds {self.received} values, '
-                f"but its snapshot.meta declares {self.count} records of {self.width} fields "
-                f"({expected} values)", NOT_A_SNAPSHOT_HINT)
+        if self.received != self.count * self.width:
+            raise self.mismatch(str(self.received))
         return self.columns
+
+    def mismatch(self, held: str) -> UsageError:
+        reader = self.reader
+        return UsageError(
+            f'{reader.name} is inconsistent: "{reader.section}" holds {held} values, but its '
+            f"snapshot.meta declares {self.count} records of {self.width} fields "
+            f"({self.count * self.width} values)", NOT_A_SNAPSHOT_HINT)
 
 
 class _BufferSink:
