@@ -1,0 +1,233 @@
+"""DevTools' Comparison view: per class, which objects are new, which were deleted, by object id.
+
+Classes are matched between the two snapshots by their class key (label, plus the
+constructor location for objects), and objects within a class by heap object id, as in
+DevTools' `calculateDiffForClass`. Ids mean the same object only within one inspector
+session; when they do not, the diff falls back to count and size differences per class.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from memtui.heap.capture import sidecar_path
+from memtui.heap.classes import ClassTable, classify
+from memtui.heap.snapshot import HeapSnapshot
+
+ID_CHECK_TYPES = ("object", "closure", "string", "regexp")
+ID_CHECK_SAMPLE = 20000
+ID_CHECK_MIN_SHARED = 100
+ID_MISMATCH_TOLERANCE = 0.01
+
+
+@dataclass(frozen=True)
+class CaptureRecord:
+    """The sidecar memtui writes next to a snapshot it captured."""
+
+    pid: int
+    session: str
+    taken_at: float | None
+    node_version: str | None
+
+
+def read_capture_record(snapshot_path: Path | str) -> CaptureRecord | None:
+    """The snapshot's sidecar (`<path>.memtui.json`), or None if absent or unreadable."""
+    try:
+        record = json.loads(sidecar_path(Path(snapshot_path)).read_text())
+        return CaptureRecord(pid=int(record["pid"]), session=str(record["session"]),
+                             taken_at=record.get("taken_at"),
+                             node_version=record.get("node_version"))
+    except (OSError, ValueError, TypeError, KeyError):
+        return None
+
+
+def ids_comparable(before: HeapSnapshot, after: HeapSnapshot, before_path: Path | str,
+                   after_path: Path | str, override: bool | None = None) -> tuple[bool, str]:
+    """Whether object ids name the same objects in both snapshots, and why memtui thinks so.
+
+    `override` (the --ids-comparable / --ids-not-comparable flags) wins; then the sidecars
+    memtui writes (same pid and same inspector session); otherwise the contents: objects
+    present in both files under one id must agree in type and name.
+    """
+    if override is not None:
+        flag = "--ids-comparable" if override else "--ids-not-comparable"
+        return override, f"{flag} given"
+    first, second = read_capture_record(before_path), read_capture_record(after_path)
+    if first and second:
+        if first.pid != second.pid:
+            return False, f"taken from different processes (pid {first.pid} and {second.pid})"
+        if first.session != second.session:
+            return False, (f"taken in different inspector sessions of pid {first.pid}, "
+                           "which reset object ids")
+        return True, f"taken by memtui in one inspector session of pid {first.pid}"
+    return _judge_ids_by_contents(before, after)
+
+
+def _judge_ids_by_contents(before: HeapSnapshot, after: HeapSnapshot) -> tuple[bool, str]:
+    checked_before = _nodes_of_types(before, ID_CHECK_TYPES)
+    checked_after = _nodes_of_types(after, ID_CHECK_TYPES)
+    _, in_before, in_after = np.intersect1d(before.node_id[checked_before],
+                                            after.node_id[checked_after],
+                                            return_indices=True)
+    shared = in_before.size
+    if shared < ID_CHECK_MIN_SHARED:
+        return False, f"the files share only {shared} object ids: ids were reset between them"
+    step = max(1, shared // ID_CHECK_SAMPLE)
+    first = checked_before[in_before[::step]]
+    second = checked_after[in_after[::step]]
+    type_names = [before.meta.node_types[t] for t in before.node_type[first].tolist()]
+    other_types = [after.meta.node_types[t] for t in after.node_type[second].tolist()]
+    string = before.type_code("string")
+    differing = 0
+    for a, b, type_a, type_b in zip(first.tolist(), second.tolist(), type_names, other_types,
+                                    strict=True):
+        if (type_a != type_b or before.strings[before.node_name[a]] != after.strings[
+                after.node_name[b]] or (before.node_type[a] == string
+                                        and before.node_self_size[a] != after.node_self_size[b])):
+            differing += 1
+    sampled = len(type_names)
+    if differing > ID_MISMATCH_TOLERANCE * sampled:
+        return False, (f"{differing} of {sampled} ids present in both files name different "
+                       "objects: ids were reset between them")
+    return True, (f"{sampled - differing} of {sampled} ids present in both files name the same "
+                  "objects")
+
+
+def _nodes_of_types(snapshot: HeapSnapshot, types: tuple[str, ...]) -> np.ndarray:
+    codes = [snapshot.type_code(t) for t in types]
+    return np.flatnonzero(np.isin(snapshot.node_type, codes))
+
+
+@dataclass(frozen=True)
+class ClassDiff:
+    """One row of the Comparison view. new/deleted/alloc/freed are None without comparable ids."""
+
+    label: str
+    location: str | None
+    count_before: int
+    count_after: int
+    size_before: int
+    size_after: int
+    new: int | None
+    deleted: int | None
+    alloc_size: int | None
+    freed_size: int | None
+
+    @property
+    def count_delta(self) -> int:
+        return self.count_after - self.count_before
+
+    @property
+    def size_delta(self) -> int:
+        """DevTools' Size Delta: allocated minus freed; the size change without ids."""
+        if self.alloc_size is None or self.freed_size is None:
+            return self.size_after - self.size_before
+        return self.alloc_size - self.freed_size
+
+
+@dataclass(frozen=True)
+class HeapDiff:
+    """The comparison of two snapshots, with what is needed to list a class's new objects."""
+
+    rows: list[ClassDiff]
+    ids_comparable: bool
+    reason: str
+    before: HeapSnapshot
+    after: HeapSnapshot
+    before_classes: ClassTable
+    after_classes: ClassTable
+
+
+def diff_snapshots(before: HeapSnapshot, after: HeapSnapshot, comparable: bool,
+                   reason: str = "", before_classes: ClassTable | None = None,
+                   after_classes: ClassTable | None = None) -> HeapDiff:
+    """Per class, the Comparison view of `after` against the base `before`.
+
+    With comparable ids the rows are the classes with new or deleted objects (as DevTools
+    lists them); otherwise the classes whose count or size changed.
+    """
+    before_classes = before_classes or classify(before)
+    after_classes = after_classes or classify(after)
+    keys = sorted(set(_class_keys(before_classes)) | set(_class_keys(after_classes)),
+                  key=lambda key: (key[0], key[1] or ""))
+    index = {key: i for i, key in enumerate(keys)}
+    key_count = len(keys)
+    nodes_b, key_b = _counted(before_classes, index)
+    nodes_a, key_a = _counted(after_classes, index)
+    size_b = before_classes.node_self_size[nodes_b]
+    size_a = after_classes.node_self_size[nodes_a]
+    count_before = np.bincount(key_b, minlength=key_count)
+    count_after = np.bincount(key_a, minlength=key_count)
+    bytes_before = _sum_by(key_b, size_b, key_count)
+    bytes_after = _sum_by(key_a, size_a, key_count)
+    if comparable:
+        span = int(max(before.node_id.max(initial=0), after.node_id.max(initial=0))) + 1
+        tagged_b = key_b * span + before.node_id[nodes_b].astype(np.int64)
+        tagged_a = key_a * span + after.node_id[nodes_a].astype(np.int64)
+        added = ~np.isin(tagged_a, tagged_b)
+        removed = ~np.isin(tagged_b, tagged_a)
+        new = np.bincount(key_a[added], minlength=key_count)
+        deleted = np.bincount(key_b[removed], minlength=key_count)
+        alloc = _sum_by(key_a[added], size_a[added], key_count)
+        freed = _sum_by(key_b[removed], size_b[removed], key_count)
+        listed = np.flatnonzero((new > 0) | (deleted > 0))
+    else:
+        listed = np.flatnonzero((count_before != count_after) | (bytes_before != bytes_after))
+    rows = []
+    for k in listed.tolist():
+        label, location = keys[k]
+        rows.append(ClassDiff(
+            label=label, location=location,
+            count_before=int(count_before[k]), count_after=int(count_after[k]),
+            size_before=int(bytes_before[k]), size_after=int(bytes_after[k]),
+            new=int(new[k]) if comparable else None,
+            deleted=int(deleted[k]) if comparable else None,
+            alloc_size=int(alloc[k]) if comparable else None,
+            freed_size=int(freed[k]) if comparable else None,
+        ))
+    return HeapDiff(rows=rows, ids_comparable=comparable, reason=reason, before=before,
+                    after=after, before_classes=before_classes, after_classes=after_classes)
+
+
+def new_objects(diff: HeapDiff, label: str, location: str | None = None,
+                ) -> list[tuple[int, int, int]]:
+    """(node ordinal in AFTER, id, shallow size) of the class's objects whose id is not in
+    BEFORE's class of the same key, largest first; empty when ids are not comparable."""
+    if not diff.ids_comparable:
+        return []
+    key = (label, location)
+    after_nodes = _nodes_of_class(diff.after_classes, key)
+    before_nodes = _nodes_of_class(diff.before_classes, key)
+    ids = diff.after.node_id[after_nodes]
+    fresh = after_nodes[~np.isin(ids, diff.before.node_id[before_nodes])]
+    sizes = diff.after_classes.node_self_size[fresh]
+    order = np.lexsort((diff.after.node_id[fresh], -sizes))
+    fresh = fresh[order]
+    return list(zip(fresh.tolist(), diff.after.node_id[fresh].tolist(),
+                    diff.after_classes.node_self_size[fresh].tolist(), strict=True))
+
+
+def _class_keys(table: ClassTable) -> list[tuple[str, str | None]]:
+    return list(zip(table.names, table.locations, strict=True))
+
+
+def _counted(table: ClassTable, index: dict) -> tuple[np.ndarray, np.ndarray]:
+    """Counted node ordinals and their joint class key index."""
+    nodes = np.flatnonzero(table.node_class >= 0)
+    joint = np.array([index[key] for key in _class_keys(table)], dtype=np.int64)
+    return nodes, joint[table.node_class[nodes]]
+
+
+def _sum_by(keys: np.ndarray, values: np.ndarray, length: int) -> np.ndarray:
+    sums = np.zeros(length, dtype=np.int64)
+    np.add.at(sums, keys, values)
+    return sums
+
+
+def _nodes_of_class(table: ClassTable, key: tuple[str, str | None]) -> np.ndarray:
+    classes = [i for i, k in enumerate(_class_keys(table)) if k == key]
+    return np.flatnonzero(np.isin(table.node_class, classes))

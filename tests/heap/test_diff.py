@@ -1,0 +1,162 @@
+"""The Comparison view and the ids-comparable judgement, on snapshots of real Node programs."""
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from memtui.heap.capture import sidecar_path
+from memtui.heap.classes import classify
+from memtui.heap.diff import diff_snapshots, ids_comparable, new_objects, read_capture_record
+from memtui.heap.snapshot import HeapSnapshot, load_snapshot
+from tests.nodeproc import node_binary, node_majors, start_node
+
+
+@dataclass
+class Snapshots:
+    before_path: Path
+    after_path: Path
+    other_process_path: Path
+    before: HeapSnapshot
+    after: HeapSnapshot
+    other_process: HeapSnapshot
+
+
+def write_snapshots(node: str, out: Path, steps: str) -> None:
+    out.mkdir()
+    process = start_node(node, "heap_diff_kept.js",
+                         env={"MEMTUI_OUT": str(out), "MEMTUI_STEPS": steps})
+    process.kill()
+
+
+@pytest.fixture(scope="module", params=node_majors(), ids=lambda m: f"node{m}")
+def snapshots(request, tmp_path_factory) -> Snapshots:
+    """before/after from one process (500 Kept added, 200 freed), and an `after` written by a
+    second run of the same program."""
+    node = node_binary(request.param)
+    root = tmp_path_factory.mktemp(f"diff-node{request.param}")
+    write_snapshots(node, root / "one", "diff")
+    write_snapshots(node, root / "two", "diff")
+    paths = (root / "one" / "before.heapsnapshot", root / "one" / "after.heapsnapshot",
+             root / "two" / "after.heapsnapshot")
+    return Snapshots(*paths, *(load_snapshot(p) for p in paths))
+
+
+def kept_size(snapshot: HeapSnapshot) -> int:
+    """The shallow size of one Kept object (all have the same shape)."""
+    table = classify(snapshot)
+    (kept,) = [i for i, name in enumerate(table.names) if name == "Kept"]
+    sizes = np.unique(table.node_self_size[table.node_class == kept])
+    assert sizes.size == 1
+    return int(sizes[0])
+
+
+def row_of(diff, label):
+    (row,) = [r for r in diff.rows if r.label == label]
+    return row
+
+
+def write_sidecar(snapshot: Path, pid: int, session: str) -> None:
+    sidecar_path(snapshot).write_text(json.dumps(
+        {"pid": pid, "session": session, "taken_at": 1.0, "node_version": "v20.0.0"}))
+
+
+def test_kept_objects_new_deleted_and_sizes(snapshots):
+    size = kept_size(snapshots.after)
+    diff = diff_snapshots(snapshots.before, snapshots.after, comparable=True)
+    kept = row_of(diff, "Kept")
+    assert (kept.new, kept.deleted, kept.count_delta) == (500, 200, 300)
+    assert (kept.count_before, kept.count_after) == (1000, 1300)
+    assert (kept.alloc_size, kept.freed_size, kept.size_delta) == (500 * size, 200 * size,
+                                                                   300 * size)
+    assert (kept.size_before, kept.size_after) == (1000 * size, 1300 * size)
+    assert kept.location is not None
+
+
+def test_classes_without_new_or_deleted_objects_are_not_listed(snapshots):
+    diff = diff_snapshots(snapshots.before, snapshots.after, comparable=True)
+    assert all(row.new or row.deleted for row in diff.rows)
+    assert not [row for row in diff.rows if row.label in ("Holder", "Link")]
+
+
+def test_ids_from_one_process_are_judged_comparable_by_contents(snapshots):
+    comparable, reason = ids_comparable(snapshots.before, snapshots.after,
+                                        snapshots.before_path, snapshots.after_path, None)
+    assert comparable, reason
+    assert "same objects" in reason
+
+
+def test_ids_from_two_processes_are_judged_not_comparable_by_contents(snapshots):
+    comparable, reason = ids_comparable(snapshots.before, snapshots.other_process,
+                                        snapshots.before_path, snapshots.other_process_path,
+                                        None)
+    assert not comparable
+    assert "reset" in reason
+
+
+def test_override_wins_over_the_contents(snapshots):
+    assert ids_comparable(snapshots.before, snapshots.other_process, snapshots.before_path,
+                          snapshots.other_process_path, True) == (True, "--ids-comparable given")
+    comparable, reason = ids_comparable(snapshots.before, snapshots.after, snapshots.before_path,
+                                        snapshots.after_path, False)
+    assert (comparable, reason) == (False, "--ids-not-comparable given")
+
+
+def test_sidecars_decide_by_pid_and_session(snapshots, tmp_path):
+    before, after = tmp_path / "a.heapsnapshot", tmp_path / "b.heapsnapshot"
+    write_sidecar(before, 10, "session-1")
+    write_sidecar(after, 10, "session-1")
+    assert ids_comparable(snapshots.before, snapshots.other_process, before, after)[0]
+    write_sidecar(after, 10, "session-2")
+    comparable, reason = ids_comparable(snapshots.before, snapshots.after, before, after)
+    assert not comparable
+    assert "different inspector sessions" in reason
+    write_sidecar(after, 11, "session-1")
+    comparable, reason = ids_comparable(snapshots.before, snapshots.after, before, after)
+    assert not comparable
+    assert "pid 10 and 11" in reason
+
+
+def test_unreadable_sidecar_falls_back_to_contents(snapshots, tmp_path):
+    before, after = tmp_path / "a.heapsnapshot", tmp_path / "b.heapsnapshot"
+    write_sidecar(before, 10, "session-1")
+    sidecar_path(after).write_text("{not json")
+    assert read_capture_record(after) is None
+    comparable, _ = ids_comparable(snapshots.before, snapshots.other_process, before, after)
+    assert not comparable
+
+
+def test_without_comparable_ids_rows_hold_count_and_size_changes(snapshots):
+    size = kept_size(snapshots.other_process)
+    diff = diff_snapshots(snapshots.before, snapshots.other_process, comparable=False)
+    kept = row_of(diff, "Kept")
+    assert (kept.new, kept.deleted, kept.alloc_size, kept.freed_size) == (None,) * 4
+    assert (kept.count_before, kept.count_after, kept.count_delta) == (1000, 1300, 300)
+    assert kept.size_delta == 300 * size
+    assert all(row.count_delta or row.size_delta for row in diff.rows)
+    assert new_objects(diff, "Kept", kept.location) == []
+
+
+def test_new_objects_lists_the_added_kept(snapshots):
+    diff = diff_snapshots(snapshots.before, snapshots.after, comparable=True)
+    kept = row_of(diff, "Kept")
+    added = new_objects(diff, "Kept", kept.location)
+    assert len(added) == 500
+    before_ids = set(snapshots.before.node_id.tolist())
+    assert not before_ids & {object_id for _, object_id, _ in added}
+    assert {snapshots.after.node_name_str(node) for node, _, _ in added} == {"Kept"}
+    sizes = [size for _, _, size in added]
+    assert sizes == sorted(sizes, reverse=True)
+    assert sum(sizes) == kept.alloc_size
+
+
+def test_ids_are_stable_across_write_heap_snapshot_calls_in_one_process(snapshots):
+    def holder_id(snapshot: HeapSnapshot) -> int:
+        (holder,) = [i for i in range(snapshot.node_count)
+                     if snapshot.node_name_str(i) == "Holder"
+                     and snapshot.node_type_name(i) == "object"]
+        return int(snapshot.node_id[holder])
+
+    assert holder_id(snapshots.before) == holder_id(snapshots.after)
