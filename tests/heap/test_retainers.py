@@ -1,0 +1,85 @@
+"""Retainer chains on snapshots of a real Node program with a known holder of each object."""
+
+import numpy as np
+import pytest
+
+from memtui.heap.retainers import RetainerIndex, edge_label, node_label, retainer_chain
+from memtui.heap.snapshot import HeapSnapshot, load_snapshot
+from tests.nodeproc import node_binary, node_majors, start_node
+
+
+@pytest.fixture(scope="module", params=node_majors(), ids=lambda m: f"node{m}")
+def snapshot(request, tmp_path_factory) -> HeapSnapshot:
+    """heap_diff_kept.js: Kept objects in a module-level `const cache = []`, a WeakValue held
+    by a WeakMap entry whose key `weakKey` is live."""
+    out = tmp_path_factory.mktemp(f"retainers-node{request.param}")
+    process = start_node(node_binary(request.param), "heap_diff_kept.js",
+                         env={"MEMTUI_OUT": str(out), "MEMTUI_STEPS": "base"})
+    process.kill()
+    return load_snapshot(out / "before.heapsnapshot")
+
+
+@pytest.fixture(scope="module")
+def index(snapshot) -> RetainerIndex:
+    return RetainerIndex(snapshot)
+
+
+def objects_named(snapshot: HeapSnapshot, name: str) -> list[int]:
+    names = np.array([snapshot.strings.index(name)])
+    return np.flatnonzero(np.isin(snapshot.node_name, names)
+                          & (snapshot.node_type == snapshot.type_code("object"))).tolist()
+
+
+def edge_between(snapshot: HeapSnapshot, holder: int, target: int, label: str) -> bool:
+    edges = range(snapshot.first_edge[holder], snapshot.first_edge[holder + 1])
+    return any(snapshot.edge_to[e] == target and edge_label(snapshot, e) == label for e in edges)
+
+
+def test_chain_to_a_kept_object_names_the_cache_variable(snapshot, index):
+    kept = objects_named(snapshot, "Kept")[0]
+    chain = index.chain(kept)
+    context_step = [s for s in chain.steps if s.edge == "cache"]
+    assert len(context_step) == 1
+    assert context_step[0].edge_type == "context"
+    assert context_step[0].holder_label.startswith("system / Context @")
+    last = chain.steps[-1]
+    assert last.edge_type == "element"
+    assert snapshot.node_name_str(last.holder) == "Array"
+    assert chain.lines()[:3] == [
+        node_label(snapshot, kept), f"{last.edge} in {last.holder_label}",
+        f"cache in {context_step[0].holder_label}"]
+
+
+def test_chain_is_a_real_path_from_the_root(snapshot, index):
+    kept = objects_named(snapshot, "Kept")[-1]
+    chain = index.chain(kept)
+    assert chain.steps[0].holder == snapshot.root
+    assert chain.steps[0].holder_label == "(root) @" + str(int(snapshot.node_id[snapshot.root]))
+    targets = [s.holder for s in chain.steps[1:]] + [kept]
+    for step, target in zip(chain.steps, targets, strict=True):
+        assert edge_between(snapshot, step.holder, target, step.edge)
+    assert len(chain.steps) == index.distance[kept]
+
+
+def test_weakmap_value_is_held_through_its_key_not_the_table(snapshot, index):
+    (value,) = objects_named(snapshot, "WeakValue")
+    chain = index.chain(value)
+    assert all(step.edge_type != "weak" for step in chain.steps)
+    last = chain.steps[-1]
+    assert last.edge_type == "internal"
+    assert "pair in WeakMap" in last.edge
+    assert snapshot.node_name_str(last.holder) == "Object"
+    key_properties = [edge_label(snapshot, e) for e in range(
+        snapshot.first_edge[last.holder], snapshot.first_edge[last.holder + 1])]
+    assert "role" in key_properties
+
+
+def test_no_chain_uses_a_weak_edge(snapshot, index):
+    reached = np.flatnonzero(index.parent_edge >= 0)
+    used = snapshot.edge_type[index.parent_edge[reached]]
+    assert snapshot.edge_type_code("weak") not in set(used.tolist())
+
+
+def test_retainer_chain_matches_the_index(snapshot, index):
+    kept = objects_named(snapshot, "Kept")[0]
+    assert retainer_chain(snapshot, kept) == index.chain(kept)
