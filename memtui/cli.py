@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from memtui import __version__
+from memtui.attach import list_node_processes, resolve_target
 from memtui.errors import MemtuiError, UsageError
 from memtui.events import SampleTaken, TargetExited, Unresponsive
 from memtui.monitor import Monitor
@@ -50,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
                      description="Watch a live Node.js process's memory and GC from a terminal.")
     parser.add_argument("--version", action="version", version=f"memtui {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
-    commands = parser.add_subparsers(dest="command", parser_class=_Parser)
+    commands = parser.add_subparsers(dest="command", parser_class=_Parser, prog="memtui")
 
     def attach_options(sub: argparse.ArgumentParser) -> None:
         sub.add_argument("target", metavar="TARGET", help="PID, HOST:PORT or ws:// URL")
@@ -277,8 +278,6 @@ def _progress_printer() -> Callable:
 
 
 def cmd_ps(args: argparse.Namespace) -> int:
-    from memtui.attach import list_node_processes
-
     rows = [("PID", "USER", "RSS", "INSPECTOR", "COMMAND")]
     rows += [(str(p.pid), p.user, format_bytes(p.rss), p.inspector or "closed", p.command)
              for p in list_node_processes()]
@@ -292,7 +291,8 @@ def cmd_ps(args: argparse.Namespace) -> int:
 def cmd_monitor(args: argparse.Namespace) -> int:
     from memtui.ui import run_monitor
 
-    monitor = Monitor(args.target, interval=args.interval, keep_inspector=args.keep_inspector,
+    target = resolve_target(args.target)
+    monitor = Monitor(target, interval=args.interval, keep_inspector=args.keep_inspector,
                       snapshot_dir=args.snapshot_dir)
     return run_monitor(monitor)
 
@@ -303,7 +303,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     process = start_demo(args.node)
     try:
-        monitor = Monitor(str(process.pid), interval=args.interval,
+        monitor = Monitor(resolve_target(str(process.pid)), interval=args.interval,
                           snapshot_dir=args.snapshot_dir, exit_code=process.poll)
         return run_monitor(monitor)
     finally:

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 from memtui import analysis
+from memtui.attach import InspectorTarget
 from memtui.errors import MemtuiError, TargetGone
 from memtui.events import (
     ConnectionLost,
@@ -31,10 +32,15 @@ RECONNECT_EVERY = 1.0
 
 
 class Monitor:
-    """Attach to TARGET, sample it every `interval` seconds, force GCs and take snapshots."""
+    """Attach to TARGET, sample it every `interval` seconds, force GCs and take snapshots.
 
-    def __init__(self, target: str, *, interval: float = 1.0, keep_inspector: bool = False,
-                 snapshot_dir: Path | None = None, history_size: int = 86_400,
+    TARGET is a PID, HOST:PORT or ws:// URL, or an InspectorTarget already resolved (so a
+    caller can report attach errors before it takes over the terminal).
+    """
+
+    def __init__(self, target: str | InspectorTarget, *, interval: float = 1.0,
+                 keep_inspector: bool = False, snapshot_dir: Path | None = None,
+                 history_size: int = 86_400,
                  exit_code: Callable[[], int | None] | None = None):
         self.target = target
         self.interval = interval

@@ -37,9 +37,12 @@ class Session:
         self._process = _local_process(pid)
 
     @classmethod
-    async def open(cls, spec: str, *, keep_inspector: bool = False) -> Session:
-        """Attach to TARGET (PID, HOST:PORT or ws:// URL), connect, confirm the pid, install."""
-        target = await asyncio.to_thread(attach.resolve_target, spec)
+    async def open(cls, spec: str | attach.InspectorTarget, *,
+                   keep_inspector: bool = False) -> Session:
+        """Attach to TARGET (PID, HOST:PORT, ws:// URL or a resolved target), connect, confirm
+        the pid and install the probe."""
+        target = spec if isinstance(spec, attach.InspectorTarget) else \
+            await asyncio.to_thread(attach.resolve_target, spec)
         session = await cls._connect(target, keep_inspector)
         if target.pid is not None and session.pid != target.pid:
             await session.inspector.close()
