@@ -1,0 +1,178 @@
+"""The summary and diff documents and their tables, from snapshots of a real Node program."""
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from memtui.errors import UsageError
+from memtui.heap.capture import sidecar_path
+from memtui.heap.report import (
+    DIFF_COLUMNS,
+    compare_files,
+    diff_json,
+    diff_table,
+    human_bytes,
+    render_table,
+    summary_json,
+    summary_table,
+)
+from memtui.heap.snapshot import load_snapshot
+from tests.nodeproc import node_binary, node_majors, start_node
+
+SUMMARY_KEYS = {"class", "count", "self_size", "retained_size", "location"}
+
+
+@dataclass
+class Files:
+    before: Path
+    after: Path
+    other_process: Path
+
+
+def write_snapshots(node: str, out: Path) -> None:
+    out.mkdir()
+    process = start_node(node, "heap_diff_kept.js",
+                         env={"MEMTUI_OUT": str(out), "MEMTUI_STEPS": "diff"})
+    process.kill()
+
+
+@pytest.fixture(scope="module", params=node_majors(), ids=lambda m: f"node{m}")
+def files(request, tmp_path_factory) -> Files:
+    node = node_binary(request.param)
+    root = tmp_path_factory.mktemp(f"report-node{request.param}")
+    write_snapshots(node, root / "one")
+    write_snapshots(node, root / "two")
+    return Files(root / "one" / "before.heapsnapshot", root / "one" / "after.heapsnapshot",
+                 root / "two" / "after.heapsnapshot")
+
+
+@pytest.fixture(scope="module")
+def comparable_diff(files):
+    return compare_files(files.before, files.after)
+
+
+def kept_row(rows):
+    (row,) = [r for r in rows if r["class"] == "Kept"]
+    return row
+
+
+def test_summary_json_follows_the_contract(files):
+    snapshot = load_snapshot(files.before)
+    summary = summary_json(files.before, snapshot, top=None)
+    assert set(summary) == {"file", "nodes", "edges", "self_size", "classes"}
+    assert summary["file"] == str(files.before)
+    assert (summary["nodes"], summary["edges"]) == (snapshot.node_count, snapshot.edge_count)
+    assert summary["self_size"] == int(snapshot.node_self_size.sum())
+    assert sum(c["self_size"] for c in summary["classes"]) == summary["self_size"]
+    assert all(set(c) == SUMMARY_KEYS for c in summary["classes"])
+    retained = [c["retained_size"] for c in summary["classes"]]
+    assert retained == sorted(retained, reverse=True)
+    json.dumps(summary)
+
+
+def test_summary_rows_for_known_classes(files):
+    summary = summary_json(files.before, load_snapshot(files.before), top=None)
+    kept = kept_row(summary["classes"])
+    assert kept["count"] == 1000
+    assert kept["retained_size"] == kept["self_size"]
+    assert kept["location"].count(":") == 2
+    (holder,) = [c for c in summary["classes"] if c["class"] == "Holder"]
+    assert holder["retained_size"] > 1 << 20
+
+
+def test_summary_top_keeps_the_largest(files):
+    snapshot = load_snapshot(files.before)
+    everything = summary_json(files.before, snapshot)["classes"]
+    assert summary_json(files.before, snapshot, top=3)["classes"] == everything[:3]
+    with pytest.raises(UsageError, match="--top"):
+        summary_json(files.before, snapshot, top=0)
+
+
+def test_summary_table_is_aligned(files):
+    summary = summary_json(files.before, load_snapshot(files.before), top=5)
+    lines = summary_table(summary).splitlines()
+    assert lines[0].startswith(f"{files.before}: ")
+    header, *rows = lines[2:]
+    assert header.split()[:2] == ["Class", "Count"]
+    assert len(rows) == 5
+    column_end = header.index("Retained Size") + len("Retained Size")
+    assert all(row[column_end - 1] == "B" for row in rows)
+
+
+def test_diff_json_follows_the_contract(files, comparable_diff):
+    document = diff_json(files.before, files.after, comparable_diff)
+    assert document["ids_comparable"] is True
+    assert document["before"]["file"] == str(files.before)
+    assert document["after"]["nodes"] == comparable_diff.after.node_count
+    assert document["before"]["taken_at"] is None
+    assert all(tuple(row) == DIFF_COLUMNS for row in document["rows"])
+    kept = kept_row(document["rows"])
+    assert (kept["new"], kept["deleted"], kept["count_delta"]) == (500, 200, 300)
+    assert kept["size_delta"] == kept["alloc_size"] - kept["freed_size"] > 0
+    assert document["rows"][0]["class"] == "Kept", "largest size delta first"
+    json.dumps(document)
+
+
+def test_diff_json_reports_taken_at_from_the_sidecar(files, comparable_diff, tmp_path):
+    sidecar = sidecar_path(files.after)
+    sidecar.write_text(json.dumps({"pid": 1, "session": "s", "taken_at": 1763721234.5,
+                                   "node_version": "v24.0.0"}))
+    try:
+        document = diff_json(files.before, files.after, comparable_diff)
+    finally:
+        sidecar.unlink()
+    assert document["after"]["taken_at"] == 1763721234.5
+
+
+def test_diff_sort_and_top(files, comparable_diff):
+    by_new = diff_json(files.before, files.after, comparable_diff, top=2, sort="new")["rows"]
+    assert len(by_new) == 2
+    assert by_new[0]["class"] == "Kept"
+    assert by_new[0]["new"] >= by_new[1]["new"]
+    by_class = diff_json(files.before, files.after, comparable_diff, sort="class")["rows"]
+    assert [r["class"] for r in by_class] == sorted(r["class"] for r in by_class)
+    with pytest.raises(UsageError, match="cannot sort by 'bogus'"):
+        diff_json(files.before, files.after, comparable_diff, sort="bogus")
+
+
+def test_diff_without_comparable_ids(files):
+    diff = compare_files(files.before, files.other_process)
+    document = diff_json(files.before, files.other_process, diff, sort="new")
+    assert document["ids_comparable"] is False
+    kept = kept_row(document["rows"])
+    assert (kept["new"], kept["deleted"], kept["alloc_size"], kept["freed_size"]) == (None,) * 4
+    assert (kept["count_before"], kept["count_after"], kept["count_delta"]) == (1000, 1300, 300)
+    table = diff_table(document)
+    assert table.splitlines()[0].startswith("ids not comparable: ")
+    assert "Count Before" in table
+    assert "# New" not in table
+
+
+def test_override_makes_ids_comparable(files):
+    diff = compare_files(files.before, files.other_process, ids_override=True)
+    document = diff_json(files.before, files.other_process, diff)
+    assert document["ids_comparable"] is True
+    assert document["ids_comparable_reason"] == "--ids-comparable given"
+
+
+def test_diff_table_says_ids_were_compared(files, comparable_diff):
+    table = diff_table(diff_json(files.before, files.after, comparable_diff, top=3))
+    lines = table.splitlines()
+    assert lines[0].startswith("ids comparable: ")
+    kept = next(line for line in lines if line.startswith("Kept "))
+    assert kept.split()[1:4] == ["500", "200", "+300"]
+
+
+def test_human_bytes_and_alignment():
+    assert [human_bytes(v) for v in (0, 812, 40_000, 1_500_000)] == [
+        "0 B", "812 B", "40.0 kB", "1.5 MB"]
+    assert human_bytes(12_000, signed=True) == "+12.0 kB"
+    assert human_bytes(-96, signed=True) == "-96 B"
+    assert human_bytes(None) == "-"
+    table = render_table(["Class", "Size", "Location"], [["A", "1 B", "1:2:3"],
+                                                         ["Longer", "10.0 kB", ""]])
+    assert table.splitlines() == ["Class      Size  Location",
+                                  "A           1 B  1:2:3",
+                                  "Longer  10.0 kB"]
