@@ -312,15 +312,20 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_summary(args: argparse.Namespace) -> int:
     from memtui.heap import report
+    from memtui.heap.snapshot import load_snapshot
 
-    return report.print_summary(args.file, as_json=args.json, top=args.top)
+    document = report.summary_json(args.file, load_snapshot(args.file), args.top)
+    print(json.dumps(document, indent=2) if args.json else report.summary_table(document))
+    return 0
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
     from memtui.heap import report
 
-    return report.print_diff(args.before, args.after, as_json=args.json, top=args.top,
-                             sort=args.sort, ids_comparable=args.ids_comparable)
+    diff = report.compare_files(args.before, args.after, args.ids_comparable)
+    document = report.diff_json(args.before, args.after, diff, args.top, args.sort)
+    print(json.dumps(document, indent=2) if args.json else report.diff_table(document))
+    return 0
 
 
 HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {

@@ -1,0 +1,45 @@
+"""`memtui snapshot`, `summary` and `diff` together, as a user runs them on a leak."""
+
+import json
+
+from tests.cli_helpers import run_memtui
+
+
+def test_two_snapshots_of_a_leak_diff_to_the_leaking_class(node, spawn, tmp_path):
+    target = spawn("grow_on_input.js", "--inspect=127.0.0.1:0", node=node)
+    before, after = tmp_path / "before.heapsnapshot", tmp_path / "after.heapsnapshot"
+    assert run_memtui("snapshot", str(target.pid), "-o", str(before)).returncode == 0
+    target.send("more\n")
+    target.wait_for_line("grown 1000")
+    assert run_memtui("snapshot", str(target.pid), "-o", str(after)).returncode == 0
+
+    summary = json.loads(run_memtui("summary", str(after), "--json", "--top", "500").stdout)
+    orders = [c for c in summary["classes"] if c["class"] == "Order"]
+    assert len(orders) == 1 and orders[0]["count"] == 1000
+    assert orders[0]["location"] is not None
+
+    result = run_memtui("diff", str(before), str(after), "--json", "--sort", "count_delta")
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)
+    assert document["ids_comparable"] is False  # two memtui sessions: ids were reset between
+    row = next(r for r in document["rows"] if r["class"] == "Order")
+    assert (row["count_before"], row["count_after"], row["count_delta"]) == (500, 1000, 500)
+    assert row["new"] is None and row["deleted"] is None
+
+    forced = json.loads(run_memtui("diff", str(before), str(after), "--json",
+                                   "--ids-comparable").stdout)
+    assert forced["ids_comparable"] is True
+
+    table = run_memtui("diff", str(before), str(after), "--top", "5")
+    assert table.returncode == 0 and "Order" in table.stdout
+
+
+def test_bad_snapshot_files_are_one_line_errors_with_exit_2(tmp_path):
+    cases = {"empty": b"", "not-json": b"hello", "other-shape": b'{"a": 1}'}
+    for name, content in cases.items():
+        path = tmp_path / f"{name}.heapsnapshot"
+        path.write_bytes(content)
+        for args in (("summary", str(path)), ("diff", str(path), str(path))):
+            result = run_memtui(*args)
+            assert result.returncode == 2, (name, args, result.stderr)
+            assert result.stderr.startswith("memtui: error: ") and result.stderr.count("\n") == 1
