@@ -29,8 +29,8 @@ class MemtuiApp(App[int]):
         self.detach_problem: str | None = None
         self.monitor_screen = MonitorScreen(monitor, clock)
 
-    def on_mount(self) -> None:
-        self.push_screen(self.monitor_screen)
+    async def on_mount(self) -> None:
+        await self.push_screen(self.monitor_screen)
         self.run_worker(self.follow_monitor(), group="monitor", exclusive=True)
 
     async def follow_monitor(self) -> None:
@@ -41,9 +41,9 @@ class MemtuiApp(App[int]):
                 await self.monitor.start()
             except MemtuiError as error:
                 self.failure = error
-                self.exit(error.exit_code)
+                self.exit(error.exit_code, return_code=error.exit_code)
                 return
-        screen.refresh_header()
+        screen.redraw()
         try:
             async for event in self.monitor.events():
                 screen.post_message(MonitorEventArrived(event))
@@ -72,9 +72,9 @@ def run_monitor(monitor: Monitor, *,
     `on_exit_message` receives a one-line summary (e.g. to print it) after a normal quit.
     """
     app = MemtuiApp(monitor)
-    code = app.run()
+    app.run()
     if app.failure is not None:
         raise app.failure
     if on_exit_message is not None:
         on_exit_message(app.exit_message())
-    return code or 0
+    return app.return_code or 0

@@ -29,7 +29,6 @@ from memtui.ui.model import (
     CHART_METRIC_SETS,
     WINDOWS,
     Marker,
-    format_bytes,
     gc_activity,
     summarize,
     visible_samples,
@@ -42,6 +41,7 @@ from memtui.ui.widgets.gc import GcPanel
 from memtui.ui.widgets.header import TargetHeader
 from memtui.ui.widgets.metrics import MetricsPanel
 from memtui.ui.widgets.status import StatusLine
+from memtui.units import format_bytes
 
 DEFAULT_WINDOW = 1
 DETACH_TIMEOUT_S = 5.0
@@ -98,7 +98,6 @@ class MonitorScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.status("attaching…")
-        self.redraw()
 
     @property
     def paused(self) -> bool:

@@ -12,7 +12,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Label
 
 from memtui.events import SnapshotSaved
-from memtui.ui.model import format_bytes
+from memtui.units import format_bytes
 
 
 class SnapshotListScreen(Screen[None]):

@@ -6,7 +6,7 @@ from rich.text import Text
 from textual.widget import Widget
 
 from memtui.events import TargetInfo
-from memtui.ui.model import format_bytes, format_duration
+from memtui.units import format_bytes, format_duration
 
 STATE_STYLES = {
     "live": "bold green",

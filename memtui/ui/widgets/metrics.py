@@ -6,7 +6,8 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Label, Sparkline
 
-from memtui.ui.model import METRICS, Metric, MetricSummary, format_bytes, format_change
+from memtui.ui.model import METRICS, Metric, MetricSummary
+from memtui.units import format_bytes, format_change
 
 
 class MetricRow(Horizontal):

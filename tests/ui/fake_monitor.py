@@ -1,0 +1,145 @@
+"""A Monitor stand-in for UI tests: deterministic samples, events fed by the test."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+from memtui.errors import MemtuiError
+from memtui.events import (
+    GcResult,
+    MonitorEvent,
+    SampleTaken,
+    SnapshotProgress,
+    SnapshotRisk,
+    SnapshotSaved,
+    TargetInfo,
+)
+from memtui.sampler import GcCounters, History, Sample
+
+T0 = 1_763_721_000.0
+MIB = 1024 * 1024
+
+INFO = TargetInfo(
+    pid=4242,
+    command="node --inspect=127.0.0.1:0 server.js --port 8080",
+    node_version="v20.19.5",
+    started_at=T0 - 3600 - 754,
+    heap_limit=4144 * MIB,
+    container_limit=512 * MIB,
+    inspector="opened by memtui",
+    address="127.0.0.1:40123",
+)
+
+
+def make_sample(i: int, interval: float = 1.0) -> Sample:
+    """Sample number `i`: heap used rises 20 KiB a second with a sawtooth every 10 samples."""
+    heap_used = 40 * MIB + i * 20 * 1024 + (i % 10) * 300 * 1024
+    return Sample(
+        t=T0 + i * interval,
+        pid=INFO.pid,
+        rss=120 * MIB + i * 30 * 1024,
+        heap_total=60 * MIB + (i // 30) * MIB,
+        heap_used=heap_used,
+        external=3 * MIB + (i % 5) * 1024,
+        array_buffers=256 * 1024,
+        heap_limit=INFO.heap_limit,
+        gc=GcCounters(minor=2 * i, major=i // 20, incremental=i // 10, weakcb=i // 20),
+        gc_pause_ms=i * 15.0,
+        elu=0.25,
+        cpu_percent=12.5,
+    )
+
+
+class FakeMonitor:
+    """Same interface as memtui.monitor.Monitor; the test feeds events and sets the outcomes."""
+
+    def __init__(self, *, preload: int = 0, info: TargetInfo = INFO,
+                 snapshot_dir: Path = Path("/var/tmp/memtui")):
+        self.target = str(info.pid)
+        self.snapshot_dir = snapshot_dir
+        self.history = History(10_000)
+        self.info: TargetInfo | None = None
+        self.snapshots: list[SnapshotSaved] = []
+        self.start_info = info
+        self.start_error: MemtuiError | None = None
+        self.queue: asyncio.Queue[MonitorEvent | MemtuiError | None] = asyncio.Queue()
+        self.next_index = 0
+        self.closed = False
+        self.gc_result = GcResult(52 * MIB, 40 * MIB, 0.12)
+        self.gc_error: MemtuiError | None = None
+        self.gc_release: asyncio.Event | None = None
+        self.risk = SnapshotRisk(80 * MIB, 2048 * MIB, False, "plenty of memory")
+        self.snapshot_error: MemtuiError | None = None
+        self.snapshot_release: asyncio.Event | None = None
+        self.snapshot_progress = (SnapshotProgress(40, 100, 3 * MIB),)
+        self.snapshot_calls = 0
+        for _ in range(preload):
+            self.history.append(self.new_sample())
+
+    def new_sample(self) -> Sample:
+        sample = make_sample(self.next_index)
+        self.next_index += 1
+        return sample
+
+    def feed(self, *events: MonitorEvent) -> None:
+        for event in events:
+            self.queue.put_nowait(event)
+
+    def feed_samples(self, count: int) -> None:
+        for _ in range(count):
+            self.feed(SampleTaken(self.new_sample()))
+
+    def end(self, error: MemtuiError | None = None) -> None:
+        """End the event stream, raising `error` from it if given."""
+        self.queue.put_nowait(error)
+
+    async def start(self) -> TargetInfo:
+        if self.start_error is not None:
+            raise self.start_error
+        self.info = self.start_info
+        return self.info
+
+    async def events(self) -> AsyncIterator[MonitorEvent]:
+        while (event := await self.queue.get()) is not None:
+            if isinstance(event, MemtuiError):
+                raise event
+            if isinstance(event, SampleTaken):
+                self.history.append(event.sample)
+            yield event
+
+    async def collect_garbage(self) -> GcResult:
+        if self.gc_release is not None:
+            await self.gc_release.wait()
+        if self.gc_error is not None:
+            raise self.gc_error
+        return self.gc_result
+
+    async def snapshot_risk(self) -> SnapshotRisk:
+        return self.risk
+
+    async def take_snapshot(self, on_progress: Callable[[SnapshotProgress], None] | None = None,
+                            path: Path | None = None) -> SnapshotSaved:
+        self.snapshot_calls += 1
+        for progress in self.snapshot_progress:
+            if on_progress is not None:
+                on_progress(progress)
+        if self.snapshot_release is not None:
+            await self.snapshot_release.wait()
+        if self.snapshot_error is not None:
+            raise self.snapshot_error
+        latest = self.history.latest
+        saved = SnapshotSaved(
+            path=path or self.snapshot_dir / f"memtui-{INFO.pid}-{len(self.snapshots) + 1}"
+                                             ".heapsnapshot",
+            size=31 * MIB + len(self.snapshots) * MIB,
+            taken_at=latest.t if latest else T0,
+            duration_s=1.4,
+        )
+        self.snapshots.append(saved)
+        return saved
+
+    async def close(self) -> None:
+        self.closed = True
+        self.end()

@@ -1,0 +1,41 @@
+"""Helpers for driving the app in pilot tests."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from textual.pilot import Pilot
+from textual.widgets import Label
+
+from memtui.ui.widgets.header import TargetHeader
+from memtui.ui.widgets.status import StatusLine
+
+
+async def wait_until(pilot: Pilot, condition: Callable[[], object], timeout: float = 5.0,
+                     what: str = "condition") -> None:
+    """Let the app run until `condition()` is truthy; fail the test at the deadline."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} not met within {timeout}s")
+        await pilot.pause(0.02)
+
+
+def status_text(pilot: Pilot) -> str:
+    return pilot.app.monitor_screen.query_one(StatusLine).message
+
+
+def header_text(pilot: Pilot) -> str:
+    header = pilot.app.monitor_screen.query_one(TargetHeader)
+    return str(header.render())
+
+
+def metric_value(pilot: Pilot, field: str) -> str:
+    row = pilot.app.monitor_screen.query_one(f"#metric-{field.replace('_', '-')}")
+    return str(row.query_one(".metric-value", Label).content)
+
+
+def metric_change(pilot: Pilot, field: str) -> str:
+    row = pilot.app.monitor_screen.query_one(f"#metric-{field.replace('_', '-')}")
+    return str(row.query_one(".metric-change", Label).content)

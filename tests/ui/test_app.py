@@ -1,0 +1,316 @@
+"""Pilot tests: the monitor app driven key by key against a fed FakeMonitor."""
+
+from __future__ import annotations
+
+import asyncio
+
+from textual.widgets import DataTable, Input, Label
+
+from memtui.errors import MemtuiError, UsageError
+from memtui.events import (
+    ConnectionLost,
+    Reconnected,
+    Responsive,
+    SnapshotRisk,
+    TargetExited,
+    Unresponsive,
+)
+from memtui.ui.model import CHART_METRIC_SETS
+from memtui.ui.screens.dialogs import ConfirmDialog, MarkerPrompt
+from memtui.ui.screens.help import HelpScreen
+from memtui.ui.screens.monitor import MonitorScreen
+from memtui.ui.screens.snapshots import SnapshotListScreen
+from memtui.ui.widgets.gc import GcPanel
+from memtui.units import format_bytes, format_change
+from tests.ui.fake_monitor import MIB, T0, make_sample
+from tests.ui.helpers import header_text, metric_change, metric_value, status_text, wait_until
+
+SIZE = (80, 24)
+
+
+async def attached(pilot, fake, samples: int = 1) -> None:
+    """Wait for the app to attach and show `samples` more fed samples."""
+    expected = len(fake.history) + samples
+    fake.feed_samples(samples)
+    await wait_until(pilot, lambda: len(fake.history) == expected
+                     and pilot.app.monitor_screen.target_state != "attaching…", what="samples")
+    await pilot.pause()
+
+
+def heap_used(i: int) -> str:
+    return format_bytes(make_sample(i).heap_used)
+
+
+class TestFigures:
+    async def test_header_names_the_target_and_its_limits(self, make_app):
+        app, fake = make_app()
+        async with app.run_test(size=SIZE) as pilot:
+            assert "attaching…" in header_text(pilot)
+            await attached(pilot, fake)
+            header = header_text(pilot)
+            for part in ("live", "pid 4242", "node v20.19.5", "up 1h 17m",
+                         "heap limit 4.0 GiB", "container 512.0 MiB", "127.0.0.1:40123"):
+                assert part in header
+
+    async def test_header_explains_the_inspector_when_wide_enough(self, make_app):
+        app, fake = make_app()
+        async with app.run_test(size=(200, 50)) as pilot:
+            await attached(pilot, fake)
+            assert "inspector 127.0.0.1:40123 (opened by memtui)" in header_text(pilot)
+            assert "container limit 512.0 MiB" in header_text(pilot)
+
+    async def test_each_sample_updates_value_and_change(self, make_app):
+        app, fake = make_app()
+        async with app.run_test(size=SIZE) as pilot:
+            await attached(pilot, fake)
+            assert metric_value(pilot, "heap_used") == heap_used(300)
+            change = make_sample(300).heap_used - make_sample(0).heap_used
+            assert metric_change(pilot, "heap_used") == format_change(change)
+            await attached(pilot, fake)
+            assert metric_value(pilot, "heap_used") == heap_used(301)
+
+    async def test_gc_panel_shows_rates_and_pause_share(self, make_app):
+        app, fake = make_app()
+        async with app.run_test(size=SIZE) as pilot:
+            await attached(pilot, fake)
+            text = str(app.monitor_screen.query_one(GcPanel).content)
+            assert "minor 2.0" in text
+            assert "in GC 1.5%" in text
+            assert "event loop 25.0%" in text
+            assert "CPU 12.5%" in text
+
+
+class TestViewControls:
+    async def test_window_keys_change_the_span_of_deltas(self, make_app):
+        app, fake = make_app()
+        async with app.run_test(size=SIZE) as pilot:
+            await attached(pilot, fake)
+            await pilot.press("1")
+            assert app.monitor_screen.window.label == "1 min"
+            change = make_sample(300).heap_used - make_sample(240).heap_used
+            assert metric_change(pilot, "heap_used") == format_change(change)
+            heading = app.monitor_screen.query_one("#change-heading", Label)
+            assert str(heading.content) == "Δ 1 min"
+            await pilot.press("4")
+            assert app.monitor_screen.window.label == "all"
+            await pilot.press("3")
+            assert app.monitor_screen.window.label == "15 min"
+
+    async def test_space_freezes_the_display_while_sampling_continues(self, make_app):
+        app, fake = make_app()
+        async with app.run_test(size=SIZE) as pilot:
+            await attached(pilot, fake)
+            await pilot.press("space")
+            assert "PAUSED" in header_text(pilot)
+            await attached(pilot, fake, samples=5)
+            assert len(fake.history) == 306
+            assert metric_value(pilot, "heap_used") == heap_used(300)
+            await pilot.press("1")
+            assert metric_value(pilot, "heap_used") == heap_used(300)
+            await pilot.press("space")
+            assert "PAUSED" not in header_text(pilot)
+            assert metric_value(pilot, "heap_used") == heap_used(305)
+
+    async def test_c_cycles_the_chart_metrics(self, make_app):
+        app, fake = make_app()
+        async with app.run_test(size=SIZE) as pilot:
+            await attached(pilot, fake)
+            for expected in [*range(1, len(CHART_METRIC_SETS)), 0]:
+                await pilot.press("c")
+                assert app.monitor_screen.chart_metrics == expected
+
+    async def test_help_lists_the_keys_and_closes(self, make_app):
+        app, _fake = make_app()
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press("question_mark")
+            assert isinstance(app.screen, HelpScreen)
+            await pilot.press("escape")
+            assert isinstance(app.screen, MonitorScreen)
+
+
+class TestActions:
+    async def test_g_reports_what_the_gc_freed(self, make_app):
+        app, fake = make_app()
+        async with app.run_test(size=SIZE) as pilot:
+            await attached(pilot, fake)
+            await pilot.press("g")
+            await wait_until(pilot, lambda: "freed" in status_text(pilot))
+            assert status_text(pilot) == (
+                "GC freed 12.0 MiB: heap used 52.0 MiB → 40.0 MiB (0.12s)")
+            assert [m.label for m in app.monitor_screen.markers] == ["GC"]
+
+    async def test_a_slow_gc_says_it_waits_for_the_event_loop(self, make_app, monkeypatch):
+        monkeypatch.setattr(MonitorScreen, "gc_notice_delay", 0.01)
+        app, fake = make_app()
+        fake.gc_release = asyncio.Event()
+        async with app.run_test(size=SIZE) as pilot:
+            await attached(pilot, fake)
+            await pilot.press("g")
+            await wait_until(pilot, lambda: "waiting for the event loop" in status_text(pilot))
+            await pilot.press("g")
+            assert status_text(pilot) == "a forced GC is already running"
+            fake.gc_release.set()
+            await wait_until(pilot, lambda: "GC freed" in status_text(pilot))
+
+    async def test_a_failed_gc_is_shown_not_raised(self, make_app):
+        app, fake = make_app()
+        fake.gc_error = MemtuiError("inspector closed the session", "press g to retry")
+        async with app.run_test(size=SIZE) as pilot:
+            await attached(pilot, fake)
+            await pilot.press("g")
+            await wait_until(pilot, lambda: "failed" in status_text(pilot))
+            assert status_text(pilot) == (
+                "GC failed: inspector closed the session (press g to retry)")
+            assert app.is_running
+
+    async def test_s_shows_progress_while_samples_keep_coming(self, make_app):
+        app, fake = make_app()
+        fake.snapshot_release = asyncio.Event()
+        async with app.run_test(size=SIZE) as pilot:
+            await attached(pilot, fake)
+            await pilot.press("s")
+            screen = app.monitor_screen
+            label = screen.query_one("#snapshot-label", Label)
+            await wait_until(pilot, lambda: "3.0 MiB written" in str(label.content))
+            assert screen.has_class("capturing")
+            assert screen.query_one("#snapshot-bar").percentage == 0.4
+            await attached(pilot, fake)
+            assert metric_value(pilot, "heap_used") == heap_used(301)
+            fake.snapshot_release.set()
+            await wait_until(pilot, lambda: "saved" in status_text(pilot))
+            assert status_text(pilot) == (
+                "snapshot saved: /var/tmp/memtui/memtui-4242-1.heapsnapshot (31.0 MiB, 1.4s)")
+            assert not screen.has_class("capturing")
+            assert [m.label for m in screen.markers] == ["snapshot 1"]
+
+    async def test_a_risky_snapshot_asks_first(self, make_app):
+        app, fake = make_app()
+        fake.risk = SnapshotRisk(900 * MIB, 300 * MIB, True, "the container limit is near.")
+        async with app.run_test(size=SIZE) as pilot:
+            await attached(pilot, fake)
+            await pilot.press("s")
+            await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+            assert "900.0 MiB" in app.screen.detail
+            await pilot.press("n")
+            await wait_until(pilot, lambda: status_text(pilot) == "snapshot cancelled")
+            assert fake.snapshot_calls == 0
+            await pilot.press("s")
+            await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+            await pilot.press("y")
+            await wait_until(pilot, lambda: "snapshot saved" in status_text(pilot))
+            assert fake.snapshot_calls == 1
+
+    async def test_a_failed_snapshot_is_shown_not_raised(self, make_app):
+        app, fake = make_app()
+        fake.snapshot_error = MemtuiError("target exited during the capture")
+        async with app.run_test(size=SIZE) as pilot:
+            await attached(pilot, fake)
+            await pilot.press("s")
+            await wait_until(pilot, lambda: "failed" in status_text(pilot))
+            assert status_text(pilot) == "snapshot failed: target exited during the capture"
+            assert not app.monitor_screen.has_class("capturing")
+
+    async def test_m_drops_markers_with_default_or_typed_labels(self, make_app):
+        app, fake = make_app()
+        async with app.run_test(size=SIZE) as pilot:
+            await attached(pilot, fake)
+            await pilot.press("m")
+            await wait_until(pilot, lambda: isinstance(app.screen, MarkerPrompt))
+            assert app.screen.query_one(Input).placeholder == "marker 1"
+            await pilot.press("enter")
+            await wait_until(pilot, lambda: len(app.monitor_screen.markers) == 1)
+            await pilot.press("m")
+            await wait_until(pilot, lambda: isinstance(app.screen, MarkerPrompt))
+            await pilot.press(*"deploy started", "enter")
+            await wait_until(pilot, lambda: len(app.monitor_screen.markers) == 2)
+            assert [(m.label, m.t) for m in app.monitor_screen.markers] == [
+                ("marker 1", T0 + 300), ("deploy started", T0 + 300)]
+            assert status_text(pilot) == "marker “deploy started” dropped at 10:35:00"
+            await pilot.press("m")
+            await wait_until(pilot, lambda: isinstance(app.screen, MarkerPrompt))
+            await pilot.press("escape")
+            await wait_until(pilot, lambda: isinstance(app.screen, MonitorScreen))
+            assert len(app.monitor_screen.markers) == 2
+
+    async def test_d_lists_the_session_snapshots(self, make_app):
+        app, fake = make_app()
+        async with app.run_test(size=SIZE) as pilot:
+            await attached(pilot, fake)
+            await pilot.press("d")
+            assert isinstance(app.screen, SnapshotListScreen)
+            assert app.screen.query("#no-snapshots")
+            await pilot.press("escape")
+            await pilot.press("s")
+            await wait_until(pilot, lambda: "snapshot saved" in status_text(pilot))
+            await pilot.press("d")
+            table = app.screen.query_one(DataTable)
+            assert table.row_count == 1
+            assert table.get_row_at(0) == [
+                "1", "10:35:00", "31.0 MiB", "1.4s", "/var/tmp/memtui/memtui-4242-1.heapsnapshot"]
+
+    async def test_q_detaches_and_exits(self, make_app):
+        app, fake = make_app()
+        async with app.run_test(size=SIZE) as pilot:
+            await attached(pilot, fake)
+            await pilot.press("q")
+            await wait_until(pilot, lambda: not app.is_running)
+        assert fake.closed
+        assert app.return_code == 0
+        assert app.exit_message() == "memtui: detached from pid 4242"
+
+
+class TestTargetStates:
+    async def test_exit_keeps_the_history_on_screen(self, make_app):
+        app, fake = make_app()
+        async with app.run_test(size=SIZE) as pilot:
+            await attached(pilot, fake)
+            fake.feed(TargetExited(T0 + 301, 3))
+            fake.end()
+            await wait_until(pilot, lambda: "exited" in header_text(pilot))
+            assert "exited (code 3)" in header_text(pilot)
+            assert status_text(pilot) == (
+                "target exited with code 3 at 10:35:01; its history stays on screen")
+            assert metric_value(pilot, "heap_used") == heap_used(300)
+            await pilot.press("g")
+            assert status_text(pilot) == "cannot force a GC: the target is exited (code 3)"
+
+    async def test_connection_lost_then_reconnected(self, make_app):
+        app, fake = make_app()
+        async with app.run_test(size=SIZE) as pilot:
+            await attached(pilot, fake)
+            fake.feed(ConnectionLost(T0 + 301, "websocket closed"))
+            await wait_until(pilot, lambda: "reconnecting" in header_text(pilot))
+            assert status_text(pilot) == "connection lost — reconnecting… (websocket closed)"
+            fake.feed(Reconnected(T0 + 303))
+            await wait_until(pilot, lambda: "reconnected" in status_text(pilot))
+            assert status_text(pilot) == "reconnected at 10:35:03"
+            assert "live" in header_text(pilot)
+
+    async def test_unresponsive_then_responsive(self, make_app):
+        app, fake = make_app()
+        async with app.run_test(size=SIZE) as pilot:
+            await attached(pilot, fake)
+            fake.feed(Unresponsive(T0 + 301))
+            await wait_until(pilot, lambda: "unresponsive" in header_text(pilot))
+            assert status_text(pilot) == (
+                "target unresponsive since 10:35:01 (event loop blocked?)")
+            fake.feed(Responsive(T0 + 309))
+            await wait_until(pilot, lambda: "live" in header_text(pilot))
+
+    async def test_a_failing_event_stream_is_shown(self, make_app):
+        app, fake = make_app()
+        async with app.run_test(size=SIZE) as pilot:
+            await attached(pilot, fake)
+            fake.end(MemtuiError("could not reconnect", "is the target still running?"))
+            await wait_until(pilot, lambda: "detached" in header_text(pilot))
+            assert status_text(pilot) == (
+                "monitoring stopped: could not reconnect (is the target still running?)")
+            assert app.is_running
+
+    async def test_attach_failure_exits_with_its_code(self, make_app):
+        app, fake = make_app()
+        fake.start_error = UsageError("no process with PID 4242", "check the PID with memtui ps")
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_until(pilot, lambda: not app.is_running)
+        assert app.return_code == 2
+        assert app.failure is fake.start_error
