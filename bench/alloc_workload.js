@@ -2,7 +2,7 @@
 // Usage: node alloc_workload.js [seconds=30] [window_ms=1000]
 // Allocates objects, strings, arrays and closures in batches, yielding to the event loop
 // between batches like a busy server; prints one JSON line per window:
-// {"window": i, "t": epoch_s, "ops": n, "ops_per_s": r}
+// {"window": i, "t": epoch_s, "ops": n, "ops_per_s": r, "cpu_s": this process's CPU seconds}
 'use strict';
 
 const seconds = Number(process.argv[2] || 30);
@@ -40,6 +40,7 @@ const started = Date.now();
 let windowStart = started;
 let windowOps = 0;
 let windowIndex = 0;
+let windowCpu = process.cpuUsage();
 
 function runBatch() {
   for (let b = 0; b < BATCH; b++) allocateOne(ops++);
@@ -47,10 +48,13 @@ function runBatch() {
   const now = Date.now();
   if (now - windowStart >= windowMs) {
     const elapsed = (now - windowStart) / 1000;
+    const cpu = process.cpuUsage(windowCpu);
     process.stdout.write(JSON.stringify({
       window: windowIndex++, t: now / 1000, ops: windowOps, ops_per_s: windowOps / elapsed,
+      cpu_s: (cpu.user + cpu.system) / 1e6,
     }) + '\n');
     windowStart = now;
+    windowCpu = process.cpuUsage();
     windowOps = 0;
   }
   if (now - started < seconds * 1000) setImmediate(runBatch);

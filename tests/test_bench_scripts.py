@@ -31,18 +31,19 @@ def test_alloc_workload_windows_parse(system_node):
     windows = watch_overhead.parse_windows(lines)
     assert lines[0] == "ready"
     assert 3 <= len(windows) <= 5
-    assert all(w.ops_per_s > 0 for w in windows)
+    assert all(w.ops_per_s > 0 and w.ops_per_cpu_s > 0 for w in windows)
     assert json.loads(lines[-1])["done"] is True
 
 
 def test_parse_windows_skips_other_lines():
     lines = ["ready", 'Debugger listening on ws://127.0.0.1:1/x', "{not json",
-             '{"window": 0, "t": 10.0, "ops": 5, "ops_per_s": 5.0}', '{"done": true}']
-    assert watch_overhead.parse_windows(lines) == [watch_overhead.Window(10.0, 5.0)]
+             '{"window": 0, "t": 10.0, "ops": 5, "ops_per_s": 5.0, "cpu_s": 0.5}',
+             '{"done": true}']
+    assert watch_overhead.parse_windows(lines) == [watch_overhead.Window(10.0, 5.0, 10.0)]
 
 
 def test_measured_windows_keeps_those_ending_inside_the_span():
-    windows = [watch_overhead.Window(t, 1.0) for t in (1.0, 2.0, 3.0, 4.0)]
+    windows = [watch_overhead.Window(t, 1.0, 1.0) for t in (1.0, 2.0, 3.0, 4.0)]
     assert [w.t for w in watch_overhead.measured_windows(windows, 2.0, 3.5)] == [2.0, 3.0]
 
 
@@ -98,8 +99,17 @@ def test_print_table_aligns_columns(capsys):
 
 def test_round_slowdowns_pair_runs_whatever_their_order():
     def run(variant, rate):
-        return watch_overhead.RunResult(variant, [watch_overhead.Window(0.0, rate)], None)
+        return watch_overhead.RunResult(variant, [watch_overhead.Window(0.0, rate, rate)], None)
 
     runs = [run(watch_overhead.WITHOUT, 100.0), run(watch_overhead.WITH, 99.0),
             run(watch_overhead.WITH, 196.0), run(watch_overhead.WITHOUT, 200.0)]
-    assert watch_overhead.round_slowdowns(runs) == pytest.approx([0.01, 0.02])
+    wall = watch_overhead.MEASURES[0]
+    assert watch_overhead.round_slowdowns(runs, wall) == pytest.approx([0.01, 0.02])
+
+
+@pytest.mark.parametrize(("lost", "margin", "expected"), [
+    (0.002, 0.005, "PASS"), (0.02, 0.005, "FAIL"), (0.002, 0.02, "INCONCLUSIVE"),
+    (-0.3, 0.2, "PASS"), (0.005, float("inf"), "INCONCLUSIVE"),
+])
+def test_judge_needs_the_noise_margin_clear_of_the_target(lost, margin, expected):
+    assert watch_overhead.judge(lost, margin) == expected
