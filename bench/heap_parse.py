@@ -34,6 +34,7 @@ TARGET_VS_MEMLAB = 5.0
 TARGET_VS_VSCODE = 2.0
 TARGET_RSS_PER_FILE_BYTE = 1.5
 TARGET_DIFF_PER_PARSE = 2.0
+JOB_NAMES = ("memtui", "memlab", "vscode", "memtui diff", "memtui summary CLI")
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,7 @@ def jobs(node: str, first: Path, second: Path) -> list[Job]:
         Job("vscode", [node, f"--max-old-space-size={MEMLAB_HEAP_MB}",
                        str(BENCH / "vscode_summary.js"), str(first)], node_env()),
         Job("memtui diff", [python, memtui_job, "diff", str(first), str(second)]),
+        Job("memtui summary CLI", [python, "-m", "memtui", "summary", "--json", str(first)]),
     ]
 
 
@@ -124,6 +126,8 @@ def report(results: dict[str, Measured], file_size: int) -> bool:
                    f"{rss_ratio:.2f}x", rss_ratio <= TARGET_RSS_PER_FILE_BYTE))
     diff = results.get("memtui diff")
     if diff is not None and diff.returncode == 0:
+        print(f"\nmemtui diff judged the ids comparable: {diff.result().get('ids_comparable')} "
+              "(both snapshots come from one process, so they should be)")
         per_parse = diff.wall_s / memtui.wall_s
         checks.append((f"diff <= {TARGET_DIFF_PER_PARSE:g}x one parse", f"{per_parse:.2f}x",
                        per_parse <= TARGET_DIFF_PER_PARSE))
@@ -140,8 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--customers", type=int, default=DEFAULT_CUSTOMERS,
                         help=f"graph size (default {DEFAULT_CUSTOMERS}: ~3M nodes, ~9M edges)")
     parser.add_argument("--regenerate", action="store_true", help="rewrite the cached snapshots")
-    parser.add_argument("--only", nargs="+", choices=["memtui", "memlab", "vscode", "memtui diff"],
-                        help="measure only these")
+    parser.add_argument("--only", nargs="+", choices=JOB_NAMES, help="measure only these")
     args = parser.parse_args(argv)
 
     ensure_peers()

@@ -11,6 +11,7 @@ import json
 import time
 
 from memtui.heap.classes import summarize
+from memtui.heap.report import compare_files
 from memtui.heap.snapshot import load_snapshot
 
 
@@ -20,10 +21,10 @@ def summary_job(path: str) -> dict:
 
 
 def diff_job(before: str, after: str) -> dict:
-    from memtui.heap.diff import diff_snapshots
-
-    diff = diff_snapshots(load_snapshot(before), load_snapshot(after))
-    return {"classes": len(diff.rows), "objects": sum(r.count_after for r in diff.rows)}
+    """What `memtui diff BEFORE AFTER` computes: load both, judge the ids, compare classes."""
+    diff = compare_files(before, after)
+    return {"classes": len(diff.rows), "objects": sum(r.count_after for r in diff.rows),
+            "ids_comparable": diff.ids_comparable}
 
 
 def main() -> None:
