@@ -59,13 +59,14 @@ def classify(snapshot: HeapSnapshot) -> ClassTable:
     """DevTools' class key per node: its label, plus the constructor location for objects."""
     labels, label_of_node = _labels(snapshot)
     location_key, location_names = _location_keys(snapshot)
-    keys = label_of_node.astype(np.int64) * (len(location_names) + 1) + location_key
     self_size = shallow_sizes(snapshot)
-    counted = self_size != 0
-    unique_keys, class_of_counted = np.unique(keys[counted], return_inverse=True)
+    counted = np.flatnonzero(self_size != 0)
+    span = len(location_names) + 1
+    keys = label_of_node[counted].astype(np.int64) * span + location_key[counted]
+    unique_keys, class_of_counted = _dense_ids(keys)
     node_class = np.full(snapshot.node_count, -1, dtype=np.int32)
     node_class[counted] = class_of_counted
-    label_ids, location_ids = np.divmod(unique_keys, len(location_names) + 1)
+    label_ids, location_ids = np.divmod(unique_keys, span)
     names = [labels[i] for i in label_ids.tolist()]
     locations = [location_names[i - 1] if i else None for i in location_ids.tolist()]
     return ClassTable(names=names, locations=locations, node_class=node_class,
@@ -120,40 +121,64 @@ def _owners(snapshot: HeapSnapshot) -> np.ndarray:
     several, unvisited = n, n + 1
     node_type = snapshot.node_type
     ownable = np.isin(node_type, [snapshot.type_code("hidden"), snapshot.type_code("array")])
-    native = snapshot.type_code("native")
-    if OWNABLE_NATIVE_NAME in snapshot.strings:
-        name_index = _indexes_of(snapshot.strings, OWNABLE_NATIVE_NAME)
-        ownable |= (node_type == native) & np.isin(snapshot.node_name, name_index)
-    owner = np.where(ownable, unvisited, np.arange(n)).astype(np.int64)
+    name_index = _indexes_of(snapshot.strings, OWNABLE_NATIVE_NAME)
+    if name_index.size:
+        ownable |= ((node_type == snapshot.type_code("native"))
+                    & np.isin(snapshot.node_name, name_index))
+    owner = np.where(ownable, unvisited, np.arange(n))
 
-    weak = snapshot.edge_type_code("weak")
-    relevant = ownable[snapshot.edge_to] & (snapshot.edge_type != weak)
+    relevant = ownable[snapshot.edge_to]
+    relevant &= snapshot.edge_type != snapshot.edge_type_code("weak")
     source = snapshot.edge_source()[relevant]
-    target = snapshot.edge_to[relevant].astype(np.int64)
+    target = snapshot.edge_to[relevant]
     del relevant
     first = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(np.bincount(source, minlength=n), out=first[1:])
-    frontier = np.unique(source[~ownable[source]])
+    frontier = np.flatnonzero(~ownable & (first[1:] > first[:-1]))
     del source
+    low = np.full(n, several, dtype=np.int64)
+    high = np.full(n, -1, dtype=np.int64)
     while frontier.size:
         edges = _edge_ranges(first, frontier)
-        if not edges.size:
-            break
-        labels = owner[np.repeat(frontier, first[frontier + 1] - first[frontier])]
+        labels = np.repeat(owner[frontier], first[frontier + 1] - first[frontier])
         targets = target[edges]
-        order = np.argsort(targets, kind="stable")
-        targets, labels = targets[order], labels[order]
-        starts = np.flatnonzero(np.r_[True, targets[1:] != targets[:-1]])
-        reached = targets[starts]
-        low = np.minimum.reduceat(labels, starts)
-        high = np.maximum.reduceat(labels, starts)
+        np.minimum.at(low, targets, labels)
+        np.maximum.at(high, targets, labels)
+        reached = _distinct(targets, n)
+        low_seen, high_seen = low[reached], high[reached]
+        low[reached], high[reached] = several, -1
         current = owner[reached]
-        merged = np.where((high == several) | (low != high), several, low)
+        merged = np.where(high_seen != low_seen, several, low_seen)
         merged = np.where((current == unvisited) | (current == merged), merged, several)
         changed = merged != current
-        owner[reached[changed]] = merged[changed]
         frontier = reached[changed]
+        owner[frontier] = merged[changed]
     return owner
+
+
+def _distinct(values: np.ndarray, bound: int) -> np.ndarray:
+    """Sorted distinct values of an index array whose values are below `bound`."""
+    if len(values) * 16 < bound:
+        return np.unique(values)
+    seen = np.zeros(bound, dtype=bool)
+    seen[values] = True
+    return np.flatnonzero(seen)
+
+
+def _dense_ids(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Like `np.unique(keys, return_inverse=True)` for non-negative integer keys, through a
+    lookup table instead of a sort when the keys are small."""
+    if not keys.size:
+        return keys.astype(np.int64), np.empty(0, dtype=np.int64)
+    top = int(keys.max())
+    if top > 4 * keys.size + (1 << 20):
+        unique, inverse = np.unique(keys, return_inverse=True)
+        return unique, inverse.reshape(-1)
+    present = np.zeros(top + 1, dtype=bool)
+    present[keys] = True
+    rank = np.cumsum(present, dtype=np.int64)
+    rank -= 1
+    return np.flatnonzero(present), rank[keys]
 
 
 def _edge_ranges(first: np.ndarray, nodes: np.ndarray) -> np.ndarray:
@@ -167,9 +192,17 @@ def _edge_ranges(first: np.ndarray, nodes: np.ndarray) -> np.ndarray:
     return offsets + np.arange(total)
 
 
-def _indexes_of(strings: list[str], *wanted: str) -> np.ndarray:
-    wanted_set = set(wanted)
-    return np.array([i for i, s in enumerate(strings) if s in wanted_set], dtype=np.int64)
+def _indexes_of(strings: list[str], wanted: str) -> np.ndarray:
+    """Every index at which `wanted` occurs in the strings table."""
+    found = []
+    start = 0
+    while True:
+        try:
+            start = strings.index(wanted, start)
+        except ValueError:
+            return np.array(found, dtype=np.int64)
+        found.append(start)
+        start += 1
 
 
 def _labels(snapshot: HeapSnapshot) -> tuple[list[str], np.ndarray]:
@@ -186,7 +219,7 @@ def _labels(snapshot: HeapSnapshot) -> tuple[list[str], np.ndarray]:
     detached_base = interface_base + len(interface_names)
     detached = dom_states(snapshot) == DETACHED
     base[detached] = detached_base + names[detached]
-    unique_base, label_of_node = np.unique(base, return_inverse=True)
+    unique_base, label_of_node = _dense_ids(base)
     labels = []
     for key in unique_base.tolist():
         if key < string_count:
@@ -198,8 +231,10 @@ def _labels(snapshot: HeapSnapshot) -> tuple[list[str], np.ndarray]:
             labels.append(interface_names[key - interface_base])
         else:
             labels.append(_name_label(DETACHED_PREFIX + snapshot.strings[key - detached_base]))
-    unique_labels, label_index = np.unique(np.array(labels, dtype=object), return_inverse=True)
-    return unique_labels.tolist(), label_index[label_of_node]
+    distinct = sorted(set(labels))
+    position = {label: i for i, label in enumerate(distinct)}
+    label_index = np.array([position[label] for label in labels], dtype=np.int32)
+    return distinct, label_index[label_of_node]
 
 
 def dom_states(snapshot: HeapSnapshot) -> np.ndarray:
@@ -236,39 +271,39 @@ def _name_label(name: str) -> str:
 
 
 def _plain_objects(snapshot: HeapSnapshot) -> np.ndarray:
-    object_names = _indexes_of(snapshot.strings, PLAIN_OBJECT)
     return (snapshot.node_type == snapshot.type_code("object")) & np.isin(
-        snapshot.node_name, object_names)
+        snapshot.node_name, _indexes_of(snapshot.strings, PLAIN_OBJECT))
 
 
 def _interfaces(snapshot: HeapSnapshot, plain: np.ndarray) -> tuple[np.ndarray, list[str]]:
     """For each plain object, the index of its inferred interface (or -1) and the names."""
     objects = np.flatnonzero(plain)
     edges = _edge_ranges(snapshot.first_edge, objects)
-    owner = np.repeat(np.arange(len(objects)), (snapshot.first_edge[objects + 1]
-                                                - snapshot.first_edge[objects]))
+    owner = np.repeat(np.arange(len(objects)), snapshot.node_edge_count[objects])
     properties = snapshot.edge_type[edges] == snapshot.edge_type_code("property")
     edges, owner = edges[properties], owner[properties]
-    names = snapshot.edge_name[edges].astype(np.int64)
-    definitions = _interface_definitions(snapshot, len(objects), owner, names)
-    interface = np.full(len(objects), -1, dtype=np.int64)
+    names, slot = _dense_ids(snapshot.edge_name[edges])
+    del edges
+    definitions = _interface_definitions(snapshot, len(objects), owner, names, slot)
     if not definitions:
-        return interface, []
-    interface[:] = _match_interfaces(snapshot, len(objects), owner, names, definitions)
+        return np.full(len(objects), -1, dtype=np.int64), []
+    interface = _match_interfaces(len(objects), owner, names, slot, definitions)
     return interface, [name for name, _ in definitions]
 
 
 def _interface_definitions(snapshot: HeapSnapshot, object_count: int, owner: np.ndarray,
-                           names: np.ndarray) -> list[tuple[str, frozenset[int]]]:
-    """DevTools' `inferInterfaceDefinitions`: popular leading property lists of plain objects."""
-    proto = _indexes_of(snapshot.strings, PROTO_PROPERTY)
-    keep = ~np.isin(names, proto)
-    owner, names = owner[keep], names[keep]
-    if not names.size:
+                           names: np.ndarray, slot: np.ndarray) -> list[tuple[str, frozenset]]:
+    """DevTools' `inferInterfaceDefinitions`: popular leading property lists of plain objects.
+
+    `names` are the distinct property-name string indexes, `slot` indexes them per edge.
+    """
+    proto_slots = np.flatnonzero(np.isin(names, _indexes_of(snapshot.strings, PROTO_PROPERTY)))
+    keep = ~np.isin(slot, proto_slots)
+    owner, slot = owner[keep], slot[keep]
+    if not slot.size:
         return []
-    unique_names, name_slot = np.unique(names, return_inverse=True)
-    formatted = [_format_property_name(snapshot.strings[i]) for i in unique_names.tolist()]
-    width = np.array([_js_length(f) for f in formatted], dtype=np.int64)[name_slot]
+    formatted = [_format_property_name(snapshot.strings[i]) for i in names.tolist()]
+    width = np.array([_js_length(f) for f in formatted], dtype=np.int64)[slot]
     position = _positions(owner)
     running = np.cumsum(width)
     run_start = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
@@ -277,45 +312,41 @@ def _interface_definitions(snapshot: HeapSnapshot, object_count: int, owner: np.
     name_length = 1 + (running - before) + 2 * np.maximum(position - 1, 0)
     included = (position == 0) | (name_length <= MAX_INTERFACE_NAME_LENGTH)
     included &= _prefix_mask(owner, included)
-    group = _group_sequences(owner[included], name_slot[included], object_count)
-    has_properties = np.zeros(object_count, dtype=bool)
-    has_properties[owner] = True
-    candidates = np.flatnonzero(has_properties)
-    _, first_seen, counts = np.unique(group[candidates], return_index=True,
-                                      return_counts=True)
+    owner, slot = owner[included], slot[included]
+    group = _group_sequences(owner, slot, object_count)
+    candidates = np.unique(owner)
+    group_ids, group_of_candidate = _dense_ids(group[candidates])
+    counts = np.bincount(group_of_candidate, minlength=len(group_ids))
+    first_seen = np.full(len(group_ids), len(candidates), dtype=np.int64)
+    np.minimum.at(first_seen, group_of_candidate, np.arange(len(candidates)))
     order = np.lexsort((first_seen, -counts))
     min_count = max(MIN_OBJECT_COUNT_PER_INTERFACE,
                     object_count / MIN_OBJECT_PROPORTION_PER_INTERFACE)
-    chosen = [i for i in order.tolist() if counts[i] >= min_count]
-    if not chosen:
-        return []
-    slot_list = name_slot[included]
-    owner_list = owner[included]
     definitions = []
-    for i in chosen:
+    for i in order.tolist():
+        if counts[i] < min_count:
+            break
         example = candidates[first_seen[i]]
-        slots = slot_list[owner_list == example].tolist()
+        start, end = np.searchsorted(owner, [example, example + 1])
+        slots = slot[start:end].tolist()
         label = "{" + ", ".join(formatted[s] for s in slots) + "}"
-        definitions.append((label, frozenset(unique_names[slots].tolist())))
+        definitions.append((label, frozenset(names[slots].tolist())))
     return definitions
 
 
-def _match_interfaces(snapshot: HeapSnapshot, object_count: int, owner: np.ndarray,
-                      names: np.ndarray, definitions) -> np.ndarray:
+def _match_interfaces(object_count: int, owner: np.ndarray, names: np.ndarray,
+                      slot: np.ndarray, definitions) -> np.ndarray:
     """DevTools' `applyInterfaceDefinitions`: the definition with the most properties that
     are all present on the object (earliest on ties), or -1."""
     ranked = sorted(range(len(definitions)), key=lambda i: (-len(definitions[i][1]), i))
-    rank_of_name = _string_order(snapshot, names)
-    order = np.lexsort((rank_of_name, owner))
-    owner, names = owner[order], names[order]
-    group = _group_sequences(owner, names, object_count)
-    unique_groups, example, group_of_object = np.unique(group, return_index=True,
-                                                        return_inverse=True)
-    starts = np.searchsorted(owner, np.arange(object_count))
-    ends = np.searchsorted(owner, np.arange(object_count), side="right")
-    match_of_group = np.full(len(unique_groups), -1, dtype=np.int64)
+    group = _group_sequences(owner, slot, object_count)
+    group_ids, group_of_object = _dense_ids(group)
+    example = np.full(len(group_ids), object_count, dtype=np.int64)
+    np.minimum.at(example, group_of_object, np.arange(object_count))
+    match_of_group = np.full(len(group_ids), -1, dtype=np.int64)
     for g, obj in enumerate(example.tolist()):
-        present = set(names[starts[obj]:ends[obj]].tolist())
+        start, end = np.searchsorted(owner, [obj, obj + 1])
+        present = set(names[slot[start:end]].tolist())
         for i in ranked:
             if definitions[i][1] <= present:
                 match_of_group[g] = i
@@ -323,19 +354,10 @@ def _match_interfaces(snapshot: HeapSnapshot, object_count: int, owner: np.ndarr
     return match_of_group[group_of_object]
 
 
-def _string_order(snapshot: HeapSnapshot, indexes: np.ndarray) -> np.ndarray:
-    """Rank of each string index in JavaScript's default sort order (UTF-16 code units)."""
-    unique, inverse = np.unique(indexes, return_inverse=True)
-    keys = [snapshot.strings[i].encode("utf-16-be", "surrogatepass") for i in unique.tolist()]
-    rank = np.empty(len(unique), dtype=np.int64)
-    rank[sorted(range(len(unique)), key=keys.__getitem__)] = np.arange(len(unique))
-    return rank[inverse]
-
-
 def _positions(owner: np.ndarray) -> np.ndarray:
     """Position of each element within its run of equal (sorted) owners."""
     if not owner.size:
-        return owner.copy()
+        return owner.astype(np.int64)
     run_start = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
     lengths = np.diff(np.r_[run_start, len(owner)])
     return np.arange(len(owner)) - np.repeat(run_start, lengths)
@@ -343,8 +365,10 @@ def _positions(owner: np.ndarray) -> np.ndarray:
 
 def _prefix_mask(owner: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """Keep each run's elements only up to its first False."""
+    if not owner.size:
+        return mask
     failures = np.cumsum(~mask)
-    run_start = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]]) if owner.size else owner
+    run_start = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
     before = np.repeat(failures[run_start] - (~mask[run_start]),
                        np.diff(np.r_[run_start, len(owner)]))
     return failures == before
@@ -359,17 +383,19 @@ def _group_sequences(owner: np.ndarray, values: np.ndarray, owner_count: int) ->
     if not owner.size:
         return group
     position = _positions(owner)
-    by_position = np.argsort(position, kind="stable")
-    level_starts = np.searchsorted(position[by_position], np.arange(position.max() + 2))
+    levels = int(position.max()) + 1
+    small = np.uint16 if levels < 2**16 else np.int64
+    by_position = np.argsort(position.astype(small), kind="stable")
+    level_starts = np.searchsorted(position[by_position], np.arange(levels + 1))
+    del position
     value_span = int(values.max()) + 1
     next_id = 1
-    for level in range(len(level_starts) - 1):
+    for level in range(levels):
         at_level = by_position[level_starts[level]:level_starts[level + 1]]
         if len(at_level) <= SMALL_GROUP:
             return _group_rest(owner, values, at_level, group, next_id)
         owners_here = owner[at_level]
-        keys = group[owners_here] * value_span + values[at_level]
-        _, inverse = np.unique(keys, return_inverse=True)
+        _, inverse = _dense_ids(group[owners_here] * value_span + values[at_level])
         group[owners_here] = inverse + next_id
         next_id += int(inverse.max()) + 1
     return group
@@ -400,14 +426,19 @@ def _js_length(text: str) -> int:
 
 def _location_keys(snapshot: HeapSnapshot) -> tuple[np.ndarray, list[str]]:
     """Per node, 1 + the index of its 'script_id:line:col' (objects only), else 0."""
-    key = np.zeros(snapshot.node_count, dtype=np.int64)
+    key = np.zeros(snapshot.node_count, dtype=np.int32)
     locations = snapshot.locations
     if not len(locations):
         return key, []
     located = locations.node.astype(np.int64)
     is_object = snapshot.node_type[located] == snapshot.type_code("object")
-    triples = np.stack([locations.script_id, locations.line, locations.column])[:, is_object]
-    unique, inverse = np.unique(triples, axis=1, return_inverse=True)
+    script_id, line, column = (locations.script_id[is_object], locations.line[is_object],
+                               locations.column[is_object])
+    lines, columns = int(line.max(initial=0)) + 1, int(column.max(initial=0)) + 1
+    combined = (script_id * lines + line) * columns + column
+    unique, inverse = np.unique(combined, return_inverse=True)
     key[located[is_object]] = inverse.reshape(-1) + 1
-    names = [f"{s}:{line}:{col}" for s, line, col in unique.T.tolist()]
+    script_ids, rest = np.divmod(unique, lines * columns)
+    names = [f"{s}:{r // columns}:{r % columns}"
+             for s, r in zip(script_ids.tolist(), rest.tolist(), strict=True)]
     return key, names
