@@ -16,8 +16,10 @@ import numpy as np
 
 from memtui.heap.capture import sidecar_path
 from memtui.heap.classes import ClassTable, classify
+from memtui.heap.dominators import csr_neighbours
 from memtui.heap.snapshot import HeapSnapshot
 
+PLAIN_OBJECT = "Object"
 ID_CHECK_TYPES = ("object", "closure", "string", "regexp")
 ID_CHECK_SAMPLE = 20000
 ID_CHECK_MIN_SHARED = 100
@@ -147,11 +149,14 @@ def diff_snapshots(before: HeapSnapshot, after: HeapSnapshot, comparable: bool,
                    after_classes: ClassTable | None = None) -> HeapDiff:
     """Per class, the Comparison view of `after` against the base `before`.
 
-    With comparable ids the rows are the classes with new or deleted objects (as DevTools
-    lists them); otherwise the classes whose count or size changed.
+    As in DevTools, BEFORE's plain objects are labelled with AFTER's interface definitions
+    (`{a, b}` classes), so one shape has one label in both. With comparable ids the rows are
+    the classes with new or deleted objects (as DevTools lists them); otherwise the classes
+    whose count or size changed.
     """
-    before_classes = before_classes or classify(before)
     after_classes = after_classes or classify(after)
+    before_classes = apply_interfaces(before, before_classes or classify(before),
+                                      interface_definitions(after_classes))
     keys = sorted(set(_class_keys(before_classes)) | set(_class_keys(after_classes)),
                   key=lambda key: (key[0], key[1] or ""))
     index = {key: i for i, key in enumerate(keys)}
@@ -209,6 +214,82 @@ def new_objects(diff: HeapDiff, label: str, location: str | None = None,
     fresh = fresh[order]
     return list(zip(fresh.tolist(), diff.after.node_id[fresh].tolist(),
                     diff.after_classes.node_self_size[fresh].tolist(), strict=True))
+
+
+def interface_definitions(table: ClassTable) -> list[tuple[str, frozenset[str]]]:
+    """The interface definitions behind a snapshot's `{a, b}` labels, most used first:
+    (label, property names)."""
+    counts = np.bincount(table.node_class[table.node_class >= 0], minlength=len(table.names))
+    definitions = []
+    for i in np.argsort(-counts, kind="stable").tolist():
+        label = table.names[i]
+        if table.locations[i] is None and label.startswith("{") and label.endswith("}"):
+            definitions.append((label, frozenset(interface_properties(label[1:-1]))))
+    return definitions
+
+
+def interface_properties(listing: str) -> list[str]:
+    """The property names in an interface label's inner text: `a, "b, c", d` as DevTools
+    formats them (quoted when needed)."""
+    names, position = [], 0
+    decoder = json.JSONDecoder()
+    while position < len(listing):
+        if listing[position] == '"':
+            name, position = decoder.raw_decode(listing, position)
+        else:
+            end = listing.find(", ", position)
+            end = len(listing) if end < 0 else end
+            name, position = listing[position:end], end
+        names.append(name)
+        position += 2
+    return names
+
+
+def apply_interfaces(snapshot: HeapSnapshot, table: ClassTable,
+                     definitions: list[tuple[str, frozenset[str]]]) -> ClassTable:
+    """Relabel the snapshot's plain objects with `definitions` (DevTools'
+    `applyInterfaceDefinitions`): the definition with the most properties, all present on
+    the object, wins (the earlier one on ties); objects matching none are `Object`."""
+    plain_names = [i for i, text in enumerate(snapshot.strings) if text == PLAIN_OBJECT]
+    plain = np.flatnonzero((snapshot.node_type == snapshot.type_code("object"))
+                           & np.isin(snapshot.node_name, plain_names)
+                           & (table.node_class >= 0))
+    if not plain.size:
+        return table
+    begins = snapshot.first_edge[plain]
+    lengths = snapshot.first_edge[plain + 1] - begins
+    edges = csr_neighbours(snapshot.first_edge, plain)
+    owner = np.repeat(np.arange(plain.size), lengths)
+    is_property = snapshot.edge_type[edges] == snapshot.edge_type_code("property")
+    name_index = snapshot.edge_name[edges[is_property]].tolist()
+    owner = owner[is_property]
+    bounds = np.searchsorted(owner, np.arange(plain.size + 1)).tolist()
+    best_for: dict[tuple[int, ...], str] = {}
+    labels = []
+    for k in range(plain.size):
+        key = tuple(sorted(set(name_index[bounds[k]:bounds[k + 1]])))
+        label = best_for.get(key)
+        if label is None:
+            present = {snapshot.strings[i] for i in key}
+            label = PLAIN_OBJECT
+            size = 0
+            for name, properties in definitions:
+                if len(properties) > size and properties <= present:
+                    label, size = name, len(properties)
+            best_for[key] = label
+        labels.append(label)
+    names, locations = list(table.names), list(table.locations)
+    index = {key: i for i, key in enumerate(zip(names, locations, strict=True))}
+    node_class = table.node_class.copy()
+    for node, label in zip(plain.tolist(), labels, strict=True):
+        key = (label, locations[node_class[node]])
+        if key not in index:
+            index[key] = len(names)
+            names.append(label)
+            locations.append(key[1])
+        node_class[node] = index[key]
+    return ClassTable(names=names, locations=locations, node_class=node_class,
+                      node_self_size=table.node_self_size)
 
 
 def _class_keys(table: ClassTable) -> list[tuple[str, str | None]]:

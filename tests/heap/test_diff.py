@@ -9,7 +9,13 @@ import pytest
 
 from memtui.heap.capture import sidecar_path
 from memtui.heap.classes import classify
-from memtui.heap.diff import diff_snapshots, ids_comparable, new_objects, read_capture_record
+from memtui.heap.diff import (
+    diff_snapshots,
+    ids_comparable,
+    interface_properties,
+    new_objects,
+    read_capture_record,
+)
 from memtui.heap.snapshot import HeapSnapshot, load_snapshot
 from tests.nodeproc import node_binary, node_majors, start_node
 
@@ -160,3 +166,20 @@ def test_ids_are_stable_across_write_heap_snapshot_calls_in_one_process(snapshot
         return int(snapshot.node_id[holder])
 
     assert holder_id(snapshots.before) == holder_id(snapshots.after)
+
+
+def test_before_is_labelled_with_the_after_interfaces(snapshots):
+    """Plain objects of one shape get one `{...}` label in both snapshots, even when the
+    property order that each process saw first differs (as DevTools does it)."""
+    diff = diff_snapshots(snapshots.before, snapshots.other_process, comparable=False)
+    shapes = {}
+    for row in diff.rows:
+        if row.label.startswith("{"):
+            shape = frozenset(interface_properties(row.label[1:-1]))
+            shapes.setdefault(shape, set()).add(row.label)
+    assert all(len(labels) == 1 for labels in shapes.values())
+
+
+def test_property_lists_are_split_as_devtools_formats_them():
+    assert interface_properties('a, "b, c", <symbol Symbol.iterator>') == [
+        "a", "b, c", "<symbol Symbol.iterator>"]
