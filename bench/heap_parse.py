@@ -145,7 +145,12 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"graph size (default {DEFAULT_CUSTOMERS}: ~3M nodes, ~9M edges)")
     parser.add_argument("--regenerate", action="store_true", help="rewrite the cached snapshots")
     parser.add_argument("--only", nargs="+", choices=JOB_NAMES, help="measure only these")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="runs of each job (interleaved); the run with the median wall "
+                             "time is reported")
     args = parser.parse_args(argv)
+    if args.repeat < 1:
+        fail("--repeat must be at least 1")
 
     ensure_peers()
     first, second = ensure_snapshots(args.node, args.customers, args.regenerate)
@@ -155,13 +160,19 @@ def main(argv: list[str] | None = None) -> int:
     print(f"snapshot: {first.name}: {file_size / MB:.0f} MB, {nodes:,} nodes, {edges:,} edges; "
           f"second: {second.stat().st_size / MB:.0f} MB\n")
 
-    results: dict[str, Measured] = {}
-    for job in jobs(args.node, first, second):
-        if args.only and job.name not in args.only:
-            continue
-        print(f"running {job.name} ...", file=sys.stderr)
-        results[job.name] = run_measured(job.args, job.env)
-    return 0 if report(results, file_size) else 1
+    selected = [job for job in jobs(args.node, first, second)
+                if not args.only or job.name in args.only]
+    runs: dict[str, list[Measured]] = {job.name: [] for job in selected}
+    for attempt in range(1, args.repeat + 1):
+        for job in selected:
+            print(f"run {attempt}/{args.repeat}: {job.name} ...", file=sys.stderr)
+            runs[job.name].append(run_measured(job.args, job.env))
+    return 0 if report({name: median_run(m) for name, m in runs.items()}, file_size) else 1
+
+
+def median_run(runs: list[Measured]) -> Measured:
+    """The run with the median wall time (the lower middle one for an even count)."""
+    return sorted(runs, key=lambda m: m.wall_s)[(len(runs) - 1) // 2]
 
 
 if __name__ == "__main__":

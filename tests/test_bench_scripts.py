@@ -113,3 +113,9 @@ def test_round_slowdowns_pair_runs_whatever_their_order():
 ])
 def test_judge_needs_the_noise_margin_clear_of_the_target(lost, margin, expected):
     assert watch_overhead.judge(lost, margin) == expected
+
+
+def test_median_run_picks_the_middle_wall_time():
+    runs = [benchlib.Measured(wall, 1, 0, "", "") for wall in (3.0, 1.0, 2.0, 9.0)]
+    assert heap_parse.median_run(runs).wall_s == 2.0
+    assert heap_parse.median_run(runs[:3]).wall_s == 2.0
