@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import ClassVar
 
 from textual.app import ComposeResult
@@ -49,6 +50,14 @@ DETACH_TIMEOUT_S = 5.0
 
 def clock_time(t: float) -> str:
     return time.strftime("%H:%M:%S", time.localtime(t))
+
+
+def display_path(path: Path) -> str:
+    """`path` relative to the current directory when it lies below it, else absolute."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
 
 
 class MonitorScreen(Screen[None]):
@@ -221,6 +230,8 @@ class MonitorScreen(Screen[None]):
             risk = await self.monitor.snapshot_risk()
             if risk.risky:
                 available = "unknown" if risk.available is None else format_bytes(risk.available)
+                self.status("a snapshot may exhaust the target's memory: y captures, n cancels",
+                            "warning")
                 capture = await self.app.push_screen_wait(ConfirmDialog(
                     "Capturing a heap snapshot may exhaust the target's memory.",
                     f"It needs about {format_bytes(risk.estimated_extra)} more; available:"
@@ -242,8 +253,8 @@ class MonitorScreen(Screen[None]):
         finally:
             self.remove_class("capturing")
             self.snapshot_running = False
-        self.status(f"snapshot saved: {saved.path} ({format_bytes(saved.size)},"
-                    f" {saved.duration_s:.1f}s)", "good")
+        self.status(f"snapshot saved ({format_bytes(saved.size)}, {saved.duration_s:.1f}s):"
+                    f" {display_path(saved.path)}", "good")
         self.add_marker(f"snapshot {len(self.monitor.snapshots)}")
 
     def action_snapshots(self) -> None:

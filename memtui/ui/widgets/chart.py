@@ -12,6 +12,8 @@ from memtui.ui.model import Marker, Metric, TimeWindow, downsample
 MIB = 1024 * 1024
 LINE_COLORS = ("cyan", "magenta", "green")
 MAX_POINTS = 400
+MARKER_LEVELS = 3
+CHART_FRAME_ROWS = 5
 
 
 def _tick_label(seconds_before: float) -> str:
@@ -49,17 +51,21 @@ class MemoryChart(PlotextPlot):
         span = window.seconds if window.seconds is not None else max(end - samples[0].t, 1.0)
         points = downsample(samples, min(MAX_POINTS, max(2, self.size.width * 2)))
         xs = [s.t - end for s in points]
-        highest = 0.0
+        lowest, highest = float("inf"), 0.0
         for metric, color in zip(metrics, LINE_COLORS, strict=False):
             ys = [metric.of(s) / MIB for s in points]
-            highest = max(highest, *ys)
+            lowest, highest = min(lowest, *ys), max(highest, *ys)
             plt.plot(xs, ys, label=metric.label, color=color, marker="braille")
-        for marker in markers:
+        plot_rows = max(self.size.height - CHART_FRAME_ROWS, 1)
+        label_step = 1.5 * (highest - lowest) / plot_rows
+        in_view = [m for m in markers if -span <= m.t - end <= 0]
+        for level, marker in enumerate(in_view):
             x = marker.t - end
-            if -span <= x <= 0:
-                plt.vline(x, "yellow")
-                plt.text(marker.label, x=x, y=highest, color="yellow", alignment="right")
+            plt.vline(x, "yellow")
+            plt.text(marker.label, x=x, y=highest - (level % MARKER_LEVELS) * label_step,
+                     color="yellow", alignment="right")
         plt.xlim(-span, 0)
+        plt.ylim(lowest, highest)
         ticks = _ticks(span)
         plt.xticks(ticks, [_tick_label(-t) for t in ticks])
         self.refresh()
