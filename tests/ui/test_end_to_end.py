@@ -1,0 +1,44 @@
+"""The real app on the real Monitor, attached to a real leaking Node process."""
+
+from __future__ import annotations
+
+from memtui.monitor import Monitor
+from memtui.ui import MemtuiApp
+from memtui.ui.screens.dialogs import ConfirmDialog
+from tests.ui.helpers import metric_value, status_text, wait_until
+
+
+async def test_live_numbers_gc_and_snapshot_against_node(spawn, tmp_path):
+    target = spawn("leaky.js", "--inspect=127.0.0.1:0")
+    monitor = Monitor(str(target.pid), interval=0.25, snapshot_dir=tmp_path)
+    app = MemtuiApp(monitor)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_until(pilot, lambda: app.monitor_screen.target_state == "live",
+                         timeout=20, what="attached and sampling")
+        assert f"pid {target.pid}" in str(app.monitor_screen.query_one("#header").render())
+        first_rss = metric_value(pilot, "rss")
+        first_heap_used = metric_value(pilot, "heap_used")
+        await wait_until(pilot, lambda: metric_value(pilot, "heap_used") != first_heap_used
+                         and metric_value(pilot, "rss") != first_rss,
+                         timeout=20, what="heap used and RSS changing")
+
+        await pilot.press("g")
+        await wait_until(pilot, lambda: "GC freed" in status_text(pilot), timeout=30,
+                         what="forced GC reported")
+
+        await pilot.press("s")
+        await wait_until(pilot, lambda: "snapshot saved" in status_text(pilot)
+                         or isinstance(app.screen, ConfirmDialog), timeout=30)
+        if isinstance(app.screen, ConfirmDialog):
+            await pilot.press("y")
+        await wait_until(pilot, lambda: "snapshot saved" in status_text(pilot), timeout=60,
+                         what="snapshot saved")
+        files = list(tmp_path.glob("*.heapsnapshot"))
+        assert files == [monitor.snapshots[0].path]
+        assert files[0].stat().st_size == monitor.snapshots[0].size > 100_000
+        assert files[0].name in status_text(pilot)
+
+        await pilot.press("q")
+        await wait_until(pilot, lambda: not app.is_running, timeout=15, what="detached")
+    assert app.return_code == 0
+    assert target.alive()

@@ -1,0 +1,71 @@
+"""The pure aggregation behind the monitor screen."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from memtui.sampler import History
+from memtui.ui.model import (
+    HEAP_USED,
+    METRICS,
+    WINDOWS,
+    downsample,
+    gc_activity,
+    summarize,
+    visible_samples,
+)
+from tests.ui.fake_monitor import T0, make_sample
+
+
+def history_of(count: int) -> History:
+    history = History(1000)
+    for i in range(count):
+        history.append(make_sample(i))
+    return history
+
+
+def test_visible_samples_cover_the_window_ending_at_the_latest_or_the_pause():
+    history = history_of(200)
+    one_minute = WINDOWS[0]
+    assert [s.t for s in visible_samples(history, one_minute, None)] == [
+        T0 + i for i in range(139, 200)]
+    assert [s.t for s in visible_samples(history, one_minute, T0 + 100)] == [
+        T0 + i for i in range(40, 101)]
+    assert len(visible_samples(history, WINDOWS[3], None)) == 200
+    assert visible_samples(History(), one_minute, None) == []
+
+
+def test_downsample_keeps_first_and_last_and_caps_the_count():
+    samples = [make_sample(i) for i in range(1000)]
+    points = downsample(samples, 50)
+    assert len(points) == 50
+    assert points[0] is samples[0] and points[-1] is samples[-1]
+    assert downsample(samples[:10], 50) == samples[:10]
+
+
+def test_summarize_gives_current_value_change_and_capped_trend():
+    samples = [make_sample(i) for i in range(600)]
+    summaries = summarize(samples, max_points=100)
+    assert [s.metric for s in summaries] == list(METRICS)
+    heap_used = summaries[METRICS.index(HEAP_USED)]
+    assert heap_used.current == samples[-1].heap_used
+    assert heap_used.change == samples[-1].heap_used - samples[0].heap_used
+    assert len(heap_used.trend) == 100
+    assert summarize([]) == ()
+
+
+def test_gc_activity_over_the_last_ten_seconds():
+    samples = [make_sample(i) for i in range(100)]
+    activity = gc_activity(samples)
+    assert activity.per_second["minor"] == pytest.approx(2.0)
+    assert activity.per_second["incremental"] == pytest.approx(0.1)
+    assert activity.pause_share == pytest.approx(0.015)
+    assert activity.elu == 0.25 and activity.cpu_percent == 12.5
+    assert gc_activity(samples[:1]) is None
+
+
+def test_gc_pause_share_is_capped_at_one():
+    last = replace(make_sample(1), gc_pause_ms=5000.0)
+    assert gc_activity([make_sample(0), last]).pause_share == 1.0
