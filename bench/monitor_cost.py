@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -118,7 +119,7 @@ def wait_for_screen(pane: TmuxPane, pid: int, timeout: float) -> float:
 
 
 def measure(memtui: psutil.Process, started_at: float, warmup: float, duration: float,
-            pane: TmuxPane) -> Cost:
+            last_output: Callable[[], str]) -> Cost:
     """Poll memtui's CPU and RSS; CPU share is measured from `warmup` s after start."""
     peak = 0
     steady_from = started_at + warmup
@@ -126,7 +127,7 @@ def measure(memtui: psutil.Process, started_at: float, warmup: float, duration: 
     end = steady_from + duration
     while (now := time.monotonic()) < end:
         if not memtui.is_running() or memtui.status() == psutil.STATUS_ZOMBIE:
-            fail(f"memtui exited during the run; screen:\n{pane.capture()}")
+            fail(f"memtui exited during the run; its last output:\n{last_output()}")
         peak = max(peak, tree_rss(memtui))
         if steady_cpu is None and now >= steady_from:
             steady_cpu = (now, cpu_seconds(memtui))
@@ -144,18 +145,73 @@ def measure(memtui: psutil.Process, started_at: float, warmup: float, duration: 
     )
 
 
-def report(cost: Cost) -> bool:
+def report(cost: Cost, engine: Cost | None) -> bool:
     cpu_ok = cost.cpu_share_steady < TARGET_CPU_SHARE
     rss_ok = cost.peak_rss < TARGET_PEAK_RSS
-    print_table(["measure", "value", "target", "verdict"], [
+    rows = [
         [f"CPU, % of one core (steady, {cost.measured_s:.0f} s)",
          f"{cost.cpu_share_steady * 100:.2f}", f"< {TARGET_CPU_SHARE * 100:g}", verdict(cpu_ok)],
         ["CPU, % of one core (whole run incl. start-up)",
          f"{cost.cpu_share_whole * 100:.2f}", "(info)", ""],
         ["peak RSS, MB", f"{cost.peak_rss / MB:.1f}", f"< {TARGET_PEAK_RSS / MB:g}",
          verdict(rss_ok)],
-    ])
+    ]
+    if engine is not None:
+        rows += [
+            ["memtui record alone: CPU, % of one core (steady)",
+             f"{engine.cpu_share_steady * 100:.2f}", "(info)", ""],
+            ["memtui record alone: peak RSS, MB", f"{engine.peak_rss / MB:.1f}", "(info)", ""],
+        ]
+    print_table(["measure", "value", "target", "verdict"], rows)
     return cpu_ok and rss_ok
+
+
+def measure_tui(args: argparse.Namespace, width: int, height: int) -> tuple[Cost, list[str]]:
+    """The live monitor in tmux against a fresh target: its cost and its final screen."""
+    target = NodeProcess([args.node, "--inspect-port=0", str(args.target)])
+    pane = None
+    try:
+        target.wait_for_line("ready")
+        started_at = time.monotonic()
+        pane = TmuxPane([sys.executable, "-m", "memtui", str(target.pid)], width, height)
+        memtui = find_memtui(pane.pane_pid)
+        attach_s = wait_for_screen(pane, target.pid, timeout=30)
+        print(f"monitor on screen {attach_s:.1f} s after launch", file=sys.stderr)
+        cost = measure(memtui, started_at, attach_s + args.warmup, args.duration, pane.capture)
+        screen = pane.capture().splitlines()
+        pane.send_keys("q")
+    finally:
+        if pane is not None:
+            pane.close()
+        target.kill()
+    return cost, screen
+
+
+def measure_record(args: argparse.Namespace) -> Cost:
+    """`memtui record` (the sampling engine without the UI) against a fresh target."""
+    target = NodeProcess([args.node, "--inspect-port=0", str(args.target)])
+    record_file = WORK / "monitor-cost-record.jsonl"
+    record_file.unlink(missing_ok=True)
+    recorder = None
+    try:
+        target.wait_for_line("ready")
+        started_at = time.monotonic()
+        recorder = subprocess.Popen(
+            [sys.executable, "-m", "memtui", "record", str(target.pid), "-o", str(record_file)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        deadline = started_at + 30
+        while not (record_file.exists() and record_file.stat().st_size):
+            if recorder.poll() is not None or time.monotonic() > deadline:
+                fail(f"memtui record took no sample: {recorder.communicate()[1].strip()}")
+            time.sleep(0.1)
+        first_sample_s = time.monotonic() - started_at
+        return measure(psutil.Process(recorder.pid), started_at,
+                       first_sample_s + args.warmup, args.duration, record_file.read_text)
+    finally:
+        if recorder is not None and recorder.poll() is None:
+            recorder.terminate()
+            recorder.wait(10)
+        target.kill()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -167,6 +223,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=float, default=5,
                         help="seconds after the monitor is on screen, left out of the CPU share")
     parser.add_argument("--size", default="200x50", help="terminal COLSxROWS")
+    parser.add_argument("--engine-baseline", action="store_true",
+                        help="also measure `memtui record` alone (the engine without the UI)")
     args = parser.parse_args(argv)
     width, _, height = args.size.partition("x")
     if not (width.isdigit() and height.isdigit()):
@@ -176,27 +234,12 @@ def main(argv: list[str] | None = None) -> int:
     print(f"machine: {machine_line()}")
     print(f"target: {args.node} {args.target}; memtui TUI in tmux {args.size}, "
           f"{args.warmup:g} s warm-up + {args.duration:g} s measured\n")
-    target = NodeProcess([args.node, "--inspect-port=0", str(args.target)])
-    pane = None
-    try:
-        target.wait_for_line("ready")
-        started_at = time.monotonic()
-        pane = TmuxPane([sys.executable, "-m", "memtui", str(target.pid)],
-                        int(width), int(height))
-        memtui = find_memtui(pane.pane_pid)
-        attach_s = wait_for_screen(pane, target.pid, timeout=30)
-        print(f"monitor on screen {attach_s:.1f} s after launch", file=sys.stderr)
-        cost = measure(memtui, started_at, attach_s + args.warmup, args.duration, pane)
-        screen = pane.capture().splitlines()
-        pane.send_keys("q")
-    finally:
-        if pane is not None:
-            pane.close()
-        target.kill()
+    cost, screen = measure_tui(args, int(width), int(height))
+    engine = measure_record(args) if args.engine_baseline else None
     print("screen at the end (first lines):")
     print("\n".join("  " + line.rstrip() for line in screen[:6]))
     print()
-    return 0 if report(cost) else 1
+    return 0 if report(cost, engine) else 1
 
 
 if __name__ == "__main__":
