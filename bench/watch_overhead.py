@@ -212,10 +212,10 @@ def report(runs: list[RunResult]) -> bool:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--node", default=shutil.which("node") or "node")
-    parser.add_argument("--duration", type=float, default=20, help="measured seconds per run")
+    parser.add_argument("--duration", type=float, default=10, help="measured seconds per run")
     parser.add_argument("--warmup", type=float, default=5,
                         help="seconds ignored at the start of each run (includes the attach)")
-    parser.add_argument("--rounds", type=int, default=3,
+    parser.add_argument("--rounds", type=int, default=6,
                         help="pairs of runs (without, with), alternated A B B A ...")
     parser.add_argument("--window-ms", type=int, default=1000)
     parser.add_argument("--interval", type=float, default=1.0, help="memtui record --interval")
