@@ -134,14 +134,12 @@ def _owners(snapshot: HeapSnapshot) -> np.ndarray:
     del relevant
     first = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(np.bincount(source, minlength=n), out=first[1:])
-    frontier = np.flatnonzero(~ownable & (first[1:] > first[:-1]))
-    del source
     low = np.full(n, several, dtype=np.int64)
     high = np.full(n, -1, dtype=np.int64)
-    while frontier.size:
-        edges = _edge_ranges(first, frontier)
-        labels = np.repeat(owner[frontier], first[frontier + 1] - first[frontier])
-        targets = target[edges]
+    from_owners = ~ownable[source]
+    labels, targets = source[from_owners].astype(np.int64), target[from_owners]
+    del source, from_owners
+    while targets.size:
         np.minimum.at(low, targets, labels)
         np.maximum.at(high, targets, labels)
         reached = _distinct(targets, n)
@@ -153,6 +151,8 @@ def _owners(snapshot: HeapSnapshot) -> np.ndarray:
         changed = merged != current
         frontier = reached[changed]
         owner[frontier] = merged[changed]
+        labels = np.repeat(owner[frontier], first[frontier + 1] - first[frontier])
+        targets = target[_edge_ranges(first, frontier)]
     return owner
 
 
@@ -314,7 +314,7 @@ def _interface_definitions(snapshot: HeapSnapshot, object_count: int, owner: np.
     included &= _prefix_mask(owner, included)
     owner, slot = owner[included], slot[included]
     group = _group_sequences(owner, slot, object_count)
-    candidates = np.unique(owner)
+    candidates = owner[np.r_[True, owner[1:] != owner[:-1]]]
     group_ids, group_of_candidate = _dense_ids(group[candidates])
     counts = np.bincount(group_of_candidate, minlength=len(group_ids))
     first_seen = np.full(len(group_ids), len(candidates), dtype=np.int64)
