@@ -21,7 +21,7 @@ let nextSession = 0;
 
 function renderCatalog() {
   const items = [];
-  for (let i = 0; i < 2000; i++) {
+  for (let i = 0; i < 400; i++) {
     items.push({ sku: `sku-${i}`, name: `Item ${i}`, price: (i * 7) % 100, tags: ['a', 'b'] });
   }
   return JSON.stringify(items.slice(0, 20));

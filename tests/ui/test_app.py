@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 
 from textual.widgets import DataTable, Input, Label
 
@@ -22,7 +23,7 @@ from memtui.ui.screens.monitor import MonitorScreen
 from memtui.ui.screens.snapshots import SnapshotListScreen
 from memtui.ui.widgets.gc import GcPanel
 from memtui.units import format_bytes, format_change
-from tests.ui.fake_monitor import MIB, T0, make_sample
+from tests.ui.fake_monitor import INFO, MIB, T0, make_sample
 from tests.ui.helpers import header_text, metric_change, metric_value, status_text, wait_until
 
 SIZE = (80, 24)
@@ -58,6 +59,12 @@ class TestFigures:
             await attached(pilot, fake)
             assert "inspector 127.0.0.1:40123 (opened by memtui)" in header_text(pilot)
             assert "container limit 512.0 MiB" in header_text(pilot)
+
+    async def test_header_says_when_there_is_no_container_limit(self, make_app):
+        app, fake = make_app(info=replace(INFO, container_limit=None))
+        async with app.run_test(size=SIZE) as pilot:
+            await attached(pilot, fake)
+            assert "no container  inspector 127.0.0.1:40123" in header_text(pilot)
 
     async def test_each_sample_updates_value_and_change(self, make_app):
         app, fake = make_app()

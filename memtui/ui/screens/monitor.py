@@ -179,6 +179,7 @@ class MonitorScreen(Screen[None]):
         bar.update(total=max(progress.total, 1), progress=progress.done)
         self.query_one("#snapshot-label", Label).update(
             f"snapshot: {format_bytes(progress.bytes_written)} written"
+            if progress.bytes_written else "snapshot: V8 is building it"
         )
 
     def can_act(self, action: str) -> bool:

@@ -53,17 +53,15 @@ class TargetHeader(Widget):
             first.append(f"  up {format_duration(self.uptime)}")
         first.append(f"  {info.command}", "dim")
         first.truncate(width, overflow="ellipsis")
-        container = (
-            format_bytes(info.container_limit) if info.container_limit is not None else "none"
-        )
-        long_form = (
-            f"heap limit {format_bytes(info.heap_limit)}  container limit {container}"
-            f"  inspector {info.address} ({info.inspector})"
-        )
-        short_form = (
-            f"heap limit {format_bytes(info.heap_limit)}  container {container}"
-            f"  inspector {info.address}"
-        )
+        heap_limit = f"heap limit {format_bytes(info.heap_limit)}"
+        if info.container_limit is None:
+            long_container, short_container = "no container limit", "no container"
+        else:
+            long_container = f"container limit {format_bytes(info.container_limit)}"
+            short_container = f"container {format_bytes(info.container_limit)}"
+        long_form = (f"{heap_limit}  {long_container}"
+                     f"  inspector {info.address} ({info.inspector})")
+        short_form = f"{heap_limit}  {short_container}  inspector {info.address}"
         second = Text(long_form if len(long_form) <= width else short_form, no_wrap=True)
         second.truncate(width, overflow="ellipsis")
         return Text("\n").join([first, second])

@@ -1,0 +1,106 @@
+"""Regenerate the README screenshots from a real run of memtui against the bundled demo app.
+
+    python screenshots/generate.py [--seconds 150] [--interval 0.5] [--node node]
+
+Starts `memtui demo`'s leaky app, lets the live monitor sample it for `--seconds`, then
+saves monitor.svg, help.svg, snapshot-progress.svg and snapshots.svg beside this script.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from textual.pilot import Pilot
+
+from memtui.demo import start_demo, stop_demo
+from memtui.monitor import Monitor
+from memtui.ui import MemtuiApp
+from memtui.ui.screens.dialogs import ConfirmDialog
+from memtui.ui.widgets.status import StatusLine
+
+SCREENSHOTS = Path(__file__).parent
+SIZE = (120, 36)
+CAPTURE_ATTEMPTS = 5
+
+
+async def wait_until(pilot: Pilot, condition: Callable[[], object], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise SystemExit(f"gave up after {timeout:.0f}s waiting for the app")
+        await pilot.pause(0.01)
+
+
+def save(app: MemtuiApp, name: str) -> None:
+    app.save_screenshot(name, str(SCREENSHOTS))
+    print(f"wrote {SCREENSHOTS / name}")
+
+
+async def snapshot_in_progress(app: MemtuiApp, pilot: Pilot) -> bool:
+    """Start a capture and screenshot it while it streams; False if it finished first."""
+    screen = app.monitor_screen
+    count = len(app.monitor.snapshots)
+    await pilot.press("s")
+    await wait_until(pilot, lambda: screen.has_class("capturing")
+                     or isinstance(app.screen, ConfirmDialog), 30)
+    if isinstance(app.screen, ConfirmDialog):
+        await pilot.press("y")
+    bar = screen.query_one("#snapshot-bar")
+    await wait_until(pilot, lambda: (bar.percentage or 0) > 0.2
+                     or len(app.monitor.snapshots) > count, 60)
+    captured = screen.has_class("capturing")
+    if captured:
+        save(app, "snapshot-progress.svg")
+    await wait_until(pilot, lambda: len(app.monitor.snapshots) > count
+                     and not screen.snapshot_running, 60)
+    return captured
+
+
+async def generate(seconds: float, interval: float, node: str) -> None:
+    process = start_demo(node)
+    try:
+        with tempfile.TemporaryDirectory(prefix="memtui-screens-") as snapshot_dir:
+            monitor = Monitor(str(process.pid), interval=interval,
+                              snapshot_dir=Path(snapshot_dir))
+            app = MemtuiApp(monitor)
+            async with app.run_test(size=SIZE) as pilot:
+                await wait_until(pilot, lambda: len(monitor.history) * interval >= seconds,
+                                 seconds * 2 + 30)
+                await pilot.press("2" if seconds > 60 else "1")
+                await pilot.press("m", *"load test", "enter")
+                await wait_until(pilot, lambda: app.monitor_screen.markers, 10)
+                save(app, "monitor.svg")
+                await pilot.press("question_mark")
+                save(app, "help.svg")
+                await pilot.press("escape", "g")
+                status = app.monitor_screen.query_one(StatusLine)
+                await wait_until(pilot, lambda: "GC freed" in status.message, 60)
+                for _ in range(CAPTURE_ATTEMPTS):
+                    if await snapshot_in_progress(app, pilot):
+                        break
+                else:
+                    raise SystemExit("every capture finished before it could be screenshot")
+                await pilot.press("d")
+                save(app, "snapshots.svg")
+                await pilot.press("escape", "q")
+                await wait_until(pilot, lambda: not app.is_running, 15)
+    finally:
+        stop_demo(process)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=150.0, help="how long to sample first")
+    parser.add_argument("--interval", type=float, default=0.5, help="seconds per sample")
+    parser.add_argument("--node", default="node", help="the node binary to run the demo with")
+    args = parser.parse_args()
+    asyncio.run(generate(args.seconds, args.interval, args.node))
+
+
+if __name__ == "__main__":
+    main()
