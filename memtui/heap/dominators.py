@@ -41,12 +41,15 @@ def _reachable(snapshot: HeapSnapshot, seeds: np.ndarray, followed: np.ndarray) 
     seen[seeds] = True
     frontier = np.unique(seeds)
     edge_to = snapshot.edge_to
+    slot = np.zeros(snapshot.node_count, dtype=np.int64)
     while frontier.size:
         edges = csr_neighbours(snapshot.first_edge, frontier)
-        targets = edge_to[edges[followed[edges]]]
-        targets = np.unique(targets[~seen[targets]])
-        seen[targets] = True
-        frontier = targets.astype(np.int64)
+        targets = edge_to[edges[followed[edges]]].astype(np.int64)
+        targets = targets[~seen[targets]]
+        positions = np.arange(targets.size)
+        slot[targets] = positions
+        frontier = targets[slot[targets] == positions]
+        seen[frontier] = True
     return seen
 
 
@@ -194,7 +197,13 @@ def _lengauer_tarjan(n: int, root: int, succ_start: list, succ: list, pred_start
             best = 1
         for k in range(begin, end):
             v = pred[k]
-            u = v if ancestor[v] < 0 else evaluate(v)
+            a = ancestor[v]
+            if a < 0:
+                u = v
+            elif ancestor[a] < 0:
+                u = label[v]
+            else:
+                u = evaluate(v)
             if semi[u] < best:
                 best = semi[u]
         semi[w] = best
@@ -206,7 +215,7 @@ def _lengauer_tarjan(n: int, root: int, succ_start: list, succ: list, pred_start
         v = bucket_head[p]
         bucket_head[p] = -1
         while v >= 0:
-            u = evaluate(v)
+            u = label[v] if ancestor[ancestor[v]] < 0 else evaluate(v)
             dom[v] = u if semi[u] < semi[v] else p
             v = bucket_next[v]
     for i in range(2, n + 1):
