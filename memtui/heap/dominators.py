@@ -1,10 +1,10 @@
 """Dominator tree, retained sizes and per-class retained sizes, as Chrome DevTools computes them.
 
-DevTools (HeapSnapshot.ts) builds the dominator tree from node 0 over the "essential" edges
-only: no weak edges, no self edges, no shortcut edges except those leaving the root, no
-WeakMap table -> value edges (the key -> value edge is kept), and no edge from an object
-outside the user's heap (not reachable from the root's shortcut edges) into it. Nodes with
-no essential retainer hang from the root. Retained sizes sum the DevTools shallow sizes
+DevTools (HeapSnapshot.ts) builds the dominator tree from the root (node 0) over the
+"essential" edges only: no weak edges, no self edges, no shortcut edges except those leaving
+the root, no WeakMap table -> value edges (the key -> value edge is kept), and no edge from an
+object outside the user's heap (not reachable from the root's shortcut edges) into it. Nodes
+with no essential retainer hang from the root. Retained sizes sum the DevTools shallow sizes
 (`node_self_size`) over each dominator subtree.
 """
 
@@ -249,12 +249,27 @@ def _depths(idom: np.ndarray, root: int) -> np.ndarray:
     return depth
 
 
+def _levels(depth: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Node ordinals grouped by depth, root level first."""
+    by_depth = np.argsort(depth, kind="stable")
+    ends = np.searchsorted(depth[by_depth], np.arange(int(depth.max()) + 2))
+    return tuple(by_depth[ends[d]:ends[d + 1]] for d in range(len(ends) - 1))
+
+
+def _subtree_sums(idom: np.ndarray, levels: tuple[np.ndarray, ...],
+                  values: np.ndarray) -> np.ndarray:
+    sums = np.asarray(values, dtype=np.int64).copy()
+    for nodes in reversed(levels[1:]):
+        np.add.at(sums, idom[nodes], sums[nodes])
+    return sums
+
+
 @dataclass(frozen=True)
 class DominatorTree:
-    """The dominator tree of a snapshot, with each node's depth and retained size."""
+    """The dominator tree of a snapshot, with each node's retained size."""
 
     idom: np.ndarray  # int64[n]; idom[root] == root
-    depth: np.ndarray  # int64[n]; depth[root] == 0
+    levels: tuple[np.ndarray, ...]  # node ordinals by depth; levels[0] holds the root
     retained: np.ndarray  # int64[n]
 
     @classmethod
@@ -274,24 +289,13 @@ class DominatorTree:
                              pred_start, pred),
             dtype=np.int64,
         )
-        depth = _depths(idom, snapshot.root)
+        levels = _levels(_depths(idom, snapshot.root))
         sizes = shallow_sizes(snapshot) if self_size is None else self_size
-        tree = cls(idom=idom, depth=depth, retained=np.zeros(n, dtype=np.int64))
-        tree.retained[:] = tree.subtree_sums(sizes)
-        return tree
-
-    @cached_property
-    def _levels(self) -> list[np.ndarray]:
-        by_depth = np.argsort(self.depth, kind="stable")
-        ends = np.searchsorted(self.depth[by_depth], np.arange(int(self.depth.max()) + 2))
-        return [by_depth[ends[d]:ends[d + 1]] for d in range(len(ends) - 1)]
+        return cls(idom=idom, levels=levels, retained=_subtree_sums(idom, levels, sizes))
 
     def subtree_sums(self, values: np.ndarray) -> np.ndarray:
         """Per node, the sum of `values` over the node and everything it dominates."""
-        sums = np.asarray(values, dtype=np.int64).copy()
-        for nodes in reversed(self._levels[1:]):
-            np.add.at(sums, self.idom[nodes], sums[nodes])
-        return sums
+        return _subtree_sums(self.idom, self.levels, values)
 
     @cached_property
     def preorder(self) -> tuple[np.ndarray, np.ndarray]:
@@ -299,7 +303,7 @@ class DominatorTree:
         u dominates v iff entry[u] <= entry[v] < exit[u]."""
         size = self.subtree_sums(np.ones(self.idom.size, dtype=np.int64))
         entry = np.zeros(self.idom.size, dtype=np.int64)
-        for nodes in self._levels[1:]:
+        for nodes in self.levels[1:]:
             nodes = nodes[np.argsort(self.idom[nodes], kind="stable")]
             parents = self.idom[nodes]
             before = np.cumsum(size[nodes]) - size[nodes]
