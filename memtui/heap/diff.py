@@ -81,22 +81,23 @@ def _judge_ids_by_contents(before: HeapSnapshot, after: HeapSnapshot) -> tuple[b
     step = max(1, shared // ID_CHECK_SAMPLE)
     first = checked_before[in_before[::step]]
     second = checked_after[in_after[::step]]
-    type_names = [before.meta.node_types[t] for t in before.node_type[first].tolist()]
-    other_types = [after.meta.node_types[t] for t in after.node_type[second].tolist()]
-    string = before.type_code("string")
-    differing = 0
-    for a, b, type_a, type_b in zip(first.tolist(), second.tolist(), type_names, other_types,
-                                    strict=True):
-        if (type_a != type_b or before.strings[before.node_name[a]] != after.strings[
-                after.node_name[b]] or (before.node_type[a] == string
-                                        and before.node_self_size[a] != after.node_self_size[b])):
-            differing += 1
-    sampled = len(type_names)
+    pairs = list(zip(first.tolist(), second.tolist(), strict=True))
+    differing = sum(not _same_object(before, a, after, b) for a, b in pairs)
+    sampled = len(pairs)
     if differing > ID_MISMATCH_TOLERANCE * sampled:
         return False, (f"{differing} of {sampled} ids present in both files name different "
                        "objects: ids were reset between them")
     return True, (f"{sampled - differing} of {sampled} ids present in both files name the same "
                   "objects")
+
+
+def _same_object(before: HeapSnapshot, a: int, after: HeapSnapshot, b: int) -> bool:
+    """Whether node `a` of BEFORE and node `b` of AFTER look like one object: the same type
+    and name, and for strings (immutable) the same size."""
+    type_name = before.node_type_name(a)
+    return (type_name == after.node_type_name(b)
+            and before.node_name_str(a) == after.node_name_str(b)
+            and (type_name != "string" or before.node_self_size[a] == after.node_self_size[b]))
 
 
 def _nodes_of_types(snapshot: HeapSnapshot, types: tuple[str, ...]) -> np.ndarray:
