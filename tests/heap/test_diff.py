@@ -183,3 +183,18 @@ def test_before_is_labelled_with_the_after_interfaces(snapshots):
 def test_property_lists_are_split_as_devtools_formats_them():
     assert interface_properties('a, "b, c", <symbol Symbol.iterator>') == [
         "a", "b, c", "<symbol Symbol.iterator>"]
+
+
+@pytest.mark.parametrize(("sessions", "expected"), [("one", True), ("two", False)])
+def test_inspector_session_reset_is_detected_from_contents(node, spawn, tmp_path, sessions,
+                                                           expected):
+    """Disconnecting the inspector session that took a snapshot resets the object ids."""
+    spawn("heap_diff_reset.js", node=node,
+          env={"MEMTUI_OUT": str(tmp_path), "MEMTUI_SESSIONS": sessions}).kill()
+    first, second = tmp_path / "first.heapsnapshot", tmp_path / "second.heapsnapshot"
+    before, after = load_snapshot(first), load_snapshot(second)
+    comparable, reason = ids_comparable(before, after, first, second)
+    assert comparable is expected, reason
+    kept = row_of(diff_snapshots(before, after, comparable), "Kept")
+    assert kept.count_delta == 200
+    assert kept.new == (200 if expected else None)
