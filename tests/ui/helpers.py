@@ -8,6 +8,7 @@ from collections.abc import Callable
 from textual.pilot import Pilot
 from textual.widgets import Label
 
+from memtui.ui.widgets.chart import MemoryChart
 from memtui.ui.widgets.header import TargetHeader
 from memtui.ui.widgets.status import StatusLine
 
@@ -39,3 +40,10 @@ def metric_value(pilot: Pilot, field: str) -> str:
 def metric_change(pilot: Pilot, field: str) -> str:
     row = pilot.app.monitor_screen.query_one(f"#metric-{field.replace('_', '-')}")
     return str(row.query_one(".metric-change", Label).content)
+
+
+async def chart_drawn(pilot: Pilot) -> None:
+    """Wait until the chart shows its latest drawing (it is drawn in a thread)."""
+    chart = pilot.app.monitor_screen.query_one(MemoryChart)
+    await wait_until(pilot, lambda: not chart.drawing_pending, what="chart drawn")
+    await pilot.pause()

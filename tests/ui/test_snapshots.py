@@ -11,7 +11,7 @@ from memtui.ui import MemtuiApp
 from memtui.ui.model import Marker
 from memtui.ui.screens.dialogs import ConfirmDialog
 from tests.ui.fake_monitor import MIB, T0, FakeMonitor
-from tests.ui.helpers import wait_until
+from tests.ui.helpers import chart_drawn, wait_until
 
 SMALL = (80, 24)
 LARGE = (200, 50)
@@ -37,7 +37,7 @@ def live(fake: FakeMonitor, samples: int = 1, then=None):
                          and pilot.app.monitor_screen.target_state == "live")
         if then is not None:
             await then(pilot)
-        await pilot.pause()
+        await chart_drawn(pilot)
 
     return run_before
 
@@ -52,7 +52,11 @@ class TestMonitorScreen:
         assert snap_compare(app, terminal_size=LARGE, run_before=live(fake))
 
     def test_one_minute_window_of_heap_used_only(self, snap_compare, app, fake):
-        assert snap_compare(app, terminal_size=SMALL, press=["1", "c"], run_before=live(fake))
+        async def one_minute_of_heap_used(pilot) -> None:
+            await pilot.press("1", "c")
+
+        assert snap_compare(app, terminal_size=SMALL,
+                            run_before=live(fake, then=one_minute_of_heap_used))
 
 
 class TestMarkers:
@@ -108,8 +112,11 @@ class TestOtherScreens:
     """Help lists every key; the snapshot list shows time, size and path of each capture."""
 
     def test_help(self, snap_compare, app, fake):
-        assert snap_compare(app, terminal_size=SMALL, press=["question_mark"],
-                            run_before=live(fake))
+        async def help_screen(pilot) -> None:
+            await chart_drawn(pilot)
+            await pilot.press("question_mark")
+
+        assert snap_compare(app, terminal_size=SMALL, run_before=live(fake, then=help_screen))
 
     def test_snapshot_list(self, snap_compare, app, fake):
         async def two_snapshots(pilot) -> None:

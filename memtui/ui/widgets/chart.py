@@ -1,10 +1,18 @@
-"""The timeline chart: chosen metrics over the window, with markers as labelled vertical lines."""
+"""The timeline chart: chosen metrics over the window, with markers as labelled vertical lines.
+
+Plotext takes tens of milliseconds to draw a large chart, so the drawing happens in a
+thread worker and the widget renders the last finished drawing.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
-from textual_plotext import PlotextPlot
+from rich.text import Text
+from textual import work
+from textual.worker import get_current_worker
+from textual_plotext import Plot, PlotextPlot
 
 from memtui.sampler import Sample
 from memtui.ui.model import Marker, Metric, TimeWindow, downsample
@@ -14,6 +22,17 @@ LINE_COLORS = ("cyan", "magenta", "green")
 MAX_POINTS = 400
 MARKER_LEVELS = 3
 CHART_FRAME_ROWS = 5
+
+
+@dataclass(frozen=True)
+class ChartRequest:
+    """Everything one drawing needs, frozen so a thread can use it safely."""
+
+    points: tuple[Sample, ...]
+    metrics: tuple[Metric, ...]
+    markers: tuple[Marker, ...]
+    window: TimeWindow
+    end: float | None
 
 
 def _tick_label(seconds_before: float) -> str:
@@ -33,39 +52,73 @@ def _ticks(span: float) -> list[float]:
     return [-(count - i) * step for i in range(count)] + [0.0]
 
 
+def draw(request: ChartRequest, width: int, height: int, theme: str) -> str:
+    """The chart as ANSI text of `width` x `height` cells."""
+    plt = Plot()
+    plt.plotsize(width, height)
+    plt.theme(theme)
+    names = ", ".join(m.label for m in request.metrics)
+    window = request.window
+    plt.title(f"{names} (MiB) — " + (f"last {window.label}" if window.seconds else "all"))
+    points, end = request.points, request.end
+    if not points or end is None:
+        return plt.build()
+    span = window.seconds if window.seconds is not None else max(end - points[0].t, 1.0)
+    xs = [s.t - end for s in points]
+    lowest, highest = float("inf"), 0.0
+    for metric, color in zip(request.metrics, LINE_COLORS, strict=False):
+        ys = [metric.of(s) / MIB for s in points]
+        lowest, highest = min(lowest, *ys), max(highest, *ys)
+        plt.plot(xs, ys, label=metric.label, color=color, marker="braille")
+    label_step = 1.5 * (highest - lowest) / max(height - CHART_FRAME_ROWS, 1)
+    in_view = [m for m in request.markers if -span <= m.t - end <= 0]
+    for level, marker in enumerate(in_view):
+        x = marker.t - end
+        plt.vline(x, "yellow")
+        plt.text(marker.label, x=x, y=highest - (level % MARKER_LEVELS) * label_step,
+                 color="yellow", alignment="right")
+    plt.xlim(-span, 0)
+    plt.ylim(lowest, highest)
+    ticks = _ticks(span)
+    plt.xticks(ticks, [_tick_label(-t) for t in ticks])
+    return plt.build()
+
+
 class MemoryChart(PlotextPlot):
-    """Draws once per call to `show`; the widget renders the last drawing on resize."""
+    """Redrawn in a thread at most once per `show` (and on resize); renders the last drawing."""
+
+    def __init__(self, *, id: str | None = None):
+        super().__init__(id=id)
+        self.request: ChartRequest | None = None
+        self.drawing = Text()
+        self.drawing_pending = False
 
     def show(self, samples: Sequence[Sample], metrics: Sequence[Metric],
              markers: Sequence[Marker], window: TimeWindow, end: float | None) -> None:
         """Plot `metrics` of `samples` (in MiB, time relative to `end`) and the markers in view."""
-        plt = self.plt
-        plt.clear_data()
-        plt.clear_figure()
-        names = ", ".join(m.label for m in metrics)
-        span_label = f"last {window.label}" if window.seconds else "all"
-        plt.title(f"{names} (MiB) — {span_label}")
-        if not samples or end is None:
-            self.refresh()
-            return
-        span = window.seconds if window.seconds is not None else max(end - samples[0].t, 1.0)
         points = downsample(samples, min(MAX_POINTS, max(2, self.size.width * 2)))
-        xs = [s.t - end for s in points]
-        lowest, highest = float("inf"), 0.0
-        for metric, color in zip(metrics, LINE_COLORS, strict=False):
-            ys = [metric.of(s) / MIB for s in points]
-            lowest, highest = min(lowest, *ys), max(highest, *ys)
-            plt.plot(xs, ys, label=metric.label, color=color, marker="braille")
-        plot_rows = max(self.size.height - CHART_FRAME_ROWS, 1)
-        label_step = 1.5 * (highest - lowest) / plot_rows
-        in_view = [m for m in markers if -span <= m.t - end <= 0]
-        for level, marker in enumerate(in_view):
-            x = marker.t - end
-            plt.vline(x, "yellow")
-            plt.text(marker.label, x=x, y=highest - (level % MARKER_LEVELS) * label_step,
-                     color="yellow", alignment="right")
-        plt.xlim(-span, 0)
-        plt.ylim(lowest, highest)
-        ticks = _ticks(span)
-        plt.xticks(ticks, [_tick_label(-t) for t in ticks])
+        self.request = ChartRequest(tuple(points), tuple(metrics), tuple(markers), window, end)
+        self.redraw()
+
+    def on_resize(self) -> None:
+        if self.request is not None:
+            self.redraw()
+
+    def redraw(self) -> None:
+        self.drawing_pending = True
+        self.draw_in_thread(self.request, self.size.width, self.size.height,
+                            self._get_plotext_theme_name(self.app.theme))
+
+    @work(thread=True, exclusive=True, group="chart")
+    def draw_in_thread(self, request: ChartRequest, width: int, height: int, theme: str) -> None:
+        drawing = Text.from_ansi(draw(request, width, height, theme))
+        if not get_current_worker().is_cancelled:
+            self.app.call_from_thread(self.drawing_done, request, drawing)
+
+    def drawing_done(self, request: ChartRequest, drawing: Text) -> None:
+        self.drawing = drawing
+        self.drawing_pending = request is not self.request
         self.refresh()
+
+    def render(self) -> Text:
+        return self.drawing
