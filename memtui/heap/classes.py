@@ -26,6 +26,7 @@ TYPES_LABELLED_BY_NAME = ("object", "native")
 OWNABLE_NATIVE_NAME = "system / ExternalStringData"
 NEEDS_QUOTING = re.compile(r"[,'\"{}]")
 SMALL_GROUP = 32
+EDGE_BLOCK = 1 << 20
 UNKNOWN, ATTACHED, DETACHED = 0, 1, 2
 DETACHED_PREFIX = "Detached "
 
@@ -60,10 +61,14 @@ def classify(snapshot: HeapSnapshot) -> ClassTable:
     labels, label_of_node = _labels(snapshot)
     location_key, location_names = _location_keys(snapshot)
     self_size = shallow_sizes(snapshot)
-    counted = np.flatnonzero(self_size != 0)
+    counted = self_size != 0
     span = len(location_names) + 1
-    keys = label_of_node[counted].astype(np.int64) * span + location_key[counted]
+    key_type = np.int32 if len(labels) * span < 2**31 else np.int64
+    keys = label_of_node[counted].astype(key_type)
+    keys *= span
+    keys += location_key[counted]
     unique_keys, class_of_counted = _dense_ids(keys)
+    del keys
     node_class = np.full(snapshot.node_count, -1, dtype=np.int32)
     node_class[counted] = class_of_counted
     label_ids, location_ids = np.divmod(unique_keys, span)
@@ -95,9 +100,8 @@ def shallow_sizes(snapshot: HeapSnapshot) -> np.ndarray:
         return sizes
     owner = _owners(snapshot)
     n = snapshot.node_count
-    ordinals = np.arange(n)
     synthetic = snapshot.type_code("synthetic")
-    transferred = (owner < n) & (owner != ordinals)
+    transferred = (owner < n) & (owner != np.arange(n, dtype=owner.dtype))
     transferred[transferred] = ((snapshot.node_type[owner[transferred]] != synthetic)
                                 & (owner[transferred] != snapshot.root))
     moved = np.flatnonzero(transferred)
@@ -119,41 +123,60 @@ def _owners(snapshot: HeapSnapshot) -> np.ndarray:
     """
     n = snapshot.node_count
     several, unvisited = n, n + 1
+    index_type = np.int32 if unvisited < 2**31 else np.int64
     node_type = snapshot.node_type
     ownable = np.isin(node_type, [snapshot.type_code("hidden"), snapshot.type_code("array")])
     name_index = _indexes_of(snapshot.strings, OWNABLE_NATIVE_NAME)
     if name_index.size:
         ownable |= ((node_type == snapshot.type_code("native"))
                     & np.isin(snapshot.node_name, name_index))
-    owner = np.where(ownable, unvisited, np.arange(n))
-
-    relevant = ownable[snapshot.edge_to]
-    relevant &= snapshot.edge_type != snapshot.edge_type_code("weak")
-    source = snapshot.edge_source()[relevant]
-    target = snapshot.edge_to[relevant]
-    del relevant
-    first = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(np.bincount(source, minlength=n), out=first[1:])
-    low = np.full(n, several, dtype=np.int64)
-    high = np.full(n, -1, dtype=np.int64)
-    from_owners = ~ownable[source]
-    labels, targets = source[from_owners].astype(np.int64), target[from_owners]
-    del source, from_owners
-    while targets.size:
-        np.minimum.at(low, targets, labels)
-        np.maximum.at(high, targets, labels)
-        reached = _distinct(targets, n)
-        low_seen, high_seen = low[reached], high[reached]
-        low[reached], high[reached] = several, -1
+    owner = np.arange(n, dtype=index_type)
+    owner[ownable] = unvisited
+    weak = snapshot.edge_type_code("weak")
+    incoming = np.full(n, unvisited, dtype=index_type)
+    for start in range(0, snapshot.edge_count, EDGE_BLOCK):
+        stop = min(start + EDGE_BLOCK, snapshot.edge_count)
+        source = _edge_sources(snapshot, start, stop)
+        targets = snapshot.edge_to[start:stop]
+        keep = ownable[targets] & ~ownable[source] & (snapshot.edge_type[start:stop] != weak)
+        _offer(incoming, targets[keep], source[keep].astype(index_type), several, unvisited)
+    reached = np.flatnonzero(incoming != unvisited)
+    while reached.size:
+        offered = incoming[reached]
+        incoming[reached] = unvisited
         current = owner[reached]
-        merged = np.where(high_seen != low_seen, several, low_seen)
-        merged = np.where((current == unvisited) | (current == merged), merged, several)
+        merged = np.where((current == unvisited) | (current == offered), offered, several)
         changed = merged != current
         frontier = reached[changed]
         owner[frontier] = merged[changed]
-        labels = np.repeat(owner[frontier], first[frontier + 1] - first[frontier])
-        targets = target[_edge_ranges(first, frontier)]
+        edges = _edge_ranges(snapshot.first_edge, frontier)
+        targets = snapshot.edge_to[edges]
+        keep = ownable[targets] & (snapshot.edge_type[edges] != weak)
+        labels = np.repeat(owner[frontier], snapshot.node_edge_count[frontier])[keep]
+        targets = targets[keep]
+        _offer(incoming, targets, labels, several, unvisited)
+        reached = _distinct(targets, n)
     return owner
+
+
+def _offer(incoming: np.ndarray, targets: np.ndarray, labels: np.ndarray, several: int,
+           nothing: int) -> None:
+    """Merge owner labels arriving at targets: one distinct label stays, more become
+    `several`."""
+    prior = incoming[targets]
+    incoming[targets] = labels
+    clash = labels != incoming[targets]
+    clash |= (prior != nothing) & (prior != labels)
+    incoming[targets[clash]] = several
+
+
+def _edge_sources(snapshot: HeapSnapshot, start: int, stop: int) -> np.ndarray:
+    """Source node ordinal of the edges start:stop."""
+    first = snapshot.first_edge
+    node_from = int(np.searchsorted(first, start, side="right")) - 1
+    node_to = int(np.searchsorted(first, stop, side="left"))
+    counts = np.diff(np.clip(first[node_from:node_to + 1], start, stop))
+    return np.repeat(np.arange(node_from, node_to, dtype=np.int64), counts)
 
 
 def _distinct(values: np.ndarray, bound: int) -> np.ndarray:
@@ -176,20 +199,23 @@ def _dense_ids(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return unique, inverse.reshape(-1)
     present = np.zeros(top + 1, dtype=bool)
     present[keys] = True
-    rank = np.cumsum(present, dtype=np.int64)
+    rank = np.cumsum(present, dtype=np.int32 if top < 2**31 else np.int64)
     rank -= 1
     return np.flatnonzero(present), rank[keys]
 
 
 def _edge_ranges(first: np.ndarray, nodes: np.ndarray) -> np.ndarray:
     """Concatenated edge positions first[v]:first[v+1] for each node v."""
-    starts = first[nodes]
-    lengths = first[nodes + 1] - starts
-    total = int(lengths.sum())
+    index_type = np.int32 if first[-1] < 2**31 else np.int64
+    starts = first[nodes].astype(index_type)
+    lengths = first[nodes + 1].astype(index_type) - starts
+    total = int(lengths.sum(dtype=np.int64))
     if not total:
-        return np.empty(0, dtype=np.int64)
-    offsets = np.repeat(starts - np.cumsum(lengths) + lengths, lengths)
-    return offsets + np.arange(total)
+        return np.empty(0, dtype=index_type)
+    starts -= np.cumsum(lengths, dtype=index_type) - lengths
+    ranges = np.repeat(starts, lengths)
+    ranges += np.arange(total, dtype=index_type)
+    return ranges
 
 
 def _indexes_of(strings: list[str], wanted: str) -> np.ndarray:
@@ -209,16 +235,20 @@ def _labels(snapshot: HeapSnapshot) -> tuple[list[str], np.ndarray]:
     """Label list and the label index of every node (DevTools' `calculateObjectNames`)."""
     types = snapshot.meta.node_types
     string_count = len(snapshot.strings)
-    names = snapshot.node_name.astype(np.int64)
+    names = snapshot.node_name
     by_name = np.isin(snapshot.node_type, [snapshot.type_code(t) for t in TYPES_LABELLED_BY_NAME])
-    base = np.where(by_name, names, string_count + snapshot.node_type.astype(np.int64))
+    base = snapshot.node_type.astype(np.int64 if 2 * string_count > 2**30 else np.int32)
+    base += string_count
+    np.copyto(base, names, where=by_name, casting="unsafe")
+    del by_name
     plain = _plain_objects(snapshot)
     interface, interface_names = _interfaces(snapshot, plain)
     interface_base = string_count + len(types)
     base[plain] = np.where(interface >= 0, interface_base + interface, base[plain])
+    del plain, interface
     detached_base = interface_base + len(interface_names)
     detached = dom_states(snapshot) == DETACHED
-    base[detached] = detached_base + names[detached]
+    base[detached] = detached_base + names[detached].astype(base.dtype)
     unique_base, label_of_node = _dense_ids(base)
     labels = []
     for key in unique_base.tolist():
@@ -279,7 +309,7 @@ def _interfaces(snapshot: HeapSnapshot, plain: np.ndarray) -> tuple[np.ndarray, 
     """For each plain object, the index of its inferred interface (or -1) and the names."""
     objects = np.flatnonzero(plain)
     edges = _edge_ranges(snapshot.first_edge, objects)
-    owner = np.repeat(np.arange(len(objects)), snapshot.node_edge_count[objects])
+    owner = np.repeat(np.arange(len(objects), dtype=np.int32), snapshot.node_edge_count[objects])
     properties = snapshot.edge_type[edges] == snapshot.edge_type_code("property")
     edges, owner = edges[properties], owner[properties]
     names, slot = _dense_ids(snapshot.edge_name[edges])

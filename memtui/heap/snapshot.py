@@ -17,7 +17,7 @@ import numpy as np
 
 from memtui.errors import UsageError
 
-CHUNK_SIZE = 8 << 20
+CHUNK_SIZE = 1 << 20
 NUMBER_SEPARATOR = b","
 WHITESPACE = b" \t\r\n"
 REQUIRED_NODE_FIELDS = ("type", "name", "id", "self_size", "edge_count")
@@ -171,13 +171,10 @@ class _Reader:
                           NOT_A_SNAPSHOT_HINT)
 
     def skip_whitespace(self) -> None:
-        while True:
-            if not self.fill():
+        while self.fill():
+            if self.buf[self.pos] not in WHITESPACE:
                 return
-            stripped = self.buf[self.pos:].lstrip(WHITESPACE)
-            self.pos = len(self.buf) - len(stripped)
-            if stripped:
-                return
+            self.pos += 1
 
     def next_byte(self) -> bytes:
         self.skip_whitespace()
@@ -269,6 +266,10 @@ class _Reader:
         while True:
             if not self.fill():
                 raise self.truncated()
+            end = self.buf.find(b"]", self.pos)
+            if end >= 0 and self.buf.count(b"[", self.pos, end) == 0 and depth == 1:
+                self.pos = end + 1
+                return
             window = np.frombuffer(self.buf, dtype=np.uint8, offset=self.pos)
             step = (window == ord("[")).astype(np.int8) - (window == ord("]"))
             closed = np.flatnonzero(np.cumsum(step, dtype=np.int64) == -depth)
