@@ -23,22 +23,30 @@ function openSession() {
 }
 
 function writeSnapshot(session, file) {
-  const out = fs.openSync(file, 'w');
-  const write = (message) => fs.writeSync(out, message.params.chunk);
-  session.on('HeapProfiler.addHeapSnapshotChunk', write);
-  session.post('HeapProfiler.takeHeapSnapshot', null, () => {});
-  session.off('HeapProfiler.addHeapSnapshotChunk', write);
-  fs.closeSync(out);
+  return new Promise((resolve) => {
+    const out = fs.openSync(file, 'w');
+    const write = (message) => fs.writeSync(out, message.params.chunk);
+    session.on('HeapProfiler.addHeapSnapshotChunk', write);
+    session.post('HeapProfiler.takeHeapSnapshot', null, () => {
+      session.off('HeapProfiler.addHeapSnapshotChunk', write);
+      fs.closeSync(out);
+      resolve();
+    });
+  });
 }
 
-const out = process.env.MEMTUI_OUT;
-let session = openSession();
-writeSnapshot(session, path.join(out, 'first.heapsnapshot'));
-for (let i = 0; i < 200; i++) cache.push(new Kept(1000 + i));
-if (process.env.MEMTUI_SESSIONS === 'two') {
+async function main() {
+  const out = process.env.MEMTUI_OUT;
+  let session = openSession();
+  await writeSnapshot(session, path.join(out, 'first.heapsnapshot'));
+  for (let i = 0; i < 200; i++) cache.push(new Kept(1000 + i));
+  if (process.env.MEMTUI_SESSIONS === 'two') {
+    session.disconnect();
+    session = openSession();
+  }
+  await writeSnapshot(session, path.join(out, 'second.heapsnapshot'));
   session.disconnect();
-  session = openSession();
+  console.log('ready');
 }
-writeSnapshot(session, path.join(out, 'second.heapsnapshot'));
-session.disconnect();
-console.log('ready');
+
+main();
