@@ -18,6 +18,7 @@ import numpy as np
 from memtui.errors import UsageError
 
 CHUNK_SIZE = 1 << 20
+CHECK_BLOCK = 1 << 20
 NUMBER_SEPARATOR = b","
 WHITESPACE = b" \t\r\n"
 REQUIRED_NODE_FIELDS = ("type", "name", "id", "self_size", "edge_count")
@@ -85,7 +86,7 @@ class HeapSnapshot:
         self.node_detachedness: np.ndarray | None = nodes.get("detachedness")
         self.node_count = len(self.node_type)
         self.first_edge = np.zeros(self.node_count + 1, dtype=np.int64)
-        np.cumsum(self.node_edge_count, out=self.first_edge[1:])
+        np.cumsum(self.node_edge_count, dtype=np.int64, out=self.first_edge[1:])
         self.edge_type: np.ndarray = edges["type"]
         self.edge_name: np.ndarray = edges["name_or_index"]
         self.edge_to: np.ndarray = edges["to_node"]
@@ -528,12 +529,15 @@ class _SnapshotParser:
                                f"but there are only {string_count} strings")
         by_index = [self.meta.edge_types.index(t) for t in EDGE_TYPES_NAMED_BY_INDEX
                     if t in self.meta.edge_types]
-        named = ~np.isin(edges["type"], np.array(by_index, dtype=np.uint8))
-        bad = np.flatnonzero(named & (edges["name_or_index"] >= string_count))
-        if bad.size:
-            edge = int(bad[0])
-            raise self.corrupt(f"edge {edge} names string {int(edges['name_or_index'][edge])}, "
-                               f"but there are only {string_count} strings")
+        for start in range(0, len(edges["type"]), CHECK_BLOCK):
+            block = slice(start, start + CHECK_BLOCK)
+            out_of_range = edges["name_or_index"][block] >= string_count
+            out_of_range &= ~np.isin(edges["type"][block], by_index)
+            if out_of_range.any():
+                edge = start + int(np.argmax(out_of_range))
+                raise self.corrupt(
+                    f"edge {edge} names string {int(edges['name_or_index'][edge])}, "
+                    f"but there are only {string_count} strings")
 
     def build_locations(self) -> NodeLocations:
         fields = self.meta.location_fields
