@@ -19,7 +19,8 @@ DIFF_COLUMNS = ("class", "count_before", "count_after", "new", "deleted", "count
                 "size_before", "size_after", "alloc_size", "freed_size", "size_delta",
                 "location")
 TEXT_COLUMNS = ("class", "location")
-DEFAULT_DIFF_SORT = "size_delta"
+DEFAULT_SORT_BY_IDS = "alloc_size"
+DEFAULT_SORT_WITHOUT_IDS = "size_delta"
 MAX_LABEL_WIDTH = 60
 BYTE_UNITS = ("B", "kB", "MB", "GB", "TB")
 
@@ -60,10 +61,13 @@ def compare_files(before_path: Path | str, after_path: Path | str,
 
 
 def diff_json(before_path: Path | str, after_path: Path | str, diff: HeapDiff,
-              top: int | None = None, sort: str = DEFAULT_DIFF_SORT) -> dict:
+              top: int | None = None, sort: str | None = None) -> dict:
     """`memtui diff --json`. Rows sorted by `sort` (numbers largest first, text A-Z, nulls
-    last); `ids_comparable_reason` says why ids were, or were not, compared."""
+    last), by default as DevTools' Comparison view (Alloc. Size), or by size delta when ids
+    are not comparable; `ids_comparable_reason` says why ids were, or were not, compared."""
     _check_top(top)
+    if sort is None:
+        sort = DEFAULT_SORT_BY_IDS if diff.ids_comparable else DEFAULT_SORT_WITHOUT_IDS
     if sort not in DIFF_COLUMNS:
         raise UsageError(f"cannot sort by {sort!r}", "use one of: " + ", ".join(DIFF_COLUMNS))
     rows = [{"class": r.label, "count_before": r.count_before, "count_after": r.count_after,

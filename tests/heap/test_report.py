@@ -111,7 +111,9 @@ def test_diff_json_follows_the_contract(files, comparable_diff):
     kept = kept_row(document["rows"])
     assert (kept["new"], kept["deleted"], kept["count_delta"]) == (500, 200, 300)
     assert kept["size_delta"] == kept["alloc_size"] - kept["freed_size"] > 0
-    assert document["rows"][0]["class"] == "Kept", "largest size delta first"
+    allocated = [row["alloc_size"] for row in document["rows"]]
+    assert allocated == sorted(allocated, reverse=True), "DevTools sorts by Alloc. Size"
+    assert document["rows"][0]["class"] == "Kept"
     json.dumps(document)
 
 
@@ -139,8 +141,10 @@ def test_diff_sort_and_top(files, comparable_diff):
 
 def test_diff_without_comparable_ids(files):
     diff = compare_files(files.before, files.other_process)
-    document = diff_json(files.before, files.other_process, diff, sort="new")
+    document = diff_json(files.before, files.other_process, diff)
     assert document["ids_comparable"] is False
+    deltas = [row["size_delta"] for row in document["rows"]]
+    assert deltas == sorted(deltas, reverse=True)
     kept = kept_row(document["rows"])
     assert (kept["new"], kept["deleted"], kept["alloc_size"], kept["freed_size"]) == (None,) * 4
     assert (kept["count_before"], kept["count_after"], kept["count_delta"]) == (1000, 1300, 300)
