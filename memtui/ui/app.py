@@ -11,6 +11,7 @@ from textual.app import App
 from memtui.errors import MemtuiError
 from memtui.monitor import Monitor
 from memtui.ui.messages import MonitorEventArrived, MonitorStopped
+from memtui.ui.screens.diff import SnapshotCache
 from memtui.ui.screens.monitor import MonitorScreen
 
 
@@ -28,6 +29,7 @@ class MemtuiApp(App[int]):
         self.failure: MemtuiError | None = None
         self.detach_problem: str | None = None
         self.monitor_screen = MonitorScreen(monitor, clock)
+        self.snapshot_cache = SnapshotCache()
 
     async def on_mount(self) -> None:
         await self.push_screen(self.monitor_screen)

@@ -7,6 +7,9 @@ from dataclasses import dataclass
 from textual.message import Message
 
 from memtui.events import MonitorEvent, SnapshotProgress
+from memtui.heap.classes import ClassSummary
+from memtui.heap.diff import HeapDiff
+from memtui.heap.retainers import RetainerChain
 
 
 @dataclass
@@ -28,3 +31,50 @@ class SnapshotProgressed(Message):
     """A heap snapshot capture advanced."""
 
     progress: SnapshotProgress
+
+
+@dataclass
+class AnalysisProgressed(Message):
+    """The heap analysis began `step`; `fraction` is its progress when known."""
+
+    step: str
+    fraction: float | None
+
+
+@dataclass
+class AnalysisFailed(Message):
+    """The heap analysis stopped on an error the user can act on."""
+
+    error: str
+
+
+@dataclass
+class DiffReady(Message):
+    """The comparison of the two picked snapshots is ready."""
+
+    diff: HeapDiff
+
+
+@dataclass
+class SummaryReady(Message):
+    """The class summary of the only snapshot is ready."""
+
+    name: str
+    rows: list[ClassSummary]
+
+
+@dataclass
+class NewObjectsReady(Message):
+    """A class's new objects: (node ordinal, id, self size), largest first."""
+
+    label: str
+    location: str | None
+    objects: list[tuple[int, int, int]]
+
+
+@dataclass
+class RetainersReady(Message):
+    """The shortest retainer chain of an object, None when nothing reaches it."""
+
+    object_label: str
+    chain: RetainerChain | None
