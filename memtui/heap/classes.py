@@ -58,19 +58,22 @@ class ClassSummary:
 
 def classify(snapshot: HeapSnapshot) -> ClassTable:
     """DevTools' class key per node: its label, plus the constructor location for objects."""
-    labels, label_of_node = _labels(snapshot)
-    location_key, location_names = _location_keys(snapshot)
     self_size = shallow_sizes(snapshot)
-    counted = self_size != 0
+    labels, keys = _labels(snapshot)
+    located, location_of_located, location_names = _location_keys(snapshot)
     span = len(location_names) + 1
-    key_type = np.int32 if len(labels) * span < 2**31 else np.int64
-    keys = label_of_node[counted].astype(key_type)
+    if len(labels) * span + 1 >= 2**31:
+        keys = keys.astype(np.int64)
     keys *= span
-    keys += location_key[counted]
-    unique_keys, class_of_counted = _dense_ids(keys)
+    keys[located] += location_of_located
+    not_counted = len(labels) * span
+    keys[self_size == 0] = not_counted
+    unique_keys, node_class = _dense_ids(keys)
     del keys
-    node_class = np.full(snapshot.node_count, -1, dtype=np.int32)
-    node_class[counted] = class_of_counted
+    node_class = node_class.astype(np.int32, copy=False)
+    if unique_keys.size and unique_keys[-1] == not_counted:
+        unique_keys = unique_keys[:-1]
+        node_class[node_class == len(unique_keys)] = -1
     label_ids, location_ids = np.divmod(unique_keys, span)
     names = [labels[i] for i in label_ids.tolist()]
     locations = [location_names[i - 1] if i else None for i in location_ids.tolist()]
@@ -81,11 +84,12 @@ def classify(snapshot: HeapSnapshot) -> ClassTable:
 def summarize(snapshot: HeapSnapshot, classes: ClassTable | None = None) -> list[ClassSummary]:
     """Count and shallow size per class, largest self size first."""
     classes = classes or classify(snapshot)
-    counted = classes.node_class >= 0
-    class_of = classes.node_class[counted]
     total = len(classes.names)
-    counts = np.bincount(class_of, minlength=total)
-    sizes = np.bincount(class_of, weights=classes.node_self_size[counted], minlength=total)
+    slot = classes.node_class + 1
+    counts = np.bincount(slot, minlength=total + 1)[1:]
+    sizes = np.zeros(total + 1, dtype=np.int64)
+    np.add.at(sizes, slot, classes.node_self_size)
+    sizes = sizes[1:]
     rows = [ClassSummary(label=classes.names[i], location=classes.locations[i],
                          count=int(counts[i]), self_size=int(sizes[i])) for i in range(total)]
     rows.sort(key=lambda row: (-row.self_size, -row.count, row.label, row.location or ""))
@@ -334,13 +338,15 @@ def _interface_definitions(snapshot: HeapSnapshot, object_count: int, owner: np.
         return []
     formatted = [_format_property_name(snapshot.strings[i]) for i in names.tolist()]
     width = np.array([_js_length(f) for f in formatted], dtype=np.int64)[slot]
-    position = _positions(owner)
-    running = np.cumsum(width)
     run_start = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
-    before = np.repeat(running[run_start] - width[run_start],
-                       np.diff(np.r_[run_start, len(owner)]))
-    name_length = 1 + (running - before) + 2 * np.maximum(position - 1, 0)
+    name_length = np.cumsum(width)
+    name_length -= np.repeat(name_length[run_start] - width[run_start],
+                             np.diff(np.r_[run_start, len(owner)]))
+    del width, run_start
+    position = _positions(owner)
+    name_length += 2 * np.maximum(position - 1, 0) + 1
     included = (position == 0) | (name_length <= MAX_INTERFACE_NAME_LENGTH)
+    del name_length, position
     included &= _prefix_mask(owner, included)
     owner, slot = owner[included], slot[included]
     group = _group_sequences(owner, slot, object_count)
@@ -386,11 +392,14 @@ def _match_interfaces(object_count: int, owner: np.ndarray, names: np.ndarray,
 
 def _positions(owner: np.ndarray) -> np.ndarray:
     """Position of each element within its run of equal (sorted) owners."""
+    index_type = np.int32 if len(owner) < 2**31 else np.int64
     if not owner.size:
-        return owner.astype(np.int64)
-    run_start = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
+        return owner.astype(index_type)
+    run_start = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]]).astype(index_type)
     lengths = np.diff(np.r_[run_start, len(owner)])
-    return np.arange(len(owner)) - np.repeat(run_start, lengths)
+    position = np.arange(len(owner), dtype=index_type)
+    position -= np.repeat(run_start, lengths)
+    return position
 
 
 def _prefix_mask(owner: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -454,12 +463,12 @@ def _js_length(text: str) -> int:
     return len(text.encode("utf-16-le", "surrogatepass")) // 2
 
 
-def _location_keys(snapshot: HeapSnapshot) -> tuple[np.ndarray, list[str]]:
-    """Per node, 1 + the index of its 'script_id:line:col' (objects only), else 0."""
-    key = np.zeros(snapshot.node_count, dtype=np.int32)
+def _location_keys(snapshot: HeapSnapshot) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Located object nodes, 1 + the index of each one's 'script_id:line:col', and those
+    location names (DevTools keys only objects by location)."""
     locations = snapshot.locations
     if not len(locations):
-        return key, []
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64), []
     located = locations.node.astype(np.int64)
     is_object = snapshot.node_type[located] == snapshot.type_code("object")
     script_id, line, column = (locations.script_id[is_object], locations.line[is_object],
@@ -467,8 +476,7 @@ def _location_keys(snapshot: HeapSnapshot) -> tuple[np.ndarray, list[str]]:
     lines, columns = int(line.max(initial=0)) + 1, int(column.max(initial=0)) + 1
     combined = (script_id * lines + line) * columns + column
     unique, inverse = np.unique(combined, return_inverse=True)
-    key[located[is_object]] = inverse.reshape(-1) + 1
     script_ids, rest = np.divmod(unique, lines * columns)
     names = [f"{s}:{r // columns}:{r % columns}"
              for s, r in zip(script_ids.tolist(), rest.tolist(), strict=True)]
-    return key, names
+    return located[is_object], inverse.reshape(-1) + 1, names
