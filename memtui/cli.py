@@ -231,7 +231,12 @@ def _open_output(path: Path | None) -> tuple[IO[str], Callable[[], None]]:
         handle = open(path, "w", encoding="utf-8", newline="")  # noqa: SIM115
     except OSError as exc:
         raise UsageError(f"cannot write {path}: {exc.strerror}") from exc
-    return handle, handle.close
+
+    def close() -> None:
+        with contextlib.suppress(OSError):  # a full disk was already reported by the writer
+            handle.close()
+
+    return handle, close
 
 
 def _note(text: str) -> None:

@@ -77,3 +77,12 @@ def test_record_ends_with_a_note_when_the_target_exits(spawn):
     assert memtui.returncode == 1
     assert f"memtui: error: pid {target.pid} exited" in err
     assert "Traceback" not in err
+
+
+def test_a_full_disk_is_a_one_line_error(spawn):
+    target = spawn("idle.js", "--inspect=127.0.0.1:0")
+    result = run_memtui("record", str(target.pid), "--duration", "2", "-o", "/dev/full")
+    assert result.returncode == 1
+    assert result.stderr == "memtui: error: cannot write samples: No space left on device " \
+        "(free disk space or choose another -o)\n"
+    assert target.alive()
