@@ -85,11 +85,11 @@ def summarize(snapshot: HeapSnapshot, classes: ClassTable | None = None) -> list
     """Count and shallow size per class, largest self size first."""
     classes = classes or classify(snapshot)
     total = len(classes.names)
-    slot = classes.node_class + 1
-    counts = np.bincount(slot, minlength=total + 1)[1:]
+    counts = np.zeros(total + 1, dtype=np.int64)
     sizes = np.zeros(total + 1, dtype=np.int64)
-    np.add.at(sizes, slot, classes.node_self_size)
-    sizes = sizes[1:]
+    # Nodes of no class (-1) land in the extra last slot, which no row reads.
+    np.add.at(counts, classes.node_class, 1)
+    np.add.at(sizes, classes.node_class, classes.node_self_size)
     rows = [ClassSummary(label=classes.names[i], location=classes.locations[i],
                          count=int(counts[i]), self_size=int(sizes[i])) for i in range(total)]
     rows.sort(key=lambda row: (-row.self_size, -row.count, row.label, row.location or ""))
