@@ -92,7 +92,7 @@ class TestComparison:
             top = class_rows(app)[0]
             assert top[:4] == ["Order", "500", "0", "+500"]
             assert app.screen.query_one("#diff-title", Label).content == (
-                "before.heapsnapshot → after.heapsnapshot")
+                "Comparing the snapshot of 10:31:40 (before) → the snapshot of 10:32:40 (after)")
 
             await pilot.press("o")
             assert browser(app).sort_key == "class"

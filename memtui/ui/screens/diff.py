@@ -4,6 +4,7 @@ objects, and one object's retainer chain. Parsing and searching run in a thread 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +22,7 @@ from memtui.errors import MemtuiError
 from memtui.events import SnapshotSaved
 from memtui.heap.classes import ClassTable, classify, summarize
 from memtui.heap.diff import ClassDiff, HeapDiff, diff_snapshots, ids_comparable, new_objects
-from memtui.heap.retainers import RetainerIndex, node_label
+from memtui.heap.retainers import RetainerIndex
 from memtui.heap.snapshot import HeapSnapshot, load_snapshot
 from memtui.ui.messages import (
     AnalysisFailed,
@@ -158,6 +159,7 @@ class DiffBrowser(Vertical):
         self.listed: list = []
         self.selected_class: ClassDiff | None = None
         self.objects: list[tuple[int, int, int]] = []
+        self.objects_label = ""
 
     def compose(self) -> ComposeResult:
         yield Label("", id="diff-title")
@@ -210,11 +212,11 @@ class DiffBrowser(Vertical):
         if len(snapshots) == 2:
             before, after = snapshots
             self.query_one("#diff-title", Label).update(
-                f"{before.path.name} → {after.path.name}")
+                f"Comparing {_taken(before)} (before) → {_taken(after)} (after)")
             self.say("")
             self.compare(before.path, after.path)
         else:
-            self.query_one("#diff-title", Label).update(f"Summary of {snapshots[0].path.name}")
+            self.query_one("#diff-title", Label).update(f"Summary of {_taken(snapshots[0])}")
             self.say(f"One snapshot: {COMPARE_HINT}.")
             self.summarize_one(snapshots[0].path)
 
@@ -277,7 +279,7 @@ class DiffBrowser(Vertical):
                                           new_objects(diff, row.label, row.location)))
 
     @work(thread=True, exclusive=True, group="analysis")
-    def find_retainers(self, after_path: Path, node: int) -> None:
+    def find_retainers(self, after_path: Path, node: int, object_label: str) -> None:
         entry = self.cache.cached(after_path)
         if entry is None:
             return
@@ -285,8 +287,7 @@ class DiffBrowser(Vertical):
             self.post_message(AnalysisProgressed("searching retainers…", None))
             entry.retainers = RetainerIndex(entry.snapshot)
         if not get_current_worker().is_cancelled:
-            self.post_message(RetainersReady(node_label(entry.snapshot, node),
-                                             entry.retainers.chain(node)))
+            self.post_message(RetainersReady(object_label, entry.retainers.chain(node)))
 
     def on_analysis_progressed(self, message: AnalysisProgressed) -> None:
         self.set_class(True, "loading")
@@ -412,13 +413,13 @@ class DiffBrowser(Vertical):
     def on_new_objects_ready(self, message: NewObjectsReady) -> None:
         self.set_class(False, "loading")
         self.objects = message.objects
+        self.objects_label = message.label
         shown = self.objects[:MAX_LISTED_OBJECTS]
         where = f" (constructor at {message.location})" if message.location else ""
         title = f"{message.label}{where}: {len(self.objects):,} new objects"
         if len(shown) < len(self.objects):
-            title += f" (the {len(shown):,} largest shown)"
-        self.query_one("#diff-objects-title", Label).update(
-            title + " — enter shows what retains one, escape goes back")
+            title += f" ({len(shown):,} largest shown)"
+        self.query_one("#diff-objects-title", Label).update(title + "; enter: retainers")
         table = self.query_one("#diff-objects", DataTable)
         table.clear(columns=True)
         table.add_column("Object", key="object")
@@ -430,8 +431,8 @@ class DiffBrowser(Vertical):
 
     @on(DataTable.RowSelected, "#diff-objects")
     def object_chosen(self, event: DataTable.RowSelected) -> None:
-        node = self.objects[int(event.row_key.value)][0]
-        self.find_retainers(self.diff.after.path, node)
+        node, object_id, _ = self.objects[int(event.row_key.value)]
+        self.find_retainers(self.diff.after.path, node, f"{self.objects_label} @{object_id}")
 
     def on_retainers_ready(self, message: RetainersReady) -> None:
         self.set_class(False, "loading")
@@ -446,8 +447,12 @@ class DiffBrowser(Vertical):
                 f"What keeps {message.object_label} alive, from the GC root down")
             for step in message.chain.steps:
                 table.add_row(step.holder_label, step.edge, step.edge_type)
-            table.add_row(message.chain.target_label, "", "")
+            table.add_row(message.object_label, "", "")
         self.show_level("diff-retainers-view")
+
+
+def _taken(snapshot: SnapshotSaved) -> str:
+    return f"the snapshot of {time.strftime('%H:%M:%S', time.localtime(snapshot.taken_at))}"
 
 
 def _sort_value(value) -> tuple:
