@@ -6,6 +6,7 @@ import asyncio
 import json
 import shutil
 import threading
+from pathlib import Path
 
 import pytest
 from textual.widgets import DataTable, Input, Label
@@ -255,3 +256,24 @@ class TestOffTheEventLoop:
             await wait_until(pilot, lambda: browser(app).listed, timeout=60)
             assert not browser(app).has_class("loading")
             assert class_rows(app)[0][0] == "Order"
+
+
+class TestDiffScreen:
+    """The `d` screen at 80x24: the picked pair, the filter, DevTools' columns that fit."""
+
+    def test_filtered_to_the_leaking_class(self, snap_compare, make_app, snapshot_pair,
+                                           monkeypatch):
+        monkeypatch.chdir(snapshot_pair[0].path.parent)
+        app, fake = make_app()
+        fake.snapshots.extend(SnapshotSaved(Path(s.path.name), s.size, s.taken_at, s.duration_s)
+                              for s in snapshot_pair)
+
+        async def open_filtered(pilot) -> None:
+            await wait_until(pilot, lambda: app.monitor_screen.query("#status"))
+            await pilot.press("d")
+            await wait_until(pilot, lambda: isinstance(app.screen, SnapshotListScreen)
+                             and browser(app).listed, timeout=60)
+            await pilot.press("slash", *"Order", "enter")
+            await pilot.pause()
+
+        assert snap_compare(app, terminal_size=SMALL, run_before=open_filtered)
