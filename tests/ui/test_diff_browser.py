@@ -136,6 +136,18 @@ class TestComparison:
             await pilot.press("escape")
             assert app.screen is app.monitor_screen
 
+    async def test_clicking_a_header_sorts_by_it(self, make_app, snapshot_pair):
+        app, fake = make_app()
+        async with app.run_test(size=LARGE) as pilot:
+            await open_diff(pilot, fake, snapshot_pair)
+            table = app.screen.query_one("#diff-classes", DataTable)
+            x = sum(column.get_render_width(table) for column in table.ordered_columns[:2])
+            await pilot.click(table, offset=(x + 2, 0))
+            await wait_until(pilot, lambda: browser(app).sort_key == "deleted")
+            deleted = [int(row[2].replace(",", "")) for row in class_rows(app)]
+            assert deleted == sorted(deleted, reverse=True)
+            assert str(table.ordered_columns[2].label) == "# Deleted ▼"
+
     async def test_small_terminal_hides_the_size_columns(self, make_app, snapshot_pair):
         app, fake = make_app()
         async with app.run_test(size=SMALL) as pilot:
