@@ -3,7 +3,8 @@
     python screenshots/generate.py [--seconds 150] [--interval 0.5] [--node node]
 
 Starts `memtui demo`'s leaky app, lets the live monitor sample it for `--seconds`, then
-saves monitor.svg, help.svg, snapshot-progress.svg and snapshots.svg beside this script.
+saves monitor.svg, help.svg, snapshot-progress.svg and snapshots.svg (two snapshots ten
+seconds apart) beside this script.
 """
 
 from __future__ import annotations
@@ -61,6 +62,28 @@ async def snapshot_in_progress(app: MemtuiApp, pilot: Pilot) -> bool:
     return captured
 
 
+def diff_shown(app: MemtuiApp) -> bool:
+    """True once the snapshot screen has analysed the snapshots and lists classes."""
+    classes = app.screen.query("#diff-classes")
+    browser = app.screen.query("#diff-browser")
+    return bool(classes and classes.first().row_count
+                and not browser.first().has_class("loading"))
+
+
+async def compare_later(app: MemtuiApp, pilot: Pilot, seconds: float) -> None:
+    """Let the demo leak for `seconds` more, then take the snapshot to compare against."""
+    samples = len(app.monitor.history) + seconds / app.monitor.interval
+    await wait_until(pilot, lambda: len(app.monitor.history) >= samples, seconds * 3)
+    count = len(app.monitor.snapshots)
+    await pilot.press("s")
+    await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog)
+                     or len(app.monitor.snapshots) > count, 60)
+    if isinstance(app.screen, ConfirmDialog):
+        await pilot.press("y")
+    await wait_until(pilot, lambda: len(app.monitor.snapshots) > count
+                     and not app.monitor_screen.snapshot_running, 60)
+
+
 async def generate(seconds: float, interval: float, node: str) -> None:
     process = start_demo(node)
     try:
@@ -85,7 +108,9 @@ async def generate(seconds: float, interval: float, node: str) -> None:
                         break
                 else:
                     raise SystemExit("every capture finished before it could be screenshot")
+                await compare_later(app, pilot, seconds=10)
                 await pilot.press("d")
+                await wait_until(pilot, lambda: diff_shown(app), 120)
                 save(app, "snapshots.svg")
                 await pilot.press("escape", "q")
                 await wait_until(pilot, lambda: not app.is_running, 15)
