@@ -15,7 +15,7 @@ from memtui.events import SnapshotSaved
 from memtui.heap.capture import sidecar_path
 from memtui.heap.snapshot import load_snapshot
 from memtui.monitor import Monitor
-from memtui.ui.screens.diff import DiffBrowser, SnapshotCache
+from memtui.ui.screens.diff import AnalysisCancelled, DiffBrowser, SnapshotCache
 from memtui.ui.screens.snapshots import SnapshotListScreen
 from tests.nodeproc import node_binary, node_majors, start_node
 from tests.ui.fake_monitor import MIB, T0
@@ -289,3 +289,34 @@ class TestDiffScreen:
             await pilot.pause()
 
         assert snap_compare(app, terminal_size=SMALL, run_before=open_filtered)
+
+    async def test_leaving_cancels_the_parse(self, make_app, snapshot_pair):
+        release = threading.Event()
+        finished = threading.Event()
+        outcomes = []
+
+        def held_load(path, **kwargs):
+            release.wait(30)
+            try:
+                snapshot = load_snapshot(path, **kwargs)
+            except AnalysisCancelled:
+                outcomes.append("cancelled")
+                raise
+            finally:
+                finished.set()
+            outcomes.append("loaded")
+            return snapshot
+
+        app, fake = make_app(preload=10)
+        app.snapshot_cache = SnapshotCache(load=held_load)
+        async with app.run_test(size=LARGE) as pilot:
+            fake.snapshots.extend(snapshot_pair)
+            await wait_until(pilot, lambda: app.monitor_screen.query("#status"))
+            await pilot.press("d")
+            await wait_until(pilot, lambda: browser(app).has_class("loading"))
+            await pilot.press("escape")
+            assert app.screen is app.monitor_screen
+            release.set()
+            await wait_until(pilot, finished.is_set, what="parse thread done")
+        assert outcomes == ["cancelled"]
+        assert app.snapshot_cache.entries == {}

@@ -169,8 +169,8 @@ class DiffBrowser(Vertical):
         yield Label("", id="diff-message")
         with ContentSwitcher(initial="diff-classes-view", id="diff-levels"):
             with Vertical(id="diff-classes-view"):
-                yield Input(placeholder="filter classes by name (/)", compact=True,
-                            id="diff-filter")
+                yield Input(placeholder="/ filters classes by name; enter on a class lists its"
+                            " new objects", compact=True, id="diff-filter")
                 yield DataTable(cursor_type="row", zebra_stripes=True, id="diff-classes")
             with Vertical(id="diff-objects-view"):
                 yield Label("", id="diff-objects-title", classes="diff-level-title")
