@@ -72,10 +72,11 @@ def draw(request: ChartRequest, width: int, height: int, theme: str) -> str:
         plt.plot(xs, ys, label=metric.label, color=color, marker="braille")
     label_step = 1.5 * (highest - lowest) / max(height - CHART_FRAME_ROWS, 1)
     in_view = [m for m in request.markers if -span <= m.t - end <= 0]
+    for marker in in_view:
+        plt.vline(marker.t - end, "yellow")
     for level, marker in enumerate(in_view):
-        x = marker.t - end
-        plt.vline(x, "yellow")
-        plt.text(marker.label, x=x, y=highest - (level % MARKER_LEVELS) * label_step,
+        plt.text(marker.label, x=marker.t - end,
+                 y=highest - (level % MARKER_LEVELS) * label_step,
                  color="yellow", alignment="right")
     plt.xlim(-span, 0)
     plt.ylim(lowest, highest)
