@@ -104,16 +104,14 @@ class Column:
     wide_only: bool = False
 
 
-def _count(value) -> str:
-    return "—" if value is None else f"{value:,}"
+def _count(value: int) -> str:
+    return f"{value:,}"
 
 
 def _count_change(value) -> str:
     return f"{value:+,}" if value else "0"
 
 
-def _size(value) -> str:
-    return "—" if value is None else format_bytes(value)
 
 
 def _label(row) -> str:
@@ -125,16 +123,16 @@ DIFF_COLUMNS = (
     Column("new", "# New", lambda r: r.new, _count, needs_ids=True),
     Column("deleted", "# Deleted", lambda r: r.deleted, _count, needs_ids=True),
     Column("count_delta", "# Delta", lambda r: r.count_delta, _count_change),
-    Column("alloc_size", "Alloc. Size", lambda r: r.alloc_size, _size, needs_ids=True,
+    Column("alloc_size", "Alloc. Size", lambda r: r.alloc_size, format_bytes, needs_ids=True,
            wide_only=True),
-    Column("freed_size", "Freed Size", lambda r: r.freed_size, _size, needs_ids=True,
+    Column("freed_size", "Freed Size", lambda r: r.freed_size, format_bytes, needs_ids=True,
            wide_only=True),
     Column("size_delta", "Size Delta", lambda r: r.size_delta, format_change),
 )
 SUMMARY_COLUMNS = (
     Column("class", "Class", _label, str),
     Column("count", "Count", lambda r: r.count, _count),
-    Column("self_size", "Self Size", lambda r: r.self_size, _size),
+    Column("self_size", "Self Size", lambda r: r.self_size, format_bytes),
 )
 
 
@@ -456,9 +454,5 @@ def _taken(snapshot: SnapshotSaved) -> str:
 
 
 def _sort_value(value) -> tuple:
-    """Sortable with None (no ids) below every number and names case-insensitive."""
-    if value is None:
-        return (0, 0)
-    if isinstance(value, str):
-        return (1, value.lower())
-    return (1, value)
+    """Names case-insensitive; numbers as they are."""
+    return (value.lower(),) if isinstance(value, str) else (value,)
