@@ -6,7 +6,7 @@ from tests.cli_helpers import run_memtui
 
 
 def test_two_snapshots_of_a_leak_diff_to_the_leaking_class(node, spawn, tmp_path):
-    target = spawn("grow_on_input.js", "--inspect=127.0.0.1:0", node=node)
+    target = spawn("diff_orders.js", "--inspect=127.0.0.1:0", node=node)
     before, after = tmp_path / "before.heapsnapshot", tmp_path / "after.heapsnapshot"
     assert run_memtui("snapshot", str(target.pid), "-o", str(before)).returncode == 0
     target.send("more\n")
