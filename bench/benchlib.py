@@ -89,6 +89,7 @@ def run_measured(args: Sequence[str], env: dict[str, str] | None = None) -> Meas
     polling the child's VmHWM.
     """
     own_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    WORK.mkdir(exist_ok=True)
     out_path = WORK / f"child-{os.getpid()}.out"
     err_path = WORK / f"child-{os.getpid()}.err"
     polled_peak = 0
