@@ -152,8 +152,9 @@ def _numeric(cell: str) -> bool:
     return cell[:1].isdigit() or (cell[:1] in "+-" and cell[1:2].isdigit())
 
 
-def machine_line() -> str:
+def machine_line(node_binary: str) -> str:
     """One line naming the machine and runtimes the figures were measured on."""
-    node = subprocess.run(["node", "--version"], capture_output=True, text=True).stdout.strip()
+    node = subprocess.run([node_binary, "--version"], capture_output=True,
+                          text=True).stdout.strip()
     return (f"{time.strftime('%Y-%m-%d %H:%M %Z')}, {os.cpu_count()} cores, "
             f"{platform.machine()}, Python {platform.python_version()}, Node {node}")

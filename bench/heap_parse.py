@@ -156,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     first, second = ensure_snapshots(args.node, args.customers, args.regenerate)
     file_size = first.stat().st_size
     nodes, edges = snapshot_counts(first)
-    print(f"machine: {machine_line()}")
+    print(f"machine: {machine_line(args.node)}")
     print(f"snapshot: {first.name}: {file_size / MB:.0f} MB, {nodes:,} nodes, {edges:,} edges; "
           f"second: {second.stat().st_size / MB:.0f} MB\n")
 

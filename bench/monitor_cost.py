@@ -231,7 +231,7 @@ def main(argv: list[str] | None = None) -> int:
         fail(f"--size must look like 200x50, not {args.size!r}")
     WORK.mkdir(exist_ok=True)
 
-    print(f"machine: {machine_line()}")
+    print(f"machine: {machine_line(args.node)}")
     print(f"target: {args.node} {args.target}; memtui TUI in tmux {args.size}, "
           f"{args.warmup:g} s warm-up + {args.duration:g} s measured\n")
     cost, screen = measure_tui(args, int(width), int(height))

@@ -224,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
         fail("--rounds must be >= 1 and --duration > 0")
     WORK.mkdir(exist_ok=True)
 
-    print(f"machine: {machine_line()}")
+    print(f"machine: {machine_line(args.node)}")
     print(f"workload: {args.node} alloc_workload.js, {args.window_ms} ms windows, "
           f"{args.warmup:g} s warm-up + {args.duration:g} s measured per run\n")
     runs = []
