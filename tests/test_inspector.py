@@ -9,67 +9,51 @@ from memtui.inspector import Inspector, InspectorClosed, ProtocolError
 
 
 @pytest.fixture
-def target_url(spawn):
-    target = spawn("idle.js", "--inspect=127.0.0.1:0")
-    target.wait_for_line("Debugger listening")
-    return target, target.wait_for_line(r"(ws://\S+)").group(1)
+def target(spawn):
+    return spawn("idle.js", "--inspect=127.0.0.1:0")
 
 
-async def test_evaluate_returns_json_values(target_url):
-    target, url = target_url
-    inspector = await Inspector.connect(url)
-    try:
-        assert await inspector.evaluate("({pid: process.pid, list: [1, 'a']})") == {
-            "pid": target.pid, "list": [1, "a"]}
-    finally:
-        await inspector.close()
+@pytest.fixture
+async def inspector(target):
+    """A client connected to the target's inspector, closed after the test."""
+    client = await Inspector.connect(target.wait_for_line(r"(ws://\S+)").group(1))
+    yield client
+    await client.close()
 
 
-async def test_protocol_errors_name_the_method(target_url):
-    _, url = target_url
-    inspector = await Inspector.connect(url)
-    try:
-        with pytest.raises(ProtocolError, match=r"No\.Such"):
-            await inspector.send("No.Such")
-        with pytest.raises(MemtuiError, match="evaluation in the target failed: Error: boom"):
-            await inspector.evaluate("throw new Error('boom')")
-    finally:
-        await inspector.close()
+async def test_evaluate_returns_json_values(target, inspector):
+    assert await inspector.evaluate("({pid: process.pid, list: [1, 'a']})") == {
+        "pid": target.pid, "list": [1, "a"]}
 
 
-async def test_events_reach_subscribers_until_unsubscribed(target_url):
-    _, url = target_url
-    inspector = await Inspector.connect(url)
+async def test_protocol_errors_name_the_method(inspector):
+    with pytest.raises(ProtocolError, match=r"No\.Such"):
+        await inspector.send("No.Such")
+    with pytest.raises(MemtuiError, match="evaluation in the target failed: Error: boom"):
+        await inspector.evaluate("throw new Error('boom')")
+
+
+async def test_events_reach_subscribers_until_unsubscribed(inspector):
     seen = asyncio.Queue()
     unsubscribe = inspector.on("Runtime.consoleAPICalled", seen.put_nowait)
-    try:
-        await inspector.send("Runtime.enable")
-        await inspector.evaluate("console.log('hello from the target')")
-        texts = []
-        while "hello from the target" not in texts:
-            texts.append((await asyncio.wait_for(seen.get(), 5))["args"][0]["value"])
-        unsubscribe()
-        await inspector.evaluate("console.log('again')")
-        await inspector.evaluate("1")
-        assert seen.empty()
-    finally:
-        await inspector.close()
+    await inspector.send("Runtime.enable")
+    await inspector.evaluate("console.log('hello from the target')")
+    texts = []
+    while "hello from the target" not in texts:
+        texts.append((await asyncio.wait_for(seen.get(), 5))["args"][0]["value"])
+    unsubscribe()
+    await inspector.evaluate("console.log('again')")
+    await inspector.evaluate("1")
+    assert seen.empty()
 
 
-async def test_per_call_timeout_names_the_method(target_url):
-    _, url = target_url
-    inspector = await Inspector.connect(url)
-    try:
-        with pytest.raises(MemtuiError, match=r"did not answer Runtime\.evaluate within 0\.3s"):
-            await inspector.evaluate("{ const end = Date.now() + 1500; while (Date.now() < end); }",
-                                     timeout=0.3)
-    finally:
-        await inspector.close()
+async def test_per_call_timeout_names_the_method(inspector):
+    with pytest.raises(MemtuiError, match=r"did not answer Runtime\.evaluate within 0\.3s"):
+        await inspector.evaluate("{ const end = Date.now() + 1500; while (Date.now() < end); }",
+                                 timeout=0.3)
 
 
-async def test_pending_calls_fail_when_the_target_dies(target_url):
-    target, url = target_url
-    inspector = await Inspector.connect(url)
+async def test_pending_calls_fail_when_the_target_dies(target, inspector):
     pending = asyncio.ensure_future(
         inspector.evaluate("{ const end = Date.now() + 30000; while (Date.now() < end); }",
                            timeout=None))
