@@ -16,7 +16,14 @@ from typing import IO, Any
 from memtui import __version__
 from memtui.attach import list_node_processes, resolve_target
 from memtui.errors import MemtuiError, UsageError
-from memtui.events import SampleTaken, TargetExited, Unresponsive
+from memtui.events import (
+    ConnectionLost,
+    Reconnected,
+    Responsive,
+    SampleTaken,
+    TargetExited,
+    Unresponsive,
+)
 from memtui.monitor import Monitor
 from memtui.sampler import GC_KINDS, Sample
 from memtui.units import format_bytes
@@ -182,8 +189,13 @@ async def _record(monitor: Monitor, args: argparse.Namespace, out: IO[str]) -> i
                 elif isinstance(event, TargetExited):
                     raise MemtuiError(f"pid {monitor.info.pid} exited; "
                                       f"{writer.count} samples written")
-                else:
-                    _note(type(event).__name__)
+                elif isinstance(event, ConnectionLost):
+                    _note(f"connection to pid {monitor.info.pid} lost ({event.reason}); "
+                          "reconnecting")
+                elif isinstance(event, Reconnected):
+                    _note(f"reconnected to pid {monitor.info.pid}")
+                elif isinstance(event, Responsive):
+                    _note(f"pid {monitor.info.pid} answers again")
     await events.aclose()
     return 0
 
