@@ -102,10 +102,6 @@ class Inspector:
         with contextlib.suppress(asyncio.CancelledError):
             await self._reader
 
-    @property
-    def close_reason(self) -> str | None:
-        return self._closed_reason
-
     async def _read(self) -> None:
         try:
             async for raw in self._socket:

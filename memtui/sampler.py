@@ -18,10 +18,6 @@ class GcCounters:
     incremental: int = 0
     weakcb: int = 0
 
-    @property
-    def total(self) -> int:
-        return self.minor + self.major + self.incremental + self.weakcb
-
 
 @dataclass(frozen=True)
 class HeapSpace:
