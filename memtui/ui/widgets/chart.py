@@ -1,16 +1,24 @@
 """The timeline chart: chosen metrics over the window, with markers as labelled vertical lines.
 
 Plotext takes tens of milliseconds to draw a large chart, so the drawing happens in a
-thread worker and the widget renders the last finished drawing.
+thread worker, which also turns plotext's cells into Textual strips; the widget renders
+the last finished strips as they are.
 """
 
 from __future__ import annotations
 
+import io
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
-from rich.text import Text
+from plotext._utility import colors_to_ansi
+from rich.ansi import AnsiDecoder
+from rich.console import Console
+from rich.segment import Segment
+from rich.style import Style
 from textual import work
+from textual.strip import Strip
 from textual.worker import get_current_worker
 from textual_plotext import Plot, PlotextPlot
 
@@ -52,8 +60,8 @@ def _ticks(span: float) -> list[float]:
     return [-(count - i) * step for i in range(count)] + [0.0]
 
 
-def draw(request: ChartRequest, width: int, height: int, theme: str) -> str:
-    """The chart as ANSI text of `width` x `height` cells."""
+def plot(request: ChartRequest, width: int, height: int, theme: str) -> Plot:
+    """The plotext figure of the chart, `width` x `height` cells, set up but not built."""
     plt = Plot()
     plt.plotsize(width, height)
     plt.theme(theme)
@@ -62,7 +70,7 @@ def draw(request: ChartRequest, width: int, height: int, theme: str) -> str:
     plt.title(f"{names} (MiB) — " + (f"last {window.label}" if window.seconds else "all"))
     points, end = request.points, request.end
     if not points or end is None:
-        return plt.build()
+        return plt
     span = window.seconds if window.seconds is not None else max(end - points[0].t, 1.0)
     xs = [s.t - end for s in points]
     lowest, highest = float("inf"), 0.0
@@ -82,16 +90,61 @@ def draw(request: ChartRequest, width: int, height: int, theme: str) -> str:
     plt.ylim(lowest, highest)
     ticks = _ticks(span)
     plt.xticks(ticks, [_tick_label(-t) for t in ticks])
-    return plt.build()
+    return plt
+
+
+@lru_cache(maxsize=256)
+def _cell_style(foreground: object, style: object, background: object) -> Style:
+    """The Rich style of a plotext cell, as Rich reads the ANSI codes plotext writes for it."""
+    line = AnsiDecoder().decode_line(colors_to_ansi(foreground, style, background) + " ")
+    return line.get_style_at_offset(_STYLE_CONSOLE, 0)
+
+
+_STYLE_CONSOLE = Console(color_system="truecolor", file=io.StringIO())
+
+
+def to_strips(plt: Plot) -> list[Strip]:
+    """Build the figure and turn its cell matrix into strips, top row first.
+
+    The same cells and styles as parsing `plt.build()`'s ANSI text with Rich, without
+    writing and parsing that text (most of a build's time at 200 columns).
+    """
+    plt._set_sizes()
+    plt._build_matrix()
+    matrix = plt.monitor.matrix
+    strips = []
+    for row in reversed(range(matrix.rows)):
+        markers = matrix.marker[row]
+        cells = list(zip(matrix.fullground[row], matrix.style[row], matrix.background[row],
+                         strict=True))
+        segments = []
+        run_start = 0
+        for col in range(1, matrix.cols + 1):
+            if col == matrix.cols or cells[col] != cells[run_start]:
+                text = "".join(markers[run_start:col])
+                segments.append(Segment(text, _cell_style(*map(_hashable, cells[run_start]))))
+                run_start = col
+        strips.append(Strip(segments, matrix.cols))
+    return strips
+
+
+def _hashable(color: object) -> object:
+    return tuple(color) if isinstance(color, list) else color
+
+
+def draw(request: ChartRequest, width: int, height: int, theme: str) -> list[Strip]:
+    """The chart as `height` strips of `width` cells."""
+    return to_strips(plot(request, width, height, theme))
 
 
 class MemoryChart(PlotextPlot):
-    """Redrawn in a thread at most once per `show` (and on resize); renders the last drawing."""
+    """Redrawn in a thread when what it plots or its size changes; renders the last drawing."""
 
     def __init__(self, *, id: str | None = None):
         super().__init__(id=id)
         self.request: ChartRequest | None = None
-        self.drawing = Text()
+        self.drawn_for: tuple[ChartRequest, int, int, str] | None = None
+        self.strips: list[Strip] = []
         self.drawing_pending = False
 
     def show(self, samples: Sequence[Sample], metrics: Sequence[Metric],
@@ -106,20 +159,27 @@ class MemoryChart(PlotextPlot):
             self.redraw()
 
     def redraw(self) -> None:
+        key = (self.request, self.size.width, self.size.height,
+               self._get_plotext_theme_name(self.app.theme))
+        if key == self.drawn_for:
+            self.drawing_pending = False
+            return
         self.drawing_pending = True
-        self.draw_in_thread(self.request, self.size.width, self.size.height,
-                            self._get_plotext_theme_name(self.app.theme))
+        self.draw_in_thread(key)
 
     @work(thread=True, exclusive=True, group="chart")
-    def draw_in_thread(self, request: ChartRequest, width: int, height: int, theme: str) -> None:
-        drawing = Text.from_ansi(draw(request, width, height, theme))
+    def draw_in_thread(self, key: tuple[ChartRequest, int, int, str]) -> None:
+        strips = draw(*key)
         if not get_current_worker().is_cancelled:
-            self.app.call_from_thread(self.drawing_done, request, drawing)
+            self.app.call_from_thread(self.drawing_done, key, strips)
 
-    def drawing_done(self, request: ChartRequest, drawing: Text) -> None:
-        self.drawing = drawing
-        self.drawing_pending = request is not self.request
+    def drawing_done(self, key: tuple[ChartRequest, int, int, str], strips: list[Strip]) -> None:
+        self.strips = strips
+        self.drawn_for = key
+        self.drawing_pending = key[0] is not self.request
         self.refresh()
 
-    def render(self) -> Text:
-        return self.drawing
+    def render_line(self, y: int) -> Strip:
+        if y < len(self.strips):
+            return self.strips[y]
+        return Strip.blank(self.size.width, self.rich_style)
