@@ -1,0 +1,36 @@
+"""The chart's drawing: plotext's cells turned into strips without its ANSI text."""
+
+from __future__ import annotations
+
+import pytest
+from rich.console import Console
+from rich.text import Text
+
+from memtui.ui.model import CHART_METRIC_SETS, WINDOWS, Marker, visible_samples
+from memtui.ui.widgets.chart import ChartRequest, plot, to_strips
+from tests.ui.fake_monitor import T0, FakeMonitor
+
+
+def request(window_index: int, markers: tuple[Marker, ...] = ()) -> ChartRequest:
+    samples = visible_samples(FakeMonitor(preload=400).history, WINDOWS[window_index], None)
+    return ChartRequest(tuple(samples), CHART_METRIC_SETS[0], markers, WINDOWS[window_index],
+                        samples[-1].t)
+
+
+@pytest.mark.parametrize(("width", "height"), [(78, 12), (60, 20)])
+@pytest.mark.parametrize("window_index", [0, 3])
+def test_strips_match_rich_reading_of_plotext_text(width, height, window_index):
+    """Every cell has the character and style Rich gives it when parsing plotext's output."""
+    chart = request(window_index, (Marker(T0 + 390, "GC"),))
+    console = Console(width=width, color_system="truecolor", legacy_windows=False)
+    parsed = Text.from_ansi(plot(chart, width, height, "dark").build())
+    expected = console.render_lines(parsed, console.options.update_width(width), pad=False)
+
+    strips = to_strips(plot(chart, width, height, "dark"))
+
+    assert len(strips) == height
+    assert [strip.text for strip in strips] == ["".join(s.text for s in line)
+                                                for line in expected[:height]]
+    for strip, line in zip(strips, expected, strict=False):
+        assert [(char, s.style) for s in strip for char in s.text] == \
+            [(char, s.style) for s in line for char in s.text]
