@@ -363,7 +363,7 @@ def _interface_definitions(snapshot: HeapSnapshot, object_count: int, owner: np.
         if counts[i] < min_count:
             break
         example = candidates[first_seen[i]]
-        start, end = np.searchsorted(owner, [example, example + 1])
+        start, end = owner.searchsorted(np.array([example, example + 1], dtype=owner.dtype))
         slots = slot[start:end].tolist()
         label = "{" + ", ".join(formatted[s] for s in slots) + "}"
         definitions.append((label, frozenset(names[slots].tolist())))
@@ -381,7 +381,7 @@ def _match_interfaces(object_count: int, owner: np.ndarray, names: np.ndarray,
     np.minimum.at(example, group_of_object, np.arange(object_count))
     match_of_group = np.full(len(group_ids), -1, dtype=np.int64)
     for g, obj in enumerate(example.tolist()):
-        start, end = np.searchsorted(owner, [obj, obj + 1])
+        start, end = owner.searchsorted(np.array([obj, obj + 1], dtype=owner.dtype))
         present = set(names[slot[start:end]].tolist())
         for i in ranked:
             if definitions[i][1] <= present:

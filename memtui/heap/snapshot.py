@@ -248,7 +248,7 @@ class _Reader:
     def _feed_numbers(self, text: bytes, sink) -> None:
         # Every number in these sections is an unsigned 32-bit value (DevTools itself holds
         # them in Uint32Arrays), and numpy parses uint32 faster than wider types.
-        if not text.strip(WHITESPACE):
+        if not text or text.isspace():
             return
         if b"-" in text:
             raise self.malformed("a negative number")
@@ -468,23 +468,23 @@ class _SnapshotParser:
 
     def check_below(self, limit: int, what: str):
         def check(values: np.ndarray, first_row: int) -> np.ndarray:
-            bad = np.flatnonzero(values >= limit)
-            if bad.size:
-                raise self.corrupt(f"record {first_row + int(bad[0])} has {what} "
-                                   f"{int(values[bad[0]])} but the meta lists {limit}")
+            if values.size and values.max() >= limit:
+                bad = int(np.argmax(values >= limit))
+                raise self.corrupt(f"record {first_row + bad} has {what} "
+                                   f"{int(values[bad])} but the meta lists {limit}")
             return values
         return check
 
     def check_to_node(self, node_field_count: int, node_count: int):
         def check(values: np.ndarray, first_row: int) -> np.ndarray:
-            bad = np.flatnonzero((values % node_field_count != 0)
-                                 | (values >= node_count * node_field_count))
-            if bad.size:
-                edge = first_row + int(bad[0])
+            ordinals, remainders = np.divmod(values, node_field_count)
+            if values.size and (remainders.any() or ordinals.max() >= node_count):
+                bad = int(np.argmax((remainders != 0) | (ordinals >= node_count)))
                 raise self.corrupt(
-                    f"edge {edge} has to_node {int(values[bad[0]])}, which is not a node "
-                    f"(a multiple of {node_field_count} below {node_count * node_field_count})")
-            return values // node_field_count
+                    f"edge {first_row + bad} has to_node {int(values[bad])}, which is not a "
+                    f"node (a multiple of {node_field_count} below "
+                    f"{node_count * node_field_count})")
+            return ordinals
         return check
 
     def corrupt(self, what: str) -> UsageError:
