@@ -93,7 +93,7 @@ def _judge_ids_by_contents(before: HeapSnapshot, after: HeapSnapshot) -> tuple[b
 def shared_id_pairs(first: np.ndarray, second: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Positions (i, j) with first[i] == second[j], in increasing id order, for arrays of
     distinct ids (each id's first position when one repeats)."""
-    merged, order, from_second = _merge(first.astype(np.int64), second.astype(np.int64))
+    merged, order, from_second = _merge(first, second)
     pair_start = np.flatnonzero((merged[1:] == merged[:-1]) & ~from_second[:-1]
                                 & from_second[1:])
     return order[pair_start], order[pair_start + 1] - first.size
@@ -285,40 +285,84 @@ def apply_interfaces(snapshot: HeapSnapshot, table: ClassTable,
                            & (table.node_class >= 0))
     if not plain.size:
         return table
-    begins = snapshot.first_edge[plain]
-    lengths = snapshot.first_edge[plain + 1] - begins
-    edges = csr_neighbours(snapshot.first_edge, plain)
-    owner = np.repeat(np.arange(plain.size), lengths)
-    is_property = snapshot.edge_type[edges] == snapshot.edge_type_code("property")
-    name_index = snapshot.edge_name[edges[is_property]].tolist()
-    owner = owner[is_property]
-    bounds = np.searchsorted(owner, np.arange(plain.size + 1)).tolist()
-    best_for: dict[tuple[int, ...], str] = {}
-    labels = []
-    for k in range(plain.size):
-        key = tuple(sorted(set(name_index[bounds[k]:bounds[k + 1]])))
-        label = best_for.get(key)
-        if label is None:
-            present = {snapshot.strings[i] for i in key}
-            label = PLAIN_OBJECT
-            size = 0
-            for name, properties in definitions:
-                if len(properties) > size and properties <= present:
-                    label, size = name, len(properties)
-            best_for[key] = label
-        labels.append(label)
+    group, property_sets = _property_set_groups(snapshot, plain)
+    labels = [_best_interface(snapshot, names, definitions) for names in property_sets]
     names, locations = list(table.names), list(table.locations)
     index = {key: i for i, key in enumerate(zip(names, locations, strict=True))}
-    node_class = table.node_class.copy()
-    for node, label in zip(plain.tolist(), labels, strict=True):
-        key = (label, locations[node_class[node]])
+    pair_span = len(names)
+    relabelled, pair_of_node = distinct_values(group * pair_span + table.node_class[plain])
+    class_of_pair = []
+    for pair in relabelled.tolist():
+        old_class = pair % pair_span
+        key = (labels[pair // pair_span], locations[old_class])
         if key not in index:
             index[key] = len(names)
-            names.append(label)
+            names.append(key[0])
             locations.append(key[1])
-        node_class[node] = index[key]
+        class_of_pair.append(index[key])
+    node_class = table.node_class.copy()
+    node_class[plain] = np.asarray(class_of_pair, dtype=node_class.dtype)[pair_of_node]
     return ClassTable(names=names, locations=locations, node_class=node_class,
                       node_self_size=table.node_self_size)
+
+
+def _property_set_groups(snapshot: HeapSnapshot, objects: np.ndarray,
+                         ) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Objects grouped by the set of their property names: the group of each object, and
+    each group's property names (string indexes, sorted).
+
+    Groups are refined one position of the sorted name lists at a time, starting from the
+    number of names, so equal lists end in one group.
+    """
+    edges = csr_neighbours(snapshot.first_edge, objects)
+    owner = np.repeat(np.arange(objects.size, dtype=np.int64),
+                      snapshot.first_edge[objects + 1] - snapshot.first_edge[objects])
+    is_property = snapshot.edge_type[edges] == snapshot.edge_type_code("property")
+    name_span = len(snapshot.strings)
+    pairs = owner[is_property] * name_span + snapshot.edge_name[edges[is_property]]
+    del edges, owner, is_property
+    pairs = np.sort(pairs, kind="stable")
+    pairs = pairs[np.r_[True, pairs[1:] != pairs[:-1]]]
+    pair_owner, pair_name = np.divmod(pairs, name_span)
+    counts = np.bincount(pair_owner, minlength=objects.size)
+    starts = np.cumsum(counts) - counts
+    longest_first = np.argsort(-counts, kind="stable")
+    descending_counts = -counts[longest_first]
+    _, group = distinct_values(counts)
+    next_group = int(group.max(initial=-1)) + 1
+    for position in range(int(counts.max(initial=0))):
+        longer = longest_first[:np.searchsorted(descending_counts, -position)]
+        _, refined = distinct_values(group[longer] * name_span
+                                     + pair_name[starts[longer] + position])
+        group[longer] = refined + next_group
+        next_group += int(refined.max()) + 1
+    _, group = distinct_values(group)
+    example = np.zeros(int(group.max(initial=-1)) + 1, dtype=np.int64)
+    example[group[::-1]] = np.arange(objects.size - 1, -1, -1)
+    property_sets = [pair_name[starts[i]:starts[i] + counts[i]] for i in example.tolist()]
+    return group, property_sets
+
+
+def distinct_values(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The sorted distinct values of an integer array and each element's index among them
+    (`np.unique(values, return_inverse=True)` through a stable sort, fast on nearly sorted
+    input)."""
+    order = np.argsort(values, kind="stable")
+    ordered = values[order]
+    first = np.r_[True, ordered[1:] != ordered[:-1]] if ordered.size else np.empty(0, bool)
+    rank = np.empty(values.size, dtype=np.int64)
+    rank[order] = np.cumsum(first) - 1
+    return ordered[first], rank
+
+
+def _best_interface(snapshot: HeapSnapshot, property_names: np.ndarray,
+                    definitions: list[tuple[str, frozenset[str]]]) -> str:
+    present = {snapshot.strings[i] for i in property_names.tolist()}
+    label, size = PLAIN_OBJECT, 0
+    for name, properties in definitions:
+        if len(properties) > size and properties <= present:
+            label, size = name, len(properties)
+    return label
 
 
 def _class_keys(table: ClassTable) -> list[tuple[str, str | None]]:
