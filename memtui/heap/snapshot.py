@@ -86,7 +86,8 @@ class HeapSnapshot:
         self.node_detachedness: np.ndarray | None = nodes.get("detachedness")
         self.node_count = len(self.node_type)
         self.first_edge = np.zeros(self.node_count + 1, dtype=np.int64)
-        np.cumsum(self.node_edge_count, dtype=np.int64, out=self.first_edge[1:])
+        self.first_edge[1:] = self.node_edge_count
+        np.cumsum(self.first_edge, out=self.first_edge)
         self.edge_type: np.ndarray = edges["type"]
         self.edge_name: np.ndarray = edges["name_or_index"]
         self.edge_to: np.ndarray = edges["to_node"]
@@ -454,7 +455,7 @@ class _SnapshotParser:
         header = self.header
         if key == "nodes":
             dtypes = {"type": np.uint8, "name": np.uint32, "id": np.uint32,
-                      "self_size": np.int64, "edge_count": np.uint32}
+                      "self_size": np.uint32, "edge_count": np.uint32}
             if "detachedness" in meta.node_fields:
                 dtypes["detachedness"] = np.uint8
             checks = {"type": self.check_below(len(meta.node_types), "a node type")}
@@ -527,22 +528,26 @@ class _SnapshotParser:
             node = int(np.argmax(names >= string_count))
             raise self.corrupt(f"node {node} names string {int(names[node])}, "
                                f"but there are only {string_count} strings")
-        by_index = [self.meta.edge_types.index(t) for t in EDGE_TYPES_NAMED_BY_INDEX
-                    if t in self.meta.edge_types]
-        for start in range(0, len(edges["type"]), CHECK_BLOCK):
+        names = edges["name_or_index"]
+        if not names.size or int(names.max()) < string_count:
+            return
+        named_by_string = np.ones(len(self.meta.edge_types), dtype=bool)
+        named_by_string[[self.meta.edge_types.index(t) for t in EDGE_TYPES_NAMED_BY_INDEX
+                         if t in self.meta.edge_types]] = False
+        for start in range(0, len(names), CHECK_BLOCK):
             block = slice(start, start + CHECK_BLOCK)
-            out_of_range = edges["name_or_index"][block] >= string_count
-            out_of_range &= ~np.isin(edges["type"][block], by_index)
+            out_of_range = names[block] >= string_count
+            out_of_range &= named_by_string[edges["type"][block]]
             if out_of_range.any():
                 edge = start + int(np.argmax(out_of_range))
-                raise self.corrupt(
-                    f"edge {edge} names string {int(edges['name_or_index'][edge])}, "
-                    f"but there are only {string_count} strings")
+                raise self.corrupt(f"edge {edge} names string {int(names[edge])}, "
+                                   f"but there are only {string_count} strings")
 
     def build_locations(self) -> NodeLocations:
         fields = self.meta.location_fields
         values = (np.concatenate(self.location_values) if self.location_values
-                  else np.empty(0, dtype=np.int64))
+                  else np.empty(0, dtype=np.uint32))
+        self.location_values.clear()
         if not values.size or any(f not in fields for f in LOCATION_FIELDS):
             empty = np.empty(0, dtype=np.int64)
             return NodeLocations(empty.astype(np.uint32), empty, empty, empty)
@@ -550,11 +555,14 @@ class _SnapshotParser:
         if values.size % width:
             raise self.corrupt(f'"locations" holds {values.size} values, '
                                f"not a multiple of its {width} fields")
-        table = values.reshape(-1, width).astype(np.int64)
-        node_field_count = len(self.meta.node_fields)
-        ordinals = table[:, fields.index("object_index")] // node_field_count
-        order = np.argsort(ordinals, kind="stable")
-        return NodeLocations(node=ordinals[order].astype(np.uint32),
-                             script_id=table[order, fields.index("script_id")],
-                             line=table[order, fields.index("line")],
-                             column=table[order, fields.index("column")])
+        table = values.reshape(-1, width)
+        del values
+        ordinals = table[:, fields.index("object_index")] // len(self.meta.node_fields)
+        columns = [table[:, fields.index(f)] for f in ("script_id", "line", "column")]
+        if ordinals.size > 1 and (ordinals[1:] < ordinals[:-1]).any():
+            order = np.argsort(ordinals, kind="stable")
+            ordinals = ordinals[order]
+            columns = [column[order] for column in columns]
+        script_id, line, column = (c.astype(np.int64) for c in columns)
+        return NodeLocations(node=ordinals.astype(np.uint32, copy=False), script_id=script_id,
+                             line=line, column=column)
