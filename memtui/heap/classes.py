@@ -26,7 +26,9 @@ TYPES_LABELLED_BY_NAME = ("object", "native")
 OWNABLE_NATIVE_NAME = "system / ExternalStringData"
 NEEDS_QUOTING = re.compile(r"[,'\"{}]")
 SMALL_GROUP = 32
-EDGE_BLOCK = 1 << 20
+EDGE_BLOCK = 1 << 18
+FRONTIER_PIECE = 1 << 17
+OWNABLE_TYPES = ("hidden", "array")
 UNKNOWN, ATTACHED, DETACHED = 0, 1, 2
 DETACHED_PREFIX = "Detached "
 
@@ -99,18 +101,15 @@ def summarize(snapshot: HeapSnapshot, classes: ClassTable | None = None) -> list
 def shallow_sizes(snapshot: HeapSnapshot) -> np.ndarray:
     """Self sizes as DevTools shows them: arrays and internal nodes owned by a single
     object (through non-weak edges) add their size to that object and count as 0."""
-    sizes = snapshot.node_self_size.astype(np.int64, copy=True)
     if not _has_user_roots(snapshot):
-        return sizes
-    owner = _owners(snapshot)
-    n = snapshot.node_count
+        return snapshot.node_self_size.astype(np.int64)
+    owned, owner = _single_owners(snapshot)
     synthetic = snapshot.type_code("synthetic")
-    transferred = (owner < n) & (owner != np.arange(n, dtype=owner.dtype))
-    transferred[transferred] = ((snapshot.node_type[owner[transferred]] != synthetic)
-                                & (owner[transferred] != snapshot.root))
-    moved = np.flatnonzero(transferred)
-    np.add.at(sizes, owner[moved], sizes[moved])
-    sizes[moved] = 0
+    transferred = (snapshot.node_type[owner] != synthetic) & (owner != snapshot.root)
+    owned, owner = owned[transferred], owner[transferred]
+    sizes = snapshot.node_self_size.astype(np.int64)
+    np.add.at(sizes, owner, sizes[owned])
+    sizes[owned] = 0
     return sizes
 
 
@@ -120,16 +119,20 @@ def _has_user_roots(snapshot: HeapSnapshot) -> bool:
     return bool((snapshot.node_type[targets] != snapshot.type_code("synthetic")).any())
 
 
-def _owners(snapshot: HeapSnapshot) -> np.ndarray:
-    """The owning node of each node: itself, another node, n (several owners) or n+1 (none).
+def _single_owners(snapshot: HeapSnapshot) -> tuple[np.ndarray, np.ndarray]:
+    """The ownable nodes that have exactly one owning node, and that owner.
 
-    The least fixed point of DevTools' ownership worklist, computed frontier by frontier.
+    The least fixed point of DevTools' ownership worklist, computed frontier by frontier;
+    a node's owner label is n when several owners reach it, n+1 while none has.
     """
     n = snapshot.node_count
     several, unvisited = n, n + 1
     index_type = np.int32 if unvisited < 2**31 else np.int64
     node_type = snapshot.node_type
-    ownable = np.isin(node_type, [snapshot.type_code("hidden"), snapshot.type_code("array")])
+    types = snapshot.meta.node_types
+    ownable_type = np.zeros(len(types), dtype=bool)
+    ownable_type[[types.index(t) for t in OWNABLE_TYPES if t in types]] = True
+    ownable = ownable_type[node_type]
     name_index = _indexes_of(snapshot.strings, OWNABLE_NATIVE_NAME)
     if name_index.size:
         ownable |= ((node_type == snapshot.type_code("native"))
@@ -140,10 +143,13 @@ def _owners(snapshot: HeapSnapshot) -> np.ndarray:
     incoming = np.full(n, unvisited, dtype=index_type)
     for start in range(0, snapshot.edge_count, EDGE_BLOCK):
         stop = min(start + EDGE_BLOCK, snapshot.edge_count)
-        source = _edge_sources(snapshot, start, stop)
         targets = snapshot.edge_to[start:stop]
-        keep = ownable[targets] & ~ownable[source] & (snapshot.edge_type[start:stop] != weak)
-        _offer(incoming, targets[keep], source[keep].astype(index_type), several, unvisited)
+        candidates = np.flatnonzero(ownable[targets]).astype(index_type)
+        candidates = candidates[snapshot.edge_type[start:stop][candidates] != weak]
+        source = _edge_sources(snapshot, start, stop)[candidates]
+        keep = ~ownable[source]
+        _offer(incoming, targets[candidates[keep]], source[keep].astype(index_type), several,
+               unvisited)
     reached = np.flatnonzero(incoming != unvisited)
     while reached.size:
         offered = incoming[reached]
@@ -153,14 +159,20 @@ def _owners(snapshot: HeapSnapshot) -> np.ndarray:
         changed = merged != current
         frontier = reached[changed]
         owner[frontier] = merged[changed]
-        edges = _edge_ranges(snapshot.first_edge, frontier)
-        targets = snapshot.edge_to[edges]
-        keep = ownable[targets] & (snapshot.edge_type[edges] != weak)
-        labels = np.repeat(owner[frontier], snapshot.node_edge_count[frontier])[keep]
-        targets = targets[keep]
-        _offer(incoming, targets, labels, several, unvisited)
-        reached = _distinct(targets, n)
-    return owner
+        del reached, offered, current, merged, changed
+        reached_parts = []
+        for piece in range(0, len(frontier), FRONTIER_PIECE):
+            nodes = frontier[piece:piece + FRONTIER_PIECE]
+            edges = _edge_ranges(snapshot.first_edge, nodes)
+            targets = snapshot.edge_to[edges]
+            keep = ownable[targets] & (snapshot.edge_type[edges] != weak)
+            labels = np.repeat(owner[nodes], snapshot.node_edge_count[nodes])[keep]
+            targets = targets[keep]
+            _offer(incoming, targets, labels, several, unvisited)
+            reached_parts.append(targets)
+        reached = _distinct(np.concatenate(reached_parts), n) if reached_parts else frontier[:0]
+    owned = np.flatnonzero(ownable & (owner < several))
+    return owned, owner[owned]
 
 
 def _offer(incoming: np.ndarray, targets: np.ndarray, labels: np.ndarray, several: int,
