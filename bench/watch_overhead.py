@@ -1,25 +1,31 @@
 """Issue 2: the cost of being watched, as throughput lost by a Node program memtui records.
 
-Runs bench/alloc_workload.js several times, alternating without memtui and with
-`memtui record PID --interval 1` attached (order A B B A ... to cancel drift), and compares
-the median throughput of the measured windows (warm-up windows ignored). Target: under 1%.
+Starts bench/alloc_workload.js once and, within that one process, alternates phases without
+memtui and with `memtui record PID --interval 1` attached (each with-phase attaches afresh and
+detaches at its end; pairs alternate their order A B, B A, ... to cancel drift). Windows that
+overlap an attach or a detach are skipped. Each pair gives one slowdown (its with-phase
+throughput against its without-phase throughput); the verdict uses the median of the pairs
+and its bootstrap confidence interval. Target: under 1% slower.
 
 Two measures: wall throughput (ops/s, what the target's users feel) and ops per CPU second
 of the target process (the work memtui adds to it, robust when other load shares the
-cores). Each gets PASS / FAIL, or INCONCLUSIVE when the rounds disagree by more than the
-margin that separates the result from 1%.
+cores). Each gets PASS (upper confidence bound under 1%), FAIL (lower bound at or above 1%)
+or INCONCLUSIVE. Supporting evidence measured inside a separate Node process with no
+inspector: the cost of one probe sample() call and the work lost to the probe's GC observer.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import random
 import shutil
 import signal
-import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,32 +35,67 @@ sys.path.insert(0, str(REPO))
 from tests.nodeproc import NodeProcess
 
 TARGET_SLOWDOWN = 0.01
+CONFIDENCE = 0.95
 WITHOUT, WITH = "without memtui", "with memtui record"
+PROBE = REPO / "memtui" / "probe.js"
 
 
 @dataclass(frozen=True)
 class Window:
-    t: float
-    ops_per_s: float
-    ops_per_cpu_s: float
+    """One window the workload reported: its span, the ops it did and its CPU seconds."""
+
+    start: float
+    end: float
+    ops: int
+    cpu_s: float
+
+    @property
+    def elapsed(self) -> float:
+        return self.end - self.start
 
 
 @dataclass(frozen=True)
 class Measure:
+    """A throughput: ops divided by the windows' `per` attribute (elapsed or cpu_s)."""
+
     label: str
     unit: str
-    attribute: str
+    per: str
+
+    def rate(self, windows: Sequence[Window]) -> float:
+        """Ops per unit over all `windows` together (a ratio of sums, so long pauses count)."""
+        return sum(w.ops for w in windows) / sum(getattr(w, self.per) for w in windows)
 
 
-MEASURES = (Measure("wall throughput", "ops/s", "ops_per_s"),
-            Measure("work per CPU second of the target", "ops/CPU s", "ops_per_cpu_s"))
+MEASURES = (Measure("wall throughput", "ops/s", "elapsed"),
+            Measure("work per CPU second of the target", "ops/CPU s", "cpu_s"))
 
 
 @dataclass(frozen=True)
-class RunResult:
+class Phase:
+    """A span of the workload's life, with or without memtui attached."""
+
     variant: str
-    windows: list[Window]
-    samples_recorded: int | None
+    start: float
+    end: float
+    samples_recorded: int | None = None
+
+
+@dataclass(frozen=True)
+class Pair:
+    """Two adjacent phases, one of each variant, and the windows measured in each."""
+
+    without: list[Window]
+    with_memtui: list[Window]
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A point estimate with its confidence interval."""
+
+    estimate: float
+    low: float
+    high: float
 
 
 def parse_windows(lines: list[str]) -> list[Window]:
@@ -67,21 +108,57 @@ def parse_windows(lines: list[str]) -> list[Window]:
             record = json.loads(line)
         except json.JSONDecodeError:
             continue
-        if "ops_per_s" in record:
-            cpu = float(record.get("cpu_s", 0))
-            per_cpu = record["ops"] / cpu if cpu > 0 else float("nan")
-            windows.append(Window(float(record["t"]), float(record["ops_per_s"]), per_cpu))
+        if "ops" in record and "start" in record:
+            windows.append(Window(float(record["start"]), float(record["t"]), int(record["ops"]),
+                                  float(record["cpu_s"])))
     return windows
 
 
-def measured_windows(windows: list[Window], start: float, end: float) -> list[Window]:
-    """Windows that ended inside [start, end] (epoch seconds)."""
-    return [w for w in windows if start <= w.t <= end]
+def windows_inside(windows: list[Window], start: float, end: float) -> list[Window]:
+    """Windows that lie wholly inside [start, end] (epoch seconds)."""
+    return [w for w in windows if start <= w.start and w.end <= end]
+
+
+def pair_phases(phases: Sequence[Phase], windows: list[Window]) -> list[Pair]:
+    """Consecutive phases two by two, each pair holding one phase of each variant."""
+    pairs = []
+    for first, second in zip(phases[0::2], phases[1::2], strict=False):
+        by_variant = {p.variant: windows_inside(windows, p.start, p.end) for p in (first, second)}
+        if set(by_variant) != {WITHOUT, WITH}:
+            raise ValueError(f"phases {first.variant!r} and {second.variant!r} do not pair")
+        pairs.append(Pair(by_variant[WITHOUT], by_variant[WITH]))
+    return pairs
 
 
 def slowdown(without: float, with_memtui: float) -> float:
     """Fraction of throughput lost: 0.01 means 1% slower with memtui attached."""
     return 1.0 - with_memtui / without
+
+
+def pair_slowdowns(pairs: list[Pair], measure: Measure) -> list[float]:
+    """Slowdown of each pair: its with-phase throughput against its without-phase one."""
+    return [slowdown(measure.rate(p.without), measure.rate(p.with_memtui)) for p in pairs]
+
+
+def bootstrap(values: Sequence[float], statistic: Callable[[Sequence[float]], float] = median,
+              resamples: int = 10_000, seed: int = 2) -> Interval:
+    """The statistic of `values` with its percentile-bootstrap 95% confidence interval."""
+    if len(values) < 2:
+        return Interval(statistic(values), float("-inf"), float("inf"))
+    rng = random.Random(seed)
+    estimates = sorted(statistic(rng.choices(values, k=len(values))) for _ in range(resamples))
+    tail = (1 - CONFIDENCE) / 2
+    return Interval(statistic(values), estimates[int(tail * resamples)],
+                    estimates[int((1 - tail) * resamples) - 1])
+
+
+def judge(interval: Interval) -> str:
+    """PASS if the whole interval is under the target, FAIL if it is wholly at or above it."""
+    if interval.high < TARGET_SLOWDOWN:
+        return "PASS"
+    if interval.low >= TARGET_SLOWDOWN:
+        return "FAIL"
+    return "INCONCLUSIVE"
 
 
 def count_samples(path: Path, start: float, end: float) -> int:
@@ -96,42 +173,75 @@ def count_samples(path: Path, start: float, end: float) -> int:
     return count
 
 
-def run_once(variant: str, node: str, warmup: float, duration: float, window_ms: int,
-             interval: float) -> RunResult:
-    total = warmup + duration + 2
-    workload = NodeProcess([node, "--inspect-port=0", str(BENCH / "alloc_workload.js"),
-                            str(total), str(window_ms)])
-    recorder = None
-    record_file = WORK / "watch-record.jsonl"
-    try:
-        workload.wait_for_line("^ready$")
-        ready_at = time.time()
-        if variant == WITH:
-            record_file.unlink(missing_ok=True)
-            recorder = subprocess.Popen(
-                [sys.executable, "-m", "memtui", "record", str(workload.pid),
-                 "--interval", str(interval), "--duration", str(total + 5),
-                 "--format", "jsonl", "-o", str(record_file)],
-                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-            )
-        workload.wait_for_line('"done"', timeout=total + 30)
-    finally:
-        workload.kill()
-        recorder_error = _stop(recorder)
-    start, end = ready_at + warmup, ready_at + warmup + duration
-    windows = measured_windows(parse_windows(workload.lines), start, end)
-    samples = None
-    if recorder is not None:
-        samples = count_samples(record_file, start, end) if record_file.exists() else 0
-        if samples < duration / interval * 0.8:
-            fail(f"memtui record took only {samples} samples in the {duration:g} s measured "
-                 f"(expected ~{duration / interval:.0f}); its stderr: {recorder_error[-500:]}")
-    return RunResult(variant, windows, samples)
+def pin_process(pid: int, cpu: int) -> None:
+    """Pin every thread of `pid` (threads it starts later inherit) to one core."""
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            os.sched_setaffinity(int(task.name), {cpu})
+        except ProcessLookupError:
+            continue
 
 
-def _stop(recorder: subprocess.Popen | None) -> str:
-    if recorder is None:
-        return ""
+class WatchedWorkload:
+    """One alloc_workload.js process, and memtui record attached to it on demand."""
+
+    def __init__(self, node: str, seconds: float, window_ms: int, interval: float,
+                 pin: bool):
+        self.interval = interval
+        self.pin = pin
+        self.record_file = WORK / "watch-record.jsonl"
+        self.process = NodeProcess([node, "--inspect-port=0", str(BENCH / "alloc_workload.js"),
+                                    str(seconds), str(window_ms)])
+        self.process.wait_for_line("^ready$")
+        if pin:
+            pin_process(self.process.pid, 0)
+
+    def idle_phase(self, seconds: float) -> Phase:
+        start = time.time()
+        time.sleep(seconds)
+        return Phase(WITHOUT, start, time.time())
+
+    def watched_phase(self, seconds: float) -> Phase:
+        """Attach memtui record, wait for its first sample, measure, then detach (SIGINT)."""
+        self.record_file.unlink(missing_ok=True)
+        recorder = subprocess.Popen(
+            [sys.executable, "-m", "memtui", "record", str(self.process.pid),
+             "--interval", str(self.interval), "--format", "jsonl", "-o", str(self.record_file)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+            preexec_fn=(lambda: os.sched_setaffinity(0, {1})) if self.pin else None,
+        )
+        try:
+            self._wait_for_first_sample(recorder)
+            start = time.time()
+            time.sleep(seconds)
+            end = time.time()
+        finally:
+            error = _stop(recorder)
+        samples = count_samples(self.record_file, start, end)
+        if samples < seconds / self.interval * 0.8 - 1:
+            fail(f"memtui record took only {samples} samples in a {seconds:g} s phase "
+                 f"(expected ~{seconds / self.interval:.0f}); its stderr: {error[-500:]}")
+        return Phase(WITH, start, end, samples)
+
+    def _wait_for_first_sample(self, recorder: subprocess.Popen, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if recorder.poll() is not None:
+                fail(f"memtui record exited with {recorder.returncode} before its first sample: "
+                     f"{recorder.stderr.read()[-500:]}")
+            if self.record_file.exists() and self.record_file.read_text().count("\n"):
+                return
+            time.sleep(0.05)
+        fail(f"memtui record wrote no sample within {timeout:g} s")
+
+    def windows(self) -> list[Window]:
+        return parse_windows(self.process.lines)
+
+    def close(self) -> None:
+        self.process.kill()
+
+
+def _stop(recorder: subprocess.Popen) -> str:
     if recorder.poll() is None:
         recorder.send_signal(signal.SIGINT)
     try:
@@ -142,99 +252,125 @@ def _stop(recorder: subprocess.Popen | None) -> str:
     return err or ""
 
 
-def run_median(run: RunResult, measure: Measure) -> float:
-    return median(getattr(w, measure.attribute) for w in run.windows)
+def measure_pairs(args: argparse.Namespace, pin: bool) -> tuple[list[Phase], list[Window]]:
+    """Run the alternating phases on one workload process; its phases and windows."""
+    per_pair = 2 * args.phase + 2 * args.settle + 6
+    workload = WatchedWorkload(args.node, args.warmup + args.pairs * per_pair + 60,
+                               args.window_ms, args.interval, pin)
+    phases = []
+    try:
+        time.sleep(args.warmup)
+        for index in range(args.pairs):
+            order = (WITHOUT, WITH) if index % 2 == 0 else (WITH, WITHOUT)
+            for variant in order:
+                print(f"{'pinned ' if pin else ''}pair {index + 1}/{args.pairs}: {variant} ...",
+                      file=sys.stderr)
+                if variant == WITH:
+                    phases.append(workload.watched_phase(args.phase))
+                    time.sleep(args.settle)
+                else:
+                    phases.append(workload.idle_phase(args.phase))
+        return phases, workload.windows()
+    finally:
+        workload.close()
 
 
-def pooled_median(runs: list[RunResult], variant: str, measure: Measure) -> float:
-    """Median over every measured window of every run of this variant."""
-    return median(getattr(w, measure.attribute) for r in runs if r.variant == variant
-                  for w in r.windows)
-
-
-def round_slowdowns(runs: list[RunResult], measure: Measure) -> list[float]:
-    """Slowdown of each round: its with-run's median against its without-run's median."""
-    slowdowns = []
-    for pair in zip(runs[0::2], runs[1::2], strict=False):
-        medians = {run.variant: run_median(run, measure) for run in pair}
-        slowdowns.append(slowdown(medians[WITHOUT], medians[WITH]))
-    return slowdowns
-
-
-def noise(values: list[float]) -> float:
-    """Twice the standard error of the mean of per-round results (inf for one round)."""
-    if len(values) < 2:
-        return float("inf")
-    return 2 * statistics.stdev(values) / len(values) ** 0.5
-
-
-def judge(lost: float, margin: float) -> str:
-    """PASS if even lost + margin is under the target, FAIL if lost - margin is not."""
-    if lost + margin < TARGET_SLOWDOWN:
-        return "PASS"
-    if lost - margin >= TARGET_SLOWDOWN:
-        return "FAIL"
-    return "INCONCLUSIVE"
-
-
-def report(runs: list[RunResult]) -> bool:
-    rows = []
-    for index, run in enumerate(runs, 1):
-        rows.append([index // 2 + index % 2, run.variant, len(run.windows),
-                     *(f"{run_median(run, m):,.0f}" for m in MEASURES),
-                     "-" if run.samples_recorded is None else run.samples_recorded])
-    print_table(["round", "variant", "windows", *(f"median {m.unit}" for m in MEASURES),
-                 "memtui samples"], rows)
+def report_pairs(title: str, phases: list[Phase], windows: list[Window]) -> list[str]:
+    """Print the per-pair table and the verdict of each measure; the verdicts."""
+    pairs = pair_phases(phases, windows)
+    print(f"\n== {title} ==")
+    samples = [p.samples_recorded for p in phases if p.variant == WITH]
+    print(f"{len(pairs)} pairs, {sum(len(p.without) for p in pairs)} + "
+          f"{sum(len(p.with_memtui) for p in pairs)} windows measured (without + with); "
+          f"memtui record samples per with-phase: {min(samples)}-{max(samples)}")
+    slowdowns = {m.per: pair_slowdowns(pairs, m) for m in MEASURES}
+    print_table(["pair", "windows", *(f"slowdown, {m.unit}" for m in MEASURES)], [
+        [index + 1, f"{len(p.without)}+{len(p.with_memtui)}",
+         *(f"{slowdowns[m.per][index] * 100:+.2f}%" for m in MEASURES)]
+        for index, p in enumerate(pairs)
+    ])
     verdicts = []
+    rows = []
     for measure in MEASURES:
-        without = pooled_median(runs, WITHOUT, measure)
-        with_memtui = pooled_median(runs, WITH, measure)
-        lost = slowdown(without, with_memtui)
-        per_round = round_slowdowns(runs, measure)
-        margin = noise(per_round)
-        verdicts.append(judge(lost, margin))
-        print(f"\n{measure.label} ({measure.unit}), medians of all measured windows")
-        print_table(["", "value"], [
-            [WITHOUT, f"{without:,.0f}"],
-            [WITH, f"{with_memtui:,.0f}"],
-            ["ratio with/without", f"{with_memtui / without:.4f}"],
-            ["slowdown", f"{lost * 100:+.2f}%"],
-            ["slowdown per round", "  ".join(f"{x * 100:+.2f}%" for x in per_round)],
-            ["noise (2 x standard error of rounds)", f"±{margin * 100:.2f}%"],
-            [f"target: under {TARGET_SLOWDOWN:.0%} slower", verdicts[-1]],
-        ])
-    if "INCONCLUSIVE" in verdicts:
-        print("\nINCONCLUSIVE: the rounds disagree by more than the distance to 1%; "
-              "run on a quiet machine or with more --rounds")
-    return "FAIL" not in verdicts
+        values = slowdowns[measure.per]
+        interval = bootstrap(values)
+        verdicts.append(judge(interval))
+        without = measure.rate([w for p in pairs for w in p.without])
+        with_memtui = measure.rate([w for p in pairs for w in p.with_memtui])
+        rows.append([measure.label, f"{without:,.0f}", f"{with_memtui:,.0f}",
+                     f"{interval.estimate * 100:+.2f}%",
+                     f"{interval.low * 100:+.2f}% .. {interval.high * 100:+.2f}%", verdicts[-1]])
+    print()
+    print_table(["measure", WITHOUT, WITH, "median paired slowdown",
+                 f"{CONFIDENCE:.0%} CI (bootstrap)", f"under {TARGET_SLOWDOWN:.0%}?"], rows)
+    return verdicts
+
+
+def report_probe_cost(node: str, pairs: int, phase_ms: int, interval: float) -> None:
+    """Measure and print the probe's own cost inside a Node process with no inspector."""
+    done = subprocess.run([node, str(BENCH / "alloc_workload.js"), "probe-cost", str(PROBE),
+                           str(pairs), str(phase_ms)], capture_output=True, text=True,
+                          timeout=pairs * phase_ms / 500 + 120)
+    if done.returncode != 0:
+        fail(f"alloc_workload.js probe-cost failed: {done.stderr.strip()[-500:]}")
+    result = json.loads(done.stdout.splitlines()[-1])
+    observer = bootstrap([slowdown(p["without"], p["with"]) for p in result["observer_pairs"]])
+    gc_per_s = median(p["gc_per_s"] for p in result["observer_pairs"])
+    per_gc = bootstrap(result["observer_us_per_gc"])
+    print("\n== supporting: the probe's cost inside the target (no inspector, one process) ==")
+    print_table(["measure", "value"], [
+        ["one sample() call + JSON of its answer", f"{result['sample_us']:.1f} µs"],
+        [f"  as a share of one core at --interval {interval:g}",
+         f"{result['sample_us'] / 1e6 / interval:.4%}"],
+        ["GC observer: extra CPU per GC (median of paired blocks of 500 forced minor GCs)",
+         f"{per_gc.estimate:.1f} µs ({per_gc.low:.1f} .. {per_gc.high:.1f})"],
+        ["  GC events per second of the workload (median of phases)", f"{gc_per_s:.0f}"],
+        ["  as a share of one core (extra per GC x GCs per second)",
+         f"{per_gc.estimate * gc_per_s / 1e6:.3%} ({per_gc.high * gc_per_s / 1e6:.3%} at "
+         "the upper bound)"],
+        [f"GC observer: median paired loss of ops/CPU s ({pairs} pairs of {phase_ms} ms)",
+         f"{observer.estimate:+.2%} ({observer.low:+.2%} .. {observer.high:+.2%})"],
+    ])
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--node", default=shutil.which("node") or "node")
-    parser.add_argument("--duration", type=float, default=10, help="measured seconds per run")
+    parser.add_argument("--pairs", type=int, default=14,
+                        help="pairs of phases (without, with), alternated A B, B A, ...")
+    parser.add_argument("--phase", type=float, default=6, help="measured seconds per phase")
     parser.add_argument("--warmup", type=float, default=5,
-                        help="seconds ignored at the start of each run (includes the attach)")
-    parser.add_argument("--rounds", type=int, default=6,
-                        help="pairs of runs (without, with), alternated A B B A ...")
-    parser.add_argument("--window-ms", type=int, default=1000)
+                        help="seconds ignored at the start of the workload (JIT warm-up)")
+    parser.add_argument("--settle", type=float, default=1,
+                        help="seconds skipped after each detach")
+    parser.add_argument("--window-ms", type=int, default=500)
     parser.add_argument("--interval", type=float, default=1.0, help="memtui record --interval")
+    parser.add_argument("--pin", choices=("no", "yes", "both"), default="no",
+                        help="pin the workload to core 0 and memtui to core 1 (both: run twice)")
+    parser.add_argument("--probe-pairs", type=int, default=20,
+                        help="pairs of phases for the GC observer's in-target cost (0: skip)")
     args = parser.parse_args(argv)
-    if args.rounds < 1 or args.duration <= 0:
-        fail("--rounds must be >= 1 and --duration > 0")
+    if args.pairs < 2 or args.phase <= 0:
+        fail("--pairs must be >= 2 and --phase > 0")
+    if args.pin != "no" and len(os.sched_getaffinity(0)) < 2:
+        fail("--pin needs two cores available to this process")
     WORK.mkdir(exist_ok=True)
 
     print(f"machine: {machine_line(args.node)}")
-    print(f"workload: {args.node} alloc_workload.js, {args.window_ms} ms windows, "
-          f"{args.warmup:g} s warm-up + {args.duration:g} s measured per run\n")
-    runs = []
-    for round_index in range(args.rounds):
-        order = (WITHOUT, WITH) if round_index % 2 == 0 else (WITH, WITHOUT)
-        for variant in order:
-            print(f"round {round_index + 1}: {variant} ...", file=sys.stderr)
-            runs.append(run_once(variant, args.node, args.warmup, args.duration,
-                                 args.window_ms, args.interval))
-    return 0 if report(runs) else 1
+    print(f"workload: one {args.node} alloc_workload.js process, {args.window_ms} ms windows, "
+          f"{args.warmup:g} s warm-up, {args.pairs} pairs of {args.phase:g} s phases")
+    verdicts = []
+    for pin in {"no": [False], "yes": [True], "both": [False, True]}[args.pin]:
+        phases, windows = measure_pairs(args, pin)
+        title = ("workload pinned to core 0, memtui to core 1" if pin
+                 else "no pinning (the scheduler places both)")
+        verdicts += report_pairs(title, phases, windows)
+    if args.probe_pairs:
+        report_probe_cost(args.node, args.probe_pairs, 500, args.interval)
+    if "INCONCLUSIVE" in verdicts:
+        print("\nINCONCLUSIVE: the confidence interval straddles 1%; run with more --pairs "
+              "or on a quieter machine")
+    return 0 if set(verdicts) == {"PASS"} else 1
 
 
 if __name__ == "__main__":

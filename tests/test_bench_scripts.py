@@ -1,6 +1,7 @@
 """The bench scripts start, and their helpers read what the Node workloads really print."""
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -31,20 +32,20 @@ def test_alloc_workload_windows_parse(system_node):
     windows = watch_overhead.parse_windows(lines)
     assert lines[0] == "ready"
     assert 3 <= len(windows) <= 5
-    assert all(w.ops_per_s > 0 and w.ops_per_cpu_s > 0 for w in windows)
+    assert all(w.ops > 0 and w.cpu_s > 0 and w.elapsed > 0 for w in windows)
     assert json.loads(lines[-1])["done"] is True
 
 
 def test_parse_windows_skips_other_lines():
     lines = ["ready", 'Debugger listening on ws://127.0.0.1:1/x', "{not json",
-             '{"window": 0, "t": 10.0, "ops": 5, "ops_per_s": 5.0, "cpu_s": 0.5}',
+             '{"window": 0, "start": 9.5, "t": 10.0, "ops": 5, "ops_per_s": 5.0, "cpu_s": 0.5}',
              '{"done": true}']
-    assert watch_overhead.parse_windows(lines) == [watch_overhead.Window(10.0, 5.0, 10.0)]
+    assert watch_overhead.parse_windows(lines) == [watch_overhead.Window(9.5, 10.0, 5, 0.5)]
 
 
-def test_measured_windows_keeps_those_ending_inside_the_span():
-    windows = [watch_overhead.Window(t, 1.0, 1.0) for t in (1.0, 2.0, 3.0, 4.0)]
-    assert [w.t for w in watch_overhead.measured_windows(windows, 2.0, 3.5)] == [2.0, 3.0]
+def test_windows_inside_keeps_only_windows_wholly_in_the_span():
+    windows = [watch_overhead.Window(t - 1, t, 1, 1.0) for t in (1.0, 2.0, 3.0, 4.0)]
+    assert [w.end for w in watch_overhead.windows_inside(windows, 1.0, 3.5)] == [2.0, 3.0]
 
 
 def test_slowdown_is_the_fraction_of_throughput_lost():
@@ -97,22 +98,93 @@ def test_print_table_aligns_columns(capsys):
     assert lines[3] == "long name  12.25"
 
 
-def test_round_slowdowns_pair_runs_whatever_their_order():
-    def run(variant, rate):
-        return watch_overhead.RunResult(variant, [watch_overhead.Window(0.0, rate, rate)], None)
+def _phase_windows(start, rates):
+    return [watch_overhead.Window(start + i, start + i + 1, r, 1.0) for i, r in enumerate(rates)]
 
-    runs = [run(watch_overhead.WITHOUT, 100.0), run(watch_overhead.WITH, 99.0),
-            run(watch_overhead.WITH, 196.0), run(watch_overhead.WITHOUT, 200.0)]
+
+def test_measure_rate_is_total_ops_over_total_time_not_a_mean_of_rates():
+    windows = [watch_overhead.Window(0.0, 1.0, 100, 0.5), watch_overhead.Window(1.0, 4.0, 200, 1.5)]
+    wall, per_cpu = watch_overhead.MEASURES
+    assert wall.rate(windows) == pytest.approx(75.0)
+    assert per_cpu.rate(windows) == pytest.approx(150.0)
+
+
+def test_pair_slowdowns_pair_adjacent_phases_whatever_their_order():
+    windows = (_phase_windows(0, [100, 100, 100]) + _phase_windows(3, [99, 99, 99])
+               + _phase_windows(6, [196, 196, 196]) + _phase_windows(9, [200, 200, 200]))
+    phases = [watch_overhead.Phase(watch_overhead.WITHOUT, 0, 3),
+              watch_overhead.Phase(watch_overhead.WITH, 3, 6),
+              watch_overhead.Phase(watch_overhead.WITH, 6, 9),
+              watch_overhead.Phase(watch_overhead.WITHOUT, 9, 12)]
+    pairs = watch_overhead.pair_phases(phases, windows)
     wall = watch_overhead.MEASURES[0]
-    assert watch_overhead.round_slowdowns(runs, wall) == pytest.approx([0.01, 0.02])
+    assert watch_overhead.pair_slowdowns(pairs, wall) == pytest.approx([0.01, 0.02])
 
 
-@pytest.mark.parametrize(("lost", "margin", "expected"), [
-    (0.002, 0.005, "PASS"), (0.02, 0.005, "FAIL"), (0.002, 0.02, "INCONCLUSIVE"),
-    (-0.3, 0.2, "PASS"), (0.005, float("inf"), "INCONCLUSIVE"),
+def test_pair_phases_refuses_two_phases_of_one_variant():
+    phases = [watch_overhead.Phase(watch_overhead.WITH, 0, 1),
+              watch_overhead.Phase(watch_overhead.WITH, 1, 2)]
+    with pytest.raises(ValueError, match="do not pair"):
+        watch_overhead.pair_phases(phases, [])
+
+
+def test_bootstrap_interval_holds_the_median_and_narrows_with_less_spread():
+    wide = watch_overhead.bootstrap([-0.05, 0.0, 0.01, 0.02, 0.08, 0.03, -0.02, 0.04])
+    narrow = watch_overhead.bootstrap([0.004, 0.005, 0.006, 0.005, 0.004, 0.006, 0.005, 0.005])
+    assert wide.low <= wide.estimate <= wide.high
+    assert wide.estimate == pytest.approx(0.015)
+    assert narrow.high - narrow.low < (wide.high - wide.low) / 10
+    assert narrow.high < watch_overhead.TARGET_SLOWDOWN
+
+
+def test_bootstrap_of_one_value_has_an_unbounded_interval():
+    interval = watch_overhead.bootstrap([0.002])
+    assert interval.low == float("-inf") and interval.high == float("inf")
+
+
+@pytest.mark.parametrize(("low", "high", "expected"), [
+    (-0.003, 0.007, "PASS"), (0.015, 0.025, "FAIL"), (-0.02, 0.02, "INCONCLUSIVE"),
+    (-0.5, -0.1, "PASS"), (0.0, float("inf"), "INCONCLUSIVE"), (0.01, 0.03, "FAIL"),
 ])
-def test_judge_needs_the_noise_margin_clear_of_the_target(lost, margin, expected):
-    assert watch_overhead.judge(lost, margin) == expected
+def test_judge_needs_the_whole_interval_on_one_side_of_the_target(low, high, expected):
+    assert watch_overhead.judge(watch_overhead.Interval((low + high) / 2, low, high)) == expected
+
+
+def test_probe_cost_mode_reports_sample_cost_and_observer_pairs(system_node):
+    done = subprocess.run([system_node, str(BENCH / "alloc_workload.js"), "probe-cost",
+                           str(watch_overhead.PROBE), "2", "100"],
+                          capture_output=True, text=True, timeout=60)
+    result = json.loads(done.stdout.splitlines()[-1])
+    assert result["sample_us"] > 0
+    assert len(result["observer_pairs"]) == 2
+    assert all(p["with"] > 0 and p["without"] > 0 and p["gc_per_s"] > 0
+               for p in result["observer_pairs"])
+    assert len(result["observer_us_per_gc"]) == 2
+
+
+def test_pin_process_pins_every_thread_of_the_process(system_node):
+    workload = watch_overhead.NodeProcess([system_node, str(BENCH / "alloc_workload.js"), "30"])
+    try:
+        workload.wait_for_line("^ready$")
+        watch_overhead.pin_process(workload.pid, 0)
+        tasks = list(Path(f"/proc/{workload.pid}/task").iterdir())
+        assert len(tasks) > 1
+        assert all(os.sched_getaffinity(int(t.name)) == {0} for t in tasks)
+    finally:
+        workload.kill()
+
+
+def test_watched_phases_attach_and_detach_the_same_workload_twice(system_node):
+    workload = watch_overhead.WatchedWorkload(system_node, 60, 200, 0.5, pin=False)
+    try:
+        phases = [workload.watched_phase(2.0), workload.idle_phase(0.5),
+                  workload.watched_phase(2.0)]
+        listening = [line for line in workload.process.lines if "Debugger listening" in line]
+        assert len(listening) == 2
+        assert all(p.samples_recorded >= 3 for p in phases if p.variant == watch_overhead.WITH)
+        assert watch_overhead.windows_inside(workload.windows(), phases[1].start, phases[1].end)
+    finally:
+        workload.close()
 
 
 def test_median_run_picks_the_middle_wall_time():
