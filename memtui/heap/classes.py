@@ -60,7 +60,6 @@ class ClassSummary:
 
 def classify(snapshot: HeapSnapshot) -> ClassTable:
     """DevTools' class key per node: its label, plus the constructor location for objects."""
-    self_size = shallow_sizes(snapshot)
     labels, keys = _labels(snapshot)
     located, location_of_located, location_names = _location_keys(snapshot)
     span = len(location_names) + 1
@@ -68,6 +67,8 @@ def classify(snapshot: HeapSnapshot) -> ClassTable:
         keys = keys.astype(np.int64)
     keys *= span
     keys[located] += location_of_located
+    del located, location_of_located
+    self_size = shallow_sizes(snapshot)
     not_counted = len(labels) * span
     keys[self_size == 0] = not_counted
     unique_keys, node_class = _dense_ids(keys)
@@ -252,13 +253,13 @@ def _labels(snapshot: HeapSnapshot) -> tuple[list[str], np.ndarray]:
     types = snapshot.meta.node_types
     string_count = len(snapshot.strings)
     names = snapshot.node_name
+    plain = _plain_objects(snapshot)
+    interface, interface_names = _interfaces(snapshot, plain)
     by_name = np.isin(snapshot.node_type, [snapshot.type_code(t) for t in TYPES_LABELLED_BY_NAME])
     base = snapshot.node_type.astype(np.int64 if 2 * string_count > 2**30 else np.int32)
     base += string_count
     np.copyto(base, names, where=by_name, casting="unsafe")
     del by_name
-    plain = _plain_objects(snapshot)
-    interface, interface_names = _interfaces(snapshot, plain)
     interface_base = string_count + len(types)
     base[plain] = np.where(interface >= 0, interface_base + interface, base[plain])
     del plain, interface
@@ -266,6 +267,7 @@ def _labels(snapshot: HeapSnapshot) -> tuple[list[str], np.ndarray]:
     detached = dom_states(snapshot) == DETACHED
     base[detached] = detached_base + names[detached].astype(base.dtype)
     unique_base, label_of_node = _dense_ids(base)
+    del base
     labels = []
     for key in unique_base.tolist():
         if key < string_count:
@@ -279,8 +281,8 @@ def _labels(snapshot: HeapSnapshot) -> tuple[list[str], np.ndarray]:
             labels.append(_name_label(DETACHED_PREFIX + snapshot.strings[key - detached_base]))
     distinct = sorted(set(labels))
     position = {label: i for i, label in enumerate(distinct)}
-    label_index = np.array([position[label] for label in labels], dtype=np.int32)
-    return distinct, label_index[label_of_node]
+    label_index = np.array([position[label] for label in labels], dtype=label_of_node.dtype)
+    return distinct, np.take(label_index, label_of_node, out=label_of_node, mode="clip")
 
 
 def dom_states(snapshot: HeapSnapshot) -> np.ndarray:
