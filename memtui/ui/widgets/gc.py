@@ -38,4 +38,6 @@ class GcPanel(Static):
         load.append(_percent(elu))
         load.append("   CPU ", "bold")
         load.append(_percent(None if activity is None else activity.cpu_percent))
-        self.update(Text("\n").join([rates, load]))
+        shown = Text("\n").join([rates, load])
+        if shown != self.content:
+            self.update(shown, layout=False)

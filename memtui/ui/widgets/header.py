@@ -29,13 +29,15 @@ class TargetHeader(Widget):
         self.info: TargetInfo | None = None
         self.state = "attaching…"
         self.paused = False
-        self.uptime: float | None = None
+        self.uptime: str | None = None
 
     def show(self, info: TargetInfo | None, state: str, paused: bool,
              uptime: float | None) -> None:
-        """Replace what the header shows."""
-        self.info, self.state, self.paused, self.uptime = info, state, paused, uptime
-        self.refresh()
+        """Replace what the header shows; refreshed only when its text changes."""
+        shown = (info, state, paused, None if uptime is None else format_duration(uptime))
+        if shown != (self.info, self.state, self.paused, self.uptime):
+            self.info, self.state, self.paused, self.uptime = shown
+            self.refresh()
 
     def render(self) -> Text:
         width = self.size.width
@@ -50,7 +52,7 @@ class TargetHeader(Widget):
         first.append(f"  pid {info.pid}", "bold")
         first.append(f"  node {info.node_version}")
         if self.uptime is not None:
-            first.append(f"  up {format_duration(self.uptime)}")
+            first.append(f"  up {self.uptime}")
         first.append(f"  {info.command}", "dim")
         first.truncate(width, overflow="ellipsis")
         heap_limit = f"heap limit {format_bytes(info.heap_limit)}"

@@ -2,12 +2,87 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from functools import lru_cache
+
+from rich.color import Color
+from rich.segment import Segment
+from rich.style import Style
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
+from textual.strip import Strip
 from textual.widgets import Label, Sparkline
 
 from memtui.ui.model import METRICS, Metric, MetricSummary
 from memtui.units import format_bytes, format_change
+
+TREND_BARS = "▁▂▃▄▅▆▇█"
+
+
+def trend_bars(trend: Sequence[float], width: int) -> tuple[tuple[str, float], ...]:
+    """One (bar, height ratio) per cell, bucketed and scaled as Textual's Sparkline does."""
+    if not trend:
+        return (("▁", 0.0),) * width
+    if len(trend) == 1:
+        return (("█", 1.0),) * width
+    minimum, maximum = min(trend), max(trend)
+    extent = maximum - minimum or 1
+    count = len(trend)
+    bucket_maxima = [max(trend[count * b // width:count * (b + 1) // width])
+                     for b in range(width) if count * b // width < count * (b + 1) // width]
+    step = len(bucket_maxima) / width
+    bars = []
+    bucket_index = 0.0
+    for _ in range(width):
+        ratio = (bucket_maxima[int(bucket_index)] - minimum) / extent
+        bars.append((TREND_BARS[int(ratio * (len(TREND_BARS) - 1))], ratio))
+        bucket_index += step
+    return tuple(bars)
+
+
+class TrendLine(Sparkline):
+    """A one-line Sparkline drawn straight into a strip, refreshed only when its bars change."""
+
+    def __init__(self, *, classes: str | None = None):
+        super().__init__([], classes=classes)
+        self.trend: tuple[float, ...] = ()
+        self.bars: tuple[tuple[str, float], ...] = ()
+
+    def show(self, trend: tuple[float, ...]) -> None:
+        """Plot `trend`, scaled to its own minimum and maximum."""
+        self.trend = trend
+        bars = trend_bars(trend, self.size.width)
+        if bars != self.bars:
+            self.bars = bars
+            self.refresh()
+
+    def on_resize(self) -> None:
+        self.bars = trend_bars(self.trend, self.size.width)
+        self.refresh()
+
+    def render_line(self, y: int) -> Strip:
+        _, background = self.background_colors
+        low = (background + self.get_component_styles("sparkline--min-color").color).rich_color
+        high = (background + self.get_component_styles("sparkline--max-color").color).rich_color
+        base = self.visual_style.rich_style
+        segments = [Segment(bar, _bar_style(base, low, high, ratio)) for bar, ratio in self.bars]
+        return Strip(segments, len(segments))
+
+
+@lru_cache(maxsize=4096)
+def _bar_style(base: Style, low: Color, high: Color, ratio: float) -> Style:
+    """`base` in the colour `ratio` of the way from `low` to `high`."""
+    if low.triplet is None or high.triplet is None:
+        return base + Style(color=high)
+    (r1, g1, b1), (r2, g2, b2) = low.triplet, high.triplet
+    return base + Style(color=Color.from_rgb(r1 + (r2 - r1) * ratio, g1 + (g2 - g1) * ratio,
+                                             b1 + (b2 - b1) * ratio))
+
+
+def update_text(label: Label, text: str, layout: bool = False) -> None:
+    """Show `text` in `label` unless it already does; `layout` if its width may change."""
+    if label.content != text:
+        label.update(text, layout=layout)
 
 
 class MetricRow(Horizontal):
@@ -21,15 +96,15 @@ class MetricRow(Horizontal):
         yield Label(self.metric.label, classes="metric-label")
         yield Label("—", classes="metric-value")
         yield Label("", classes="metric-change")
-        yield Sparkline([], classes="metric-trend")
+        yield TrendLine(classes="metric-trend")
 
     def show(self, summary: MetricSummary) -> None:
-        self.query_one(".metric-value", Label).update(format_bytes(summary.current))
+        update_text(self.query_one(".metric-value", Label), format_bytes(summary.current))
         change = self.query_one(".metric-change", Label)
-        change.update(format_change(summary.change))
+        update_text(change, format_change(summary.change))
         change.set_class(summary.change > 0, "rising")
         change.set_class(summary.change < 0, "falling")
-        self.query_one(Sparkline).data = list(summary.trend)
+        self.query_one(TrendLine).show(summary.trend)
 
 
 class MetricsPanel(Vertical):
@@ -46,8 +121,9 @@ class MetricsPanel(Vertical):
 
     def show(self, summaries: tuple[MetricSummary, ...], window_label: str) -> None:
         """Show the summaries, computed over the window named `window_label`."""
-        self.query_one("#change-heading", Label).update(f"Δ {window_label}")
-        self.query_one("#trend-heading", Label).update(f"trend, last {window_label}")
+        update_text(self.query_one("#change-heading", Label), f"Δ {window_label}")
+        update_text(self.query_one("#trend-heading", Label), f"trend, last {window_label}",
+                    layout=True)
         for summary in summaries:
             self.query_one(f"#metric-{summary.metric.field.replace('_', '-')}", MetricRow).show(
                 summary
