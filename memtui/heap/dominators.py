@@ -112,20 +112,66 @@ def essential_edges(snapshot: HeapSnapshot) -> np.ndarray:
     return keep
 
 
-def _predecessors(n: int, sources: np.ndarray, targets: np.ndarray) -> tuple[list, list]:
-    order = np.argsort(targets, kind="stable")
-    starts = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(np.bincount(targets, minlength=n), out=starts[1:])
-    return starts.tolist(), sources[order].tolist()
+def _peel_leaves(n: int, root: int, sources: np.ndarray, targets: np.ndarray,
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """Nodes that dominate nothing and have at most one retainer, found from the leaves up,
+    and each node's single retainer (the root for nodes without any)."""
+    in_degree = np.bincount(targets, minlength=n)
+    out_degree = np.bincount(sources, minlength=n)
+    holder = np.full(n, root, dtype=np.int64)
+    single = in_degree[targets] == 1
+    holder[targets[single]] = sources[single]
+    peelable = in_degree <= 1
+    peelable[root] = False
+    peeled = np.zeros(n, dtype=bool)
+    leaves = np.flatnonzero(peelable & (out_degree == 0))
+    while leaves.size:
+        peeled[leaves] = True
+        lost = np.bincount(holder[leaves[in_degree[leaves] == 1]], minlength=n)
+        out_degree -= lost
+        leaves = np.flatnonzero((lost > 0) & peelable & (out_degree == 0) & ~peeled)
+    return peeled, holder
+
+
+def _immediate_dominators(n: int, root: int, sources: np.ndarray,
+                          targets: np.ndarray) -> np.ndarray:
+    """Immediate dominators over the given edges. Leaves with at most one retainer are taken
+    out first (their retainer dominates them) and Lengauer-Tarjan runs on the rest; if some
+    of the rest is unreachable even from the orphans, it runs on the whole graph instead, so
+    that DevTools' numbering of those nodes decides."""
+    peeled, holder = _peel_leaves(n, root, sources, targets)
+    kept = np.flatnonzero(~peeled)
+    compact = np.full(n, -1, dtype=np.int64)
+    compact[kept] = np.arange(kept.size)
+    inner = ~peeled[targets]
+    dom = _graph_dominators(kept.size, int(compact[root]), compact[sources[inner]],
+                            compact[targets[inner]], number_unreached=False)
+    if dom is None:
+        return _graph_dominators(n, root, sources, targets, number_unreached=True)
+    holder[kept] = kept[dom]
+    return holder
+
+
+def _graph_dominators(n: int, root: int, sources: np.ndarray, targets: np.ndarray,
+                      number_unreached: bool) -> np.ndarray | None:
+    succ_start = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(sources, minlength=n), out=succ_start[1:])
+    succ = targets[np.argsort(sources, kind="stable")].tolist()
+    pred_start = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(targets, minlength=n), out=pred_start[1:])
+    pred = sources[np.argsort(targets, kind="stable")].tolist()
+    dom = _lengauer_tarjan(n, root, succ_start.tolist(), succ, pred_start.tolist(), pred,
+                           number_unreached)
+    return None if dom is None else np.asarray(dom, dtype=np.int64)
 
 
 def _lengauer_tarjan(n: int, root: int, succ_start: list, succ: list, pred_start: list,
-                     pred: list) -> list:
+                     pred: list, number_unreached: bool) -> list | None:
     """Immediate dominators (simple Lengauer-Tarjan, iterative), with DevTools' orphan handling.
 
     Nodes unreachable from the root but without any retainer are searched from as if the root
     held them; nodes still unreached (cycles held only by each other) are numbered one by
-    one as children of the root.
+    one as children of the root, or, without `number_unreached`, the answer is None.
     """
     semi = [0] * n
     vertex = [0] * (n + 1)
@@ -166,6 +212,8 @@ def _lengauer_tarjan(n: int, root: int, succ_start: list, succ: list, pred_start
             if semi[v] == 0 and pred_start[v] == pred_start[v + 1]:
                 search(v)
     if count < n:
+        if not number_unreached:
+            return None
         for v in range(n):
             if semi[v] == 0:
                 count += 1
@@ -280,15 +328,8 @@ class DominatorTree:
         sources = snapshot.edge_source()[keep].astype(np.int64)
         targets = snapshot.edge_to[keep].astype(np.int64)
         del keep
-        succ_start = np.zeros(n + 1, dtype=np.int64)
-        np.cumsum(np.bincount(sources, minlength=n), out=succ_start[1:])
-        pred_start, pred = _predecessors(n, sources, targets)
-        del sources
-        idom = np.asarray(
-            _lengauer_tarjan(n, snapshot.root, succ_start.tolist(), targets.tolist(),
-                             pred_start, pred),
-            dtype=np.int64,
-        )
+        idom = _immediate_dominators(n, snapshot.root, sources, targets)
+        del sources, targets
         levels = _levels(_depths(idom, snapshot.root))
         sizes = shallow_sizes(snapshot) if self_size is None else self_size
         return cls(idom=idom, levels=levels, retained=_subtree_sums(idom, levels, sizes))

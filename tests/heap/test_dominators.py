@@ -192,3 +192,20 @@ def test_two_paths_meet_at_their_common_dominator():
     )
     assert dominators(snapshot).tolist() == [0, 0, 1, 1, 1]
     assert retained_sizes(snapshot).tolist() == [15, 15, 2, 4, 8]
+
+
+def test_leaf_of_an_unreachable_cycle_hangs_from_the_root_as_before():
+    """A cycle no orphan reaches is numbered as children of the root, and so is the leaf it
+    holds: taking single-retainer leaves out first must not change that."""
+    snapshot = tiny_snapshot(
+        [[("element", 1)],
+         [("property", 5)],
+         [("property", 3)],
+         [("property", 2), ("property", 4)],      # 2 <-> 3 held only by each other
+         [],
+         [("property", 6)],
+         []],
+        self_size=[0, 1, 2, 4, 8, 16, 32],
+    )
+    assert dominators(snapshot).tolist() == [0, 0, 0, 0, 0, 1, 5]
+    assert retained_sizes(snapshot).tolist() == [63, 49, 2, 4, 8, 48, 32]
