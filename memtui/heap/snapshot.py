@@ -305,10 +305,15 @@ class _ColumnSink:
             start = (position - self.received) % self.width
             part = values[start::self.width]
             row = (self.received + start) // self.width
+            destination = column[row:row + len(part)]
+            if column.dtype == part.dtype:
+                destination[...] = part
+                part = destination
             check = self.checks.get(field)
             if check is not None:
                 part = check(part, row)
-            column[row:row + len(part)] = part
+            if part is not destination:
+                destination[...] = part
         self.received += len(values)
 
     def finish(self) -> dict[str, np.ndarray]:
@@ -478,9 +483,11 @@ class _SnapshotParser:
 
     def check_to_node(self, node_field_count: int, node_count: int):
         def check(values: np.ndarray, first_row: int) -> np.ndarray:
-            ordinals, remainders = np.divmod(values, node_field_count)
-            if values.size and (remainders.any() or ordinals.max() >= node_count):
-                bad = int(np.argmax((remainders != 0) | (ordinals >= node_count)))
+            ordinals = values // node_field_count
+            if values.size and (ordinals.max() >= node_count
+                                or (ordinals * node_field_count != values).any()):
+                bad = int(np.argmax((ordinals * node_field_count != values)
+                                    | (ordinals >= node_count)))
                 raise self.corrupt(
                     f"edge {first_row + bad} has to_node {int(values[bad])}, which is not a "
                     f"node (a multiple of {node_field_count} below "
