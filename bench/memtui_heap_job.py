@@ -11,7 +11,6 @@ import json
 import time
 
 from memtui.heap.classes import summarize
-from memtui.heap.report import compare_files
 from memtui.heap.snapshot import load_snapshot
 
 
@@ -21,7 +20,11 @@ def summary_job(path: str) -> dict:
 
 
 def diff_job(before: str, after: str) -> dict:
-    """What `memtui diff BEFORE AFTER` computes: load both, judge the ids, compare classes."""
+    """What `memtui diff BEFORE AFTER` computes: load both, judge the ids, compare classes.
+
+    Imported here so the summary job does not pay for importing the diff's modules."""
+    from memtui.heap.report import compare_files
+
     diff = compare_files(before, after)
     return {"classes": len(diff.rows), "objects": sum(r.count_after for r in diff.rows),
             "ids_comparable": diff.ids_comparable}
