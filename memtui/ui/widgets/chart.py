@@ -11,6 +11,7 @@ import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import groupby
 
 from plotext._utility import colors_to_ansi
 from rich.ansi import AnsiDecoder
@@ -115,15 +116,14 @@ def to_strips(plt: Plot) -> list[Strip]:
     strips = []
     for row in reversed(range(matrix.rows)):
         markers = matrix.marker[row]
-        cells = list(zip(matrix.fullground[row], matrix.style[row], matrix.background[row],
-                         strict=True))
         segments = []
-        run_start = 0
-        for col in range(1, matrix.cols + 1):
-            if col == matrix.cols or cells[col] != cells[run_start]:
-                text = "".join(markers[run_start:col])
-                segments.append(Segment(text, _cell_style(*map(_hashable, cells[run_start]))))
-                run_start = col
+        start = 0
+        for colors, run in groupby(zip(matrix.fullground[row], matrix.style[row],
+                                       matrix.background[row], strict=True)):
+            end = start + sum(1 for _ in run)
+            segments.append(Segment("".join(markers[start:end]),
+                                    _cell_style(*map(_hashable, colors))))
+            start = end
         strips.append(Strip(segments, matrix.cols))
     return strips
 

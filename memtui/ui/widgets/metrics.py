@@ -65,18 +65,21 @@ class TrendLine(Sparkline):
         low = (background + self.get_component_styles("sparkline--min-color").color).rich_color
         high = (background + self.get_component_styles("sparkline--max-color").color).rich_color
         base = self.visual_style.rich_style
-        segments = [Segment(bar, _bar_style(base, low, high, ratio)) for bar, ratio in self.bars]
+        if low.triplet is None or high.triplet is None:
+            segments = [Segment(bar, base + Style(color=high)) for bar, _ in self.bars]
+        else:
+            (r1, g1, b1), (r2, g2, b2) = low.triplet, high.triplet
+            segments = [
+                Segment(bar, _bar_style(base, int(r1 + (r2 - r1) * ratio),
+                                        int(g1 + (g2 - g1) * ratio), int(b1 + (b2 - b1) * ratio)))
+                for bar, ratio in self.bars
+            ]
         return Strip(segments, len(segments))
 
 
 @lru_cache(maxsize=4096)
-def _bar_style(base: Style, low: Color, high: Color, ratio: float) -> Style:
-    """`base` in the colour `ratio` of the way from `low` to `high`."""
-    if low.triplet is None or high.triplet is None:
-        return base + Style(color=high)
-    (r1, g1, b1), (r2, g2, b2) = low.triplet, high.triplet
-    return base + Style(color=Color.from_rgb(r1 + (r2 - r1) * ratio, g1 + (g2 - g1) * ratio,
-                                             b1 + (b2 - b1) * ratio))
+def _bar_style(base: Style, red: int, green: int, blue: int) -> Style:
+    return base + Style(color=Color.from_rgb(red, green, blue))
 
 
 def update_text(label: Label, text: str, layout: bool = False) -> None:
