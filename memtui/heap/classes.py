@@ -114,6 +114,22 @@ def shallow_sizes(snapshot: HeapSnapshot) -> np.ndarray:
     return sizes
 
 
+def _of_types(snapshot: HeapSnapshot, type_names) -> np.ndarray:
+    """Mask of the nodes whose type is one of `type_names` (absent types match nothing)."""
+    types = snapshot.meta.node_types
+    wanted = np.zeros(len(types), dtype=bool)
+    wanted[[types.index(t) for t in type_names if t in types]] = True
+    return wanted[snapshot.node_type]
+
+
+def _named(snapshot: HeapSnapshot, nodes: np.ndarray, name: str) -> np.ndarray:
+    """Mask over `nodes` of those whose name is `name`."""
+    indexes = _indexes_of(snapshot.strings, name)
+    if indexes.size == 1:
+        return snapshot.node_name[nodes] == indexes[0]
+    return np.isin(snapshot.node_name[nodes], indexes)
+
+
 def _has_user_roots(snapshot: HeapSnapshot) -> bool:
     root = snapshot.root
     targets = snapshot.edge_to[snapshot.first_edge[root]:snapshot.first_edge[root + 1]]
@@ -129,15 +145,10 @@ def _single_owners(snapshot: HeapSnapshot) -> tuple[np.ndarray, np.ndarray]:
     n = snapshot.node_count
     several, unvisited = n, n + 1
     index_type = np.int32 if unvisited < 2**31 else np.int64
-    node_type = snapshot.node_type
-    types = snapshot.meta.node_types
-    ownable_type = np.zeros(len(types), dtype=bool)
-    ownable_type[[types.index(t) for t in OWNABLE_TYPES if t in types]] = True
-    ownable = ownable_type[node_type]
-    name_index = _indexes_of(snapshot.strings, OWNABLE_NATIVE_NAME)
-    if name_index.size:
-        ownable |= ((node_type == snapshot.type_code("native"))
-                    & np.isin(snapshot.node_name, name_index))
+    ownable = _of_types(snapshot, OWNABLE_TYPES)
+    native = np.flatnonzero(snapshot.node_type == snapshot.type_code("native"))
+    ownable[native[_named(snapshot, native, OWNABLE_NATIVE_NAME)]] = True
+    del native
     owner = np.arange(n, dtype=index_type)
     owner[ownable] = unvisited
     weak = snapshot.edge_type_code("weak")
@@ -255,7 +266,7 @@ def _labels(snapshot: HeapSnapshot) -> tuple[list[str], np.ndarray]:
     names = snapshot.node_name
     plain = _plain_objects(snapshot)
     interface, interface_names = _interfaces(snapshot, plain)
-    by_name = np.isin(snapshot.node_type, [snapshot.type_code(t) for t in TYPES_LABELLED_BY_NAME])
+    by_name = _of_types(snapshot, TYPES_LABELLED_BY_NAME)
     base = snapshot.node_type.astype(np.int64 if 2 * string_count > 2**30 else np.int32)
     base += string_count
     np.copyto(base, names, where=by_name, casting="unsafe")
@@ -319,8 +330,10 @@ def _name_label(name: str) -> str:
 
 
 def _plain_objects(snapshot: HeapSnapshot) -> np.ndarray:
-    return (snapshot.node_type == snapshot.type_code("object")) & np.isin(
-        snapshot.node_name, _indexes_of(snapshot.strings, PLAIN_OBJECT))
+    plain = snapshot.node_type == snapshot.type_code("object")
+    objects = np.flatnonzero(plain)
+    plain[objects] = _named(snapshot, objects, PLAIN_OBJECT)
+    return plain
 
 
 def _interfaces(snapshot: HeapSnapshot, plain: np.ndarray) -> tuple[np.ndarray, list[str]]:
