@@ -2,6 +2,7 @@
 
 import json
 import os
+import statistics
 import subprocess
 import sys
 from pathlib import Path
@@ -128,17 +129,22 @@ def test_pair_phases_refuses_two_phases_of_one_variant():
         watch_overhead.pair_phases(phases, [])
 
 
-def test_bootstrap_interval_holds_the_median_and_narrows_with_less_spread():
-    wide = watch_overhead.bootstrap([-0.05, 0.0, 0.01, 0.02, 0.08, 0.03, -0.02, 0.04])
-    narrow = watch_overhead.bootstrap([0.004, 0.005, 0.006, 0.005, 0.004, 0.006, 0.005, 0.005])
-    assert wide.low <= wide.estimate <= wide.high
-    assert wide.estimate == pytest.approx(0.015)
-    assert narrow.high - narrow.low < (wide.high - wide.low) / 10
-    assert narrow.high < watch_overhead.TARGET_SLOWDOWN
+@pytest.mark.parametrize(("df", "exact"), [(3, 3.1824), (9, 2.2622), (13, 2.1604),
+                                          (30, 2.0423)])
+def test_student_t_quantile_matches_the_tables(df, exact):
+    assert watch_overhead.student_t_975(df) == pytest.approx(exact, abs=0.005)
 
 
-def test_bootstrap_of_one_value_has_an_unbounded_interval():
-    interval = watch_overhead.bootstrap([0.002])
+def test_mean_interval_is_the_mean_plus_minus_t_standard_errors():
+    interval = watch_overhead.mean_interval([0.01, 0.03, -0.01, 0.01])
+    half_width = 3.1824 * statistics.stdev([0.01, 0.03, -0.01, 0.01]) / 2
+    assert interval.estimate == pytest.approx(0.01)
+    assert interval.low == pytest.approx(0.01 - half_width, abs=1e-4)
+    assert interval.high == pytest.approx(0.01 + half_width, abs=1e-4)
+
+
+def test_mean_interval_of_too_few_pairs_is_unbounded():
+    interval = watch_overhead.mean_interval([0.002, 0.003, 0.001])
     assert interval.low == float("-inf") and interval.high == float("inf")
 
 
