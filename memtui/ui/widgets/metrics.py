@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import lru_cache
+from itertools import groupby
 
 from rich.color import Color
 from rich.segment import Segment
@@ -66,15 +67,19 @@ class TrendLine(Sparkline):
         high = (background + self.get_component_styles("sparkline--max-color").color).rich_color
         base = self.visual_style.rich_style
         if low.triplet is None or high.triplet is None:
-            segments = [Segment(bar, base + Style(color=high)) for bar, _ in self.bars]
+            styles = [base + Style(color=high)] * len(self.bars)
         else:
             (r1, g1, b1), (r2, g2, b2) = low.triplet, high.triplet
-            segments = [
-                Segment(bar, _bar_style(base, int(r1 + (r2 - r1) * ratio),
-                                        int(g1 + (g2 - g1) * ratio), int(b1 + (b2 - b1) * ratio)))
-                for bar, ratio in self.bars
-            ]
-        return Strip(segments, len(segments))
+            styles = [_bar_style(base, int(r1 + (r2 - r1) * ratio), int(g1 + (g2 - g1) * ratio),
+                                 int(b1 + (b2 - b1) * ratio))
+                      for _, ratio in self.bars]
+        segments = []
+        start = 0
+        for style, run in groupby(styles):
+            end = start + sum(1 for _ in run)
+            segments.append(Segment("".join(bar for bar, _ in self.bars[start:end]), style))
+            start = end
+        return Strip(segments, len(self.bars))
 
 
 @lru_cache(maxsize=4096)
