@@ -20,6 +20,7 @@ from rich.segment import Segment
 from rich.style import Style
 from textual import work
 from textual.strip import Strip
+from textual.timer import Timer
 from textual.worker import get_current_worker
 from textual_plotext import Plot, PlotextPlot
 
@@ -132,20 +133,50 @@ def _hashable(color: object) -> object:
     return tuple(color) if isinstance(color, list) else color
 
 
+DrawingKey = tuple[ChartRequest, int, int, str]
+"""What a drawing shows: the request, the width and height in cells, the plotext theme."""
+
+
+def seconds_to_next_dot(drawn: DrawingKey | None, wanted: DrawingKey) -> float:
+    """How long `wanted` may wait after `drawn` (0: draw now).
+
+    Positive only when the two differ just in samples and end time, by less than the time
+    one braille dot (half a cell) of the chart's width stands for.
+    """
+    if drawn is None or drawn[1:] != wanted[1:]:
+        return 0.0
+    before, after = drawn[0], wanted[0]
+    if (before.end is None or after.end is None or not after.points
+            or (before.metrics, before.markers, before.window)
+            != (after.metrics, after.markers, after.window)):
+        return 0.0
+    window = after.window
+    span = window.seconds if window.seconds is not None else max(after.end - after.points[0].t,
+                                                                 1.0)
+    dot = span / (2 * wanted[1])
+    return max(0.0, dot - (after.end - before.end))
+
+
 def draw(request: ChartRequest, width: int, height: int, theme: str) -> list[Strip]:
     """The chart as `height` strips of `width` cells."""
     return to_strips(plot(request, width, height, theme))
 
 
 class MemoryChart(PlotextPlot):
-    """Redrawn in a thread when what it plots or its size changes; renders the last drawing."""
+    """Drawn in a thread; renders the last drawing.
+
+    When only time moved on since the last drawing, the next one waits until the plot has
+    moved by one braille dot (half a cell of the window's span), so long windows and small
+    terminals draw less often than once a sample; anything else changing draws at once.
+    """
 
     def __init__(self, *, id: str | None = None):
         super().__init__(id=id)
         self.request: ChartRequest | None = None
-        self.drawn_for: tuple[ChartRequest, int, int, str] | None = None
+        self.drawn_for: DrawingKey | None = None
         self.strips: list[Strip] = []
         self.drawing_pending = False
+        self.deferred: Timer | None = None
 
     def show(self, samples: Sequence[Sample], metrics: Sequence[Metric],
              markers: Sequence[Marker], window: TimeWindow, end: float | None) -> None:
@@ -158,25 +189,40 @@ class MemoryChart(PlotextPlot):
         if self.request is not None:
             self.redraw()
 
+    def drawing_key(self) -> DrawingKey:
+        return (self.request, self.size.width, self.size.height,
+                self._get_plotext_theme_name(self.app.theme))
+
     def redraw(self) -> None:
-        key = (self.request, self.size.width, self.size.height,
-               self._get_plotext_theme_name(self.app.theme))
+        key = self.drawing_key()
         if key == self.drawn_for:
             self.drawing_pending = False
             return
         self.drawing_pending = True
-        self.draw_in_thread(key)
+        if self.deferred is not None:
+            return
+        wait = seconds_to_next_dot(self.drawn_for, key)
+        if wait > 0:
+            self.deferred = self.set_timer(wait, self.draw_deferred)
+        else:
+            self.draw_in_thread(key)
+
+    def draw_deferred(self) -> None:
+        self.deferred = None
+        key = self.drawing_key()
+        if key != self.drawn_for:
+            self.draw_in_thread(key)
 
     @work(thread=True, exclusive=True, group="chart")
-    def draw_in_thread(self, key: tuple[ChartRequest, int, int, str]) -> None:
+    def draw_in_thread(self, key: DrawingKey) -> None:
         strips = draw(*key)
         if not get_current_worker().is_cancelled:
             self.app.call_from_thread(self.drawing_done, key, strips)
 
-    def drawing_done(self, key: tuple[ChartRequest, int, int, str], strips: list[Strip]) -> None:
+    def drawing_done(self, key: DrawingKey, strips: list[Strip]) -> None:
         self.strips = strips
         self.drawn_for = key
-        self.drawing_pending = key[0] is not self.request
+        self.drawing_pending = key != self.drawing_key()
         self.refresh()
 
     def render_line(self, y: int) -> Strip:
