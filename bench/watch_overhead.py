@@ -125,6 +125,9 @@ def pair_phases(phases: Sequence[Phase], windows: list[Window]) -> list[Pair]:
         by_variant = {p.variant: windows_inside(windows, p.start, p.end) for p in (first, second)}
         if set(by_variant) != {WITHOUT, WITH}:
             raise ValueError(f"phases {first.variant!r} and {second.variant!r} do not pair")
+        if not all(by_variant.values()):
+            raise ValueError(f"a phase starting at {first.start:.1f} has no whole window "
+                             "(did the workload end early?)")
         pairs.append(Pair(by_variant[WITHOUT], by_variant[WITH]))
     return pairs
 
@@ -199,7 +202,11 @@ class WatchedWorkload:
         self.record_file = WORK / "watch-record.jsonl"
         self.process = NodeProcess([node, "--inspect-port=0", str(BENCH / "alloc_workload.js"),
                                     str(seconds), str(window_ms)])
-        self.process.wait_for_line("^ready$")
+        try:
+            self.process.wait_for_line("^ready$")
+        except AssertionError as error:
+            self.process.kill()
+            fail(f"alloc_workload.js did not start: {error}")
         if pin:
             pin_process(self.process.pid, 0)
 
@@ -284,7 +291,10 @@ def measure_pairs(args: argparse.Namespace, pin: bool) -> tuple[list[Phase], lis
 
 def report_pairs(title: str, phases: list[Phase], windows: list[Window]) -> list[str]:
     """Print the per-pair table and the verdict of each measure; the verdicts."""
-    pairs = pair_phases(phases, windows)
+    try:
+        pairs = pair_phases(phases, windows)
+    except ValueError as error:
+        fail(str(error))
     print(f"\n== {title} ==")
     samples = [p.samples_recorded for p in phases if p.variant == WITH]
     print(f"{len(pairs)} pairs, {sum(len(p.without) for p in pairs)} + "

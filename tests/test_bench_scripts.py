@@ -122,6 +122,13 @@ def test_pair_slowdowns_pair_adjacent_phases_whatever_their_order():
     assert watch_overhead.pair_slowdowns(pairs, wall) == pytest.approx([0.01, 0.02])
 
 
+def test_pair_phases_refuses_a_phase_without_whole_windows():
+    phases = [watch_overhead.Phase(watch_overhead.WITHOUT, 0, 3),
+              watch_overhead.Phase(watch_overhead.WITH, 3, 6)]
+    with pytest.raises(ValueError, match="no whole window"):
+        watch_overhead.pair_phases(phases, _phase_windows(0, [100, 100, 100]))
+
+
 def test_pair_phases_refuses_two_phases_of_one_variant():
     phases = [watch_overhead.Phase(watch_overhead.WITH, 0, 1),
               watch_overhead.Phase(watch_overhead.WITH, 1, 2)]
