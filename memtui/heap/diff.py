@@ -72,7 +72,7 @@ def ids_comparable(before: HeapSnapshot, after: HeapSnapshot, before_path: Path 
 def _judge_ids_by_contents(before: HeapSnapshot, after: HeapSnapshot) -> tuple[bool, str]:
     checked_before = _nodes_of_types(before, ID_CHECK_TYPES)
     checked_after = _nodes_of_types(after, ID_CHECK_TYPES)
-    in_before, in_after = shared_id_pairs(before.node_id[checked_before],
+    in_before, in_after = _shared_id_pairs(before.node_id[checked_before],
                                           after.node_id[checked_after])
     shared = in_before.size
     if shared < ID_CHECK_MIN_SHARED:
@@ -90,16 +90,16 @@ def _judge_ids_by_contents(before: HeapSnapshot, after: HeapSnapshot) -> tuple[b
                   "objects")
 
 
-def shared_id_pairs(first: np.ndarray, second: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Positions (i, j) with first[i] == second[j], in increasing id order, for arrays of
-    distinct ids (each id's first position when one repeats)."""
+def _shared_id_pairs(first: np.ndarray, second: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Positions (i, j) with first[i] == second[j], in increasing id order; each array holds
+    distinct ids, as V8 assigns them."""
     merged, order, from_second = _merge(first, second)
     pair_start = np.flatnonzero((merged[1:] == merged[:-1]) & ~from_second[:-1]
                                 & from_second[1:])
     return order[pair_start], order[pair_start + 1] - first.size
 
 
-def unmatched(first: np.ndarray, second: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _unmatched(first: np.ndarray, second: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Masks over `first` and `second`: the values absent from the other array (what
     `~np.isin` answers both ways), by one sort-merge of the two arrays."""
     merged, order, from_second = _merge(first, second)
@@ -202,7 +202,7 @@ def diff_snapshots(before: HeapSnapshot, after: HeapSnapshot, comparable: bool,
     bytes_before = _sum_by(key_b, size_b, key_count)
     bytes_after = _sum_by(key_a, size_a, key_count)
     if comparable:
-        removed, added = unmatched(before.node_id[nodes_b].astype(np.int64) * key_count + key_b,
+        removed, added = _unmatched(before.node_id[nodes_b].astype(np.int64) * key_count + key_b,
                                    after.node_id[nodes_a].astype(np.int64) * key_count + key_a)
         new = np.bincount(key_a[added], minlength=key_count)
         deleted = np.bincount(key_b[removed], minlength=key_count)
@@ -290,7 +290,7 @@ def apply_interfaces(snapshot: HeapSnapshot, table: ClassTable,
     names, locations = list(table.names), list(table.locations)
     index = {key: i for i, key in enumerate(zip(names, locations, strict=True))}
     pair_span = len(names)
-    relabelled, pair_of_node = distinct_values(group * pair_span + table.node_class[plain])
+    relabelled, pair_of_node = _distinct_values(group * pair_span + table.node_class[plain])
     class_of_pair = []
     for pair in relabelled.tolist():
         old_class = pair % pair_span
@@ -328,22 +328,22 @@ def _property_set_groups(snapshot: HeapSnapshot, objects: np.ndarray,
     starts = np.cumsum(counts) - counts
     longest_first = np.argsort(-counts, kind="stable")
     descending_counts = -counts[longest_first]
-    _, group = distinct_values(counts)
+    _, group = _distinct_values(counts)
     next_group = int(group.max(initial=-1)) + 1
     for position in range(int(counts.max(initial=0))):
         longer = longest_first[:np.searchsorted(descending_counts, -position)]
-        _, refined = distinct_values(group[longer] * name_span
+        _, refined = _distinct_values(group[longer] * name_span
                                      + pair_name[starts[longer] + position])
         group[longer] = refined + next_group
         next_group += int(refined.max()) + 1
-    _, group = distinct_values(group)
+    _, group = _distinct_values(group)
     example = np.zeros(int(group.max(initial=-1)) + 1, dtype=np.int64)
     example[group[::-1]] = np.arange(objects.size - 1, -1, -1)
     property_sets = [pair_name[starts[i]:starts[i] + counts[i]] for i in example.tolist()]
     return group, property_sets
 
 
-def distinct_values(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _distinct_values(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The sorted distinct values of an integer array and each element's index among them
     (`np.unique(values, return_inverse=True)` through a stable sort, fast on nearly sorted
     input)."""
