@@ -7,7 +7,7 @@ from rich.console import Console
 from rich.text import Text
 
 from memtui.ui.model import CHART_METRIC_SETS, WINDOWS, Marker, visible_samples
-from memtui.ui.widgets.chart import ChartRequest, plot, seconds_to_next_dot, to_strips
+from memtui.ui.widgets.chart import ChartRequest, plot, seconds_to_next_column, to_strips
 from tests.ui.fake_monitor import T0, FakeMonitor
 
 
@@ -37,7 +37,7 @@ def test_strips_match_rich_reading_of_plotext_text(width, height, window_index):
 
 
 class TestWhenToDraw:
-    """A chart whose only change is time waits until it has moved by one braille dot."""
+    """A chart whose only change is time waits until it has moved by one cell column."""
 
     @staticmethod
     def key(end_offset: float = 0.0, window_index: int = 1, width: int = 80,
@@ -47,22 +47,22 @@ class TestWhenToDraw:
                              base.end + end_offset)
         return moved, width, 20, "dark"
 
-    def test_a_second_later_waits_for_the_rest_of_a_dot(self):
-        # 5 min over 80 cells of 2 dots: one dot is 1.875 s
-        assert seconds_to_next_dot(self.key(), self.key(1.0)) == pytest.approx(0.875)
+    def test_a_second_later_waits_for_the_rest_of_a_column(self):
+        # 5 min over 80 cells: one column is 3.75 s
+        assert seconds_to_next_column(self.key(), self.key(1.0)) == pytest.approx(2.75)
 
-    def test_a_dot_later_draws_at_once(self):
-        assert seconds_to_next_dot(self.key(), self.key(1.875)) == 0
+    def test_a_column_later_draws_at_once(self):
+        assert seconds_to_next_column(self.key(), self.key(3.75)) == 0
 
     def test_a_wide_chart_of_a_short_window_draws_every_second(self):
-        assert seconds_to_next_dot(self.key(width=200, window_index=0),
-                                   self.key(1.0, width=200, window_index=0)) == 0
+        assert seconds_to_next_column(self.key(width=200, window_index=0),
+                                      self.key(1.0, width=200, window_index=0)) == 0
 
     @pytest.mark.parametrize("changed", [
         {"window_index": 2}, {"width": 81}, {"markers": (Marker(T0 + 390, "GC"),)},
     ])
     def test_any_other_change_draws_at_once(self, changed):
-        assert seconds_to_next_dot(self.key(), self.key(1.0, **changed)) == 0
+        assert seconds_to_next_column(self.key(), self.key(1.0, **changed)) == 0
 
     def test_the_first_drawing_is_immediate(self):
-        assert seconds_to_next_dot(None, self.key()) == 0
+        assert seconds_to_next_column(None, self.key()) == 0

@@ -137,11 +137,11 @@ DrawingKey = tuple[ChartRequest, int, int, str]
 """What a drawing shows: the request, the width and height in cells, the plotext theme."""
 
 
-def seconds_to_next_dot(drawn: DrawingKey | None, wanted: DrawingKey) -> float:
+def seconds_to_next_column(drawn: DrawingKey | None, wanted: DrawingKey) -> float:
     """How long `wanted` may wait after `drawn` (0: draw now).
 
     Positive only when the two differ just in samples and end time, by less than the time
-    one braille dot (half a cell) of the chart's width stands for.
+    one cell column of the chart's width stands for.
     """
     if drawn is None or drawn[1:] != wanted[1:]:
         return 0.0
@@ -153,8 +153,7 @@ def seconds_to_next_dot(drawn: DrawingKey | None, wanted: DrawingKey) -> float:
     window = after.window
     span = window.seconds if window.seconds is not None else max(after.end - after.points[0].t,
                                                                  1.0)
-    dot = span / (2 * wanted[1])
-    return max(0.0, dot - (after.end - before.end))
+    return max(0.0, span / wanted[1] - (after.end - before.end))
 
 
 def draw(request: ChartRequest, width: int, height: int, theme: str) -> list[Strip]:
@@ -166,8 +165,8 @@ class MemoryChart(PlotextPlot):
     """Drawn in a thread; renders the last drawing.
 
     When only time moved on since the last drawing, the next one waits until the plot has
-    moved by one braille dot (half a cell of the window's span), so long windows and small
-    terminals draw less often than once a sample; anything else changing draws at once.
+    moved by one cell column, so long windows and small terminals draw less often than once
+    a sample; anything else changing draws at once.
     """
 
     def __init__(self, *, id: str | None = None):
@@ -201,7 +200,7 @@ class MemoryChart(PlotextPlot):
         self.drawing_pending = True
         if self.deferred is not None:
             return
-        wait = seconds_to_next_dot(self.drawn_for, key)
+        wait = seconds_to_next_column(self.drawn_for, key)
         if wait > 0:
             self.deferred = self.set_timer(wait, self.draw_deferred)
         else:
