@@ -43,7 +43,12 @@ def metric_change(pilot: Pilot, field: str) -> str:
 
 
 async def chart_drawn(pilot: Pilot) -> None:
-    """Wait until the chart shows its latest drawing (it is drawn in a thread)."""
+    """Draw the chart's latest request now, as a state change does, and wait until it shows.
+
+    Without the flush, a chart that only moved by less than a cell column waits up to a
+    column's time (seconds) for the next sample.
+    """
     chart = pilot.app.monitor_screen.query_one(MemoryChart)
+    chart.flush()
     await wait_until(pilot, lambda: not chart.drawing_pending, what="chart drawn")
     await pilot.pause()

@@ -6,9 +6,17 @@ import pytest
 from rich.console import Console
 from rich.text import Text
 
+from memtui.events import TargetExited
 from memtui.ui.model import CHART_METRIC_SETS, WINDOWS, Marker, visible_samples
-from memtui.ui.widgets.chart import ChartRequest, plot, seconds_to_next_column, to_strips
+from memtui.ui.widgets.chart import (
+    ChartRequest,
+    MemoryChart,
+    plot,
+    seconds_to_next_column,
+    to_strips,
+)
 from tests.ui.fake_monitor import T0, FakeMonitor
+from tests.ui.helpers import wait_until
 
 
 def request(window_index: int, markers: tuple[Marker, ...] = ()) -> ChartRequest:
@@ -66,3 +74,36 @@ class TestWhenToDraw:
 
     def test_the_first_drawing_is_immediate(self):
         assert seconds_to_next_column(None, self.key()) == 0
+
+
+class TestChartOnScreen:
+    """At 80 columns a 5-minute chart moves a column every 3.75 s of samples."""
+
+    @staticmethod
+    async def drawn_end(pilot) -> float:
+        chart = pilot.app.monitor_screen.query_one(MemoryChart)
+        await wait_until(pilot, lambda: (chart.drawn_for is not None
+                         and chart.drawn_for == chart.drawing_key())
+                         or chart.deferred is not None, what="chart drawn or deferred")
+        return chart.drawn_for[0].end
+
+    async def test_a_sample_within_the_column_waits_and_a_later_one_draws(self, make_app):
+        app, fake = make_app()
+        async with app.run_test(size=(80, 24)) as pilot:
+            first_end = await self.drawn_end(pilot)
+            fake.feed_samples(1)
+            await wait_until(pilot, lambda: len(fake.history) == 301)
+            assert await self.drawn_end(pilot) == first_end
+            fake.feed_samples(3)
+            await wait_until(pilot, lambda: len(fake.history) == 304)
+            await wait_until(pilot, lambda: app.monitor_screen.query_one(MemoryChart).drawn_for[0]
+                             .end == fake.history.latest.t, what="chart drawn up to date")
+
+    async def test_the_target_exiting_draws_the_waiting_samples(self, make_app):
+        app, fake = make_app()
+        async with app.run_test(size=(80, 24)) as pilot:
+            await self.drawn_end(pilot)
+            fake.feed_samples(1)
+            fake.feed(TargetExited(T0 + 301, 0))
+            await wait_until(pilot, lambda: app.monitor_screen.query_one(MemoryChart).drawn_for[0]
+                             .end == T0 + 300, what="chart drawn up to the last sample")

@@ -164,12 +164,14 @@ class MonitorScreen(Screen[None]):
             self.target_state = "live"
             self.status(f"reconnected at {clock_time(event.at)}", "good")
         self.refresh_header()
+        self.query_one(MemoryChart).flush()
 
     def on_monitor_stopped(self, message: MonitorStopped) -> None:
         if message.error is not None:
             self.target_state = "detached"
             self.status(f"monitoring stopped: {message.error}", "error")
             self.refresh_header()
+        self.query_one(MemoryChart).flush()
 
     def on_snapshot_progressed(self, message: SnapshotProgressed) -> None:
         self.show_snapshot_progress(message.progress)
@@ -283,6 +285,7 @@ class MonitorScreen(Screen[None]):
         else:
             self.paused_at = latest.t if latest else self.clock()
         self.redraw()
+        self.query_one(MemoryChart).flush()
 
     def action_window(self, index: int) -> None:
         self.window = WINDOWS[index]

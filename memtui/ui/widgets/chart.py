@@ -164,10 +164,13 @@ def draw(request: ChartRequest, width: int, height: int, theme: str) -> list[Str
 class MemoryChart(PlotextPlot):
     """Drawn in a thread; renders the last drawing.
 
-    When only time moved on since the last drawing, the next one waits until the plot has
-    moved by one cell column, so long windows and small terminals draw less often than once
-    a sample; anything else changing draws at once.
+    When only time moved on since the last drawing, the chart waits for a sample that moves
+    it by at least one cell column, so long windows and small terminals draw less often
+    than once a sample. Anything else changing draws at once, and so does `flush`; if no
+    such sample comes, the latest one is drawn `stale_grace` seconds after its column is due.
     """
+
+    stale_grace = 1.0
 
     def __init__(self, *, id: str | None = None):
         super().__init__(id=id)
@@ -198,18 +201,20 @@ class MemoryChart(PlotextPlot):
             self.drawing_pending = False
             return
         self.drawing_pending = True
-        if self.deferred is not None:
-            return
         wait = seconds_to_next_column(self.drawn_for, key)
-        if wait > 0:
-            self.deferred = self.set_timer(wait, self.draw_deferred)
-        else:
-            self.draw_in_thread(key)
+        if wait == 0:
+            self.flush()
+        elif self.deferred is None:
+            self.deferred = self.set_timer(wait + self.stale_grace, self.flush)
 
-    def draw_deferred(self) -> None:
-        self.deferred = None
+    def flush(self) -> None:
+        """Draw the latest request now unless it is already drawn or being drawn."""
+        if self.deferred is not None:
+            self.deferred.stop()
+            self.deferred = None
         key = self.drawing_key()
         if key != self.drawn_for:
+            self.drawing_pending = True
             self.draw_in_thread(key)
 
     @work(thread=True, exclusive=True, group="chart")
