@@ -363,7 +363,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--window-ms", type=int, default=500)
     parser.add_argument("--interval", type=float, default=1.0, help="memtui record --interval")
     parser.add_argument("--pin", choices=("no", "yes", "both"), default="no",
-                        help="pin the workload to core 0 and memtui to core 1 (both: run twice)")
+                        help="pin the workload to core 0, memtui to core 1 (both: run both ways)")
     parser.add_argument("--probe-pairs", type=int, default=20,
                         help="pairs of phases for the GC observer's in-target cost (0: skip)")
     args = parser.parse_args(argv)
