@@ -103,12 +103,18 @@ def _unmatched(first: np.ndarray, second: np.ndarray) -> tuple[np.ndarray, np.nd
     """Masks over `first` and `second`: the values absent from the other array (what
     `~np.isin` answers both ways), by one sort-merge of the two arrays."""
     merged, order, from_second = _merge(first, second)
-    run = np.cumsum(np.r_[True, merged[1:] != merged[:-1]]) - 1
+    starts_run = np.empty(merged.size, dtype=bool)
+    starts_run[:1] = True
+    np.not_equal(merged[1:], merged[:-1], out=starts_run[1:])
+    del merged
+    run = np.cumsum(starts_run, dtype=np.int32 if order.size < 2**31 else np.int64)
+    del starts_run
+    run -= 1
     in_first = np.zeros(int(run[-1]) + 1 if run.size else 0, dtype=bool)
     in_second = np.zeros_like(in_first)
     in_first[run[~from_second]] = True
     in_second[run[from_second]] = True
-    alone = np.empty(merged.size, dtype=bool)
+    alone = np.empty(order.size, dtype=bool)
     alone[order] = np.where(from_second, ~in_first[run], ~in_second[run])
     return alone[:first.size], alone[first.size:]
 
@@ -202,8 +208,8 @@ def diff_snapshots(before: HeapSnapshot, after: HeapSnapshot, comparable: bool,
     bytes_before = _sum_by(key_b, size_b, key_count)
     bytes_after = _sum_by(key_a, size_a, key_count)
     if comparable:
-        removed, added = _unmatched(before.node_id[nodes_b].astype(np.int64) * key_count + key_b,
-                                   after.node_id[nodes_a].astype(np.int64) * key_count + key_a)
+        removed, added = _unmatched(_tagged_ids(before, nodes_b, key_b, key_count),
+                                    _tagged_ids(after, nodes_a, key_a, key_count))
         new = np.bincount(key_a[added], minlength=key_count)
         deleted = np.bincount(key_b[removed], minlength=key_count)
         alloc = _sum_by(key_a[added], size_a[added], key_count)
@@ -374,6 +380,15 @@ def _counted(table: ClassTable, index: dict) -> tuple[np.ndarray, np.ndarray]:
     nodes = np.flatnonzero(table.node_class >= 0)
     joint = np.array([index[key] for key in _class_keys(table)], dtype=np.int64)
     return nodes, joint[table.node_class[nodes]]
+
+
+def _tagged_ids(snapshot: HeapSnapshot, nodes: np.ndarray, keys: np.ndarray,
+                key_count: int) -> np.ndarray:
+    """One integer per node for its (object id, class key), ordered by id first."""
+    tagged = snapshot.node_id[nodes].astype(np.int64)
+    tagged *= key_count
+    tagged += keys
+    return tagged
 
 
 def _sum_by(keys: np.ndarray, values: np.ndarray, length: int) -> np.ndarray:
