@@ -162,7 +162,7 @@ def _single_owners(snapshot: HeapSnapshot) -> tuple[np.ndarray, np.ndarray]:
         keep = ~ownable[source]
         _offer(incoming, targets[candidates[keep]], source[keep].astype(index_type), several,
                unvisited)
-    reached = np.flatnonzero(incoming != unvisited)
+    reached = np.flatnonzero(incoming != unvisited).astype(index_type)
     while reached.size:
         offered = incoming[reached]
         incoming[reached] = unvisited
@@ -178,12 +178,13 @@ def _single_owners(snapshot: HeapSnapshot) -> tuple[np.ndarray, np.ndarray]:
             edges = _edge_ranges(snapshot.first_edge, nodes)
             targets = snapshot.edge_to[edges]
             keep = ownable[targets] & (snapshot.edge_type[edges] != weak)
-            labels = np.repeat(owner[nodes], snapshot.node_edge_count[nodes])[keep]
+            labels = np.repeat(owner[nodes], _edge_counts(snapshot.first_edge, nodes))[keep]
             targets = targets[keep]
             _offer(incoming, targets, labels, several, unvisited)
             reached_parts.append(targets)
-        reached = _distinct(np.concatenate(reached_parts), n) if reached_parts else frontier[:0]
-    owned = np.flatnonzero(ownable & (owner < several))
+        reached = (_distinct(np.concatenate(reached_parts), n).astype(index_type)
+                   if reached_parts else frontier[:0])
+    owned = np.flatnonzero(ownable & (owner < several)).astype(index_type)
     return owned, owner[owned]
 
 
@@ -230,6 +231,11 @@ def _dense_ids(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     rank = np.cumsum(present, dtype=np.int32 if top < 2**31 else np.int64)
     rank -= 1
     return np.flatnonzero(present), rank[keys]
+
+
+def _edge_counts(first: np.ndarray, nodes: np.ndarray) -> np.ndarray:
+    """Number of edges of each node in `nodes`."""
+    return first[nodes + 1] - first[nodes]
 
 
 def _edge_ranges(first: np.ndarray, nodes: np.ndarray) -> np.ndarray:
@@ -340,7 +346,8 @@ def _interfaces(snapshot: HeapSnapshot, plain: np.ndarray) -> tuple[np.ndarray, 
     """For each plain object, the index of its inferred interface (or -1) and the names."""
     objects = np.flatnonzero(plain)
     edges = _edge_ranges(snapshot.first_edge, objects)
-    owner = np.repeat(np.arange(len(objects), dtype=np.int32), snapshot.node_edge_count[objects])
+    owner = np.repeat(np.arange(len(objects), dtype=np.int32),
+                      _edge_counts(snapshot.first_edge, objects))
     properties = snapshot.edge_type[edges] == snapshot.edge_type_code("property")
     edges, owner = edges[properties], owner[properties]
     names, slot = _dense_ids(snapshot.edge_name[edges])

@@ -82,11 +82,10 @@ class HeapSnapshot:
         self.node_name: np.ndarray = nodes["name"]
         self.node_id: np.ndarray = nodes["id"]
         self.node_self_size: np.ndarray = nodes["self_size"]
-        self.node_edge_count: np.ndarray = nodes["edge_count"]
         self.node_detachedness: np.ndarray | None = nodes.get("detachedness")
         self.node_count = len(self.node_type)
         self.first_edge = np.zeros(self.node_count + 1, dtype=np.int64)
-        self.first_edge[1:] = self.node_edge_count
+        self.first_edge[1:] = nodes["edge_count"]
         np.cumsum(self.first_edge, out=self.first_edge)
         self.edge_type: np.ndarray = edges["type"]
         self.edge_name: np.ndarray = edges["name_or_index"]
@@ -95,6 +94,11 @@ class HeapSnapshot:
         self.strings = strings
         self.locations = locations
         self.root = root_index
+
+    @property
+    def node_edge_count(self) -> np.ndarray:
+        """Number of edges of every node (derived from `first_edge`, so not kept twice)."""
+        return np.diff(self.first_edge).astype(np.uint32)
 
     def node_type_name(self, ordinal: int) -> str:
         """Name of the node's type, e.g. 'object' or 'closure'."""
@@ -114,7 +118,7 @@ class HeapSnapshot:
 
     def edge_source(self) -> np.ndarray:
         """Source node ordinal of every edge (built on demand: 4 bytes per edge)."""
-        return np.repeat(np.arange(self.node_count, dtype=np.uint32), self.node_edge_count)
+        return np.repeat(np.arange(self.node_count, dtype=np.uint32), np.diff(self.first_edge))
 
     def edge_name_str(self, edge: int) -> str:
         """The edge's name; element and hidden edges are named by their index."""
