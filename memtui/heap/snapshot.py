@@ -8,8 +8,9 @@ object is built per node or edge. The layout comes from the file's own `snapshot
 from __future__ import annotations
 
 import json
-import warnings
+from collections import deque
 from collections.abc import Callable
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +19,8 @@ import numpy as np
 from memtui.errors import UsageError
 
 CHUNK_SIZE = 1 << 20
+PARSE_THREADS = 2
+MAX_CHUNKS_IN_FLIGHT = 2 * PARSE_THREADS
 CHECK_BLOCK = 1 << 20
 NUMBER_SEPARATOR = b","
 WHITESPACE = b" \t\r\n"
@@ -140,7 +143,8 @@ def load_snapshot(path, *, on_progress: Callable[[float], None] | None = None) -
         if size == 0:
             raise UsageError(f"{path.name} is empty", NOT_A_SNAPSHOT_HINT)
         reader = _Reader(file, path.name, size, on_progress)
-        return _SnapshotParser(reader, path).parse()
+        with ThreadPoolExecutor(PARSE_THREADS, thread_name_prefix="memtui-heap-parse") as pool:
+            return _SnapshotParser(reader, path, pool).parse()
 
 
 class _Reader:
@@ -228,42 +232,57 @@ class _Reader:
             self.buf = tail + rest
             return value
 
-    def integers(self, sink: Callable[[np.ndarray], None]) -> None:
-        """Parse a flat JSON array of non-negative integers, feeding values to `sink` by chunk."""
+    def integers(self, sink: Callable[[np.ndarray], None], pool: Executor) -> None:
+        """Parse a flat JSON array of non-negative integers, feeding values to `sink` by chunk,
+        in order. Chunks are parsed on `pool` (numpy's text parser releases the GIL), with
+        at most `MAX_CHUNKS_IN_FLIGHT` read ahead."""
         self.expect(b"[", "an array")
-        while True:
-            if not self.fill():
-                raise self.truncated()
-            close = self.buf.find(b"]", self.pos)
-            if close >= 0:
-                self._feed_numbers(self.buf[self.pos:close], sink)
-                self.pos = close + 1
-                return
-            cut = self.buf.rfind(NUMBER_SEPARATOR, self.pos)
-            if cut < 0:
-                if self.eof:
-                    raise self.truncated()
-                self.fill(len(self.buf) - self.pos + CHUNK_SIZE)
-                continue
-            self._feed_numbers(self.buf[self.pos:cut], sink)
-            self.pos = cut + 1
-            if self.eof and self.pos >= len(self.buf):
-                raise self.truncated()
+        in_flight: deque[Future] = deque()
+        try:
+            while True:
+                self.fill(CHUNK_SIZE)
+                if self.pos >= len(self.buf):
+                    raise self._truncated_after(in_flight, sink)
+                close = self.buf.find(b"]", self.pos)
+                if close >= 0:
+                    self._submit(self.buf[self.pos:close], pool, in_flight)
+                    self.pos = close + 1
+                    break
+                cut = self.buf.rfind(NUMBER_SEPARATOR, self.pos)
+                if cut < 0:
+                    if self.eof:
+                        raise self._truncated_after(in_flight, sink)
+                    self.fill(len(self.buf) - self.pos + CHUNK_SIZE)
+                    continue
+                self._submit(self.buf[self.pos:cut], pool, in_flight)
+                self.pos = cut + 1
+                if self.eof and self.pos >= len(self.buf):
+                    raise self._truncated_after(in_flight, sink)
+                while len(in_flight) > MAX_CHUNKS_IN_FLIGHT:
+                    sink(self._parsed(in_flight.popleft()))
+            while in_flight:
+                sink(self._parsed(in_flight.popleft()))
+        finally:
+            for future in in_flight:
+                future.cancel()
 
-    def _feed_numbers(self, text: bytes, sink) -> None:
-        # Every number in these sections is an unsigned 32-bit value (DevTools itself holds
-        # them in Uint32Arrays), and numpy parses uint32 faster than wider types.
-        if not text or text.isspace():
-            return
-        if b"-" in text:
-            raise self.malformed("a negative number")
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", DeprecationWarning)
-            try:
-                values = np.fromstring(text, dtype=np.uint32, sep=",")
-            except (ValueError, DeprecationWarning):
-                raise self.malformed("a value that is not a non-negative integer") from None
-        sink(values)
+    @staticmethod
+    def _submit(text: bytes, pool: Executor, in_flight: deque[Future]) -> None:
+        if text and not text.isspace():
+            in_flight.append(pool.submit(_parse_numbers, text))
+
+    def _truncated_after(self, in_flight: deque[Future], sink) -> UsageError:
+        """The truncation error, once the chunks before it are through `sink` (an error in
+        them is reported first, in file order)."""
+        while in_flight:
+            sink(self._parsed(in_flight.popleft()))
+        return self.truncated()
+
+    def _parsed(self, future: Future) -> np.ndarray:
+        try:
+            return future.result()
+        except _MalformedNumbers as error:
+            raise self.malformed(str(error)) from None
 
     def skip_number_arrays(self) -> None:
         """Skip a (possibly nested) array that holds only numbers, like `trace_tree`."""
@@ -284,6 +303,21 @@ class _Reader:
                 return
             depth += int(step.sum(dtype=np.int64))
             self.pos = len(self.buf)
+
+
+class _MalformedNumbers(ValueError):
+    """A number section holds something other than non-negative integers."""
+
+
+def _parse_numbers(text: bytes) -> np.ndarray:
+    """The comma-separated integers in `text`. Every number in these sections is an unsigned
+    32-bit value (DevTools holds them in Uint32Arrays), and numpy parses uint32 fastest."""
+    if b"-" in text:
+        raise _MalformedNumbers("a negative number")
+    try:
+        return np.fromstring(text, dtype=np.uint32, sep=",")
+    except ValueError:
+        raise _MalformedNumbers("a value that is not a non-negative integer") from None
 
 
 class _ColumnSink:
@@ -349,9 +383,10 @@ class _BufferSink:
 
 
 class _SnapshotParser:
-    def __init__(self, reader: _Reader, path: Path):
+    def __init__(self, reader: _Reader, path: Path, pool: Executor):
         self.reader = reader
         self.path = path
+        self.pool = pool
         self.header: dict | None = None
         self.meta: SnapshotMeta | None = None
         self.node_columns: dict[str, np.ndarray] | None = None
@@ -401,13 +436,13 @@ class _SnapshotParser:
         elif key in ("nodes", "edges"):
             if self.meta is None:
                 self.pending[key] = _BufferSink()
-                reader.integers(self.pending[key])
+                reader.integers(self.pending[key], self.pool)
             else:
                 sink = self.sink_for(key)
-                reader.integers(sink)
+                reader.integers(sink, self.pool)
                 self.finish_sink(key, sink)
         elif key == "locations":
-            reader.integers(self.location_values.append)
+            reader.integers(self.location_values.append, self.pool)
         elif key == "strings":
             strings = reader.json_value(large=True)
             if not isinstance(strings, list) or set(map(type, strings)) - {str}:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 
 import numpy as np
 import pytest
@@ -194,6 +195,32 @@ class TestBadFiles:
         path = tmp_path / "bad.heapsnapshot"
         path.write_text(json.dumps(data))
         one_line_usage_error(path, pattern)
+
+    def test_a_bad_value_deep_in_a_section_is_reported_in_file_order(
+            self, contents_snapshot, tmp_path, monkeypatch):
+        """Chunks are parsed on worker threads: the first bad chunk in the file is the
+        error, even with later chunks (and a truncation) already read ahead."""
+        monkeypatch.setattr(snapshot_module, "CHUNK_SIZE", 4093)
+        text = contents_snapshot.path.read_bytes()
+        edges = text.index(b'"edges":[')
+        bad = text.index(b",", edges + 40_000)
+        cut = text.index(b",", bad + 6000)
+        path = tmp_path / "bad-deep.heapsnapshot"
+        path.write_bytes(text[:bad] + b",x" + text[bad + 1:cut])
+        one_line_usage_error(path, 'not a non-negative integer in "edges"')
+        path.write_bytes(text[:cut])
+        one_line_usage_error(path, 'truncated inside "edges"')
+
+    def test_parse_threads_end_with_the_parse(self, contents_snapshot, tmp_path, valid_text):
+        def parse_threads():
+            return [t for t in threading.enumerate() if t.name.startswith("memtui-heap-parse")]
+
+        load_snapshot(contents_snapshot.path)
+        assert not parse_threads()
+        path = tmp_path / "bad.heapsnapshot"
+        path.write_text(valid_text.replace('"edges":[', '"edges":[x', 1))
+        one_line_usage_error(path, "not a non-negative integer")
+        assert not parse_threads()
 
     def test_element_edges_name_indexes_not_strings(self, tmp_path, valid_text):
         data = json.loads(valid_text)
