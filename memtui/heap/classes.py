@@ -124,7 +124,7 @@ def _of_types(snapshot: HeapSnapshot, type_names) -> np.ndarray:
 
 def _named(snapshot: HeapSnapshot, nodes: np.ndarray, name: str) -> np.ndarray:
     """Mask over `nodes` of those whose name is `name`."""
-    indexes = _indexes_of(snapshot.strings, name)
+    indexes = string_indexes(snapshot.strings, name)
     if indexes.size == 1:
         return snapshot.node_name[nodes] == indexes[0]
     return np.isin(snapshot.node_name[nodes], indexes)
@@ -252,7 +252,7 @@ def _edge_ranges(first: np.ndarray, nodes: np.ndarray) -> np.ndarray:
     return ranges
 
 
-def _indexes_of(strings: list[str], wanted: str) -> np.ndarray:
+def string_indexes(strings: list[str], wanted: str) -> np.ndarray:
     """Every index at which `wanted` occurs in the strings table."""
     found = []
     start = 0
@@ -365,7 +365,7 @@ def _interface_definitions(snapshot: HeapSnapshot, object_count: int, owner: np.
 
     `names` are the distinct property-name string indexes, `slot` indexes them per edge.
     """
-    proto_slots = np.flatnonzero(np.isin(names, _indexes_of(snapshot.strings, PROTO_PROPERTY)))
+    proto_slots = np.flatnonzero(np.isin(names, string_indexes(snapshot.strings, PROTO_PROPERTY)))
     keep = ~np.isin(slot, proto_slots)
     owner, slot = owner[keep], slot[keep]
     if not slot.size:

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from memtui.heap.capture import sidecar_path
-from memtui.heap.classes import ClassTable, classify
+from memtui.heap.classes import ClassTable, classify, string_indexes
 from memtui.heap.dominators import csr_neighbours
 from memtui.heap.snapshot import HeapSnapshot
 
@@ -47,13 +47,22 @@ def read_capture_record(snapshot_path: Path | str) -> CaptureRecord | None:
         return None
 
 
+def shared_object_ids(before: HeapSnapshot, after: HeapSnapshot) -> tuple[np.ndarray, np.ndarray]:
+    """Node ordinals (in BEFORE, in AFTER) of every object id present in both snapshots, in
+    increasing id order: what `ids_comparable` and `diff_snapshots` both work from, so a
+    caller that needs both computes it once and passes it to each."""
+    return _shared_id_pairs(before.node_id, after.node_id)
+
+
 def ids_comparable(before: HeapSnapshot, after: HeapSnapshot, before_path: Path | str,
-                   after_path: Path | str, override: bool | None = None) -> tuple[bool, str]:
+                   after_path: Path | str, override: bool | None = None, *,
+                   shared_ids: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[bool, str]:
     """Whether object ids name the same objects in both snapshots, and why memtui thinks so.
 
     `override` (the --ids-comparable / --ids-not-comparable flags) wins; then the sidecars
     memtui writes (same pid and same inspector session); otherwise the contents: objects
-    present in both files under one id must agree in type and name.
+    present in both files under one id must agree in type and name. `shared_ids` is
+    `shared_object_ids(before, after)` if the caller has it.
     """
     if override is not None:
         flag = "--ids-comparable" if override else "--ids-not-comparable"
@@ -66,21 +75,21 @@ def ids_comparable(before: HeapSnapshot, after: HeapSnapshot, before_path: Path 
             return False, (f"taken in different inspector sessions of pid {first.pid}, "
                            "which reset object ids")
         return True, f"taken by memtui in one inspector session of pid {first.pid}"
-    return _judge_ids_by_contents(before, after)
+    return _judge_ids_by_contents(before, after,
+                                  shared_ids or shared_object_ids(before, after))
 
 
-def _judge_ids_by_contents(before: HeapSnapshot, after: HeapSnapshot) -> tuple[bool, str]:
-    checked_before = _nodes_of_types(before, ID_CHECK_TYPES)
-    checked_after = _nodes_of_types(after, ID_CHECK_TYPES)
-    in_before, in_after = _shared_id_pairs(before.node_id[checked_before],
-                                          after.node_id[checked_after])
+def _judge_ids_by_contents(before: HeapSnapshot, after: HeapSnapshot,
+                           shared_ids: tuple[np.ndarray, np.ndarray]) -> tuple[bool, str]:
+    in_before, in_after = shared_ids
+    checked = _of_types(before, ID_CHECK_TYPES)[in_before]
+    checked &= _of_types(after, ID_CHECK_TYPES)[in_after]
+    in_before, in_after = in_before[checked], in_after[checked]
     shared = in_before.size
     if shared < ID_CHECK_MIN_SHARED:
         return False, f"the files share only {shared} object ids: ids were reset between them"
     step = max(1, shared // ID_CHECK_SAMPLE)
-    first = checked_before[in_before[::step]]
-    second = checked_after[in_after[::step]]
-    pairs = list(zip(first.tolist(), second.tolist(), strict=True))
+    pairs = list(zip(in_before[::step].tolist(), in_after[::step].tolist(), strict=True))
     differing = sum(not _same_object(before, a, after, b) for a, b in pairs)
     sampled = len(pairs)
     if differing > ID_MISMATCH_TOLERANCE * sampled:
@@ -92,40 +101,17 @@ def _judge_ids_by_contents(before: HeapSnapshot, after: HeapSnapshot) -> tuple[b
 
 def _shared_id_pairs(first: np.ndarray, second: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Positions (i, j) with first[i] == second[j], in increasing id order; each array holds
-    distinct ids, as V8 assigns them."""
-    merged, order, from_second = _merge(first, second)
-    pair_start = np.flatnonzero((merged[1:] == merged[:-1]) & ~from_second[:-1]
-                                & from_second[1:])
-    return order[pair_start], order[pair_start + 1] - first.size
-
-
-def _unmatched(first: np.ndarray, second: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Masks over `first` and `second`: the values absent from the other array (what
-    `~np.isin` answers both ways), by one sort-merge of the two arrays."""
-    merged, order, from_second = _merge(first, second)
-    starts_run = np.empty(merged.size, dtype=bool)
-    starts_run[:1] = True
-    np.not_equal(merged[1:], merged[:-1], out=starts_run[1:])
-    del merged
-    run = np.cumsum(starts_run, dtype=np.int32 if order.size < 2**31 else np.int64)
-    del starts_run
-    run -= 1
-    in_first = np.zeros(int(run[-1]) + 1 if run.size else 0, dtype=bool)
-    in_second = np.zeros_like(in_first)
-    in_first[run[~from_second]] = True
-    in_second[run[from_second]] = True
-    alone = np.empty(order.size, dtype=bool)
-    alone[order] = np.where(from_second, ~in_first[run], ~in_second[run])
-    return alone[:first.size], alone[first.size:]
-
-
-def _merge(first: np.ndarray, second: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Both arrays' values sorted together (first's before second's on ties), the position of
-    each in the concatenation, and whether it came from `second`. A stable sort, because heap
-    object ids come nearly sorted and Timsort then runs in about linear time."""
+    distinct ids, as V8 assigns them. One stable sort of both arrays together: heap object
+    ids come nearly sorted, and Timsort then runs in about linear time."""
     joined = np.concatenate([first, second])
     order = np.argsort(joined, kind="stable")
-    return joined[order], order, order >= first.size
+    joined = joined[order]
+    pair_start = np.flatnonzero(joined[1:] == joined[:-1])
+    del joined
+    in_first, in_second = order[pair_start], order[pair_start + 1]
+    del order
+    crossing = (in_first < first.size) & (in_second >= first.size)
+    return in_first[crossing], in_second[crossing] - first.size
 
 
 def _same_object(before: HeapSnapshot, a: int, after: HeapSnapshot, b: int) -> bool:
@@ -137,9 +123,11 @@ def _same_object(before: HeapSnapshot, a: int, after: HeapSnapshot, b: int) -> b
             and (type_name != "string" or before.node_self_size[a] == after.node_self_size[b]))
 
 
-def _nodes_of_types(snapshot: HeapSnapshot, types: tuple[str, ...]) -> np.ndarray:
-    codes = [snapshot.type_code(t) for t in types]
-    return np.flatnonzero(np.isin(snapshot.node_type, codes))
+def _of_types(snapshot: HeapSnapshot, types: tuple[str, ...]) -> np.ndarray:
+    """Mask of the nodes whose type is one of `types`."""
+    wanted = np.zeros(len(snapshot.meta.node_types), dtype=bool)
+    wanted[[code for code in map(snapshot.type_code, types) if code >= 0]] = True
+    return wanted[snapshot.node_type]
 
 
 @dataclass(frozen=True)
@@ -184,13 +172,15 @@ class HeapDiff:
 
 def diff_snapshots(before: HeapSnapshot, after: HeapSnapshot, comparable: bool,
                    reason: str = "", before_classes: ClassTable | None = None,
-                   after_classes: ClassTable | None = None) -> HeapDiff:
+                   after_classes: ClassTable | None = None, *,
+                   shared_ids: tuple[np.ndarray, np.ndarray] | None = None) -> HeapDiff:
     """Per class, the Comparison view of `after` against the base `before`.
 
     As in DevTools, BEFORE's plain objects are labelled with AFTER's interface definitions
     (`{a, b}` classes), so one shape has one label in both. With comparable ids the rows are
     the classes with new or deleted objects (as DevTools lists them); otherwise the classes
-    whose count or size changed.
+    whose count or size changed. `shared_ids` is `shared_object_ids(before, after)` if the
+    caller has it.
     """
     after_classes = after_classes or classify(after)
     before_classes = apply_interfaces(before, before_classes or classify(before),
@@ -208,8 +198,8 @@ def diff_snapshots(before: HeapSnapshot, after: HeapSnapshot, comparable: bool,
     bytes_before = _sum_by(key_b, size_b, key_count)
     bytes_after = _sum_by(key_a, size_a, key_count)
     if comparable:
-        removed, added = _unmatched(_tagged_ids(before, nodes_b, key_b, key_count),
-                                    _tagged_ids(after, nodes_a, key_a, key_count))
+        removed, added = _unmatched(before_classes, after_classes, nodes_b, key_b, nodes_a,
+                                    key_a, shared_ids or shared_object_ids(before, after))
         new = np.bincount(key_a[added], minlength=key_count)
         deleted = np.bincount(key_b[removed], minlength=key_count)
         alloc = _sum_by(key_a[added], size_a[added], key_count)
@@ -285,7 +275,7 @@ def apply_interfaces(snapshot: HeapSnapshot, table: ClassTable,
     """Relabel the snapshot's plain objects with `definitions` (DevTools'
     `applyInterfaceDefinitions`): the definition with the most properties, all present on
     the object, wins (the earlier one on ties); objects matching none are `Object`."""
-    plain_names = [i for i, text in enumerate(snapshot.strings) if text == PLAIN_OBJECT]
+    plain_names = string_indexes(snapshot.strings, PLAIN_OBJECT)
     plain = np.flatnonzero((snapshot.node_type == snapshot.type_code("object"))
                            & np.isin(snapshot.node_name, plain_names)
                            & (table.node_class >= 0))
@@ -382,13 +372,25 @@ def _counted(table: ClassTable, index: dict) -> tuple[np.ndarray, np.ndarray]:
     return nodes, joint[table.node_class[nodes]]
 
 
-def _tagged_ids(snapshot: HeapSnapshot, nodes: np.ndarray, keys: np.ndarray,
-                key_count: int) -> np.ndarray:
-    """One integer per node for its (object id, class key), ordered by id first."""
-    tagged = snapshot.node_id[nodes].astype(np.int64)
-    tagged *= key_count
-    tagged += keys
-    return tagged
+def _unmatched(before_classes: ClassTable, after_classes: ClassTable, nodes_b: np.ndarray,
+               key_b: np.ndarray, nodes_a: np.ndarray, key_a: np.ndarray,
+               shared_ids: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Masks over the counted nodes of BEFORE (`nodes_b`, class keys `key_b`) and of AFTER:
+    those whose id is absent from the other file's class of the same key."""
+    in_before, in_after = shared_ids
+    joint_b = np.full(len(before_classes.node_class), -1, dtype=np.int32)
+    joint_b[nodes_b] = key_b
+    joint_a = np.full(len(after_classes.node_class), -1, dtype=np.int32)
+    joint_a[nodes_a] = key_a
+    key_pairs = joint_b[in_before]
+    same = key_pairs == joint_a[in_after]
+    same &= key_pairs >= 0
+    del key_pairs
+    kept_b = np.zeros(joint_b.size, dtype=bool)
+    kept_b[in_before[same]] = True
+    kept_a = np.zeros(joint_a.size, dtype=bool)
+    kept_a[in_after[same]] = True
+    return ~kept_b[nodes_b], ~kept_a[nodes_a]
 
 
 def _sum_by(keys: np.ndarray, values: np.ndarray, length: int) -> np.ndarray:

@@ -11,7 +11,13 @@ import numpy as np
 
 from memtui.errors import UsageError
 from memtui.heap.classes import classify
-from memtui.heap.diff import HeapDiff, diff_snapshots, ids_comparable, read_capture_record
+from memtui.heap.diff import (
+    HeapDiff,
+    diff_snapshots,
+    ids_comparable,
+    read_capture_record,
+    shared_object_ids,
+)
 from memtui.heap.dominators import DominatorTree, class_retained_sizes
 from memtui.heap.snapshot import HeapSnapshot, load_snapshot
 
@@ -56,8 +62,10 @@ def compare_files(before_path: Path | str, after_path: Path | str,
                   ids_override: bool | None = None) -> HeapDiff:
     """Load two snapshot files, judge whether their ids are comparable, and diff them."""
     before, after = load_snapshot(before_path), load_snapshot(after_path)
-    comparable, reason = ids_comparable(before, after, before_path, after_path, ids_override)
-    return diff_snapshots(before, after, comparable, reason)
+    shared_ids = shared_object_ids(before, after) if ids_override is not False else None
+    comparable, reason = ids_comparable(before, after, before_path, after_path, ids_override,
+                                        shared_ids=shared_ids)
+    return diff_snapshots(before, after, comparable, reason, shared_ids=shared_ids)
 
 
 def diff_json(before_path: Path | str, after_path: Path | str, diff: HeapDiff,

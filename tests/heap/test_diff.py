@@ -15,6 +15,7 @@ from memtui.heap.diff import (
     interface_properties,
     new_objects,
     read_capture_record,
+    shared_object_ids,
 )
 from memtui.heap.snapshot import HeapSnapshot, load_snapshot
 from tests.nodeproc import node_binary, node_majors, start_node
@@ -92,6 +93,21 @@ def test_ids_from_one_process_are_judged_comparable_by_contents(snapshots):
                                         snapshots.before_path, snapshots.after_path, None)
     assert comparable, reason
     assert "same objects" in reason
+
+
+def test_shared_ids_pair_equal_ids_in_id_order_and_give_the_same_answers(snapshots):
+    before, after = snapshots.before, snapshots.after
+    in_before, in_after = shared_object_ids(before, after)
+    ids = before.node_id[in_before]
+    np.testing.assert_array_equal(ids, after.node_id[in_after])
+    assert (np.diff(ids.astype(np.int64)) > 0).all()
+    assert ids.size == np.intersect1d(before.node_id, after.node_id).size
+    shared = (in_before, in_after)
+    paths = (snapshots.before_path, snapshots.after_path)
+    assert (ids_comparable(before, after, *paths, shared_ids=shared)
+            == ids_comparable(before, after, *paths))
+    given = diff_snapshots(before, after, True, shared_ids=shared)
+    assert given.rows == diff_snapshots(before, after, True).rows
 
 
 def test_ids_from_two_processes_are_judged_not_comparable_by_contents(snapshots):
