@@ -65,6 +65,32 @@ class TestRealSnapshots:
             np.testing.assert_array_equal(getattr(small_chunks, name), getattr(snap, name))
         assert small_chunks.strings == snap.strings
 
+    def test_locations_before_nodes_and_out_of_node_order(self, contents_snapshot, tmp_path):
+        """A real snapshot rewritten with `locations` first (before `snapshot.meta` and
+        `nodes`) and its records reversed gives every node the same location."""
+        data, meta, _, _ = reference_columns(contents_snapshot.path)
+        width = len(meta["location_fields"])
+        records = np.array(data["locations"]).reshape(-1, width)
+        assert len(records) > 100
+        data["locations"] = records[::-1].ravel().tolist()
+        reordered = {"locations": data["locations"],
+                     **{key: value for key, value in data.items() if key != "locations"}}
+        path = tmp_path / "locations-first.heapsnapshot"
+        path.write_text(json.dumps(reordered))
+        snap = load_snapshot(path)
+        locations = snap.locations
+        assert len(locations) == len(records)
+        assert (np.diff(locations.node.astype(np.int64)) >= 0).all()
+        node_width = len(meta["node_fields"])
+        for node_index, script_id, line, column in records.tolist():
+            assert locations.of(node_index // node_width) == (script_id, line, column)
+        in_file_order = contents_snapshot.snapshot.locations
+        for field in ("node", "script_id", "line", "column"):
+            np.testing.assert_array_equal(getattr(locations, field),
+                                          getattr(in_file_order, field))
+        unlocated = np.setdiff1d(np.arange(snap.node_count), records[:, 0] // node_width)
+        assert locations.of(int(unlocated[0])) is None
+
     def test_reports_progress_up_to_done(self, contents_snapshot, monkeypatch):
         monkeypatch.setattr(snapshot_module, "CHUNK_SIZE", 1 << 20)
         progress: list[float] = []
