@@ -35,6 +35,8 @@ class Session:
         self.client_id = f"memtui-{uuid.uuid4().hex[:12]}"
         self.connection_id = uuid.uuid4().hex
         self._process = _local_process(pid)
+        self._last: Sample | None = None
+        self._carried: tuple[GcCounters, float] = (GcCounters(), 0.0)
 
     @classmethod
     async def open(cls, spec: str | attach.InspectorTarget, *,
@@ -72,13 +74,16 @@ class Session:
         await self.install_probe()
 
     async def install_probe(self) -> None:
-        """Install the probe (idempotent); this client's GC counts start now."""
+        """Install the probe (idempotent). When it registers this client afresh (first attach,
+        or the probe was removed meanwhile), GC figures continue from the last sample."""
         answer = await self.inspector.evaluate(
             f"({PROBE_SOURCE})(require, 'install', {json.dumps(self.client_id)})",
             command_line_api=True)
         if not answer or not answer.get("ok"):
             raise MemtuiError(f"cannot install memtui's probe in pid {self.pid}: "
                               f"{(answer or {}).get('error', 'no answer')}")
+        if answer.get("added") and self._last is not None:
+            self._carried = (self._last.gc, self._last.gc_pause_ms)
 
     async def read(self, timeout: float | None = 10.0) -> Sample:
         """One sample: the probe's reading, with RSS and CPU% taken from outside by psutil."""
@@ -90,10 +95,13 @@ class Session:
         if not answer or not answer.get("ok"):
             raise MemtuiError(f"the probe failed in pid {self.pid}: "
                               f"{(answer or {}).get('error', 'no answer')}")
-        return self._sample(answer["reading"])
+        self._last = self._sample(answer["reading"])
+        return self._last
 
     def _sample(self, reading: dict) -> Sample:
+        """A Sample from the probe's reading; GC figures continue from before a reinstall."""
         rss, cpu = reading["rss"], None
+        carried_gc, carried_pause_ms = self._carried
         if self._process is not None:
             with contextlib.suppress(psutil.Error):
                 rss = self._process.memory_info().rss
@@ -102,8 +110,9 @@ class Session:
             t=reading["t"], pid=reading["pid"], rss=rss,
             heap_total=reading["heap_total"], heap_used=reading["heap_used"],
             external=reading["external"], array_buffers=reading["array_buffers"],
-            heap_limit=reading["heap_limit"], gc=GcCounters(**reading["gc"]),
-            gc_pause_ms=reading["gc_pause_ms"], elu=reading["elu"], cpu_percent=cpu,
+            heap_limit=reading["heap_limit"], gc=_added(carried_gc, GcCounters(**reading["gc"])),
+            gc_pause_ms=carried_pause_ms + reading["gc_pause_ms"], elu=reading["elu"],
+            cpu_percent=cpu,
             heap_spaces=tuple(HeapSpace(*space) for space in reading["heap_spaces"]),
         )
 
@@ -163,3 +172,8 @@ def _local_process(pid: int) -> psutil.Process | None:
         return process
     except psutil.Error:
         return None
+
+
+def _added(first: GcCounters, second: GcCounters) -> GcCounters:
+    return GcCounters(first.minor + second.minor, first.major + second.major,
+                      first.incremental + second.incremental, first.weakcb + second.weakcb)

@@ -31,7 +31,7 @@ async def test_a_dropped_connection_is_reported_and_reconnected(spawn):
             monitor, lambda e, seen: isinstance(e, SampleTaken)
             and any(isinstance(x, Reconnected) for x in seen))
         kinds = [type(e) for e in events]
-        assert ConnectionLost in kinds
+        assert ConnectionLost in kinds and Reconnected in kinds, events
         assert kinds.index(ConnectionLost) < kinds.index(Reconnected)
         assert "reopened" in target.lines
     finally:

@@ -13,7 +13,7 @@ const sample = (client) => globalThis[KEY].sample(client);
 const settle = () => new Promise((resolve) => setImmediate(resolve));
 
 test('install answers ok and registers the client', () => {
-  assert.deepStrictEqual(probe(require, 'install', 'a'), { ok: true, clients: 1 });
+  assert.deepStrictEqual(probe(require, 'install', 'a'), { ok: true, clients: 1, added: true });
   probe(require, 'uninstall', 'a');
 });
 
@@ -57,7 +57,7 @@ test('counts are per client, since that client attached', async () => {
 
 test('installing twice is idempotent and one uninstall removes it', () => {
   probe(require, 'install', 'a');
-  assert.deepStrictEqual(probe(require, 'install', 'a'), { ok: true, clients: 1 });
+  assert.deepStrictEqual(probe(require, 'install', 'a'), { ok: true, clients: 1, added: false });
   assert.deepStrictEqual(probe(require, 'uninstall', 'a'), { ok: true, clients: 0 });
   assert.strictEqual(globalThis[KEY], undefined);
 });
@@ -74,8 +74,8 @@ test('a second client keeps the probe alive when the first detaches', () => {
 
 test('a probe of another version is replaced on install', () => {
   globalThis[KEY] = { version: 0, observer: { disconnect() { throw new Error('boom'); } } };
-  assert.deepStrictEqual(probe(require, 'install', 'a'), { ok: true, clients: 1 });
-  assert.strictEqual(globalThis[KEY].version, 1);
+  assert.deepStrictEqual(probe(require, 'install', 'a'), { ok: true, clients: 1, added: true });
+  assert.strictEqual(globalThis[KEY].version, 2);
   probe(require, 'uninstall', 'a');
 });
 
@@ -95,13 +95,61 @@ test('nothing throws into the target: failures come back as {ok: false}', () => 
   assert.strictEqual(probe(require, 'bogus', 'a').ok, false);
 });
 
-test('the observer is disconnected on uninstall', async () => {
+test('GC counting stops on uninstall', async () => {
   probe(require, 'install', 'a');
   const state = globalThis[KEY];
   probe(require, 'uninstall', 'a');
-  const counted = state.counts.major;
   global.gc();
   await settle();
-  await settle();
+  const counted = state.counts.major;
+  state.harvest();
   assert.strictEqual(state.counts.major, counted);
+});
+
+test('counts by kind and pause time agree with a gc PerformanceObserver', async () => {
+  const { PerformanceObserver } = require('node:perf_hooks');
+  const kinds = { 1: 'minor', 4: 'major', 8: 'incremental', 16: 'weakcb' };
+  const seen = { minor: 0, major: 0, incremental: 0, weakcb: 0 };
+  let pauseMs = 0;
+  const observer = new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) {
+      seen[kinds[entry.detail.kind]] += 1;
+      pauseMs += entry.duration;
+    }
+  });
+  observer.observe({ entryTypes: ['gc'] });
+  probe(require, 'install', 'a');
+  const keep = [];
+  for (let round = 0; round < 40; round++) {
+    for (let i = 0; i < 20000; i++) keep[(round * 20000 + i) % 50000] = { round, i, text: 'x' + i };
+    if (round % 10 === 0) global.gc();
+    await settle();
+  }
+  await settle();
+  await settle();
+  const { gc, gc_pause_ms: probePauseMs } = sample('a').reading;
+  observer.disconnect();
+  probe(require, 'uninstall', 'a');
+  assert.deepStrictEqual(gc, seen);
+  assert.ok(gc.minor > 0 && gc.major >= 4, JSON.stringify(gc));
+  assert.ok(Math.abs(probePauseMs - pauseMs) <= 0.05 * pauseMs + 1, `${probePauseMs} vs ${pauseMs}`);
+});
+
+test('a probe whose clients all went silent removes itself', () => {
+  probe(require, 'install', 'a');
+  const state = globalThis[KEY];
+  state.tick();
+  assert.strictEqual(globalThis[KEY], state);
+  state.clients.get('a').lastSeen = 0;
+  state.tick();
+  assert.strictEqual(globalThis[KEY], undefined);
+  assert.deepStrictEqual(probe(require, 'uninstall', 'a'), { ok: true, clients: 0 });
+});
+
+test('an installed probe does not keep the process alive', () => {
+  const { spawnSync } = require('node:child_process');
+  const program = `(${source})(require, 'install', 'a'); console.log('installed');`;
+  const child = spawnSync(process.execPath, ['-e', program], { encoding: 'utf8', timeout: 20000 });
+  assert.strictEqual(child.status, 0, child.stderr);
+  assert.strictEqual(child.stdout.trim(), 'installed');
 });
