@@ -211,10 +211,17 @@ def _edge_sources(snapshot: HeapSnapshot, start: int, stop: int) -> np.ndarray:
 def _distinct(values: np.ndarray, bound: int) -> np.ndarray:
     """Sorted distinct values of an index array whose values are below `bound`."""
     if len(values) * 16 < bound:
-        return np.unique(values)
+        return _sorted_distinct(values)
     seen = np.zeros(bound, dtype=bool)
     seen[values] = True
     return np.flatnonzero(seen)
+
+
+def _sorted_distinct(values: np.ndarray) -> np.ndarray:
+    """`np.unique(values)` without numpy's masked-array check (whose first use imports
+    `numpy.ma`, 30 ms)."""
+    ordered = np.sort(values)
+    return ordered[np.r_[True, ordered[1:] != ordered[:-1]]] if ordered.size else ordered
 
 
 def _dense_ids(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -319,7 +326,7 @@ def dom_states(snapshot: HeapSnapshot) -> np.ndarray:
         while frontier.size:
             edges = _edge_ranges(snapshot.first_edge, frontier)
             edges = edges[~np.isin(snapshot.edge_type[edges], skipped)]
-            reached = np.unique(snapshot.edge_to[edges])
+            reached = _distinct(snapshot.edge_to[edges], snapshot.node_count)
             reached = reached[open_nodes[reached]]
             open_nodes[reached] = False
             states[reached] = state
