@@ -6,9 +6,10 @@
 //    "cpu_s": this process's CPU seconds in the window}
 // Usage: node alloc_workload.js probe-cost PROBE_JS [pairs=10] [phase_ms=1000]
 //   Measures memtui's probe inside this process, with no inspector: the cost of one
-//   sample() call; the work lost to its GC observer (phases with the probe installed and
-//   uninstalled alternate A B B A ..., counting the GCs observed); and the observer's extra
-//   CPU time per GC (blocks of forced minor GCs, observer on and off alternating A B B A ...).
+//   sample() call; the work lost to its GC counting (phases with the probe installed and
+//   uninstalled alternate A B B A ..., counting the GCs); and the GC counting's extra CPU time
+//   per GC, reading included (blocks of forced minor GCs, each ended by a sample() call, with
+//   the probe installed and not, alternating A B B A ...).
 //   Prints one JSON line with the results.
 'use strict';
 
@@ -112,15 +113,17 @@ function phase(phaseMs) {
 
 const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
 
-async function cpuMicrosPerForcedGc(gc, count) {
+async function cpuMicrosPerForcedGc(gc, count, client) {
   const cpu = process.cpuUsage();
   for (let i = 0; i < count; i++) gc({ type: 'minor' });
   await nextTurn();
   await nextTurn();
+  const installed = globalThis[Symbol.for('memtui.probe')];
+  if (installed) installed.sample(client);
   return cpuSeconds(cpu) * 1e6 / count;
 }
 
-async function observerMicrosPerGc(probe, pairs, count) {
+async function gcCountingMicrosPerGc(probe, pairs, count) {
   require('v8').setFlagsFromString('--expose-gc');
   const gc = require('vm').runInNewContext('gc');
   const client = 'bench-gc-cost';
@@ -130,7 +133,7 @@ async function observerMicrosPerGc(probe, pairs, count) {
     const micros = {};
     for (const variant of order) {
       probe(require, variant === 'with' ? 'install' : 'uninstall', client);
-      micros[variant] = await cpuMicrosPerForcedGc(gc, count);
+      micros[variant] = await cpuMicrosPerForcedGc(gc, count, client);
     }
     extra.push(micros.with - micros.without);
   }
@@ -145,10 +148,10 @@ function gcEvents(client) {
 
 async function probeCost(probePath, pairs, phaseMs) {
   const probe = loadProbe(probePath);
-  const client = 'bench-gc-observer';
+  const client = 'bench-gc-counting';
   const sampleMicros = sampleCostMicros(probe, 2000);
   await phase(phaseMs);
-  const observerPairs = [];
+  const countingPairs = [];
   for (let p = 0; p < pairs; p++) {
     const order = p % 2 === 0 ? ['without', 'with'] : ['with', 'without'];
     const perCpu = {};
@@ -157,12 +160,12 @@ async function probeCost(probePath, pairs, phaseMs) {
       perCpu[variant] = await phase(phaseMs);
       if (variant === 'with') perCpu.gc_per_s = gcEvents(client) / (phaseMs / 1000);
     }
-    observerPairs.push(perCpu);
+    countingPairs.push(perCpu);
   }
   probe(require, 'uninstall', client);
-  const gcMicros = await observerMicrosPerGc(probe, pairs, 500);
+  const gcMicros = await gcCountingMicrosPerGc(probe, pairs, 500);
   process.stdout.write(JSON.stringify({
-    sample_us: sampleMicros, observer_pairs: observerPairs, observer_us_per_gc: gcMicros, sink,
+    sample_us: sampleMicros, counting_pairs: countingPairs, counting_us_per_gc: gcMicros, sink,
   }) + '\n');
 }
 

@@ -163,16 +163,16 @@ def test_judge_needs_the_whole_interval_on_one_side_of_the_target(low, high, exp
     assert watch_overhead.judge(watch_overhead.Interval((low + high) / 2, low, high)) == expected
 
 
-def test_probe_cost_mode_reports_sample_cost_and_observer_pairs(system_node):
+def test_probe_cost_mode_reports_sample_cost_and_counting_pairs(system_node):
     done = subprocess.run([system_node, str(BENCH / "alloc_workload.js"), "probe-cost",
                            str(watch_overhead.PROBE), "2", "100"],
                           capture_output=True, text=True, timeout=60)
     result = json.loads(done.stdout.splitlines()[-1])
     assert result["sample_us"] > 0
-    assert len(result["observer_pairs"]) == 2
+    assert len(result["counting_pairs"]) == 2
     assert all(p["with"] > 0 and p["without"] > 0 and p["gc_per_s"] > 0
-               for p in result["observer_pairs"])
-    assert len(result["observer_us_per_gc"]) == 2
+               for p in result["counting_pairs"])
+    assert len(result["counting_us_per_gc"]) == 2
 
 
 def test_pin_process_pins_every_thread_of_the_process(system_node):
@@ -204,3 +204,54 @@ def test_median_run_picks_the_middle_wall_time():
     runs = [benchlib.Measured(wall, 1, 0, "", "") for wall in (3.0, 1.0, 2.0, 9.0)]
     assert heap_parse.median_run(runs).wall_s == 2.0
     assert heap_parse.median_run(runs[:3]).wall_s == 2.0
+
+
+PERF_SCRIPT = """\
+ 100 10.000100:
+\t    7f1a JS:*runBatch /work/bench/alloc_workload.js:44:18
+\t    14ac uv_run
+
+ 100 10.000200:
+\t    55aa node::v8_utils::BeforeGCCallback
+\t    66bb v8::internal::Heap::CollectGarbage
+
+ 100 10.000300:
+\t    7f2b JS:^harvest :46:37
+\t    7f3c JS:^reading :80:30
+\t    8888 node::inspector::MainThreadInterface::DispatchMessages
+
+ 101 10.000400:
+\t    9999 node::inspector::InspectorIo::ThreadMain
+
+ 100 10.000500:
+\t    7f4d JS:~processImmediate node:internal/timers:438:28
+"""
+
+
+def test_parse_perf_script_marks_memtuis_frames_per_sample():
+    samples = watch_overhead.parse_perf_script(PERF_SCRIPT)
+    assert [(s.tid, s.memtui) for s in samples] == [
+        (100, False), (100, True), (100, True), (101, True), (100, False)]
+    assert samples[0].time == pytest.approx(10.0001)
+
+
+def test_attributed_share_is_memtuis_share_of_the_main_thread_by_time_blocks():
+    samples = [watch_overhead.StackSample(i / 1000, 7, i % 50 == 0) for i in range(10_000)]
+    samples += [watch_overhead.StackSample(i / 1000, 8, True) for i in range(500)]
+    share, main_count = watch_overhead.attributed_share(samples, 7)
+    assert main_count == 10_000
+    assert share.estimate == pytest.approx(0.02, abs=1e-4)
+    assert share.low < 0.02 < share.high or share.low == share.high == pytest.approx(0.02)
+
+
+@pytest.mark.parametrize(("throughput", "attributed", "expected"), [
+    (["INCONCLUSIVE", "INCONCLUSIVE"], ["PASS"], "PASS"),
+    (["FAIL", "INCONCLUSIVE"], ["PASS"], "FAIL"),
+    (["INCONCLUSIVE", "PASS"], ["INCONCLUSIVE"], "INCONCLUSIVE"),
+    (["PASS", "PASS"], [], "PASS"),
+    (["PASS", "INCONCLUSIVE"], [], "INCONCLUSIVE"),
+    (["PASS", "PASS"], ["FAIL"], "FAIL"),
+])
+def test_overall_verdict_rests_on_the_attribution_unless_a_measure_fails(
+        throughput, attributed, expected):
+    assert watch_overhead.overall_verdict(throughput, attributed) == expected
