@@ -41,11 +41,14 @@ sys.path.insert(0, str(REPO))
 from tests.nodeproc import NodeProcess
 
 TARGET_SLOWDOWN = 0.01
-# Stack frames of memtui's work inside the target: the GC profiler's C++ callbacks, the
-# inspector (its thread and the dispatch of memtui's calls on the main thread), and JavaScript
-# compiled from Runtime.evaluate, which has no script name (only the probe runs as such here).
-MEMTUI_FRAME = re.compile(r"node::v8_utils::(?:Before|After)GCCallback|node::inspector::"
-                          r"|JS:[*^~+]?\S* :\d")
+# Stack frames of memtui's work inside the target, by kind: the GC profiler's C++ callbacks,
+# JavaScript compiled from Runtime.evaluate, which has no script name (only the probe runs as
+# such here), and the inspector (its thread and the dispatch of memtui's calls).
+MEMTUI_FRAMES = (
+    ("GC profiler callbacks", re.compile(r"node::v8_utils::(?:Before|After)GCCallback")),
+    ("probe JavaScript", re.compile(r"JS:[*^~+]?\S* :\d")),
+    ("inspector", re.compile(r"node::inspector::")),
+)
 ATTRIBUTION_BLOCKS = 10
 WITHOUT, WITH = "without memtui", "with memtui record"
 PROBE = REPO / "memtui" / "probe.js"
@@ -185,11 +188,24 @@ def judge(interval: Interval) -> str:
 
 @dataclass(frozen=True)
 class StackSample:
-    """One perf sample of the target: when, on which thread, and whether it was memtui's work."""
+    """One perf sample of the target: when, on which thread, and which kind of memtui's work
+    it was (None: not memtui's)."""
 
     time: float
     tid: int
-    memtui: bool
+    memtui: str | None
+
+    @property
+    def is_memtui(self) -> bool:
+        return self.memtui is not None
+
+
+def memtui_kind(frames: list[str]) -> str | None:
+    """The first kind in MEMTUI_FRAMES that any of a sample's frames shows, or None."""
+    for kind, pattern in MEMTUI_FRAMES:
+        if any(pattern.search(frame) for frame in frames):
+            return kind
+    return None
 
 
 def parse_perf_script(text: str) -> list[StackSample]:
@@ -197,15 +213,15 @@ def parse_perf_script(text: str) -> list[StackSample]:
     tab-indented line per frame, then a blank line."""
     samples = []
     header: tuple[float, int] | None = None
-    memtui = False
+    frames: list[str] = []
     for line in [*text.splitlines(), ""]:
         if line.startswith("\t"):
-            memtui = memtui or bool(MEMTUI_FRAME.search(line))
+            frames.append(line)
         elif line.strip():
             tid, stamp = line.split()[:2]
-            header, memtui = (float(stamp.rstrip(":")), int(tid)), False
+            header, frames = (float(stamp.rstrip(":")), int(tid)), []
         elif header is not None:
-            samples.append(StackSample(header[0], header[1], memtui))
+            samples.append(StackSample(header[0], header[1], memtui_kind(frames)))
             header = None
     return samples
 
@@ -222,7 +238,7 @@ def attributed_share(samples: list[StackSample], main_tid: int) -> tuple[Interva
     blocks: list[list[bool]] = [[] for _ in range(ATTRIBUTION_BLOCKS)]
     for sample in main:
         block = min(int((sample.time - start) / width), ATTRIBUTION_BLOCKS - 1)
-        blocks[block].append(sample.memtui)
+        blocks[block].append(sample.is_memtui)
     shares = [sum(block) / len(block) for block in blocks if block]
     return mean_interval(shares), len(main)
 
@@ -413,12 +429,14 @@ def report_attribution(measured: Measured, interval: float) -> str:
     for label, samples in (("without memtui (control)", measured.control),
                            (f"with memtui record --interval {interval:g}", measured.watched)):
         share, count = attributed_share(samples, measured.main_tid)
-        main_memtui = sum(s.memtui for s in samples if s.tid == measured.main_tid)
+        main = [s for s in samples if s.tid == measured.main_tid]
         other = [s for s in samples if s.tid != measured.main_tid]
+        kinds = ", ".join(f"{kind} {sum(s.memtui == kind for s in main)}"
+                          for kind, _ in MEMTUI_FRAMES)
         verdict = judge(share)
-        rows.append([label, f"{count:,}", f"{main_memtui:,}",
+        rows.append([label, f"{count:,}", f"{sum(s.is_memtui for s in main):,} ({kinds})",
                      f"{share.estimate:.3%}", f"{share.low:.3%} .. {share.high:.3%}",
-                     f"{sum(s.memtui for s in other):,} of {len(other):,}", verdict])
+                     f"{sum(s.is_memtui for s in other):,} of {len(other):,}", verdict])
     print_table(["phase", "main-thread samples", "memtui's", "share", f"95% CI (t, "
                  f"{ATTRIBUTION_BLOCKS} blocks)", "other threads: memtui's", "under 1%?"], rows)
     return verdict

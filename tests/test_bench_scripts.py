@@ -231,13 +231,15 @@ PERF_SCRIPT = """\
 def test_parse_perf_script_marks_memtuis_frames_per_sample():
     samples = watch_overhead.parse_perf_script(PERF_SCRIPT)
     assert [(s.tid, s.memtui) for s in samples] == [
-        (100, False), (100, True), (100, True), (101, True), (100, False)]
+        (100, None), (100, "GC profiler callbacks"), (100, "probe JavaScript"),
+        (101, "inspector"), (100, None)]
     assert samples[0].time == pytest.approx(10.0001)
 
 
 def test_attributed_share_is_memtuis_share_of_the_main_thread_by_time_blocks():
-    samples = [watch_overhead.StackSample(i / 1000, 7, i % 50 == 0) for i in range(10_000)]
-    samples += [watch_overhead.StackSample(i / 1000, 8, True) for i in range(500)]
+    samples = [watch_overhead.StackSample(i / 1000, 7, "inspector" if i % 50 == 0 else None)
+               for i in range(10_000)]
+    samples += [watch_overhead.StackSample(i / 1000, 8, "inspector") for i in range(500)]
     share, main_count = watch_overhead.attributed_share(samples, 7)
     assert main_count == 10_000
     assert share.estimate == pytest.approx(0.02, abs=1e-4)

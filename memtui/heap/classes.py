@@ -58,9 +58,14 @@ class ClassSummary:
     self_size: int
 
 
-def classify(snapshot: HeapSnapshot) -> ClassTable:
-    """DevTools' class key per node: its label, plus the constructor location for objects."""
-    labels, keys = _labels(snapshot)
+def classify(snapshot: HeapSnapshot,
+             interfaces: list[tuple[str, frozenset[str]]] | None = None) -> ClassTable:
+    """DevTools' class key per node: its label, plus the constructor location for objects.
+
+    Plain objects are labelled with the snapshot's own inferred interface definitions, or
+    with `interfaces` ((label, property names), most used first) when given, as DevTools'
+    Comparison view labels its base snapshot with the other snapshot's definitions."""
+    labels, keys = _labels(snapshot, interfaces)
     located, location_of_located, location_names = _location_keys(snapshot)
     span = len(location_names) + 1
     if len(labels) * span + 1 >= 2**31:
@@ -272,13 +277,14 @@ def string_indexes(strings: list[str], wanted: str) -> np.ndarray:
         start += 1
 
 
-def _labels(snapshot: HeapSnapshot) -> tuple[list[str], np.ndarray]:
+def _labels(snapshot: HeapSnapshot, interfaces: list[tuple[str, frozenset[str]]] | None,
+            ) -> tuple[list[str], np.ndarray]:
     """Label list and the label index of every node (DevTools' `calculateObjectNames`)."""
     types = snapshot.meta.node_types
     string_count = len(snapshot.strings)
     names = snapshot.node_name
     plain = _plain_objects(snapshot)
-    interface, interface_names = _interfaces(snapshot, plain)
+    interface, interface_names = _interfaces(snapshot, plain, interfaces)
     by_name = _of_types(snapshot, TYPES_LABELLED_BY_NAME)
     base = snapshot.node_type.astype(np.int64 if 2 * string_count > 2**30 else np.int32)
     base += string_count
@@ -349,8 +355,11 @@ def _plain_objects(snapshot: HeapSnapshot) -> np.ndarray:
     return plain
 
 
-def _interfaces(snapshot: HeapSnapshot, plain: np.ndarray) -> tuple[np.ndarray, list[str]]:
-    """For each plain object, the index of its inferred interface (or -1) and the names."""
+def _interfaces(snapshot: HeapSnapshot, plain: np.ndarray,
+                definitions: list[tuple[str, frozenset[str]]] | None,
+                ) -> tuple[np.ndarray, list[str]]:
+    """For each plain object, the index of its interface (or -1) and the interface labels;
+    the definitions are inferred from the snapshot unless given."""
     objects = np.flatnonzero(plain)
     edges = _edge_ranges(snapshot.first_edge, objects)
     owner = np.repeat(np.arange(len(objects), dtype=np.int32),
@@ -359,15 +368,17 @@ def _interfaces(snapshot: HeapSnapshot, plain: np.ndarray) -> tuple[np.ndarray, 
     edges, owner = edges[properties], owner[properties]
     names, slot = _dense_ids(snapshot.edge_name[edges])
     del edges
-    definitions = _interface_definitions(snapshot, len(objects), owner, names, slot)
+    if definitions is None:
+        definitions = _interface_definitions(snapshot, len(objects), owner, names, slot)
     if not definitions:
         return np.full(len(objects), -1, dtype=np.int64), []
-    interface = _match_interfaces(len(objects), owner, names, slot, definitions)
+    interface = _match_interfaces(snapshot, len(objects), owner, names, slot, definitions)
     return interface, [name for name, _ in definitions]
 
 
 def _interface_definitions(snapshot: HeapSnapshot, object_count: int, owner: np.ndarray,
-                           names: np.ndarray, slot: np.ndarray) -> list[tuple[str, frozenset]]:
+                           names: np.ndarray, slot: np.ndarray,
+                           ) -> list[tuple[str, frozenset[str]]]:
     """DevTools' `inferInterfaceDefinitions`: popular leading property lists of plain objects.
 
     `names` are the distinct property-name string indexes, `slot` indexes them per edge.
@@ -407,12 +418,12 @@ def _interface_definitions(snapshot: HeapSnapshot, object_count: int, owner: np.
         start, end = owner.searchsorted(np.array([example, example + 1], dtype=owner.dtype))
         slots = slot[start:end].tolist()
         label = "{" + ", ".join(formatted[s] for s in slots) + "}"
-        definitions.append((label, frozenset(names[slots].tolist())))
+        definitions.append((label, frozenset(snapshot.strings[i] for i in names[slots].tolist())))
     return definitions
 
 
-def _match_interfaces(object_count: int, owner: np.ndarray, names: np.ndarray,
-                      slot: np.ndarray, definitions) -> np.ndarray:
+def _match_interfaces(snapshot: HeapSnapshot, object_count: int, owner: np.ndarray,
+                      names: np.ndarray, slot: np.ndarray, definitions) -> np.ndarray:
     """DevTools' `applyInterfaceDefinitions`: the definition with the most properties that
     are all present on the object (earliest on ties), or -1."""
     ranked = sorted(range(len(definitions)), key=lambda i: (-len(definitions[i][1]), i))
@@ -423,7 +434,7 @@ def _match_interfaces(object_count: int, owner: np.ndarray, names: np.ndarray,
     match_of_group = np.full(len(group_ids), -1, dtype=np.int64)
     for g, obj in enumerate(example.tolist()):
         start, end = owner.searchsorted(np.array([obj, obj + 1], dtype=owner.dtype))
-        present = set(names[slot[start:end]].tolist())
+        present = {snapshot.strings[i] for i in names[slot[start:end]].tolist()}
         for i in ranked:
             if definitions[i][1] <= present:
                 match_of_group[g] = i

@@ -183,8 +183,9 @@ def diff_snapshots(before: HeapSnapshot, after: HeapSnapshot, comparable: bool,
     caller has it.
     """
     after_classes = after_classes or classify(after)
-    before_classes = apply_interfaces(before, before_classes or classify(before),
-                                      interface_definitions(after_classes))
+    definitions = interface_definitions(after_classes)
+    before_classes = (apply_interfaces(before, before_classes, definitions) if before_classes
+                      else classify(before, definitions))
     keys = sorted(set(_class_keys(before_classes)) | set(_class_keys(after_classes)),
                   key=lambda key: (key[0], key[1] or ""))
     index = {key: i for i, key in enumerate(keys)}
