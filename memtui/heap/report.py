@@ -5,13 +5,12 @@ The tables are rendered from the JSON documents, so both outputs always show the
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 
 from memtui.errors import UsageError
-from memtui.heap.classes import ClassTable, classify
+from memtui.heap.classes import classify
 from memtui.heap.diff import (
     HeapDiff,
     diff_snapshots,
@@ -61,25 +60,15 @@ def summary_json(path: Path | str, snapshot: HeapSnapshot, top: int | None = Non
 
 def compare_files(before_path: Path | str, after_path: Path | str,
                   ids_override: bool | None = None) -> HeapDiff:
-    """Load and classify two snapshot files, judge whether their ids are comparable, and
-    diff them. The two files are read side by side in two threads, so the single-threaded
-    steps of one overlap the parsing of the other; a bad BEFORE is reported before a bad
-    AFTER."""
-    with ThreadPoolExecutor(2, thread_name_prefix="memtui-heap-compare") as pool:
-        before_job = pool.submit(_load_classified, before_path)
-        after_job = pool.submit(_load_classified, after_path)
-        before, before_classes = before_job.result()
-        after, after_classes = after_job.result()
+    """Load two snapshot files, judge whether their ids are comparable, and diff them.
+
+    The files are loaded one after the other: each load already keeps both cores busy
+    while it parses, and the rest of the work holds the GIL for long stretches."""
+    before, after = load_snapshot(before_path), load_snapshot(after_path)
     shared_ids = shared_object_ids(before, after) if ids_override is not False else None
     comparable, reason = ids_comparable(before, after, before_path, after_path, ids_override,
                                         shared_ids=shared_ids)
-    return diff_snapshots(before, after, comparable, reason, before_classes, after_classes,
-                          shared_ids=shared_ids)
-
-
-def _load_classified(path: Path | str) -> tuple[HeapSnapshot, ClassTable]:
-    snapshot = load_snapshot(path)
-    return snapshot, classify(snapshot)
+    return diff_snapshots(before, after, comparable, reason, shared_ids=shared_ids)
 
 
 def diff_json(before_path: Path | str, after_path: Path | str, diff: HeapDiff,

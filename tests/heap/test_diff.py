@@ -110,6 +110,22 @@ def test_shared_ids_pair_equal_ids_in_id_order_and_give_the_same_answers(snapsho
     assert given.rows == diff_snapshots(before, after, True).rows
 
 
+def test_base_is_labelled_with_after_interfaces_whether_classified_before_or_not(snapshots):
+    """diff_snapshots classifies BEFORE with AFTER's interface definitions, or relabels
+    a ClassTable it is given (the UI's cached one): both give the same classes."""
+    before, after = snapshots.before, snapshots.after
+    relabelled = diff_snapshots(before, after, True, before_classes=classify(before))
+    classified = diff_snapshots(before, after, True)
+    assert relabelled.rows == classified.rows
+
+    def labels(table):
+        return [table.names[c] if c >= 0 else None for c in table.node_class.tolist()]
+
+    before_labels = labels(classified.before_classes)
+    assert sum(label.startswith("{") for label in before_labels if label) > 10
+    assert labels(relabelled.before_classes) == before_labels
+
+
 def test_ids_from_two_processes_are_judged_not_comparable_by_contents(snapshots):
     comparable, reason = ids_comparable(snapshots.before, snapshots.other_process,
                                         snapshots.before_path, snapshots.other_process_path,
