@@ -50,6 +50,7 @@ MEMTUI_FRAMES = (
     ("inspector", re.compile(r"node::inspector::")),
 )
 ATTRIBUTION_BLOCKS = 10
+PERF_HZ = 999
 WITHOUT, WITH = "without memtui", "with memtui record"
 PROBE = REPO / "memtui" / "probe.js"
 
@@ -243,6 +244,26 @@ def attributed_share(samples: list[StackSample], main_tid: int) -> tuple[Interva
     return mean_interval(shares), len(main)
 
 
+@dataclass(frozen=True)
+class GcActivity:
+    """The target's collections per second and share of time in GC pauses, as recorded."""
+
+    per_second: float
+    pause_share: float
+
+
+def gc_activity(path: Path) -> GcActivity:
+    """GC rate and pause share between the first and last sample of a jsonl recording."""
+    records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    if len(records) < 2:
+        fail(f"{path} holds {len(records)} samples; two are needed for the GC rate")
+    first, last = records[0], records[-1]
+    span = last["t"] - first["t"]
+    collections = sum(last["gc"].values()) - sum(first["gc"].values())
+    pause_s = (last["gc_pause_ms"] - first["gc_pause_ms"]) / 1000
+    return GcActivity(collections / span, pause_s / span)
+
+
 def perf_usable() -> bool:
     """Whether `perf record` can sample processes here (the cpu-clock software event)."""
     perf = shutil.which("perf")
@@ -255,7 +276,7 @@ def perf_usable() -> bool:
 def perf_stacks(pid: int, seconds: float) -> list[StackSample]:
     """Sample `pid`'s threads with call stacks for `seconds`; the samples, attributed."""
     data = WORK / "watch-perf.data"
-    recorded = subprocess.run(["perf", "record", "-e", "cpu-clock", "-F", "999", "-g",
+    recorded = subprocess.run(["perf", "record", "-e", "cpu-clock", "-F", str(PERF_HZ), "-g",
                                "-p", str(pid), "-o", str(data), "--", "sleep", str(seconds)],
                               capture_output=True, text=True)
     if recorded.returncode != 0:
@@ -344,12 +365,14 @@ class WatchedWorkload:
                  f"{self.recorder_error[-500:]}")
         return Phase(WITH, start, end, samples)
 
-    def attribution(self, seconds: float) -> tuple[list[StackSample], list[StackSample]]:
-        """perf stacks of the workload without memtui (the control), then with it attached."""
+    def attribution(self, seconds: float) -> tuple[list[StackSample], list[StackSample],
+                                                   GcActivity]:
+        """perf stacks of the workload without memtui (the control), then with it attached;
+        and the GC activity memtui recorded meanwhile."""
         control = perf_stacks(self.process.pid, seconds)
         with self.recorder_attached():
             watched = perf_stacks(self.process.pid, seconds)
-        return control, watched
+        return control, watched, gc_activity(self.record_file)
 
     def _wait_for_first_sample(self, recorder: subprocess.Popen, timeout: float = 30) -> None:
         deadline = time.monotonic() + timeout
@@ -389,6 +412,7 @@ class Measured:
     windows: list[Window]
     control: list[StackSample]
     watched: list[StackSample]
+    gc: GcActivity | None
     main_tid: int
 
 
@@ -412,12 +436,12 @@ def measure_pairs(args: argparse.Namespace, pin: bool) -> Measured:
                     time.sleep(args.settle)
                 else:
                     phases.append(workload.idle_phase(args.phase))
-        control, watched = [], []
+        control, watched, gc = [], [], None
         if args.perf_seconds:
             print(f"perf attribution: {args.perf_seconds:g} s without, {args.perf_seconds:g} s "
                   "with memtui ...", file=sys.stderr)
-            control, watched = workload.attribution(args.perf_seconds)
-        return Measured(phases, workload.windows(), control, watched, workload.process.pid)
+            control, watched, gc = workload.attribution(args.perf_seconds)
+        return Measured(phases, workload.windows(), control, watched, gc, workload.process.pid)
     finally:
         workload.close()
 
@@ -439,6 +463,13 @@ def report_attribution(measured: Measured, interval: float) -> str:
                      f"{sum(s.is_memtui for s in other):,} of {len(other):,}", verdict])
     print_table(["phase", "main-thread samples", "memtui's", "share", f"95% CI (t, "
                  f"{ATTRIBUTION_BLOCKS} blocks)", "other threads: memtui's", "under 1%?"], rows)
+    watched_main = [s for s in measured.watched if s.tid == measured.main_tid]
+    span = watched_main[-1].time - watched_main[0].time
+    memtui_ms = sum(s.is_memtui for s in watched_main) / PERF_HZ * 1000 / span
+    print(f"target meanwhile: {measured.gc.per_second:.0f} collections/s, "
+          f"{measured.gc.pause_share:.0%} of the time in GC pauses; memtui's main-thread CPU "
+          f"{memtui_ms:.2f} ms/s, i.e. {memtui_ms * 1000 / measured.gc.per_second:.0f} µs per "
+          "collection, sampling included")
     return verdict
 
 
