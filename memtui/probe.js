@@ -6,9 +6,9 @@
 // Nothing here may throw into the target: every entry point and callback catches everything.
 //
 // GCs are counted with v8.GCProfiler, which records each collection in C++ and is read here
-// once per sample. A gc PerformanceObserver would make Node run JavaScript for every
-// collection (about 100-170 µs each on Node 20 and 24), over 1% of a core for an
-// allocation-heavy program; the profiler costs a fraction of that.
+// once per sample. A gc PerformanceObserver makes Node build an entry in JavaScript for every
+// collection: perf put it at about 160 µs per collection in bench/alloc_workload.js on
+// Node 20, against about 70 µs for the profiler with its reading (bench/README.md).
 (function memtuiProbe(requireFn, action, client) {
   'use strict';
   const KEY = Symbol.for('memtui.probe');
