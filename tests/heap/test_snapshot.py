@@ -248,6 +248,17 @@ class TestBadFiles:
         one_line_usage_error(path, "not a non-negative integer")
         assert not parse_threads()
 
+        class Cancelled(Exception):
+            pass
+
+        def cancel_midway(fraction: float) -> None:
+            if 0.2 < fraction < 1.0:
+                raise Cancelled
+
+        with pytest.raises(Cancelled):
+            load_snapshot(contents_snapshot.path, on_progress=cancel_midway)
+        assert not parse_threads()
+
     def test_element_edges_name_indexes_not_strings(self, tmp_path, valid_text):
         data = json.loads(valid_text)
         data["edges"][10] = 10_000
