@@ -3,6 +3,8 @@
 The file is read in chunks; the large integer sections (`nodes`, `edges`) go straight into
 preallocated column arrays, so memory stays close to the size of those columns and no Python
 object is built per node or edge. The layout comes from the file's own `snapshot.meta`.
+The integer text is parsed on two worker threads, a chunk at a time, while the calling thread
+reads ahead and fills the columns in file order.
 """
 
 from __future__ import annotations
