@@ -61,7 +61,8 @@ class Monitor:
 
     async def start(self) -> TargetInfo:
         """Attach, connect and install the probe. Raises MemtuiError on failure."""
-        self._session = await Session.open(self.target, keep_inspector=self.keep_inspector)
+        self._session = await Session.open(self.target, keep_inspector=self.keep_inspector,
+                                           interval=self.interval)
         session = self._session
         first = await session.read()
         self.history.append(first)

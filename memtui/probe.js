@@ -1,7 +1,9 @@
 // memtui's probe: installed in the target by Runtime.evaluate, removed on detach.
-// The file is one function expression: memtui evaluates `(<this file>)(require, ACTION, CLIENT)`.
-// ACTION "install" registers CLIENT and "uninstall" unregisters it; GCs are counted while at
-// least one client is registered. Each sample is the short call
+// The file is one function expression: memtui evaluates
+// `(<this file>)(require, ACTION, CLIENT, INTERVAL_S)`. ACTION "install" registers CLIENT, which
+// samples every INTERVAL_S seconds, and "uninstall" unregisters it; GCs are counted while at
+// least one client is registered. A client silent for three intervals and at least a minute is
+// taken as gone (a memtui that was killed, or lost its connection, cannot uninstall). Each sample is the short call
 // `globalThis[Symbol.for('memtui.probe')].sample(CLIENT)`, which answers {ok, reading | error}.
 // Nothing here may throw into the target: every entry point and callback catches everything.
 //
@@ -9,11 +11,11 @@
 // once per sample. A gc PerformanceObserver makes Node build an entry in JavaScript for every
 // collection: perf put it at about 160 µs per collection in bench/alloc_workload.js on
 // Node 20, against about 70 µs for the profiler with its reading (bench/README.md).
-(function memtuiProbe(requireFn, action, client) {
+(function memtuiProbe(requireFn, action, client, intervalS) {
   'use strict';
   const KEY = Symbol.for('memtui.probe');
   const VERSION = 2;
-  const STALE_MS = 10 * 60 * 1000;
+  const MIN_STALE_MS = 60 * 1000;
   const HARVEST_MS = 5000;
   const GC_KINDS = {
     Scavenge: 'minor',
@@ -55,14 +57,12 @@
       }
     };
 
-    // Bounds the profiler's buffer when nobody samples, and removes the probe when every
-    // client has been silent for STALE_MS (a memtui that was killed cannot uninstall).
+    // Bounds the profiler's buffer when nobody samples, forgets clients that are gone, and
+    // removes the probe when none is left.
     state.tick = function tick() {
       try {
-        const now = Date.now();
-        let live = false;
-        for (const info of state.clients.values()) live = live || now - info.lastSeen <= STALE_MS;
-        if (live) state.harvest();
+        forgetStale(state, Date.now());
+        if (state.clients.size > 0) state.harvest();
         else remove(state);
       } catch (_) { /* never throw in the target */ }
     };
@@ -117,11 +117,15 @@
     return state;
   }
 
-  function register(state, id) {
-    const now = Date.now();
-    for (const [other, info] of state.clients) {
-      if (now - info.lastSeen > STALE_MS) state.clients.delete(other);
+  function forgetStale(state, now) {
+    for (const [id, info] of state.clients) {
+      if (now - info.lastSeen > info.staleMs) state.clients.delete(id);
     }
+  }
+
+  function register(state, id, seconds) {
+    const now = Date.now();
+    forgetStale(state, now);
     if (state.clients.has(id)) return false;
     state.harvest();
     state.clients.set(id, {
@@ -129,6 +133,7 @@
       basePauseMs: state.pauseMs,
       elu: state.loopUtilization(),
       lastSeen: now,
+      staleMs: Math.max(MIN_STALE_MS, 3 * 1000 * (Number(seconds) || 0)),
     });
     return true;
   }
@@ -155,7 +160,7 @@
           value: state, configurable: true, enumerable: false, writable: true,
         });
       }
-      const added = register(state, client);
+      const added = register(state, client, intervalS);
       return { ok: true, clients: state.clients.size, added };
     }
     if (action === 'uninstall') {

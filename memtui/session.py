@@ -26,12 +26,13 @@ class Session:
     """An attached target: inspector connection, probe client id, and what to undo on detach."""
 
     def __init__(self, target: attach.InspectorTarget, inspector: Inspector, pid: int,
-                 node_version: str, keep_inspector: bool):
+                 node_version: str, keep_inspector: bool, interval: float = 1.0):
         self.target = target
         self.inspector = inspector
         self.pid = pid
         self.node_version = node_version
         self.keep_inspector = keep_inspector
+        self.interval = interval
         self.client_id = f"memtui-{uuid.uuid4().hex[:12]}"
         self.connection_id = uuid.uuid4().hex
         self._process = _local_process(pid)
@@ -40,12 +41,12 @@ class Session:
 
     @classmethod
     async def open(cls, spec: str | attach.InspectorTarget, *,
-                   keep_inspector: bool = False) -> Session:
+                   keep_inspector: bool = False, interval: float = 1.0) -> Session:
         """Attach to TARGET (PID, HOST:PORT, ws:// URL or a resolved target), connect, confirm
-        the pid and install the probe."""
+        the pid and install the probe for a client sampling every `interval` seconds."""
         target = spec if isinstance(spec, attach.InspectorTarget) else \
             await asyncio.to_thread(attach.resolve_target, spec)
-        session = await cls._connect(target, keep_inspector)
+        session = await cls._connect(target, keep_inspector, interval)
         if target.pid is not None and session.pid != target.pid:
             await session.inspector.close()
             raise MemtuiError(f"the inspector at {target.host}:{target.port} belongs to pid "
@@ -54,14 +55,15 @@ class Session:
         return session
 
     @classmethod
-    async def _connect(cls, target: attach.InspectorTarget, keep_inspector: bool) -> Session:
+    async def _connect(cls, target: attach.InspectorTarget, keep_inspector: bool,
+                       interval: float) -> Session:
         inspector = await Inspector.connect(target.ws_url)
         try:
             facts = await inspector.evaluate("({pid: process.pid, version: process.version})")
         except BaseException:
             await inspector.close()
             raise
-        session = cls(target, inspector, facts["pid"], facts["version"], keep_inspector)
+        session = cls(target, inspector, facts["pid"], facts["version"], keep_inspector, interval)
         await session.install_probe()
         return session
 
@@ -77,7 +79,7 @@ class Session:
         """Install the probe (idempotent). When it registers this client afresh (first attach,
         or the probe was removed meanwhile), GC figures continue from the last sample."""
         answer = await self.inspector.evaluate(
-            f"({PROBE_SOURCE})(require, 'install', {json.dumps(self.client_id)})",
+            f"({PROBE_SOURCE})(require, 'install', {json.dumps(self.client_id)}, {self.interval})",
             command_line_api=True)
         if not answer or not answer.get("ok"):
             raise MemtuiError(f"cannot install memtui's probe in pid {self.pid}: "

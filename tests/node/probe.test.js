@@ -146,6 +146,23 @@ test('a probe whose clients all went silent removes itself', () => {
   assert.deepStrictEqual(probe(require, 'uninstall', 'a'), { ok: true, clients: 0 });
 });
 
+test('a silent client is forgotten after three of its intervals, and at least a minute', () => {
+  probe(require, 'install', 'slow', 100);
+  probe(require, 'install', 'fast', 1);
+  const state = globalThis[KEY];
+  const now = Date.now();
+  state.clients.get('slow').lastSeen = now - 120 * 1000;
+  state.clients.get('fast').lastSeen = now - 59 * 1000;
+  state.tick();
+  assert.deepStrictEqual([...state.clients.keys()], ['slow', 'fast']);
+  state.clients.get('fast').lastSeen = now - 61 * 1000;
+  state.tick();
+  assert.deepStrictEqual([...state.clients.keys()], ['slow']);
+  state.clients.get('slow').lastSeen = now - 301 * 1000;
+  state.tick();
+  assert.strictEqual(globalThis[KEY], undefined);
+});
+
 test('an installed probe does not keep the process alive', () => {
   const { spawnSync } = require('node:child_process');
   const program = `(${source})(require, 'install', 'a'); console.log('installed');`;
