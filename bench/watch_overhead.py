@@ -38,6 +38,7 @@ from pathlib import Path
 from benchlib import BENCH, REPO, WORK, fail, machine_line, median, print_table
 
 sys.path.insert(0, str(REPO))
+from tests.cli_helpers import default_sigint
 from tests.nodeproc import NodeProcess
 
 TARGET_SLOWDOWN = 0.01
@@ -319,10 +320,12 @@ class WatchedWorkload:
         self.pin = pin
         self.record_file = WORK / "watch-record.jsonl"
         self.recorder_error = ""
+        self.unclean_detaches: list[str] = []
         self.process = NodeProcess([node, "--inspect-port=0",
                                     *(["--perf-basic-prof"] if perf_map else []),
                                     str(BENCH / "alloc_workload.js"), str(seconds),
-                                    str(window_ms)])
+                                    str(window_ms)],
+                                   cwd=str(WORK))  # where --perf-basic-prof's V8 log goes
         try:
             self.process.wait_for_line("^ready$")
         except AssertionError as error:
@@ -344,13 +347,23 @@ class WatchedWorkload:
             [sys.executable, "-m", "memtui", "record", str(self.process.pid),
              "--interval", str(self.interval), "--format", "jsonl", "-o", str(self.record_file)],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-            preexec_fn=(lambda: os.sched_setaffinity(0, {1})) if self.pin else None,
+            preexec_fn=self._recorder_setup,
         )
         try:
             self._wait_for_first_sample(recorder)
             yield
         finally:
             self.recorder_error = _stop(recorder)
+            if recorder.returncode != 0 or self.recorder_error.strip():
+                self.unclean_detaches.append(f"exit {recorder.returncode}: "
+                                             f"{self.recorder_error.strip()[-300:]}")
+
+    def _recorder_setup(self) -> None:
+        """In the recorder before exec: Ctrl-C's default action (the SIGINT that detaches it
+        would be ignored if this script runs as a background job), and core 1 when pinning."""
+        default_sigint()
+        if self.pin:
+            os.sched_setaffinity(0, {1})
 
     def watched_phase(self, seconds: float) -> Phase:
         """Attach memtui record, wait for its first sample, measure, then detach (SIGINT)."""
@@ -391,6 +404,8 @@ class WatchedWorkload:
     def close(self) -> None:
         self.process.kill()
         Path(f"/tmp/perf-{self.process.pid}.map").unlink(missing_ok=True)
+        for log in WORK.glob(f"isolate-*-{self.process.pid}-v8.log"):
+            log.unlink()
 
 
 def _stop(recorder: subprocess.Popen) -> str:
@@ -410,10 +425,12 @@ class Measured:
 
     phases: list[Phase]
     windows: list[Window]
+    fresh: list[StackSample]
     control: list[StackSample]
     watched: list[StackSample]
     gc: GcActivity | None
     main_tid: int
+    unclean_detaches: list[str]
 
 
 def measure_pairs(args: argparse.Namespace, pin: bool) -> Measured:
@@ -421,11 +438,12 @@ def measure_pairs(args: argparse.Namespace, pin: bool) -> Measured:
     perf attribution on the same process."""
     per_pair = 2 * args.phase + 2 * args.settle + 6
     workload = WatchedWorkload(args.node, args.warmup + args.pairs * per_pair
-                               + 2 * args.perf_seconds + 60,
+                               + 3 * args.perf_seconds + 60,
                                args.window_ms, args.interval, pin, perf_map=args.perf_seconds > 0)
     phases = []
     try:
         time.sleep(args.warmup)
+        fresh = perf_stacks(workload.process.pid, args.perf_seconds) if args.perf_seconds else []
         for index in range(args.pairs):
             order = (WITHOUT, WITH) if index % 2 == 0 else (WITH, WITHOUT)
             for variant in order:
@@ -441,16 +459,19 @@ def measure_pairs(args: argparse.Namespace, pin: bool) -> Measured:
             print(f"perf attribution: {args.perf_seconds:g} s without, {args.perf_seconds:g} s "
                   "with memtui ...", file=sys.stderr)
             control, watched, gc = workload.attribution(args.perf_seconds)
-        return Measured(phases, workload.windows(), control, watched, gc, workload.process.pid)
+        return Measured(phases, workload.windows(), fresh, control, watched, gc,
+                        workload.process.pid, workload.unclean_detaches)
     finally:
         workload.close()
 
 
 def report_attribution(measured: Measured, interval: float) -> str:
-    """Print memtui's share of the target's main-thread CPU samples; its verdict."""
+    """Print memtui's share of the target's main-thread CPU samples; its verdict, which is FAIL
+    when memtui's work went on after it detached."""
     print("\n== perf attribution: samples of the target's main thread that are memtui's work ==")
     rows, verdict = [], ""
-    for label, samples in (("without memtui (control)", measured.control),
+    for label, samples in (("before memtui ever attached", measured.fresh),
+                           ("after the pairs, detached (control)", measured.control),
                            (f"with memtui record --interval {interval:g}", measured.watched)):
         share, count = attributed_share(samples, measured.main_tid)
         main = [s for s in samples if s.tid == measured.main_tid]
@@ -470,6 +491,11 @@ def report_attribution(measured: Measured, interval: float) -> str:
           f"{measured.gc.pause_share:.0%} of the time in GC pauses; memtui's main-thread CPU "
           f"{memtui_ms:.2f} ms/s, i.e. {memtui_ms * 1000 / measured.gc.per_second:.0f} µs per "
           "collection, sampling included")
+    for detach in measured.unclean_detaches:
+        print(f"a recorder did not detach cleanly: {detach}")
+    if any(s.is_memtui for s in measured.control):
+        print("FAIL: memtui's work went on in the target after every recorder had detached")
+        return "FAIL"
     return verdict
 
 

@@ -1,6 +1,7 @@
 """Running memtui's command line as a user would, in a subprocess."""
 
 import json
+import signal
 import subprocess
 import sys
 
@@ -10,9 +11,16 @@ def run_memtui(*args: str, timeout: float = 60, **kwargs) -> subprocess.Complete
                           text=True, timeout=timeout, **kwargs)
 
 
+def default_sigint() -> None:
+    """In a child before exec: take Ctrl-C's default action even when this process was
+    started with SIGINT ignored (a background job of a non-interactive shell), so that
+    Python in the child installs its KeyboardInterrupt handler."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start_memtui(*args: str) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "memtui", *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True, preexec_fn=default_sigint)
 
 
 def jsonl(text: str) -> list[dict]:

@@ -53,10 +53,10 @@ def node_binary(major: str) -> str:
 class NodeProcess:
     """A Node process started by a test, with its output captured line by line."""
 
-    def __init__(self, args: list[str], env: dict | None = None):
+    def __init__(self, args: list[str], env: dict | None = None, cwd: str | None = None):
         self.proc = subprocess.Popen(
             args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-            env={**os.environ, **(env or {})}, start_new_session=True,
+            env={**os.environ, **(env or {})}, start_new_session=True, cwd=cwd,
         )
         self.pid = self.proc.pid
         self.lines: list[str] = []
