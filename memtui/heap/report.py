@@ -20,6 +20,7 @@ from memtui.heap.diff import (
 )
 from memtui.heap.dominators import DominatorTree, class_retained_sizes
 from memtui.heap.snapshot import HeapSnapshot, load_snapshot
+from memtui.units import format_bytes, format_change
 
 DIFF_COLUMNS = ("class", "count_before", "count_after", "new", "deleted", "count_delta",
                 "size_before", "size_after", "alloc_size", "freed_size", "size_delta",
@@ -28,7 +29,6 @@ TEXT_COLUMNS = ("class", "location")
 DEFAULT_SORT_BY_IDS = "alloc_size"
 DEFAULT_SORT_WITHOUT_IDS = "size_delta"
 MAX_LABEL_WIDTH = 60
-BYTE_UNITS = ("B", "kB", "MB", "GB", "TB")
 
 
 def snapshot_facts(path: Path | str, snapshot: HeapSnapshot, self_size: int) -> dict:
@@ -115,17 +115,11 @@ def _bincount(classes, weights, length: int) -> list[int]:
 
 
 def human_bytes(size: int | None, signed: bool = False) -> str:
-    """Byte counts as DevTools writes them (decimal units): `812 B`, `40.0 kB`, `+1.5 MB`."""
+    """Byte counts in the binary units the rest of memtui shows: `812 B`, `39.1 KiB`,
+    `+1.4 MiB` (`--json` has the exact bytes)."""
     if size is None:
         return "-"
-    sign = ("+" if size > 0 else "-" if size < 0 else "") if signed else ("-" if size < 0 else "")
-    value = abs(size)
-    unit = 0
-    while value >= 1000 and unit < len(BYTE_UNITS) - 1:
-        value /= 1000
-        unit += 1
-    number = f"{value:.0f}" if unit == 0 else f"{value:.1f}"
-    return f"{sign}{number} {BYTE_UNITS[unit]}"
+    return format_change(size) if signed else format_bytes(size)
 
 
 def _count(value: int | None, signed: bool = False) -> str:

@@ -171,8 +171,8 @@ def test_diff_table_says_ids_were_compared(files, comparable_diff):
 
 def test_human_bytes_and_alignment():
     assert [human_bytes(v) for v in (0, 812, 40_000, 1_500_000)] == [
-        "0 B", "812 B", "40.0 kB", "1.5 MB"]
-    assert human_bytes(12_000, signed=True) == "+12.0 kB"
+        "0 B", "812 B", "39.1 KiB", "1.4 MiB"]
+    assert human_bytes(12_000, signed=True) == "+11.7 KiB"
     assert human_bytes(-96, signed=True) == "-96 B"
     assert human_bytes(None) == "-"
     table = render_table(["Class", "Size", "Location"], [["A", "1 B", "1:2:3"],
