@@ -31,6 +31,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -196,18 +197,21 @@ class StackSample:
     time: float
     tid: int
     memtui: str | None
+    frame: str = ""
 
     @property
     def is_memtui(self) -> bool:
         return self.memtui is not None
 
 
-def memtui_kind(frames: list[str]) -> str | None:
-    """The first kind in MEMTUI_FRAMES that any of a sample's frames shows, or None."""
+def memtui_kind(frames: list[str]) -> tuple[str | None, str]:
+    """The first kind in MEMTUI_FRAMES that any of a sample's frames shows, with that frame;
+    (None, "") when the sample is not memtui's."""
     for kind, pattern in MEMTUI_FRAMES:
-        if any(pattern.search(frame) for frame in frames):
-            return kind
-    return None
+        for frame in frames:
+            if pattern.search(frame):
+                return kind, frame.split(None, 1)[-1]
+    return None, ""
 
 
 def parse_perf_script(text: str) -> list[StackSample]:
@@ -223,7 +227,7 @@ def parse_perf_script(text: str) -> list[StackSample]:
             tid, stamp = line.split()[:2]
             header, frames = (float(stamp.rstrip(":")), int(tid)), []
         elif header is not None:
-            samples.append(StackSample(header[0], header[1], memtui_kind(frames)))
+            samples.append(StackSample(header[0], header[1], *memtui_kind(frames)))
             header = None
     return samples
 
@@ -491,6 +495,12 @@ def report_attribution(measured: Measured, interval: float) -> str:
           f"{measured.gc.pause_share:.0%} of the time in GC pauses; memtui's main-thread CPU "
           f"{memtui_ms:.2f} ms/s, i.e. {memtui_ms * 1000 / measured.gc.per_second:.0f} µs per "
           "collection, sampling included")
+    for label, samples in (("after the pairs", measured.control),
+                           ("with memtui", measured.watched)):
+        frames = Counter(s.frame for s in samples if s.is_memtui).most_common(4)
+        if frames:
+            print(f"{label}, memtui's most sampled frames: "
+                  + "; ".join(f"{frame} ({count})" for frame, count in frames))
     for detach in measured.unclean_detaches:
         print(f"a recorder did not detach cleanly: {detach}")
     if any(s.is_memtui for s in measured.control):
