@@ -382,14 +382,16 @@ class WatchedWorkload:
                  f"{self.recorder_error[-500:]}")
         return Phase(WITH, start, end, samples)
 
-    def attribution(self, seconds: float) -> tuple[list[StackSample], list[StackSample],
-                                                   GcActivity]:
-        """perf stacks of the workload without memtui (the control), then with it attached;
-        and the GC activity memtui recorded meanwhile."""
-        control = perf_stacks(self.process.pid, seconds)
+    def attribution(self, seconds: float) -> Attribution:
+        """perf stacks before memtui attaches, while `memtui record` is attached, and after it
+        detached; and the GC activity it recorded meanwhile."""
+        before = perf_stacks(self.process.pid, seconds)
         with self.recorder_attached():
             watched = perf_stacks(self.process.pid, seconds)
-        return control, watched, gc_activity(self.record_file)
+        time.sleep(2)
+        after = perf_stacks(self.process.pid, seconds)
+        return Attribution(before, watched, after, gc_activity(self.record_file),
+                           self.process.pid, list(self.unclean_detaches))
 
     def _wait_for_first_sample(self, recorder: subprocess.Popen, timeout: float = 30) -> None:
         deadline = time.monotonic() + timeout
@@ -424,30 +426,26 @@ def _stop(recorder: subprocess.Popen) -> str:
 
 
 @dataclass(frozen=True)
-class Measured:
-    """What one workload process gave: the phases, its windows, and the perf stacks."""
+class Attribution:
+    """perf stacks of one fresh workload process before, with and after memtui; the GC
+    activity recorded meanwhile; its main thread; recorders that did not detach cleanly."""
 
-    phases: list[Phase]
-    windows: list[Window]
-    fresh: list[StackSample]
-    control: list[StackSample]
+    before: list[StackSample]
     watched: list[StackSample]
-    gc: GcActivity | None
+    after: list[StackSample]
+    gc: GcActivity
     main_tid: int
     unclean_detaches: list[str]
 
 
-def measure_pairs(args: argparse.Namespace, pin: bool) -> Measured:
-    """Run the alternating phases on one workload process, then (with --perf-seconds) the
-    perf attribution on the same process."""
+def measure_pairs(args: argparse.Namespace, pin: bool) -> tuple[list[Phase], list[Window]]:
+    """Run the alternating phases on one workload process; its phases and windows."""
     per_pair = 2 * args.phase + 2 * args.settle + 6
-    workload = WatchedWorkload(args.node, args.warmup + args.pairs * per_pair
-                               + 3 * args.perf_seconds + 60,
-                               args.window_ms, args.interval, pin, perf_map=args.perf_seconds > 0)
+    workload = WatchedWorkload(args.node, args.warmup + args.pairs * per_pair + 60,
+                               args.window_ms, args.interval, pin)
     phases = []
     try:
         time.sleep(args.warmup)
-        fresh = perf_stacks(workload.process.pid, args.perf_seconds) if args.perf_seconds else []
         for index in range(args.pairs):
             order = (WITHOUT, WITH) if index % 2 == 0 else (WITH, WITHOUT)
             for variant in order:
@@ -458,34 +456,47 @@ def measure_pairs(args: argparse.Namespace, pin: bool) -> Measured:
                     time.sleep(args.settle)
                 else:
                     phases.append(workload.idle_phase(args.phase))
-        control, watched, gc = [], [], None
-        if args.perf_seconds:
-            print(f"perf attribution: {args.perf_seconds:g} s without, {args.perf_seconds:g} s "
-                  "with memtui ...", file=sys.stderr)
-            control, watched, gc = workload.attribution(args.perf_seconds)
-        return Measured(phases, workload.windows(), fresh, control, watched, gc,
-                        workload.process.pid, workload.unclean_detaches)
+        if workload.unclean_detaches:
+            fail("memtui record did not detach cleanly: " + " | ".join(workload.unclean_detaches))
+        return phases, workload.windows()
     finally:
         workload.close()
 
 
-def report_attribution(measured: Measured, interval: float) -> str:
+def measure_attribution(args: argparse.Namespace) -> Attribution:
+    """The perf attribution, on a fresh workload process that runs with --perf-basic-prof
+    (a process that had probes installed and removed before could show their freed code's
+    names on other code at the same addresses)."""
+    print(f"perf attribution: {args.perf_seconds:g} s before, with and after memtui ...",
+          file=sys.stderr)
+    workload = WatchedWorkload(args.node, args.warmup + 3 * args.perf_seconds + 60,
+                               args.window_ms, args.interval, pin=False, perf_map=True)
+    try:
+        time.sleep(args.warmup)
+        return workload.attribution(args.perf_seconds)
+    finally:
+        workload.close()
+
+
+def report_attribution(measured: Attribution, interval: float) -> str:
     """Print memtui's share of the target's main-thread CPU samples; its verdict, which is FAIL
-    when memtui's work went on after it detached."""
+    when memtui's work went on after it detached (judged by the GC profiler's callbacks and
+    the inspector only, since the probe's freed code can lend its name to other code)."""
     print("\n== perf attribution: samples of the target's main thread that are memtui's work ==")
     rows, verdict = [], ""
-    for label, samples in (("before memtui ever attached", measured.fresh),
-                           ("after the pairs, detached (control)", measured.control),
-                           (f"with memtui record --interval {interval:g}", measured.watched)):
+    for label, samples in (("before memtui attached", measured.before),
+                           (f"with memtui record --interval {interval:g}", measured.watched),
+                           ("after it detached", measured.after)):
         share, count = attributed_share(samples, measured.main_tid)
         main = [s for s in samples if s.tid == measured.main_tid]
         other = [s for s in samples if s.tid != measured.main_tid]
         kinds = ", ".join(f"{kind} {sum(s.memtui == kind for s in main)}"
                           for kind, _ in MEMTUI_FRAMES)
-        verdict = judge(share)
         rows.append([label, f"{count:,}", f"{sum(s.is_memtui for s in main):,} ({kinds})",
                      f"{share.estimate:.3%}", f"{share.low:.3%} .. {share.high:.3%}",
-                     f"{sum(s.is_memtui for s in other):,} of {len(other):,}", verdict])
+                     f"{sum(s.is_memtui for s in other):,} of {len(other):,}", judge(share)])
+        if samples is measured.watched:
+            verdict = judge(share)
     print_table(["phase", "main-thread samples", "memtui's", "share", f"95% CI (t, "
                  f"{ATTRIBUTION_BLOCKS} blocks)", "other threads: memtui's", "under 1%?"], rows)
     watched_main = [s for s in measured.watched if s.tid == measured.main_tid]
@@ -495,16 +506,16 @@ def report_attribution(measured: Measured, interval: float) -> str:
           f"{measured.gc.pause_share:.0%} of the time in GC pauses; memtui's main-thread CPU "
           f"{memtui_ms:.2f} ms/s, i.e. {memtui_ms * 1000 / measured.gc.per_second:.0f} µs per "
           "collection, sampling included")
-    for label, samples in (("after the pairs", measured.control),
-                           ("with memtui", measured.watched)):
+    for label, samples in (("with memtui", measured.watched), ("after", measured.after)):
         frames = Counter(s.frame for s in samples if s.is_memtui).most_common(4)
         if frames:
             print(f"{label}, memtui's most sampled frames: "
                   + "; ".join(f"{frame} ({count})" for frame, count in frames))
     for detach in measured.unclean_detaches:
         print(f"a recorder did not detach cleanly: {detach}")
-    if any(s.is_memtui for s in measured.control):
-        print("FAIL: memtui's work went on in the target after every recorder had detached")
+    if measured.unclean_detaches or any(s.memtui in ("GC profiler callbacks", "inspector")
+                                        for s in measured.after):
+        print("FAIL: memtui's work went on in the target after it detached")
         return "FAIL"
     return verdict
 
@@ -589,7 +600,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--probe-pairs", type=int, default=20,
                         help="pairs of phases for the probe's in-target cost (0: skip)")
     parser.add_argument("--perf-seconds", type=float, default=20,
-                        help="seconds of perf sampling without and with memtui (0: skip)")
+                        help="seconds of perf sampling before, with and after memtui (0: skip)")
     args = parser.parse_args(argv)
     if args.pairs < 2 or args.phase <= 0:
         fail("--pairs must be >= 2 and --phase > 0")
@@ -606,12 +617,12 @@ def main(argv: list[str] | None = None) -> int:
         args.perf_seconds = 0
     throughput, attributed = [], []
     for pin in {"no": [False], "yes": [True], "both": [False, True]}[args.pin]:
-        measured = measure_pairs(args, pin)
+        phases, windows = measure_pairs(args, pin)
         title = ("workload pinned to core 0, memtui to core 1" if pin
                  else "no pinning (the scheduler places both)")
-        throughput += report_pairs(title, measured.phases, measured.windows)
-        if args.perf_seconds:
-            attributed.append(report_attribution(measured, args.interval))
+        throughput += report_pairs(title, phases, windows)
+    if args.perf_seconds:
+        attributed.append(report_attribution(measure_attribution(args), args.interval))
     if args.probe_pairs:
         report_probe_cost(args.node, args.probe_pairs, 500, args.interval)
     verdict = overall_verdict(throughput, attributed)
