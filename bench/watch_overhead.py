@@ -13,7 +13,7 @@ cores). Each gets PASS (upper confidence bound under 1%), FAIL (lower bound at o
 or INCONCLUSIVE. On a shared machine their intervals are wider than 1%, so a third measure
 attributes the target's CPU directly: `perf record` samples the workload's threads, once with
 memtui attached and once without (the control), and counts the samples whose stack is memtui's
-work (the GC profiler's callbacks, the inspector's dispatch, the probe's JavaScript) against all
+work (Node's gc observer machinery, the inspector's dispatch, the probe's JavaScript) against all
 samples of the target's main thread. Supporting evidence measured inside a separate Node process
 with no inspector: the cost of one probe sample() call and of the probe's GC counting.
 """
@@ -43,11 +43,12 @@ from tests.cli_helpers import default_sigint
 from tests.nodeproc import NodeProcess
 
 TARGET_SLOWDOWN = 0.01
-# Stack frames of memtui's work inside the target, by kind: the GC profiler's C++ callbacks,
-# JavaScript compiled from Runtime.evaluate, which has no script name (only the probe runs as
-# such here), and the inspector (its thread and the dispatch of memtui's calls).
+# Stack frames of memtui's work inside the target, by kind: Node's gc PerformanceObserver
+# machinery (the workload observes nothing itself), JavaScript compiled from Runtime.evaluate,
+# which has no script name (only the probe runs as such here), and the inspector (its thread
+# and the dispatch of memtui's calls).
 MEMTUI_FRAMES = (
-    ("GC profiler callbacks", re.compile(r"node::v8_utils::(?:Before|After)GCCallback")),
+    ("GC observer", re.compile(r"node::performance::|node:internal/perf/")),
     ("probe JavaScript", re.compile(r"JS:[*^~+]?\S* :\d")),
     ("inspector", re.compile(r"node::inspector::")),
 )
@@ -480,7 +481,7 @@ def measure_attribution(args: argparse.Namespace) -> Attribution:
 
 def report_attribution(measured: Attribution, interval: float) -> str:
     """Print memtui's share of the target's main-thread CPU samples; its verdict, which is FAIL
-    when memtui's work went on after it detached (judged by the GC profiler's callbacks and
+    when memtui's work went on after it detached (judged by the GC observer's machinery and
     the inspector only, since the probe's freed code can lend its name to other code)."""
     print("\n== perf attribution: samples of the target's main thread that are memtui's work ==")
     rows, verdict = [], ""
@@ -513,7 +514,7 @@ def report_attribution(measured: Attribution, interval: float) -> str:
                   + "; ".join(f"{frame} ({count})" for frame, count in frames))
     for detach in measured.unclean_detaches:
         print(f"a recorder did not detach cleanly: {detach}")
-    if measured.unclean_detaches or any(s.memtui in ("GC profiler callbacks", "inspector")
+    if measured.unclean_detaches or any(s.memtui in ("GC observer", "inspector")
                                         for s in measured.after):
         print("FAIL: memtui's work went on in the target after it detached")
         return "FAIL"

@@ -2,85 +2,66 @@
 // The file is one function expression: memtui evaluates
 // `(<this file>)(require, ACTION, CLIENT, INTERVAL_S)`. ACTION "install" registers CLIENT, which
 // samples every INTERVAL_S seconds, and "uninstall" unregisters it; GCs are counted while at
-// least one client is registered. A client silent for three intervals and at least a minute is
-// taken as gone (a memtui that was killed, or lost its connection, cannot uninstall). Each sample is the short call
+// least one client is registered. A client silent for three of its intervals (and at least a
+// minute) is taken as gone: a memtui that was killed, or lost its connection, cannot
+// uninstall. Each sample is the short call
 // `globalThis[Symbol.for('memtui.probe')].sample(CLIENT)`, which answers {ok, reading | error}.
 // Nothing here may throw into the target: every entry point and callback catches everything.
 //
-// GCs are counted with v8.GCProfiler, which records each collection in C++ and is read here
-// once per sample. A gc PerformanceObserver makes Node build an entry in JavaScript for every
-// collection: perf put it at about 160 µs per collection in bench/alloc_workload.js on
-// Node 20, against about 70 µs for the profiler with its reading (bench/README.md).
+// GCs are counted with a gc PerformanceObserver. v8.GCProfiler costs less per collection, but
+// it can only be read by stopping it, and a stopped profiler keeps writing every collection's
+// statistics until its wrapper is garbage-collected, which for one that lived a sampling
+// interval takes a full GC: a target with rare full GCs would grow without bound.
 (function memtuiProbe(requireFn, action, client, intervalS) {
   'use strict';
   const KEY = Symbol.for('memtui.probe');
   const VERSION = 2;
   const MIN_STALE_MS = 60 * 1000;
-  const HARVEST_MS = 5000;
-  const GC_KINDS = {
-    Scavenge: 'minor',
-    MinorMarkSweep: 'minor',
-    MinorMarkCompact: 'minor',
-    MarkSweepCompact: 'major',
-    IncrementalMarking: 'incremental',
-    ProcessWeakCallbacks: 'weakcb',
-  };
+  const CHECK_STALE_MS = 5000;
+  const GC_KINDS = { 1: 'minor', 4: 'major', 8: 'incremental', 16: 'weakcb' };
 
   function createProbe() {
     const v8 = requireFn('v8');
-    const { performance } = requireFn('perf_hooks');
-    const startProfiler = () => {
-      const profiler = new v8.GCProfiler();
-      profiler.start();
-      return profiler;
-    };
+    const { PerformanceObserver, performance } = requireFn('perf_hooks');
     const state = {
       version: VERSION,
       counts: { minor: 0, major: 0, incremental: 0, weakcb: 0 },
       pauseMs: 0,
       clients: new Map(),
-      profiler: startProfiler(),
+      observer: null,
       timer: null,
     };
+    state.observer = new PerformanceObserver((list) => {
+      try {
+        for (const entry of list.getEntries()) {
+          const kind = entry.detail ? entry.detail.kind : entry.kind;
+          const name = GC_KINDS[kind];
+          if (name) state.counts[name] += 1;
+          state.pauseMs += entry.duration;
+        }
+      } catch (_) { /* never throw in the target */ }
+    });
+    state.observer.observe({ entryTypes: ['gc'] });
 
-    // The next profiler starts before the current one stops, so no collection falls between.
-    // After shutdown there is nothing to read.
-    state.harvest = function harvest() {
-      if (!state.profiler) return;
-      const next = startProfiler();
-      const finished = state.profiler.stop();
-      state.profiler = next;
-      for (const gc of finished.statistics) {
-        const name = GC_KINDS[gc.gcType];
-        if (name) state.counts[name] += 1;
-        state.pauseMs += gc.cost / 1000;
-      }
-    };
-
-    // Bounds the profiler's buffer when nobody samples, forgets clients that are gone, and
-    // removes the probe when none is left.
+    // Forgets clients that are gone, and removes the probe when none is left.
     state.tick = function tick() {
       try {
         forgetStale(state, Date.now());
-        if (state.clients.size > 0) state.harvest();
-        else remove(state);
+        if (state.clients.size === 0) remove(state);
       } catch (_) { /* never throw in the target */ }
     };
-    state.timer = setInterval(state.tick, HARVEST_MS);
+    state.timer = setInterval(state.tick, CHECK_STALE_MS);
     state.timer.unref();
 
     state.shutdown = function shutdown() {
       clearInterval(state.timer);
-      const profiler = state.profiler;
-      state.profiler = null;
-      profiler.stop();
+      state.observer.disconnect();
     };
 
     state.reading = function reading(id) {
       const self = state.clients.get(id);
       if (!self) return null;
       self.lastSeen = Date.now();
-      state.harvest();
       const mem = process.memoryUsage();
       const elu = performance.eventLoopUtilization(self.elu);
       self.elu = performance.eventLoopUtilization();
@@ -127,7 +108,6 @@
     const now = Date.now();
     forgetStale(state, now);
     if (state.clients.has(id)) return false;
-    state.harvest();
     state.clients.set(id, {
       baseCounts: Object.assign({}, state.counts),
       basePauseMs: state.pauseMs,
@@ -138,7 +118,7 @@
     return true;
   }
 
-  // Also removes a probe left by an older memtui (version 1 had a gc PerformanceObserver).
+  // Also removes a probe left by an older memtui (version 1 had no shutdown()).
   function remove(state) {
     try {
       if (typeof state.shutdown === 'function') state.shutdown();

@@ -212,7 +212,7 @@ PERF_SCRIPT = """\
 \t    14ac uv_run
 
  100 10.000200:
-\t    55aa node::v8_utils::BeforeGCCallback
+\t    55aa node::performance::MarkGarbageCollectionEnd
 \t    66bb v8::internal::Heap::CollectGarbage
 
  100 10.000300:
@@ -231,7 +231,7 @@ PERF_SCRIPT = """\
 def test_parse_perf_script_marks_memtuis_frames_per_sample():
     samples = watch_overhead.parse_perf_script(PERF_SCRIPT)
     assert [(s.tid, s.memtui) for s in samples] == [
-        (100, None), (100, "GC profiler callbacks"), (100, "probe JavaScript"),
+        (100, None), (100, "GC observer"), (100, "probe JavaScript"),
         (101, "inspector"), (100, None)]
     assert samples[0].time == pytest.approx(10.0001)
 
