@@ -18,6 +18,10 @@ class GcCounters:
     incremental: int = 0
     weakcb: int = 0
 
+    def __add__(self, other: GcCounters) -> GcCounters:
+        """The counts of both, kind by kind."""
+        return GcCounters(*(getattr(self, kind) + getattr(other, kind) for kind in GC_KINDS))
+
 
 @dataclass(frozen=True)
 class HeapSpace:

@@ -112,7 +112,7 @@ class Session:
             t=reading["t"], pid=reading["pid"], rss=rss,
             heap_total=reading["heap_total"], heap_used=reading["heap_used"],
             external=reading["external"], array_buffers=reading["array_buffers"],
-            heap_limit=reading["heap_limit"], gc=_added(carried_gc, GcCounters(**reading["gc"])),
+            heap_limit=reading["heap_limit"], gc=carried_gc + GcCounters(**reading["gc"]),
             gc_pause_ms=carried_pause_ms + reading["gc_pause_ms"], elu=reading["elu"],
             cpu_percent=cpu,
             heap_spaces=tuple(HeapSpace(*space) for space in reading["heap_spaces"]),
@@ -174,8 +174,3 @@ def _local_process(pid: int) -> psutil.Process | None:
         return process
     except psutil.Error:
         return None
-
-
-def _added(first: GcCounters, second: GcCounters) -> GcCounters:
-    return GcCounters(first.minor + second.minor, first.major + second.major,
-                      first.incremental + second.incremental, first.weakcb + second.weakcb)
