@@ -260,7 +260,7 @@ class GcActivity:
 
 def gc_activity(path: Path) -> GcActivity:
     """GC rate and pause share between the first and last sample of a jsonl recording."""
-    records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    records = recorded_samples(path)
     if len(records) < 2:
         fail(f"{path} holds {len(records)} samples; two are needed for the GC rate")
     first, last = records[0], records[-1]
@@ -295,16 +295,23 @@ def perf_stacks(pid: int, seconds: float) -> list[StackSample]:
     return parse_perf_script(script.stdout)
 
 
-def count_samples(path: Path, start: float, end: float) -> int:
-    """Samples in a `record --format jsonl` file whose time lies inside [start, end]."""
-    count = 0
+def recorded_samples(path: Path) -> list[dict]:
+    """The samples of a `record --format jsonl` file (a line cut short by the recorder's exit,
+    or anything else without a time, is skipped)."""
+    samples = []
     for line in path.read_text().splitlines():
         try:
-            t = json.loads(line)["t"]
-        except (json.JSONDecodeError, KeyError, TypeError):
+            record = json.loads(line)
+        except json.JSONDecodeError:
             continue
-        count += start <= t <= end
-    return count
+        if isinstance(record, dict) and "t" in record:
+            samples.append(record)
+    return samples
+
+
+def count_samples(path: Path, start: float, end: float) -> int:
+    """Samples in a `record --format jsonl` file whose time lies inside [start, end]."""
+    return sum(start <= record["t"] <= end for record in recorded_samples(path))
 
 
 def pin_process(pid: int, cpu: int) -> None:
