@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from memtui.sampler import GC_KINDS, History, Sample
+from memtui.units import format_duration
 
 
 @dataclass(frozen=True)
@@ -90,6 +91,18 @@ def visible_samples(history: History, window: TimeWindow, end: float | None) -> 
     end = latest.t if end is None else end
     start = float("-inf") if window.seconds is None else end - window.seconds
     return [s for s in history.since(start) if s.t <= end]
+
+
+def covered_label(samples: Sequence[Sample], window: TimeWindow, oldest: float) -> str:
+    """What the deltas and sparklines of `samples` cover: the window's name once the history
+    (whose first sample was taken at `oldest`) fills the window, else the time the samples
+    span (`45s`), so a young history is not read as a whole window."""
+    if not samples:
+        return window.label
+    span = samples[-1].t - samples[0].t
+    if window.seconds is not None and (oldest < samples[0].t or span >= window.seconds):
+        return window.label
+    return format_duration(span)
 
 
 def downsample(samples: Sequence[Sample], max_points: int) -> list[Sample]:

@@ -11,6 +11,7 @@ from memtui.ui.model import (
     HEAP_USED,
     METRICS,
     WINDOWS,
+    covered_label,
     downsample,
     gc_activity,
     summarize,
@@ -35,6 +36,19 @@ def test_visible_samples_cover_the_window_ending_at_the_latest_or_the_pause():
         T0 + i for i in range(40, 101)]
     assert len(visible_samples(history, WINDOWS[3], None)) == 200
     assert visible_samples(History(), one_minute, None) == []
+
+
+def test_covered_label_names_the_window_only_when_history_reaches_past_its_start():
+    one_minute, five_minutes, everything = WINDOWS[0], WINDOWS[1], WINDOWS[3]
+    young = history_of(8)
+    assert covered_label(visible_samples(young, five_minutes, None), five_minutes, T0) == "7s"
+    old = history_of(200)
+    assert covered_label(visible_samples(old, one_minute, None), one_minute, T0) == "1 min"
+    assert covered_label(visible_samples(old, five_minutes, None), five_minutes, T0) == "3m 19s"
+    assert covered_label(visible_samples(old, everything, None), everything, T0) == "3m 19s"
+    full = history_of(301)
+    assert covered_label(visible_samples(full, five_minutes, None), five_minutes, T0) == "5 min"
+    assert covered_label([], five_minutes, T0) == "5 min"
 
 
 def test_downsample_keeps_first_and_last_and_caps_the_count():

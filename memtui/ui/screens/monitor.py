@@ -30,6 +30,7 @@ from memtui.ui.model import (
     CHART_METRIC_SETS,
     WINDOWS,
     Marker,
+    covered_label,
     gc_activity,
     summarize,
     visible_samples,
@@ -126,7 +127,9 @@ class MonitorScreen(Screen[None]):
         """Recompute every figure from the history, up to the pause instant when paused."""
         self.refresh_header()
         samples = visible_samples(self.monitor.history, self.window, self.paused_at)
-        self.query_one(MetricsPanel).show(summarize(samples), self.window.label)
+        oldest = next(iter(self.monitor.history), None)
+        covered = covered_label(samples, self.window, oldest.t if oldest else 0.0)
+        self.query_one(MetricsPanel).show(summarize(samples), covered)
         self.query_one(GcPanel).show(gc_activity(samples))
         end = samples[-1].t if samples else None
         self.query_one(MemoryChart).show(
