@@ -28,6 +28,8 @@ from memtui.monitor import Monitor
 from memtui.sampler import GC_KINDS, Sample
 from memtui.units import format_bytes
 
+CANCEL_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+
 USAGE = """memtui TARGET [options]          live monitor (TARGET: PID, HOST:PORT or ws:// URL)
        memtui demo                      start the bundled leaky demo app and monitor it
        memtui ps                        Node processes on this host and their inspectors
@@ -138,18 +140,21 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run_async(main_coroutine: Coroutine[Any, Any, int]) -> int:
-    """Run until done; Ctrl-C and SIGTERM cancel it so its `finally` blocks detach cleanly."""
+    """Run until done; Ctrl-C, SIGTERM and SIGHUP (the terminal went away) cancel it so its
+    `finally` blocks detach cleanly."""
 
     async def runner() -> int:
         task = asyncio.current_task()
         loop = asyncio.get_running_loop()
-        loop.add_signal_handler(signal.SIGTERM, task.cancel)
+        for signum in CANCEL_SIGNALS:
+            loop.add_signal_handler(signum, task.cancel)
         try:
             return await main_coroutine
         except asyncio.CancelledError:
             return 0
         finally:
-            loop.remove_signal_handler(signal.SIGTERM)
+            for signum in CANCEL_SIGNALS:
+                loop.remove_signal_handler(signum)
 
     try:
         return asyncio.run(runner())
@@ -311,7 +316,7 @@ def cmd_monitor(args: argparse.Namespace) -> int:
     target = resolve_target(args.target)
     monitor = Monitor(target, interval=args.interval, keep_inspector=args.keep_inspector,
                       snapshot_dir=args.snapshot_dir)
-    return run_monitor(monitor)
+    return run_monitor(monitor, on_exit_message=_print_if_possible)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -322,9 +327,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
     try:
         monitor = Monitor(resolve_target(str(process.pid)), interval=args.interval,
                           snapshot_dir=args.snapshot_dir, exit_code=process.poll)
-        return run_monitor(monitor)
+        return run_monitor(monitor, on_exit_message=_print_if_possible)
     finally:
         stop_demo(process)
+
+
+def _print_if_possible(line: str) -> None:
+    """Print the live view's closing line; after SIGHUP the terminal may be gone."""
+    with contextlib.suppress(OSError):
+        print(line, flush=True)
 
 
 def cmd_summary(args: argparse.Namespace) -> int:

@@ -60,7 +60,8 @@ def test_keep_inspector_leaves_the_opened_inspector_open(spawn):
     assert not probe_installed(target.pid)
 
 
-@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP],
+                         ids=["ctrl-c", "sigterm", "sighup"])
 def test_interrupted_record_detaches_cleanly(spawn, stop):
     target = spawn("idle.js", "--inspect-port=0")
     memtui = start_memtui("record", str(target.pid), "--interval", "0.2")

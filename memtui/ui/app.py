@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+import signal
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import ClassVar
 
 from textual.app import App
+from textual.binding import Binding, BindingType
+from textual.drivers.linux_driver import LinuxDriver
 
 from memtui.errors import MemtuiError
 from memtui.monitor import Monitor
@@ -15,15 +21,30 @@ from memtui.ui.screens.diff import SnapshotCache
 from memtui.ui.screens.monitor import MonitorScreen
 
 
+class TerminalDriver(LinuxDriver):
+    """Textual's Linux driver, except that output is dropped once the terminal has hung up.
+
+    Textual's writer thread dies on its first failed write, and from then on each write
+    waits for room in its queue: after a lost SSH connection memtui would hang instead of
+    detaching and exiting."""
+
+    def write(self, data: str) -> None:
+        if os.isatty(self._file.fileno()):
+            super().write(data)
+
+
 class MemtuiApp(App[int]):
     """The live monitor for one target. `clock` gives the wall time (tests freeze it)."""
 
     CSS_PATH = Path(__file__).with_name("memtui.tcss")
     TITLE = "memtui"
     ENABLE_COMMAND_PALETTE = False
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+c", "quit", "quit", show=False, priority=True),
+    ]
 
     def __init__(self, monitor: Monitor, clock: Callable[[], float] = time.time):
-        super().__init__()
+        super().__init__(driver_class=TerminalDriver)
         self.monitor = monitor
         self.clock = clock
         self.failure: MemtuiError | None = None
@@ -32,6 +53,11 @@ class MemtuiApp(App[int]):
         self.snapshot_cache = SnapshotCache()
 
     async def on_mount(self) -> None:
+        # SIGTERM and SIGHUP (the terminal or the SSH connection went away) end memtui the
+        # way `q` does, so an inspector memtui opened is not left open on the server.
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGHUP):
+            loop.add_signal_handler(signum, self.monitor_screen.action_detach)
         await self.push_screen(self.monitor_screen)
         self.run_worker(self.follow_monitor(), group="monitor", exclusive=True)
 
@@ -53,6 +79,10 @@ class MemtuiApp(App[int]):
             screen.post_message(MonitorStopped(str(error)))
             return
         screen.post_message(MonitorStopped(None))
+
+    async def action_quit(self) -> None:
+        """Ctrl+C and Ctrl+Q detach as `q` does, instead of leaving the target as it is."""
+        self.monitor_screen.action_detach()
 
     def exit_message(self) -> str:
         """One line for the terminal once the app has closed."""
