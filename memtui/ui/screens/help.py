@@ -20,7 +20,7 @@ KEYS = (
     ("1 2 3 4", "time window: 1 min, 5 min, 15 min, all"),
     ("space", "pause the display (sampling continues)"),
     ("?", "this help"),
-    ("q", "quit: detach from the target, leaving it running"),
+    ("q", "quit (Ctrl+C too): detach, leaving the target running"),
 )
 
 
