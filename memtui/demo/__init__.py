@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ctypes
 import selectors
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -15,6 +17,7 @@ DEMO_SCRIPT = Path(__file__).with_name("leaky_app.js")
 READY_PREFIX = "memtui demo listening on "
 START_TIMEOUT_S = 10.0
 STOP_TIMEOUT_S = 5.0
+PR_SET_PDEATHSIG = 1
 
 
 def start_demo(node: str = "node") -> subprocess.Popen:
@@ -31,7 +34,7 @@ def start_demo(node: str = "node") -> subprocess.Popen:
         proc = subprocess.Popen(
             [binary, "--inspect=127.0.0.1:0", str(DEMO_SCRIPT)],
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=stderr, text=True,
-            start_new_session=True,
+            start_new_session=True, preexec_fn=_end_with_parent,
         )
         if _wait_until_ready(proc, time.monotonic() + START_TIMEOUT_S):
             return proc
@@ -40,6 +43,12 @@ def start_demo(node: str = "node") -> subprocess.Popen:
         last = (stderr.read().strip().splitlines() or ["no output within the time limit"])[-1]
     raise MemtuiError(f"the demo app did not start: {last}",
                       f"check that {binary} runs `{DEMO_SCRIPT}`")
+
+
+def _end_with_parent() -> None:
+    """In the demo before exec: have Linux send it SIGTERM when memtui dies, however it dies
+    (even by SIGKILL), so the demo never outlives the monitor that started it."""
+    ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def _wait_until_ready(proc: subprocess.Popen, deadline: float) -> bool:

@@ -54,3 +54,18 @@ def test_the_demo_app_ends_with_memtui_when_the_terminal_hangs_up():
         for process in demo:
             if process.is_running():
                 process.kill()
+
+
+def test_the_demo_app_ends_even_when_memtui_is_killed():
+    terminal = LiveTerminal("demo")
+    demo: list[psutil.Process] = []
+    try:
+        terminal.wait_for("attached; sampling")
+        demo = psutil.Process(terminal.process.pid).children()
+        terminal.process.kill()
+        assert psutil.wait_procs(demo, timeout=10)[1] == []
+    finally:
+        terminal.close()
+        for process in demo:
+            if process.is_running():
+                process.kill()
