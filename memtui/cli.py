@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import csv
 import json
+import os
 import signal
 import sys
 from collections.abc import Callable, Coroutine
@@ -136,6 +137,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
+        # The reader of the output went away (`| head`): end quietly, as Unix tools do,
+        # without the interpreter failing to flush stdout again at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
 
 
@@ -224,6 +228,8 @@ class SampleWriter:
                     self._csv.writerow(record.keys())
                 self._csv.writerow("" if v is None else v for v in record.values())
             self.out.flush()
+        except BrokenPipeError:
+            raise  # the reader went away (`| head`): main() ends quietly
         except OSError as exc:
             raise MemtuiError(f"cannot write samples: {exc.strerror}",
                               "free disk space or choose another -o") from exc

@@ -4,6 +4,9 @@ import json
 import signal
 import subprocess
 import sys
+import time
+
+from memtui.attach import find_inspector_address
 
 
 def run_memtui(*args: str, timeout: float = 60, **kwargs) -> subprocess.CompletedProcess:
@@ -25,3 +28,12 @@ def start_memtui(*args: str) -> subprocess.Popen:
 
 def jsonl(text: str) -> list[dict]:
     return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def wait_until_inspector_closed(pid: int, deadline: float = 5.0) -> bool:
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        if find_inspector_address(pid) is None:
+            return True
+        time.sleep(0.05)
+    return False

@@ -2,13 +2,12 @@
 
 import asyncio
 import signal
-import time
 
 import pytest
 
 from memtui.attach import find_inspector_address, resolve_target
 from memtui.inspector import Inspector
-from tests.cli_helpers import run_memtui, start_memtui
+from tests.cli_helpers import run_memtui, start_memtui, wait_until_inspector_closed
 
 
 def probe_installed(pid: int) -> bool:
@@ -21,15 +20,6 @@ def probe_installed(pid: int) -> bool:
             await inspector.close()
 
     return asyncio.run(check())
-
-
-def wait_until_inspector_closed(pid: int, deadline: float = 5.0) -> bool:
-    end = time.monotonic() + deadline
-    while time.monotonic() < end:
-        if find_inspector_address(pid) is None:
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def test_inspector_opened_by_memtui_is_closed_again(node, spawn):

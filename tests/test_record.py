@@ -4,7 +4,7 @@ import csv
 import io
 import itertools
 
-from tests.cli_helpers import jsonl, run_memtui, start_memtui
+from tests.cli_helpers import jsonl, run_memtui, start_memtui, wait_until_inspector_closed
 
 KEYS = ["t", "pid", "rss", "heap_total", "heap_used", "external", "array_buffers", "heap_limit",
         "gc", "gc_pause_ms", "elu", "cpu_percent"]
@@ -86,3 +86,14 @@ def test_a_full_disk_is_a_one_line_error(spawn):
     assert result.stderr == "memtui: error: cannot write samples: No space left on device " \
         "(free disk space or choose another -o)\n"
     assert target.alive()
+
+
+def test_a_reader_that_stops_early_ends_record_quietly_and_detached(spawn):
+    target = spawn("idle.js", "--inspect-port=0")
+    memtui = start_memtui("record", str(target.pid), "--interval", "0.1")
+    assert memtui.stdout.readline().startswith("{")
+    memtui.stdout.close()  # as `memtui record PID | head -1` does
+    assert memtui.wait(timeout=20) == 0
+    assert memtui.stderr.read() == ""
+    assert target.alive()
+    assert wait_until_inspector_closed(target.pid)

@@ -9,8 +9,8 @@ import psutil
 import pytest
 
 from memtui.attach import find_inspector_address
+from tests.cli_helpers import wait_until_inspector_closed
 from tests.live_terminal import LiveTerminal
-from tests.test_detach import wait_until_inspector_closed
 
 WAYS_OUT = {
     "q": lambda terminal: terminal.press(b"q"),
