@@ -1,21 +1,27 @@
 // memtui's probe: installed in the target by Runtime.evaluate, removed on detach.
 // The file is one function expression: memtui evaluates
-// `(<this file>)(require, ACTION, CLIENT, INTERVAL_S)`. ACTION "install" registers CLIENT, which
-// samples every INTERVAL_S seconds, and "uninstall" unregisters it; GCs are counted while at
-// least one client is registered. A client silent for three of its intervals (and at least a
-// minute) is taken as gone: a memtui that was killed, or lost its connection, cannot
-// uninstall. Each sample is the short call
+// `(<this file>)(require, ACTION, CLIENT, INTERVAL_S, INSPECTOR)`. ACTION "install" registers
+// CLIENT, which samples every INTERVAL_S seconds, and "uninstall" unregisters it; GCs are
+// counted while at least one client is registered. A client silent for three of its
+// intervals (and at least a minute) is taken as gone: a memtui that was killed, or lost its
+// connection, cannot uninstall. Each sample is the short call
 // `globalThis[Symbol.for('memtui.probe')].sample(CLIENT)`, which answers {ok, reading | error}.
 // Nothing here may throw into the target: every entry point and callback catches everything.
+//
+// INSPECTOR ({opened, keep}) says whether the installing memtui opened the target's inspector
+// (SIGUSR1) and whether it was asked to keep it open. The target remembers it, so that the
+// last memtui to leave closes an inspector some memtui opened, whichever memtui that was:
+// "uninstall" then answers closeInspector: true. When the probe removes itself because its
+// clients went silent, it closes such an inspector itself.
 //
 // GCs are counted with a gc PerformanceObserver. v8.GCProfiler costs less per collection, but
 // it can only be read by stopping it, and a stopped profiler keeps writing every collection's
 // statistics until its wrapper is garbage-collected, which for one that lived a sampling
 // interval takes a full GC: a target with rare full GCs would grow without bound.
-(function memtuiProbe(requireFn, action, client, intervalS) {
+(function memtuiProbe(requireFn, action, client, intervalS, inspector) {
   'use strict';
   const KEY = Symbol.for('memtui.probe');
-  const VERSION = 2;
+  const VERSION = 3;
   const MIN_STALE_MS = 60 * 1000;
   const CHECK_STALE_MS = 5000;
   const GC_KINDS = { 1: 'minor', 4: 'major', 8: 'incremental', 16: 'weakcb' };
@@ -28,6 +34,7 @@
       counts: { minor: 0, major: 0, incremental: 0, weakcb: 0 },
       pauseMs: 0,
       clients: new Map(),
+      inspector: { opened: false, keep: false },
       observer: null,
       timer: null,
     };
@@ -43,11 +50,15 @@
     });
     state.observer.observe({ entryTypes: ['gc'] });
 
-    // Forgets clients that are gone, and removes the probe when none is left.
+    // Forgets clients that are gone; when none is left, removes the probe and closes an
+    // inspector memtui opened, as the last of them would have on its way out.
     state.tick = function tick() {
       try {
         forgetStale(state, Date.now());
-        if (state.clients.size === 0) remove(state);
+        if (state.clients.size === 0) {
+          remove(state);
+          if (inspectorToClose(state)) requireFn('inspector').close();
+        }
       } catch (_) { /* never throw in the target */ }
     };
     state.timer = setInterval(state.tick, CHECK_STALE_MS);
@@ -104,9 +115,15 @@
     }
   }
 
-  function register(state, id, seconds) {
+  function inspectorToClose(state) {
+    return state.inspector.opened && !state.inspector.keep;
+  }
+
+  function register(state, id, seconds, flags) {
     const now = Date.now();
     forgetStale(state, now);
+    if (flags && flags.opened) state.inspector.opened = true;
+    if (flags && flags.keep) state.inspector.keep = true;
     if (state.clients.has(id)) return false;
     state.clients.set(id, {
       baseCounts: Object.assign({}, state.counts),
@@ -140,14 +157,16 @@
           value: state, configurable: true, enumerable: false, writable: true,
         });
       }
-      const added = register(state, client, intervalS);
+      const added = register(state, client, intervalS, inspector);
       return { ok: true, clients: state.clients.size, added };
     }
     if (action === 'uninstall') {
-      if (!state) return { ok: true, clients: 0 };
+      if (!state) return { ok: true, clients: 0, closeInspector: false };
       state.clients.delete(client);
-      if (state.clients.size === 0) remove(state);
-      return { ok: true, clients: state.clients.size };
+      const last = state.clients.size === 0;
+      if (last) remove(state);
+      const closeInspector = last && inspectorToClose(state);
+      return { ok: true, clients: state.clients.size, closeInspector };
     }
     return { ok: false, error: 'unknown action ' + String(action) };
   } catch (err) {

@@ -78,9 +78,10 @@ class Session:
     async def install_probe(self) -> None:
         """Install the probe (idempotent). When it registers this client afresh (first attach,
         or the probe was removed meanwhile), GC figures continue from the last sample."""
+        inspector = {"opened": self.target.opened_by_memtui, "keep": self.keep_inspector}
         answer = await self.inspector.evaluate(
-            f"({PROBE_SOURCE})(require, 'install', {json.dumps(self.client_id)}, {self.interval})",
-            command_line_api=True)
+            f"({PROBE_SOURCE})(require, 'install', {json.dumps(self.client_id)}, "
+            f"{self.interval}, {json.dumps(inspector)})", command_line_api=True)
         if not answer or not answer.get("ok"):
             raise MemtuiError(f"cannot install memtui's probe in pid {self.pid}: "
                               f"{(answer or {}).get('error', 'no answer')}")
@@ -151,12 +152,13 @@ class Session:
         return "already open"
 
     async def close(self) -> None:
-        """Remove the probe; close the inspector only if memtui opened it and may close it."""
+        """Remove the probe. The last memtui to leave closes an inspector that a memtui
+        opened (this one or another), unless one of them was asked to keep it open."""
         try:
-            await self.inspector.evaluate(
+            answer = await self.inspector.evaluate(
                 f"({PROBE_SOURCE})(require, 'uninstall', {json.dumps(self.client_id)})",
                 DETACH_TIMEOUT, command_line_api=True)
-            if self.target.opened_by_memtui and not self.keep_inspector:
+            if answer and answer.get("closeInspector"):
                 await self.inspector.evaluate(
                     "(() => { const inspector = require('inspector');"
                     " setTimeout(() => { try { inspector.close(); } catch (_) {} }, 50);"

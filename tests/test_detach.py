@@ -2,12 +2,13 @@
 
 import asyncio
 import signal
+import time
 
 import pytest
 
 from memtui.attach import find_inspector_address, resolve_target
 from memtui.inspector import Inspector
-from tests.cli_helpers import run_memtui, start_memtui, wait_until_inspector_closed
+from tests.cli_helpers import jsonl, run_memtui, start_memtui, wait_until_inspector_closed
 
 
 def probe_installed(pid: int) -> bool:
@@ -61,4 +62,21 @@ def test_interrupted_record_detaches_cleanly(spawn, stop):
     assert memtui.returncode == 0, err
     assert "Traceback" not in err
     assert target.alive()
+    assert wait_until_inspector_closed(target.pid)
+
+
+def test_the_last_memtui_to_leave_closes_the_inspector_another_one_opened(spawn):
+    target = spawn("idle.js", "--inspect-port=0")
+    opener = start_memtui("record", str(target.pid), "--interval", "0.2")
+    assert opener.stdout.readline().startswith("{")
+    joiner = start_memtui("record", str(target.pid), "--interval", "0.2", "--duration", "3")
+    assert joiner.stdout.readline().startswith("{")
+    opener.send_signal(signal.SIGINT)
+    assert opener.wait(timeout=20) == 0
+    opener_left = time.time()
+    assert find_inspector_address(target.pid) is not None
+    out, err = joiner.communicate(timeout=20)
+    assert joiner.returncode == 0, err
+    assert "lost" not in err
+    assert sum(sample["t"] > opener_left for sample in jsonl(out)) >= 5
     assert wait_until_inspector_closed(target.pid)

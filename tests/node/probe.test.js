@@ -58,7 +58,8 @@ test('counts are per client, since that client attached', async () => {
 test('installing twice is idempotent and one uninstall removes it', () => {
   probe(require, 'install', 'a');
   assert.deepStrictEqual(probe(require, 'install', 'a'), { ok: true, clients: 1, added: false });
-  assert.deepStrictEqual(probe(require, 'uninstall', 'a'), { ok: true, clients: 0 });
+  assert.deepStrictEqual(probe(require, 'uninstall', 'a'),
+    { ok: true, clients: 0, closeInspector: false });
   assert.strictEqual(globalThis[KEY], undefined);
 });
 
@@ -75,7 +76,7 @@ test('a second client keeps the probe alive when the first detaches', () => {
 test('a probe of another version is replaced on install', () => {
   globalThis[KEY] = { version: 0, observer: { disconnect() { throw new Error('boom'); } } };
   assert.deepStrictEqual(probe(require, 'install', 'a'), { ok: true, clients: 1, added: true });
-  assert.strictEqual(globalThis[KEY].version, 2);
+  assert.strictEqual(globalThis[KEY].version, 3);
   probe(require, 'uninstall', 'a');
 });
 
@@ -91,7 +92,8 @@ test('nothing throws into the target: failures come back as {ok: false}', () => 
   const broken = () => { throw new Error('no require'); };
   probe(require, 'uninstall', 'a');
   assert.deepStrictEqual(probe(broken, 'install', 'a'), { ok: false, error: 'no require' });
-  assert.deepStrictEqual(probe(require, 'uninstall', 'nobody'), { ok: true, clients: 0 });
+  assert.deepStrictEqual(probe(require, 'uninstall', 'nobody'),
+    { ok: true, clients: 0, closeInspector: false });
   assert.strictEqual(probe(require, 'bogus', 'a').ok, false);
 });
 
@@ -143,7 +145,37 @@ test('a probe whose clients all went silent removes itself', () => {
   state.clients.get('a').lastSeen = 0;
   state.tick();
   assert.strictEqual(globalThis[KEY], undefined);
-  assert.deepStrictEqual(probe(require, 'uninstall', 'a'), { ok: true, clients: 0 });
+  assert.deepStrictEqual(probe(require, 'uninstall', 'a'),
+    { ok: true, clients: 0, closeInspector: false });
+});
+
+test('the last client to leave is told to close an inspector that any memtui opened', () => {
+  const opened = { opened: true, keep: false };
+  probe(require, 'install', 'opener', 1, opened);
+  probe(require, 'install', 'joiner', 1, { opened: false, keep: false });
+  assert.deepStrictEqual(probe(require, 'uninstall', 'opener'),
+    { ok: true, clients: 1, closeInspector: false });
+  assert.deepStrictEqual(probe(require, 'uninstall', 'joiner'),
+    { ok: true, clients: 0, closeInspector: true });
+  probe(require, 'install', 'opener', 1, opened);
+  probe(require, 'install', 'keeper', 1, { opened: false, keep: true });
+  probe(require, 'uninstall', 'keeper');
+  assert.strictEqual(probe(require, 'uninstall', 'opener').closeInspector, false);
+  probe(require, 'install', 'plain', 1);
+  assert.strictEqual(probe(require, 'uninstall', 'plain').closeInspector, false);
+});
+
+test('a probe whose clients all went silent closes an inspector memtui opened', () => {
+  let closed = 0;
+  const withInspector = (name) => (name === 'inspector' ? { close() { closed += 1; } } : require(name));
+  for (const opened of [false, true]) {
+    probe(withInspector, 'install', 'a', 1, { opened, keep: false });
+    const state = globalThis[KEY];
+    state.clients.get('a').lastSeen = 0;
+    state.tick();
+    assert.strictEqual(globalThis[KEY], undefined);
+    assert.strictEqual(closed, opened ? 1 : 0);
+  }
 });
 
 test('a silent client is forgotten after three of its intervals, and at least a minute', () => {
