@@ -74,6 +74,12 @@ class InspectorTarget:
     ws_url: str
     node_version: str | None
     opened_by_memtui: bool
+    listen_host: str | None = None  # the address it is bound to, when known (0.0.0.0: all)
+
+    @property
+    def address(self) -> str:
+        """Where the inspector listens, as HOST:PORT (its bound address when known)."""
+        return _format_address(self.listen_host or self.host, self.port)
 
 
 @dataclass(frozen=True)
@@ -99,6 +105,7 @@ class _Inspector:
     host: str
     port: int
     node_version: str
+    listen_host: str | None = None
 
 
 class _ProbeFailed(Exception):
@@ -157,7 +164,8 @@ def list_node_processes() -> list[NodeProcessInfo]:
             inspector = None
             if _network_namespace(pid) == own_network:
                 found = _find_inspector(pid)
-                inspector = _format_address(found.host, found.port) if found else None
+                inspector = (_format_address(found.listen_host or found.host, found.port)
+                             if found else None)
         except (psutil.Error, PermissionError, FileNotFoundError, ProcessLookupError):
             continue
         rows.append(NodeProcessInfo(pid, user, rss, inspector, command))
@@ -341,7 +349,7 @@ def _target_for(pid: int | None, inspector: _Inspector, *,
     except _ProbeFailed as failure:
         raise _unreachable(inspector.host, inspector.port, failure) from None
     return InspectorTarget(pid, inspector.host, inspector.port, ws_url,
-                           inspector.node_version, opened_by_memtui)
+                           inspector.node_version, opened_by_memtui, inspector.listen_host)
 
 
 def _parse_address(spec: str) -> tuple[str, int]:
@@ -591,15 +599,15 @@ def _find_inspector(pid: int) -> _Inspector | None:
 
 
 def _first_inspector(listeners: list[_Listener]) -> _Inspector | None:
-    addresses = list(dict.fromkeys(
-        (_connect_host(listener.host), listener.port) for listener in listeners
-    ))
+    listen_hosts = {(_connect_host(listener.host), listener.port): listener.host
+                    for listener in listeners}
+    addresses = list(listen_hosts)
     if not addresses:
         return None
 
     def probe(address: tuple[str, int]) -> _Inspector | None:
         try:
-            return _probe_inspector(*address)
+            return replace(_probe_inspector(*address), listen_host=listen_hosts[address])
         except _ProbeFailed:
             return None
 

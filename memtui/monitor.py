@@ -71,7 +71,7 @@ class Monitor:
             started_at=session.started_at, heap_limit=first.heap_limit,
             container_limit=analysis.container_memory_limit(session.pid),
             inspector=session.inspector_state,
-            address=f"{session.target.host}:{session.target.port}",
+            address=session.target.address,
         )
         return self.info
 

@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 
 from memtui.attach import (
+    _first_inspector,
+    _Listener,
     find_inspector_address,
     list_node_processes,
     pid_of_listener,
@@ -132,6 +134,16 @@ class TestInspectorAlreadyOpen:
     def test_none_when_closed(self, spawn):
         process = spawn("idle.js")
         assert find_inspector_address(process.pid) is None
+
+    def test_the_address_shown_is_the_one_it_listens_on(self, spawn):
+        process = spawn("idle.js", "--inspect=127.0.0.1:0")
+        port = process.inspector_port()
+        assert resolve_target(str(process.pid)).address == f"127.0.0.1:{port}"
+        # An inspector bound to every interface (the tests stay on loopback, so the
+        # wildcard listener is described rather than opened) is reached over loopback
+        # and shown as what it is.
+        found = _first_inspector([_Listener("0.0.0.0", port, 0)])
+        assert (found.host, found.listen_host) == ("127.0.0.1", "0.0.0.0")
 
     def test_allow_signal_false_refuses_to_open(self, spawn):
         process = spawn("idle.js", "--inspect-port=0")
