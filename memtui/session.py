@@ -68,8 +68,17 @@ class Session:
         return session
 
     async def reconnect(self) -> None:
-        """Connect again to the same process (the inspector's URL may have changed)."""
-        target = await asyncio.to_thread(attach.refresh_ws_url, self.target)
+        """Connect again to the same process; the inspector's URL may have changed. An
+        inspector that memtui opened and that was closed meanwhile (by a probe whose
+        clients all went silent, say) is opened again as at attach: SIGUSR1, after the same
+        checks. One the program opened is left for the program to reopen: racing it would
+        make its own `inspector.open()` throw."""
+        try:
+            target = await asyncio.to_thread(attach.refresh_ws_url, self.target)
+        except TargetGone:
+            if self.target.pid is None or not self.target.opened_by_memtui:
+                raise
+            target = await asyncio.to_thread(attach.resolve_target, str(self.target.pid))
         self.inspector = await Inspector.connect(target.ws_url)
         self.target = replace(target, opened_by_memtui=self.target.opened_by_memtui)
         self.connection_id = uuid.uuid4().hex

@@ -4,6 +4,7 @@ import asyncio
 
 from memtui.events import ConnectionLost, Reconnected, SampleTaken, TargetExited
 from memtui.monitor import Monitor
+from tests.cli_helpers import wait_until_inspector_closed
 
 
 async def collect_until(monitor: Monitor, stop, limit: float = 30.0) -> list:
@@ -36,6 +37,25 @@ async def test_a_dropped_connection_is_reported_and_reconnected(spawn):
         assert "reopened" in target.lines
     finally:
         await monitor.close()
+
+
+async def test_an_inspector_closed_under_memtui_is_opened_again_and_closed_at_exit(spawn):
+    target = spawn("close_inspector.js", "--inspect-port=0")
+    monitor = Monitor(str(target.pid), interval=0.2)
+    info = await monitor.start()
+    assert info.inspector == "opened by memtui"
+    try:
+        await collect_until(monitor, lambda e, _: isinstance(e, SampleTaken))
+        target.send("close\n")
+        events = await collect_until(
+            monitor, lambda e, seen: isinstance(e, SampleTaken)
+            and any(isinstance(x, Reconnected) for x in seen))
+        assert ConnectionLost in [type(e) for e in events]
+        assert "closed" in target.lines
+    finally:
+        await monitor.close()
+    assert target.alive()
+    assert wait_until_inspector_closed(target.pid)
 
 
 async def test_an_exit_ends_the_stream_and_keeps_the_history(spawn):
