@@ -278,6 +278,8 @@ def cmd_gc(args: argparse.Namespace) -> int:
 
 
 def cmd_snapshot(args: argparse.Namespace) -> int:
+    _check_writable_directory(args.output)
+
     async def capture(monitor: Monitor) -> int:
         risk = await monitor.snapshot_risk()
         if risk.risky and not args.force:
@@ -294,6 +296,15 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
         return 0
 
     return run_async(attached(args, capture))
+
+
+def _check_writable_directory(output: Path | None) -> None:
+    """Refuse, before touching the target, an -o whose directory cannot take the file."""
+    directory = Path.cwd() if output is None else output if output.is_dir() else output.parent
+    if not os.access(directory, os.W_OK | os.X_OK):
+        reason = "does not exist" if not directory.exists() else "is not writable"
+        raise UsageError(f"cannot write a snapshot in {directory}: it {reason}",
+                         "choose another directory with -o")
 
 
 def _progress_printer() -> Callable:

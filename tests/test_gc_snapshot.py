@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+from memtui.attach import find_inspector_address
 from tests.cli_helpers import run_memtui
 
 
@@ -45,6 +46,16 @@ def test_snapshot_to_a_named_file(spawn, tmp_path):
     result = run_memtui("snapshot", str(target.pid), "-o", str(out))
     assert result.returncode == 0, result.stderr
     assert out.stat().st_size > 100_000
+
+
+def test_a_missing_output_directory_is_refused_before_attaching(spawn, tmp_path):
+    target = spawn("idle.js", "--inspect-port=0")
+    missing = tmp_path / "no" / "such"
+    result = run_memtui("snapshot", str(target.pid), "-o", str(missing / "x.heapsnapshot"))
+    assert result.returncode == 2
+    assert result.stderr == (f"memtui: error: cannot write a snapshot in {missing}: it does "
+                             "not exist (choose another directory with -o)\n")
+    assert find_inspector_address(target.pid) is None  # never signalled
 
 
 def test_a_full_disk_leaves_no_snapshot_and_says_so(spawn, tmp_path):
