@@ -20,19 +20,25 @@ async def collect_until(monitor: Monitor, stop, limit: float = 30.0) -> list:
     return events
 
 
+async def kinds_until_sampling_again(monitor: Monitor, disturb) -> list[type]:
+    """After a first sample, `disturb()` the target; the kinds of the events up to the first
+    sample after a reconnection."""
+    await collect_until(monitor, lambda e, _: isinstance(e, SampleTaken))
+    disturb()
+    events = await collect_until(
+        monitor, lambda e, seen: isinstance(e, SampleTaken)
+        and any(isinstance(x, Reconnected) for x in seen))
+    return [type(e) for e in events]
+
+
 async def test_a_dropped_connection_is_reported_and_reconnected(spawn):
     target = spawn("reopen_inspector.js")
     monitor = Monitor(str(target.pid), interval=0.2)
     info = await monitor.start()
     assert info.pid == target.pid and info.inspector == "already open"
     try:
-        await collect_until(monitor, lambda e, _: isinstance(e, SampleTaken))
-        target.send("cycle\n")
-        events = await collect_until(
-            monitor, lambda e, seen: isinstance(e, SampleTaken)
-            and any(isinstance(x, Reconnected) for x in seen))
-        kinds = [type(e) for e in events]
-        assert ConnectionLost in kinds and Reconnected in kinds, events
+        kinds = await kinds_until_sampling_again(monitor, lambda: target.send("cycle\n"))
+        assert ConnectionLost in kinds and Reconnected in kinds, kinds
         assert kinds.index(ConnectionLost) < kinds.index(Reconnected)
         assert "reopened" in target.lines
     finally:
@@ -45,12 +51,8 @@ async def test_an_inspector_closed_under_memtui_is_opened_again_and_closed_at_ex
     info = await monitor.start()
     assert info.inspector == "opened by memtui"
     try:
-        await collect_until(monitor, lambda e, _: isinstance(e, SampleTaken))
-        target.send("close\n")
-        events = await collect_until(
-            monitor, lambda e, seen: isinstance(e, SampleTaken)
-            and any(isinstance(x, Reconnected) for x in seen))
-        assert ConnectionLost in [type(e) for e in events]
+        kinds = await kinds_until_sampling_again(monitor, lambda: target.send("close\n"))
+        assert ConnectionLost in kinds
         assert "closed" in target.lines
     finally:
         await monitor.close()

@@ -39,30 +39,19 @@ def test_every_way_out_closes_the_inspector_memtui_opened(spawn, way_out):
     assert wait_until_inspector_closed(target.pid)
 
 
-def test_the_demo_app_ends_with_memtui_when_the_terminal_hangs_up():
+@pytest.mark.parametrize("way_out", ["hang-up", "sigkill"])
+def test_the_demo_app_ends_with_memtui(way_out):
     terminal = LiveTerminal("demo")
     demo: list[psutil.Process] = []
     try:
         terminal.wait_for("attached; sampling")
         demo = psutil.Process(terminal.process.pid).children()
         assert [p.name() for p in demo] == ["node"]
-        terminal.hang_up()
-        assert terminal.wait_exit() == 0
-        assert psutil.wait_procs(demo, timeout=10)[1] == []
-    finally:
-        terminal.close()
-        for process in demo:
-            if process.is_running():
-                process.kill()
-
-
-def test_the_demo_app_ends_even_when_memtui_is_killed():
-    terminal = LiveTerminal("demo")
-    demo: list[psutil.Process] = []
-    try:
-        terminal.wait_for("attached; sampling")
-        demo = psutil.Process(terminal.process.pid).children()
-        terminal.process.kill()
+        if way_out == "hang-up":
+            terminal.hang_up()
+            assert terminal.wait_exit() == 0
+        else:
+            terminal.process.kill()
         assert psutil.wait_procs(demo, timeout=10)[1] == []
     finally:
         terminal.close()
