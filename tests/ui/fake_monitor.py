@@ -67,6 +67,8 @@ class FakeMonitor:
         self.queue: asyncio.Queue[MonitorEvent | MemtuiError | None] = asyncio.Queue()
         self.next_index = 0
         self.closed = False
+        self.close_calls = 0
+        self.close_release: asyncio.Event | None = None
         self.gc_result = GcResult(52 * MIB, 40 * MIB, 0.12)
         self.gc_error: MemtuiError | None = None
         self.gc_release: asyncio.Event | None = None
@@ -141,5 +143,8 @@ class FakeMonitor:
         return saved
 
     async def close(self) -> None:
+        self.close_calls += 1
+        if self.close_release is not None:
+            await self.close_release.wait()
         self.closed = True
         self.end()

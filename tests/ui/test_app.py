@@ -266,6 +266,22 @@ class TestActions:
         assert app.exit_message() == "memtui: detached from pid 4242"
 
 
+    async def test_a_second_quit_while_detaching_lets_the_first_finish(self, make_app):
+        app, fake = make_app()
+        fake.close_release = asyncio.Event()
+        async with app.run_test(size=SIZE) as pilot:
+            await attached(pilot, fake)
+            await pilot.press("q")
+            await wait_until(pilot, lambda: fake.close_calls == 1)
+            await pilot.press("ctrl+c")
+            await pilot.press("q")
+            assert app.is_running and not fake.closed
+            fake.close_release.set()
+            await wait_until(pilot, lambda: not app.is_running)
+        assert fake.closed and fake.close_calls == 1
+        assert app.return_code == 0
+
+
 class TestTargetStates:
     async def test_exit_keeps_the_history_on_screen(self, make_app):
         app, fake = make_app()

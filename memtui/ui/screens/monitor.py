@@ -94,6 +94,7 @@ class MonitorScreen(Screen[None]):
         self.exited_at: float | None = None
         self.gc_running = False
         self.snapshot_running = False
+        self.detaching = False
 
     def compose(self) -> ComposeResult:
         yield TargetHeader(id="header")
@@ -302,7 +303,11 @@ class MonitorScreen(Screen[None]):
         self.app.push_screen(HelpScreen())
 
     def action_detach(self) -> None:
-        self.run_worker(self.detach(), group="detach", exclusive=True)
+        """Detach and quit; a second request while detaching (q then Ctrl+C, a signal) waits
+        for the first instead of cutting it short."""
+        if not self.detaching:
+            self.detaching = True
+            self.run_worker(self.detach(), group="detach")
 
     async def detach(self) -> None:
         self.status("detaching…")
