@@ -119,7 +119,7 @@ def shallow_sizes(snapshot: HeapSnapshot) -> np.ndarray:
     return sizes
 
 
-def _of_types(snapshot: HeapSnapshot, type_names) -> np.ndarray:
+def of_types(snapshot: HeapSnapshot, type_names) -> np.ndarray:
     """Mask of the nodes whose type is one of `type_names` (absent types match nothing)."""
     types = snapshot.meta.node_types
     wanted = np.zeros(len(types), dtype=bool)
@@ -150,7 +150,7 @@ def _single_owners(snapshot: HeapSnapshot) -> tuple[np.ndarray, np.ndarray]:
     n = snapshot.node_count
     several, unvisited = n, n + 1
     index_type = np.int32 if unvisited < 2**31 else np.int64
-    ownable = _of_types(snapshot, OWNABLE_TYPES)
+    ownable = of_types(snapshot, OWNABLE_TYPES)
     native = np.flatnonzero(snapshot.node_type == snapshot.type_code("native"))
     ownable[native[_named(snapshot, native, OWNABLE_NATIVE_NAME)]] = True
     del native
@@ -285,7 +285,7 @@ def _labels(snapshot: HeapSnapshot, interfaces: list[tuple[str, frozenset[str]]]
     names = snapshot.node_name
     plain = _plain_objects(snapshot)
     interface, interface_names = _interfaces(snapshot, plain, interfaces)
-    by_name = _of_types(snapshot, TYPES_LABELLED_BY_NAME)
+    by_name = of_types(snapshot, TYPES_LABELLED_BY_NAME)
     base = snapshot.node_type.astype(np.int64 if 2 * string_count > 2**30 else np.int32)
     base += string_count
     np.copyto(base, names, where=by_name, casting="unsafe")

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from memtui.heap.capture import sidecar_path
-from memtui.heap.classes import ClassTable, classify, string_indexes
+from memtui.heap.classes import ClassTable, classify, of_types, string_indexes
 from memtui.heap.dominators import csr_neighbours
 from memtui.heap.snapshot import HeapSnapshot
 
@@ -82,8 +82,8 @@ def ids_comparable(before: HeapSnapshot, after: HeapSnapshot, before_path: Path 
 def _judge_ids_by_contents(before: HeapSnapshot, after: HeapSnapshot,
                            shared_ids: tuple[np.ndarray, np.ndarray]) -> tuple[bool, str]:
     in_before, in_after = shared_ids
-    checked = _of_types(before, ID_CHECK_TYPES)[in_before]
-    checked &= _of_types(after, ID_CHECK_TYPES)[in_after]
+    checked = of_types(before, ID_CHECK_TYPES)[in_before]
+    checked &= of_types(after, ID_CHECK_TYPES)[in_after]
     in_before, in_after = in_before[checked], in_after[checked]
     shared = in_before.size
     if shared < ID_CHECK_MIN_SHARED:
@@ -121,13 +121,6 @@ def _same_object(before: HeapSnapshot, a: int, after: HeapSnapshot, b: int) -> b
     return (type_name == after.node_type_name(b)
             and before.node_name_str(a) == after.node_name_str(b)
             and (type_name != "string" or before.node_self_size[a] == after.node_self_size[b]))
-
-
-def _of_types(snapshot: HeapSnapshot, types: tuple[str, ...]) -> np.ndarray:
-    """Mask of the nodes whose type is one of `types`."""
-    wanted = np.zeros(len(snapshot.meta.node_types), dtype=bool)
-    wanted[[code for code in map(snapshot.type_code, types) if code >= 0]] = True
-    return wanted[snapshot.node_type]
 
 
 @dataclass(frozen=True)
