@@ -265,7 +265,6 @@ class TestActions:
         assert app.return_code == 0
         assert app.exit_message() == "memtui: detached from pid 4242"
 
-
     async def test_a_second_quit_while_detaching_lets_the_first_finish(self, make_app):
         app, fake = make_app()
         fake.close_release = asyncio.Event()
