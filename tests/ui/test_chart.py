@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from rich.console import Console
 from rich.text import Text
@@ -11,7 +13,8 @@ from memtui.ui.model import CHART_METRIC_SETS, WINDOWS, Marker, visible_samples
 from memtui.ui.widgets.chart import (
     ChartRequest,
     MemoryChart,
-    plot,
+    build_matrix,
+    draw,
     seconds_to_next_column,
     to_strips,
 )
@@ -31,10 +34,11 @@ def test_strips_match_rich_reading_of_plotext_text(width, height, window_index):
     """Every cell has the character and style Rich gives it when parsing plotext's output."""
     chart = request(window_index, (Marker(T0 + 390, "GC"),))
     console = Console(width=width, color_system="truecolor", legacy_windows=False)
-    parsed = Text.from_ansi(plot(chart, width, height, "dark").build())
+    matrix = build_matrix(chart, width, height, "dark")
+    parsed = Text.from_ansi(matrix.set_canvas())
     expected = console.render_lines(parsed, console.options.update_width(width), pad=False)
 
-    strips = to_strips(plot(chart, width, height, "dark"))
+    strips = to_strips(matrix)
 
     assert len(strips) == height
     assert [strip.text for strip in strips] == ["".join(s.text for s in line)
@@ -107,3 +111,65 @@ class TestChartOnScreen:
             fake.feed(TargetExited(T0 + 301, 0))
             await wait_until(pilot, lambda: app.monitor_screen.query_one(MemoryChart).drawn_for[0]
                              .end == T0 + 300, what="chart drawn up to the last sample")
+
+
+def rows_of(chart: ChartRequest, width: int = 80, height: int = 12) -> list[str]:
+    return [strip.text for strip in draw(chart, width, height, "dark")]
+
+
+def unlabelled(chart: ChartRequest) -> ChartRequest:
+    return replace(chart, markers=tuple(replace(m, label="") for m in chart.markers))
+
+
+class TestMarkerLabels:
+    """Every marker's label is readable and hides no line: labels sit on blank cells beside
+    their line, staggered, cut short (`deplo…`), or named in the title (as many as fit, then
+    how many more) when room runs out."""
+
+    CLOSE = (Marker(T0 + 395, "GC"), Marker(T0 + 396, "snapshot 1"),
+             Marker(T0 + 398, "snapshot 2"), Marker(T0 + 398.5, "deploy started", user=True))
+
+    @staticmethod
+    def assert_hides_nothing(chart: ChartRequest, width: int = 80, height: int = 12) -> None:
+        plain, labelled = rows_of(unlabelled(chart), width, height), rows_of(chart, width, height)
+        for row, (before, after) in enumerate(zip(plain[1:], labelled[1:], strict=True), 1):
+            for column, cell in enumerate(before):
+                if cell not in " \u2800":
+                    assert after[column] == cell, f"row {row}, column {column} hidden"
+
+    @pytest.mark.parametrize("window_index", [0, 1])
+    def test_close_markers_keep_every_label_whole(self, window_index):
+        chart = request(window_index, self.CLOSE)
+        canvas = "\n".join(rows_of(chart)[1:])
+        for marker in self.CLOSE:
+            assert canvas.count(marker.label) == 1, marker.label
+        self.assert_hides_nothing(chart)
+
+    def test_the_lines_are_named_by_the_title_not_a_legend_over_them(self):
+        rows = rows_of(request(1, self.CLOSE))
+        assert rows[0].strip() == "heap used, heap total, RSS (MiB) — last 5 min"
+        assert not any(label in row for row in rows[1:]
+                       for label in ("heap used", "heap total", "RSS"))
+
+    def test_too_many_to_place_are_named_in_the_title(self):
+        crowd = tuple(Marker(T0 + 399, f"snapshot {n}") for n in range(1, 13))
+        chart = request(1, crowd)
+        rows = rows_of(chart)
+        canvas = "\n".join(rows[1:])
+        unplaced = [m.label for m in crowd if m.label not in canvas]
+        assert unplaced, "12 labels beside one line cannot all fit in 7 rows"
+        title = rows[0].strip()
+        named = [label for label in unplaced if f" {label}," in title + ","
+                 or f" {label} +" in title]
+        assert named == unplaced[:len(named)] and named
+        more = len(unplaced) - len(named)
+        assert title.endswith("; markers: " + ", ".join(named) + (f" +{more} more" * (more > 0)))
+        self.assert_hides_nothing(chart)
+
+    def test_a_label_too_long_for_the_room_is_cut(self):
+        label = "deploy of the new checkout service to every region"
+        chart = request(0, (Marker(T0 + 370, label),))
+        canvas = "\n".join(rows_of(chart, width=60)[1:])
+        assert label not in canvas
+        assert label[:12] in canvas and "…" in canvas
+        self.assert_hides_nothing(chart)

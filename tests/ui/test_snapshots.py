@@ -71,6 +71,18 @@ class TestMarkers:
 
         assert snap_compare(app, terminal_size=LARGE, run_before=live(fake, then=drop_markers))
 
+    def test_close_markers_at_80_columns(self, snap_compare, app, fake):
+        """A GC, two snapshots and a marker within a few seconds: four labels, none on a line."""
+
+        async def drop_markers(pilot) -> None:
+            screen = pilot.app.monitor_screen
+            screen.markers.extend([Marker(T0 + 290, "GC"), Marker(T0 + 291, "snapshot 1"),
+                                   Marker(T0 + 295, "snapshot 2"),
+                                   Marker(T0 + 297, "deploy", user=True)])
+            screen.redraw()
+
+        assert snap_compare(app, terminal_size=SMALL, run_before=live(fake, then=drop_markers))
+
 
 class TestPaused:
     """Space freezes the figures at the pause instant and says PAUSED; sampling continues."""

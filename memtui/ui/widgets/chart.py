@@ -12,8 +12,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import groupby
+from typing import Any
 
-from plotext._utility import colors_to_ansi
+from plotext._utility import (  # type: ignore[import-untyped]
+    colors_to_ansi,
+    get_matrix_data,
+)
 from rich.ansi import AnsiDecoder
 from rich.console import Console
 from rich.segment import Segment
@@ -28,10 +32,17 @@ from memtui.sampler import Sample
 from memtui.ui.model import Marker, Metric, TimeWindow, downsample
 
 MIB = 1024 * 1024
-LINE_COLORS = ("cyan", "magenta", "green")
+LINE_COLORS = {"heap_used": "cyan", "heap_total": "magenta", "rss": "green",
+               "external": "blue+", "array_buffers": "red+"}
+"""Each metric's colour, the same on every chart; the title names each in its colour."""
+MARKER_COLOR = "orange"
+"""plotext's name for ANSI yellow (it knows no "yellow": that name drew the default colour)."""
 MAX_POINTS = 400
-MARKER_LEVELS = 3
-CHART_FRAME_ROWS = 5
+MIN_ABBREVIATION = 3
+"""A marker label is cut to no fewer characters (and `…`) to find room beside its line."""
+MAX_LABEL_GAP = 8
+"""How many columns, blank or holding other markers' lines, may part a label from its line."""
+BLANK_CELLS = frozenset({" ", "\u2800"})
 
 
 @dataclass(frozen=True)
@@ -43,6 +54,22 @@ class ChartRequest:
     markers: tuple[Marker, ...]
     window: TimeWindow
     end: float | None
+
+    @property
+    def span(self) -> float:
+        """The seconds the x axis covers, ending at `end`."""
+        if self.window.seconds is not None:
+            return self.window.seconds
+        if not self.points or self.end is None:
+            return 1.0
+        return max(self.end - self.points[0].t, 1.0)
+
+    def markers_in_view(self) -> list[Marker]:
+        """The markers within the x axis, in the order given."""
+        if self.end is None:
+            return []
+        end = self.end
+        return [m for m in self.markers if -self.span <= m.t - end <= 0]
 
 
 def _tick_label(seconds_before: float) -> str:
@@ -62,37 +89,153 @@ def _ticks(span: float) -> list[float]:
     return [-(count - i) * step for i in range(count)] + [0.0]
 
 
+def title_parts(request: ChartRequest) -> list[tuple[str, str | None]]:
+    """The title as (text, colour) runs: each metric's name in its line's colour, then the
+    unit and the window."""
+    parts: list[tuple[str, str | None]] = []
+    for metric in request.metrics:
+        if parts:
+            parts.append((", ", None))
+        parts.append((metric.label, LINE_COLORS[metric.field]))
+    window = request.window
+    parts.append((" (MiB) — " + (f"last {window.label}" if window.seconds else "all"), None))
+    return parts
+
+
 def plot(request: ChartRequest, width: int, height: int, theme: str) -> Plot:
-    """The plotext figure of the chart, `width` x `height` cells, set up but not built."""
+    """The plotext figure of the chart, `width` x `height` cells, set up but not built: the
+    lines without plotext's legend (the title names them in their colours), the markers'
+    lines without labels (`annotate` writes those where they hide nothing)."""
     plt = Plot()
     plt.plotsize(width, height)
     plt.theme(theme)
-    names = ", ".join(m.label for m in request.metrics)
-    window = request.window
-    plt.title(f"{names} (MiB) — " + (f"last {window.label}" if window.seconds else "all"))
+    plt.title("".join(text for text, _ in title_parts(request)))
     points, end = request.points, request.end
     if not points or end is None:
         return plt
-    span = window.seconds if window.seconds is not None else max(end - points[0].t, 1.0)
+    span = request.span
     xs = [s.t - end for s in points]
     lowest, highest = float("inf"), 0.0
-    for metric, color in zip(request.metrics, LINE_COLORS, strict=False):
+    for metric in request.metrics:
         ys = [metric.of(s) / MIB for s in points]
         lowest, highest = min(lowest, *ys), max(highest, *ys)
-        plt.plot(xs, ys, label=metric.label, color=color, marker="braille")
-    label_step = 1.5 * (highest - lowest) / max(height - CHART_FRAME_ROWS, 1)
-    in_view = [m for m in request.markers if -span <= m.t - end <= 0]
-    for marker in in_view:
-        plt.vline(marker.t - end, "yellow")
-    for level, marker in enumerate(in_view):
-        plt.text(marker.label, x=marker.t - end,
-                 y=highest - (level % MARKER_LEVELS) * label_step,
-                 color="yellow", alignment="right")
+        plt.plot(xs, ys, color=LINE_COLORS[metric.field], marker="braille")
+    for marker in request.markers_in_view():
+        plt.vline(marker.t - end, MARKER_COLOR)
     plt.xlim(-span, 0)
     plt.ylim(lowest, highest)
     ticks = _ticks(span)
     plt.xticks(ticks, [_tick_label(-t) for t in ticks])
     return plt
+
+
+def build_matrix(request: ChartRequest, width: int, height: int, theme: str) -> Any:
+    """plotext's cell matrix of the chart, with the title and the marker labels written in."""
+    figure: Any = plot(request, width, height, theme)
+    figure._set_sizes()
+    figure._build_matrix()
+    matrix = figure.monitor.matrix
+    annotate(matrix, request)
+    return matrix
+
+
+def annotate(matrix: Any, request: ChartRequest) -> None:
+    """Label each marker's line in blank cells beside it, and write the title.
+
+    Newest first, each label takes the highest row where it fits beside its line (right of
+    it, else left) on blank cells only, so it hides no plotted line and no other label; a
+    label that does not fit is cut (`deplo…`), and one that fits nowhere even cut is named
+    in the title instead.
+    """
+    end = request.end
+    in_view = request.markers_in_view()
+    unplaced: set[int] = set()
+    if end is not None and matrix.Cols_canvas and matrix.Rows_canvas:
+        canvas_width = len(matrix.Cols_canvas)
+        labelled: set[tuple[int, int]] = set()
+        for index in sorted(range(len(in_view)), key=lambda i: in_view[i].t, reverse=True):
+            marker = in_view[index]
+            column = matrix.Cols_canvas.start + _canvas_column(marker.t - end, request.span,
+                                                               canvas_width)
+            if not _place_label(matrix, column, marker.label, labelled):
+                unplaced.add(index)
+    _write_title(matrix, title_parts(request), [in_view[i].label for i in sorted(unplaced)])
+
+
+def _canvas_column(x: float, span: float, width: int) -> int:
+    """The canvas column plotext draws x (in -span..0) at."""
+    return int(get_matrix_data([x], [-span, 0.0], width)[0])
+
+
+def _abbreviations(label: str) -> list[str]:
+    """`label`, then ever shorter cuts of it ending in `…`."""
+    return [label] + [label[:keep] + "…" for keep in range(len(label) - 1, MIN_ABBREVIATION - 1,
+                                                             -1)]
+
+
+def _place_label(matrix: Any, column: int, label: str, labelled: set[tuple[int, int]]) -> bool:
+    """Write `label` beside the marker line at `column`, covering only blank cells and
+    touching no other label; between the two only other markers' lines may stand (up to
+    MAX_LABEL_GAP of them). The whole label anywhere comes before a cut one; nearer the line
+    before higher up. False if it fits nowhere."""
+    columns = matrix.Cols_canvas
+
+    def free(row: int, cells: range, lines_allowed: bool) -> bool:
+        return all((row, c) not in labelled and (
+            matrix.marker[row][c] in BLANK_CELLS
+            or (lines_allowed and matrix.marker[row][c] == "│"
+                and matrix.fullground[row][c] == MARKER_COLOR)) for c in cells)
+
+    for text in _abbreviations(label):
+        length = len(text)
+        for gap in range(MAX_LABEL_GAP + 1):
+            for row in reversed(matrix.Rows_canvas):
+                for start, between in ((column + 1 + gap, range(column + 1, column + 1 + gap)),
+                                       (column - gap - length, range(column - gap, column))):
+                    cells = range(start, start + length)
+                    if (start < columns.start or cells.stop > columns.stop
+                            or not free(row, cells, False) or not free(row, between, True)
+                            or (row, start - 1) in labelled or (row, cells.stop) in labelled):
+                        continue
+                    for offset, c in enumerate(cells):
+                        matrix.insert_element(c, row, text[offset], MARKER_COLOR)
+                        labelled.add((row, c))
+                    return True
+    return False
+
+
+def _write_title(matrix: Any, parts: list[tuple[str, str | None]], unplaced: list[str]) -> None:
+    """Rewrite plotext's title row: the metric names in their colours, then the markers that
+    found no room on the canvas (as many as fit, then how many more), centred on the canvas
+    as plotext centres its title."""
+    row = matrix.rows - 1
+    title_cells = [c for c in range(matrix.cols) if matrix.marker[row][c] not in BLANK_CELLS]
+    if not title_cells:
+        return
+    base_color = matrix.fullground[row][title_cells[0]]
+    if unplaced:
+        room = matrix.cols - sum(len(text) for text, _ in parts)
+        parts = [*parts, (_unplaced_note(unplaced, room), MARKER_COLOR)]
+    cells = [(char, color or base_color) for text, color in parts for char in text]
+    if len(cells) > matrix.cols:
+        cells = [*cells[:matrix.cols - 1], ("…", base_color)]
+    canvas = matrix.Cols_canvas
+    centre = canvas.start + len(canvas) // 2 if canvas else matrix.cols // 2
+    start = min(max(centre - len(cells) // 2, 0), matrix.cols - len(cells))
+    for c in range(matrix.cols):
+        matrix.insert_element(c, row, " ")
+    for offset, (char, color) in enumerate(cells):
+        matrix.insert_element(start + offset, row, char, color)
+
+
+def _unplaced_note(labels: list[str], room: int) -> str:
+    """`; markers: a, b +3 more`, naming as many of `labels` as `room` cells allow."""
+    for named in range(len(labels), 0, -1):
+        more = len(labels) - named
+        note = "; markers: " + ", ".join(labels[:named]) + (f" +{more} more" if more else "")
+        if len(note) <= room:
+            return note
+    return f"; {len(labels)} markers"
 
 
 @lru_cache(maxsize=256)
@@ -105,15 +248,12 @@ def _cell_style(foreground: object, style: object, background: object) -> Style:
 _STYLE_CONSOLE = Console(color_system="truecolor", file=io.StringIO())
 
 
-def to_strips(plt: Plot) -> list[Strip]:
-    """Build the figure and turn its cell matrix into strips, top row first.
+def to_strips(matrix: Any) -> list[Strip]:
+    """plotext's cell matrix as strips, top row first.
 
-    The same cells and styles as parsing `plt.build()`'s ANSI text with Rich, without
-    writing and parsing that text (most of a build's time at 200 columns).
+    The same cells and styles as parsing the matrix's ANSI text (`matrix.set_canvas()`)
+    with Rich, without writing and parsing that text (most of a build's time at 200 columns).
     """
-    plt._set_sizes()
-    plt._build_matrix()
-    matrix = plt.monitor.matrix
     strips = []
     for row in reversed(range(matrix.rows)):
         markers = matrix.marker[row]
@@ -150,15 +290,12 @@ def seconds_to_next_column(drawn: DrawingKey | None, wanted: DrawingKey) -> floa
             or (before.metrics, before.markers, before.window)
             != (after.metrics, after.markers, after.window)):
         return 0.0
-    window = after.window
-    span = window.seconds if window.seconds is not None else max(after.end - after.points[0].t,
-                                                                 1.0)
-    return max(0.0, span / wanted[1] - (after.end - before.end))
+    return max(0.0, after.span / wanted[1] - (after.end - before.end))
 
 
 def draw(request: ChartRequest, width: int, height: int, theme: str) -> list[Strip]:
     """The chart as `height` strips of `width` cells."""
-    return to_strips(plot(request, width, height, theme))
+    return to_strips(build_matrix(request, width, height, theme))
 
 
 class MemoryChart(PlotextPlot):
@@ -191,13 +328,16 @@ class MemoryChart(PlotextPlot):
         if self.request is not None:
             self.redraw()
 
-    def drawing_key(self) -> DrawingKey:
+    def drawing_key(self) -> DrawingKey | None:
+        """What the chart should show now; None before its first request."""
+        if self.request is None:
+            return None
         return (self.request, self.size.width, self.size.height,
                 self._get_plotext_theme_name(self.app.theme))
 
     def redraw(self) -> None:
         key = self.drawing_key()
-        if key == self.drawn_for:
+        if key is None or key == self.drawn_for:
             self.drawing_pending = False
             return
         self.drawing_pending = True
@@ -213,7 +353,7 @@ class MemoryChart(PlotextPlot):
             self.deferred.stop()
             self.deferred = None
         key = self.drawing_key()
-        if key != self.drawn_for:
+        if key is not None and key != self.drawn_for:
             self.drawing_pending = True
             self.draw_in_thread(key)
 
