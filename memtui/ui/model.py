@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
 
 from memtui.sampler import GC_KINDS, History, Sample
 from memtui.units import format_duration
@@ -145,3 +148,60 @@ def gc_activity(samples: Sequence[Sample], span: float = GC_RATE_SPAN) -> GcActi
     }
     pause_share = max(0.0, (last.gc_pause_ms - first.gc_pause_ms) / 1000.0 / elapsed)
     return GcActivity(per_second, min(pause_share, 1.0), last.elu, last.cpu_percent)
+
+
+Severity = Literal["info", "good", "warning", "error"]
+MessageKind = Literal["state", "reply", "result"]
+"""How a status message is shown. `state`: the target's state changed (attached, responsive
+again); it waits while a result is held. `reply`: answers a key the user pressed; shown at
+once. `result`: an outcome the user must read (a saved snapshot's path, what a GC freed, a
+failure); shown at once and held against state messages for a while."""
+
+
+@dataclass(frozen=True)
+class StatusMessage:
+    """One message of the status line and the message log, said at wall time `at`; `path`
+    is shown after `text`, shortened to fit from its middle or start, never its end."""
+
+    at: float
+    text: str
+    severity: Severity = "info"
+    kind: MessageKind = "reply"
+    path: str | None = None
+
+    @property
+    def full_text(self) -> str:
+        return self.text + (self.path or "")
+
+
+def clock_time(t: float) -> str:
+    """`t` as the local time of day, `18:58:12`."""
+    return time.strftime("%H:%M:%S", time.localtime(t))
+
+
+def display_path(path: Path) -> str:
+    """`path` relative to the current directory when it lies below it, else absolute."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def shorten_path(path: str, width: int) -> str:
+    """`path` in at most `width` characters, keeping its end (the part of a snapshot's name
+    that tells it from the others): whole when it fits, else with the directories nearest
+    the file replaced by `…`, else `…` followed by its last characters."""
+    if len(path) <= width:
+        return path
+    if width < 1:
+        return ""
+    head, slash, name = path.rpartition("/")
+    if slash:
+        directories = head.split("/")
+        for kept in range(len(directories) - 1, 0, -1):
+            shortened = "/".join(directories[:kept]) + "/…/" + name
+            if len(shortened) <= width:
+                return shortened
+        if len(name) + 2 <= width:
+            return "…/" + name
+    return "…" + path[len(path) - width + 1:]

@@ -186,7 +186,8 @@ class TestActions:
             fake.snapshot_release.set()
             await wait_until(pilot, lambda: "saved" in status_text(pilot))
             assert status_text(pilot) == (
-                "snapshot saved (31.0 MiB, 1.4s): /var/tmp/memtui/memtui-4242-1.heapsnapshot")
+                "snapshot saved (file 31.0 MiB, 1.4s):"
+                " /var/tmp/memtui/memtui-4242-1.heapsnapshot")
             assert not screen.has_class("capturing")
             assert [m.label for m in screen.markers] == ["snapshot 1"]
 

@@ -14,6 +14,7 @@ from memtui.ui.model import (
     covered_label,
     downsample,
     gc_activity,
+    shorten_path,
     summarize,
     visible_samples,
 )
@@ -83,3 +84,29 @@ def test_gc_activity_over_the_last_ten_seconds():
 def test_gc_pause_share_is_capped_at_one():
     last = replace(make_sample(1), gc_pause_ms=5000.0)
     assert gc_activity([make_sample(0), last]).pause_share == 1.0
+
+
+class TestShortenPath:
+    """Paths lose their middle directories, then their start; never the file name's end."""
+
+    PATH = "/var/tmp/memtui/memtui-32268-20261201T185812.heapsnapshot"
+
+    @pytest.mark.parametrize(("width", "shown"), [
+        (80, PATH),
+        (55, "/var/tmp/…/memtui-32268-20261201T185812.heapsnapshot"),
+        (50, "/var/…/memtui-32268-20261201T185812.heapsnapshot"),
+        (45, "/…/memtui-32268-20261201T185812.heapsnapshot"),
+        (43, "…/memtui-32268-20261201T185812.heapsnapshot"),
+        (30, "…-20261201T185812.heapsnapshot"),
+        (1, "…"),
+        (0, ""),
+    ])
+    def test_widths(self, width, shown):
+        assert shorten_path(self.PATH, width) == shown
+        assert len(shown) <= width
+
+    def test_relative_paths_and_bare_names(self):
+        assert shorten_path("snapshots/prod/memtui-1.heapsnapshot", 34) == (
+            "snapshots/…/memtui-1.heapsnapshot")
+        assert shorten_path("memtui-32268-20261201T185812.heapsnapshot", 20) == (
+            "…185812.heapsnapshot")

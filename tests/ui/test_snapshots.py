@@ -6,10 +6,11 @@ import asyncio
 
 import pytest
 
-from memtui.events import ConnectionLost, SnapshotRisk, TargetExited
+from memtui.events import ConnectionLost, Responsive, SnapshotRisk, TargetExited, Unresponsive
 from memtui.ui import MemtuiApp
 from memtui.ui.model import Marker
 from memtui.ui.screens.dialogs import ConfirmDialog
+from memtui.ui.widgets.status import StatusLine
 from tests.ui.fake_monitor import MIB, T0, FakeMonitor
 from tests.ui.helpers import chart_drawn, wait_until
 
@@ -121,7 +122,8 @@ class TestSnapshotCapture:
 
 
 class TestOtherScreens:
-    """Help lists every key; the snapshot list says how to capture when there is none yet."""
+    """Help lists every key; the message log every message with its time; the snapshot list
+    says how to capture when there is none yet."""
 
     def test_help(self, snap_compare, app, fake):
         async def help_screen(pilot) -> None:
@@ -129,6 +131,20 @@ class TestOtherScreens:
             await pilot.press("question_mark")
 
         assert snap_compare(app, terminal_size=SMALL, run_before=live(fake, then=help_screen))
+
+    def test_message_log(self, snap_compare, app, fake):
+        async def log_after_a_snapshot(pilot) -> None:
+            await pilot.press("s")
+            await wait_until(pilot, lambda: pilot.app.monitor_screen.monitor.snapshots)
+            fake.feed(Unresponsive(T0 + 301), Responsive(T0 + 302))
+            await wait_until(pilot, lambda: pilot.app.monitor_screen.target_state == "live"
+                             and len(pilot.app.monitor_screen.query_one(StatusLine).messages)
+                             == 7)
+            await chart_drawn(pilot)
+            await pilot.press("l")
+
+        assert snap_compare(app, terminal_size=SMALL,
+                            run_before=live(fake, then=log_after_a_snapshot))
 
     def test_snapshot_list_before_any_capture(self, snap_compare, app, fake):
         async def snapshot_list(pilot) -> None:

@@ -17,6 +17,7 @@ KEYS = (
     ("d", "list the heap snapshots taken in this session"),
     ("m", "drop a labelled marker on the timeline"),
     ("c", "cycle the metrics drawn on the chart"),
+    ("l", "the message log: every status message, with its time"),
     ("1 2 3 4", "time window: 1 min, 5 min, 15 min, all"),
     ("space", "pause the display (sampling continues)"),
     ("?", "this help"),

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Callable
-from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar, cast
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -30,13 +28,19 @@ from memtui.ui.model import (
     CHART_METRIC_SETS,
     WINDOWS,
     Marker,
+    MessageKind,
+    Severity,
+    StatusMessage,
+    clock_time,
     covered_label,
+    display_path,
     gc_activity,
     summarize,
     visible_samples,
 )
 from memtui.ui.screens.dialogs import ConfirmDialog, MarkerPrompt
 from memtui.ui.screens.help import HelpScreen
+from memtui.ui.screens.log import MessageLogScreen
 from memtui.ui.screens.snapshots import SnapshotListScreen
 from memtui.ui.widgets.chart import MemoryChart
 from memtui.ui.widgets.gc import GcPanel
@@ -45,20 +49,11 @@ from memtui.ui.widgets.metrics import MetricsPanel
 from memtui.ui.widgets.status import StatusLine
 from memtui.units import format_bytes
 
+if TYPE_CHECKING:
+    from memtui.ui.app import MemtuiApp
+
 DEFAULT_WINDOW = 1
 DETACH_TIMEOUT_S = 5.0
-
-
-def clock_time(t: float) -> str:
-    return time.strftime("%H:%M:%S", time.localtime(t))
-
-
-def display_path(path: Path) -> str:
-    """`path` relative to the current directory when it lies below it, else absolute."""
-    try:
-        return str(path.resolve().relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)
 
 
 class MonitorScreen(Screen[None]):
@@ -71,6 +66,7 @@ class MonitorScreen(Screen[None]):
         Binding("m", "marker", "mark", id="monitor.marker"),
         Binding("space", "pause", "pause", id="monitor.pause"),
         Binding("c", "cycle_chart", "chart", id="monitor.chart"),
+        Binding("l", "message_log", "log", id="monitor.log"),
         Binding("1", "window(0)", "window", key_display="1-4", id="monitor.window1"),
         Binding("2", "window(1)", show=False, id="monitor.window2"),
         Binding("3", "window(2)", show=False, id="monitor.window3"),
@@ -108,14 +104,23 @@ class MonitorScreen(Screen[None]):
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
-        self.status("attaching…")
+        self.status("attaching…", kind="state")
+
+    @property
+    def memtui_app(self) -> MemtuiApp:
+        return cast("MemtuiApp", self.app)
 
     @property
     def paused(self) -> bool:
         return self.paused_at is not None
 
-    def status(self, message: str, severity: str = "info") -> None:
-        self.query_one(StatusLine).say(message, severity)
+    def status(self, text: str, severity: Severity = "info", kind: MessageKind = "reply",
+               path: str | None = None) -> None:
+        """Say `text` on the status line and in the message log (see MessageKind)."""
+        status = self.query_one(StatusLine)
+        status.say(StatusMessage(self.clock(), text, severity, kind, path))
+        if isinstance(self.app.screen, MessageLogScreen):
+            self.app.screen.show()
 
     def refresh_header(self) -> None:
         info = self.monitor.info
@@ -142,7 +147,7 @@ class MonitorScreen(Screen[None]):
         if isinstance(event, SampleTaken):
             if self.target_state == "attaching…":
                 self.target_state = "live"
-                self.status("attached; sampling")
+                self.status("attached; sampling", kind="state")
             if self.paused:
                 self.refresh_header()
             else:
@@ -151,29 +156,30 @@ class MonitorScreen(Screen[None]):
         if isinstance(event, Unresponsive):
             self.target_state = "unresponsive"
             self.status(f"target unresponsive since {clock_time(event.since)}"
-                        " (event loop blocked?)", "warning")
+                        " (event loop blocked?)", "warning", "state")
         elif isinstance(event, Responsive):
             self.target_state = "live"
-            self.status(f"target responsive again at {clock_time(event.at)}", "good")
+            self.status(f"target responsive again at {clock_time(event.at)}", "good", "state")
         elif isinstance(event, TargetExited):
             self.exited_at = event.at
             code = "unknown" if event.exit_code is None else event.exit_code
             self.target_state = f"exited (code {code})"
             self.status(f"target exited with code {code} at {clock_time(event.at)};"
-                        " its history stays on screen", "error")
+                        " its history stays on screen", "error", "result")
         elif isinstance(event, ConnectionLost):
             self.target_state = "reconnecting…"
-            self.status(f"connection lost — reconnecting… ({event.reason})", "warning")
+            self.status(f"connection lost — reconnecting… ({event.reason})", "warning",
+                        "state")
         elif isinstance(event, Reconnected):
             self.target_state = "live"
-            self.status(f"reconnected at {clock_time(event.at)}", "good")
+            self.status(f"reconnected at {clock_time(event.at)}", "good", "state")
         self.refresh_header()
         self.query_one(MemoryChart).flush()
 
     def on_monitor_stopped(self, message: MonitorStopped) -> None:
         if message.error is not None:
             self.target_state = "detached"
-            self.status(f"monitoring stopped: {message.error}", "error")
+            self.status(f"monitoring stopped: {message.error}", "error", "result")
             self.refresh_header()
         self.query_one(MemoryChart).flush()
 
@@ -211,7 +217,7 @@ class MonitorScreen(Screen[None]):
         try:
             result = await self.monitor.collect_garbage()
         except MemtuiError as error:
-            self.status(f"GC failed: {error}", "error")
+            self.status(f"GC failed: {error}", "error", "result")
             return
         finally:
             notice.stop()
@@ -221,6 +227,7 @@ class MonitorScreen(Screen[None]):
             f" {format_bytes(result.heap_used_before)} → {format_bytes(result.heap_used_after)}"
             f" ({result.duration_s:.2f}s)",
             "good",
+            "result",
         )
         self.add_marker("GC")
 
@@ -251,21 +258,25 @@ class MonitorScreen(Screen[None]):
             self.show_snapshot_progress(SnapshotProgress(0, 1, 0))
             self.add_class("capturing")
             self.status("capturing a heap snapshot; the target pauses while V8 writes it…")
-            saved = await self.monitor.take_snapshot(
-                lambda progress: self.post_message(SnapshotProgressed(progress))
-            )
+            saved = await self.monitor.take_snapshot(self.post_snapshot_progress)
         except MemtuiError as error:
-            self.status(f"snapshot failed: {error}", "error")
+            self.status(f"snapshot failed: {error}", "error", "result")
             return
         finally:
             self.remove_class("capturing")
             self.snapshot_running = False
-        self.status(f"snapshot saved ({format_bytes(saved.size)}, {saved.duration_s:.1f}s):"
-                    f" {display_path(saved.path)}", "good")
+        self.status(f"snapshot saved (file {format_bytes(saved.size)},"
+                    f" {saved.duration_s:.1f}s): ", "good", "result", display_path(saved.path))
         self.add_marker(f"snapshot {len(self.monitor.snapshots)}")
+
+    def post_snapshot_progress(self, progress: SnapshotProgress) -> None:
+        self.post_message(SnapshotProgressed(progress))
 
     def action_snapshots(self) -> None:
         self.app.push_screen(SnapshotListScreen(self.monitor.snapshots))
+
+    def action_message_log(self) -> None:
+        self.app.push_screen(MessageLogScreen(self.query_one(StatusLine).messages))
 
     def action_marker(self) -> None:
         self.run_worker(self.ask_marker(), group="marker")
@@ -314,5 +325,5 @@ class MonitorScreen(Screen[None]):
         try:
             await asyncio.wait_for(self.monitor.close(), DETACH_TIMEOUT_S)
         except (MemtuiError, TimeoutError) as error:
-            self.app.detach_problem = str(error) or "timed out closing the inspector session"
+            self.memtui_app.detach_problem = str(error) or "timed out closing the inspector session"
         self.app.exit(0)
