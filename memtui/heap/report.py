@@ -6,6 +6,7 @@ The tables are rendered from the JSON documents, so both outputs always show the
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -32,10 +33,12 @@ MAX_LABEL_WIDTH = 60
 
 
 def snapshot_facts(path: Path | str, snapshot: HeapSnapshot, self_size: int) -> dict:
-    """The `before`/`after` object of `diff --json`: file, nodes, edges, self_size, taken_at
-    (from memtui's sidecar, or null)."""
+    """The `before`/`after` object of `diff --json`: file, file_size (bytes on disk), nodes,
+    edges, self_size (the heap: every object's size), taken_at (from memtui's sidecar, or
+    null)."""
     record = read_capture_record(path)
-    return {"file": str(path), "nodes": snapshot.node_count, "edges": snapshot.edge_count,
+    return {"file": str(path), "file_size": Path(path).stat().st_size,
+            "nodes": snapshot.node_count, "edges": snapshot.edge_count,
             "self_size": self_size, "taken_at": record.taken_at if record else None}
 
 
@@ -49,9 +52,10 @@ def summary_json(path: Path | str, snapshot: HeapSnapshot, top: int | None = Non
     counted = table.node_class >= 0
     counts = _bincount(table.node_class[counted], None, class_count)
     sizes = _bincount(table.node_class[counted], table.node_self_size[counted], class_count)
-    classes = [{"class": table.names[i], "count": counts[i], "self_size": sizes[i],
-                "retained_size": int(retained[i]), "location": table.locations[i]}
-               for i in range(class_count)]
+    classes: list[dict[str, Any]] = [
+        {"class": table.names[i], "count": counts[i], "self_size": sizes[i],
+         "retained_size": int(retained[i]), "location": table.locations[i]}
+        for i in range(class_count)]
     classes.sort(key=lambda c: (-c["retained_size"], -c["self_size"], c["class"],
                                 c["location"] or ""))
     return {"file": str(path), "nodes": snapshot.node_count, "edges": snapshot.edge_count,
@@ -132,6 +136,11 @@ def _label(text: str) -> str:
     return text if len(text) <= MAX_LABEL_WIDTH else text[:MAX_LABEL_WIDTH - 1] + "…"
 
 
+def _sizes(facts: dict) -> str:
+    """A snapshot's two sizes, named: its heap (every object's size) and its file."""
+    return f"heap {human_bytes(facts['self_size'])}, file {human_bytes(facts['file_size'])}"
+
+
 def render_table(headers: list[str], rows: list[list[str]]) -> str:
     """Columns aligned with two spaces between them; the first column left-aligned, the
     last (location) left-aligned, the numbers right-aligned."""
@@ -149,7 +158,7 @@ def render_table(headers: list[str], rows: list[list[str]]) -> str:
 def summary_table(summary: dict) -> str:
     """The summary document as a terminal table, with a header line about the file."""
     header = (f"{summary['file']}: {summary['nodes']:,} nodes, {summary['edges']:,} edges, "
-              f"{human_bytes(summary['self_size'])}")
+              f"heap {human_bytes(summary['self_size'])}")
     rows = [[_label(c["class"]), _count(c["count"]), human_bytes(c["self_size"]),
              human_bytes(c["retained_size"]), c["location"] or ""]
             for c in summary["classes"]]
@@ -161,8 +170,8 @@ def diff_table(document: dict) -> str:
     """The diff document as a terminal table. Its first line says whether object ids were
     comparable; without them the table shows counts and sizes before and after instead."""
     before, after = document["before"], document["after"]
-    lines = [f"before: {before['file']} ({human_bytes(before['self_size'])})",
-             f"after:  {after['file']} ({human_bytes(after['self_size'])})"]
+    lines = [f"before: {before['file']} ({_sizes(before)})",
+             f"after:  {after['file']} ({_sizes(after)})"]
     reason = document.get("ids_comparable_reason") or ""
     if document["ids_comparable"]:
         header = f"ids comparable: {reason}" if reason else "ids comparable"

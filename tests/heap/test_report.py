@@ -180,3 +180,20 @@ def test_human_bytes_and_alignment():
     assert table.splitlines() == ["Class      Size  Location",
                                   "A           1 B  1:2:3",
                                   "Longer  10.0 kB"]
+
+
+def test_diff_table_names_the_heap_and_the_file_size(files, comparable_diff):
+    """The heap (every object's size) and the file on disk are two sizes, both labelled."""
+    document = diff_json(files.before, files.after, comparable_diff)
+    assert document["before"]["file_size"] == files.before.stat().st_size
+    lines = diff_table(document).splitlines()
+    for line, path, facts in ((lines[1], files.before, document["before"]),
+                              (lines[2], files.after, document["after"])):
+        assert line.endswith(f"{path} (heap {human_bytes(facts['self_size'])},"
+                             f" file {human_bytes(path.stat().st_size)})")
+
+
+def test_summary_table_names_its_size_the_heap(files):
+    summary = summary_json(files.before, load_snapshot(files.before))
+    assert summary_table(summary).splitlines()[0].endswith(
+        f" edges, heap {human_bytes(summary['self_size'])}")
