@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, cast
 
 from textual.app import ComposeResult
@@ -91,6 +92,8 @@ class MonitorScreen(Screen[None]):
         self.gc_running = False
         self.snapshot_running = False
         self.detaching = False
+        self.heap_sizes: dict[Path, int] = {}
+        """The heap size of each snapshot the snapshot list has analysed, by path."""
 
     def compose(self) -> ComposeResult:
         yield TargetHeader(id="header")
@@ -273,7 +276,7 @@ class MonitorScreen(Screen[None]):
         self.post_message(SnapshotProgressed(progress))
 
     def action_snapshots(self) -> None:
-        self.app.push_screen(SnapshotListScreen(self.monitor.snapshots))
+        self.app.push_screen(SnapshotListScreen(self.monitor.snapshots, self.heap_sizes))
 
     def action_message_log(self) -> None:
         self.app.push_screen(MessageLogScreen(self.query_one(StatusLine).messages))

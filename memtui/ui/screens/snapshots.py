@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
-from typing import ClassVar
+from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar, cast
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -13,13 +13,27 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Label
 
 from memtui.events import SnapshotSaved
+from memtui.ui.messages import DiffReady, SummaryReady
+from memtui.ui.model import clock_time, display_path, shorten_path
 from memtui.ui.screens.diff import COMPARE_HINT, DiffBrowser
 from memtui.units import format_bytes
 
+if TYPE_CHECKING:
+    from memtui.ui.app import MemtuiApp
+
+COLUMNS = ("#", "taken", "heap size", "file size", "took")
+"""The columns before the path, which takes the rest of the width."""
+RIGHT_ALIGNED = frozenset({"heap size", "file size", "took"})
+SCROLLBAR_WIDTH = 2
+VISIBLE_ROWS = 5
+MIN_PATH_WIDTH = 12
+
 
 class SnapshotListScreen(Screen[None]):
-    """One row per snapshot of this session, oldest first; below, the diff of the picked
-    pair (default: the last two)."""
+    """One row per snapshot of this session, oldest first: when it was taken, its heap size
+    (once analysed: the total of its objects' sizes, as `memtui diff` shows), its file size,
+    the capture's duration and its path; below, the diff of the picked pair (default: the
+    last two). `heap_sizes` (by path) outlives the screen and gains each analysed snapshot."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "back", "back", id="snapshots.back"),
@@ -29,17 +43,22 @@ class SnapshotListScreen(Screen[None]):
         Binding("a", "pick(1)", "after", id="snapshots.after"),
     ]
 
-    def __init__(self, snapshots: Sequence[SnapshotSaved]):
+    def __init__(self, snapshots: Sequence[SnapshotSaved], heap_sizes: dict[Path, int]):
         super().__init__()
         self.snapshots = list(snapshots)
+        self.heap_sizes = heap_sizes
         self.picked = list(range(len(self.snapshots)))[-2:]
+
+    @property
+    def memtui_app(self) -> MemtuiApp:
+        return cast("MemtuiApp", self.app)
 
     def compose(self) -> ComposeResult:
         yield Label(f"Heap snapshots of this session ({len(self.snapshots)})",
                     classes="screen-title")
         if self.snapshots:
             yield DataTable(cursor_type="row", zebra_stripes=True, id="snapshot-table")
-            yield DiffBrowser(self.app.snapshot_cache, id="diff-browser")
+            yield DiffBrowser(self.memtui_app.snapshot_cache, id="diff-browser")
         else:
             yield Label(f"No snapshots yet: {COMPARE_HINT}.", id="no-snapshots")
         yield Footer()
@@ -52,22 +71,59 @@ class SnapshotListScreen(Screen[None]):
         self.query_one(DiffBrowser).analyse([self.snapshots[i] for i in self.picked])
 
     def fill_snapshots(self) -> None:
+        """Rebuild the table, each path shortened to the width left by the other columns."""
         table = self.query_one("#snapshot-table", DataTable)
+        cursor = table.cursor_row
         table.clear(columns=True)
         table.show_row_labels = len(self.snapshots) > 1
-        table.add_columns("#", "taken", "size", "took", "path")
         roles = dict(zip(self.picked, ("before", "after"), strict=False)) if len(
             self.picked) == 2 else {}
-        for number, snapshot in enumerate(self.snapshots, 1):
-            table.add_row(
-                str(number),
-                time.strftime("%H:%M:%S", time.localtime(snapshot.taken_at)),
-                format_bytes(snapshot.size),
-                f"{snapshot.duration_s:.1f}s",
-                str(snapshot.path),
-                key=str(snapshot.path),
-                label=Text(roles.get(number - 1, ""), style="bold"),
-            )
+        labels = [roles.get(row, "") for row in range(len(self.snapshots))]
+        rows = [[str(number), clock_time(snapshot.taken_at),
+                 self.heap_size(snapshot.path), format_bytes(snapshot.size),
+                 f"{snapshot.duration_s:.1f}s"]
+                for number, snapshot in enumerate(self.snapshots, 1)]
+        padding = 2 * table.cell_padding
+        used = sum(max(len(cell) for cell in column) + padding
+                   for column in zip(COLUMNS, *rows, strict=True))
+        if table.show_row_labels:
+            used += max(len(label) for label in labels) + padding
+        if len(self.snapshots) > VISIBLE_ROWS:
+            used += SCROLLBAR_WIDTH
+        path_width = max(self.app.size.width - used - padding, MIN_PATH_WIDTH)
+        for title in COLUMNS:
+            table.add_column(Text(title, justify="right" if title in RIGHT_ALIGNED else "left"),
+                             key=title)
+        table.add_column("path", width=path_width, key="path")
+        for snapshot, row, label in zip(self.snapshots, rows, labels, strict=True):
+            cells = [Text(cell, justify="right") if title in RIGHT_ALIGNED else cell
+                     for title, cell in zip(COLUMNS, row, strict=True)]
+            table.add_row(*cells, shorten_path(display_path(snapshot.path), path_width),
+                          key=str(snapshot.path), label=Text(label, style="bold"))
+        table.move_cursor(row=cursor)
+
+    def heap_size(self, path: Path) -> str:
+        size = self.heap_sizes.get(path)
+        return "—" if size is None else format_bytes(size)
+
+    def on_resize(self) -> None:
+        if self.snapshots:
+            self.fill_snapshots()
+
+    def on_diff_ready(self, _message: DiffReady) -> None:
+        self.learn_heap_sizes()
+
+    def on_summary_ready(self, _message: SummaryReady) -> None:
+        self.learn_heap_sizes()
+
+    def learn_heap_sizes(self) -> None:
+        """Note the heap size of each analysed snapshot, and show it."""
+        cache = self.memtui_app.snapshot_cache
+        for snapshot in self.snapshots:
+            entry = cache.cached(snapshot.path)
+            if entry is not None:
+                self.heap_sizes[snapshot.path] = int(entry.classes.node_self_size.sum())
+        self.fill_snapshots()
 
     def action_focus_picker(self) -> None:
         self.query_one("#snapshot-table", DataTable).focus()
@@ -85,7 +141,6 @@ class SnapshotListScreen(Screen[None]):
         else:
             self.picked[role] = row
         self.fill_snapshots()
-        table.move_cursor(row=row)
         self.query_one(DiffBrowser).analyse([self.snapshots[i] for i in self.picked])
 
     def action_back(self) -> None:
