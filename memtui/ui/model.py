@@ -53,6 +53,11 @@ CHART_METRIC_SETS: tuple[tuple[Metric, ...], ...] = (
     (RSS,),
     (EXTERNAL, ARRAY_BUFFERS),
 )
+"""What `c` cycles through; the first, the default, also draws off-heap memory that grows most
+(see `chart_metrics`)."""
+OFF_HEAP_METRICS = (EXTERNAL, ARRAY_BUFFERS)
+OFF_HEAP_NOTICEABLE = 1024 * 1024
+"""Growth over the window below which off-heap memory is not added to the default chart."""
 
 GC_RATE_SPAN = 10.0
 
@@ -148,6 +153,28 @@ def gc_activity(samples: Sequence[Sample], span: float = GC_RATE_SPAN) -> GcActi
     }
     pause_share = max(0.0, (last.gc_pause_ms - first.gc_pause_ms) / 1000.0 / elapsed)
     return GcActivity(per_second, min(pause_share, 1.0), last.elu, last.cpu_percent)
+
+
+def chart_metrics(set_index: int, samples: Sequence[Sample]) -> tuple[Metric, ...]:
+    """The metrics the chart draws for CHART_METRIC_SETS[set_index] over `samples`.
+
+    The default set adds the off-heap figure (external or array buffers) that grew most over
+    the samples, when it grew by OFF_HEAP_NOTICEABLE or more and more than each heap figure:
+    in an off-heap leak the heap lines lie flat while RSS climbs, and this line shows why.
+    """
+    chosen = CHART_METRIC_SETS[set_index]
+    if set_index != 0 or len(samples) < 2:
+        return chosen
+    first, last = samples[0], samples[-1]
+
+    def growth(metric: Metric) -> int:
+        return metric.of(last) - metric.of(first)
+
+    off_heap = max(OFF_HEAP_METRICS, key=growth)
+    grown = growth(off_heap)
+    if grown >= OFF_HEAP_NOTICEABLE and all(grown > growth(m) for m in (HEAP_USED, HEAP_TOTAL)):
+        return (*chosen, off_heap)
+    return chosen
 
 
 Severity = Literal["info", "good", "warning", "error"]

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import pytest
+
 from memtui.monitor import Monitor
 from memtui.ui import MemtuiApp
+from memtui.ui.model import EXTERNAL, HEAP_TOTAL, HEAP_USED, RSS
 from memtui.ui.screens.dialogs import ConfirmDialog
-from tests.ui.helpers import metric_value, status_text, wait_until
+from memtui.ui.widgets.chart import MemoryChart
+from tests.ui.fake_monitor import MIB
+from tests.ui.helpers import chart_drawn, metric_value, status_text, wait_until
 
 
 async def test_live_numbers_gc_and_snapshot_against_node(spawn, tmp_path):
@@ -41,4 +46,33 @@ async def test_live_numbers_gc_and_snapshot_against_node(spawn, tmp_path):
         await pilot.press("q")
         await wait_until(pilot, lambda: not app.is_running, timeout=15, what="detached")
     assert app.return_code == 0
+    assert target.alive()
+
+
+@pytest.mark.parametrize(("program", "grows", "drawn"), [
+    ("buffer_leak.js", "external", (HEAP_USED, HEAP_TOTAL, RSS, EXTERNAL)),
+    ("leaky.js", "heap_used", (HEAP_USED, HEAP_TOTAL, RSS)),
+])
+async def test_the_default_chart_draws_off_heap_memory_when_it_grows_most(spawn, tmp_path,
+                                                                         program, grows, drawn):
+    """In an off-heap leak (Buffers kept) the heap lines lie flat while RSS climbs: the
+    default chart adds external memory; in a heap leak it does not."""
+    target = spawn(program, "--inspect=127.0.0.1:0")
+    monitor = Monitor(str(target.pid), interval=0.25, snapshot_dir=tmp_path)
+    app = MemtuiApp(monitor)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: len(monitor.history) > 1, timeout=20, what="sampling")
+        first = monitor.history.latest
+
+        def grown() -> int:
+            return getattr(monitor.history.latest, grows) - getattr(first, grows)
+
+        await wait_until(pilot, lambda: grown() > 4 * MIB, timeout=20, what=f"{grows} growing")
+        await chart_drawn(pilot)
+        chart = app.monitor_screen.query_one(MemoryChart)
+        assert chart.request.metrics == drawn
+        title = ", ".join(metric.label for metric in drawn) + " (MiB) — last 5 min"
+        assert chart.strips[0].text.strip() == title
+        await pilot.press("q")
+        await wait_until(pilot, lambda: not app.is_running, timeout=15, what="detached")
     assert target.alive()

@@ -8,9 +8,13 @@ import pytest
 
 from memtui.sampler import History
 from memtui.ui.model import (
+    ARRAY_BUFFERS,
+    CHART_METRIC_SETS,
+    EXTERNAL,
     HEAP_USED,
     METRICS,
     WINDOWS,
+    chart_metrics,
     covered_label,
     downsample,
     gc_activity,
@@ -18,7 +22,7 @@ from memtui.ui.model import (
     summarize,
     visible_samples,
 )
-from tests.ui.fake_monitor import T0, make_sample
+from tests.ui.fake_monitor import MIB, T0, make_sample
 
 
 def history_of(count: int) -> History:
@@ -84,6 +88,45 @@ def test_gc_activity_over_the_last_ten_seconds():
 def test_gc_pause_share_is_capped_at_one():
     last = replace(make_sample(1), gc_pause_ms=5000.0)
     assert gc_activity([make_sample(0), last]).pause_share == 1.0
+
+
+def off_heap_leak(seconds: int, per_second: int, field: str = "external") -> list:
+    """Fake samples whose `field` (and external with it) grows `per_second` bytes a second."""
+    samples = []
+    for i in range(seconds):
+        sample = make_sample(i)
+        grown = {"external": sample.external + i * per_second}
+        if field == "array_buffers":
+            grown["array_buffers"] = sample.array_buffers + i * per_second * 2
+        samples.append(replace(sample, **grown))
+    return samples
+
+
+class TestChartMetrics:
+    """The default chart adds the off-heap figure that grows most, when it outgrows the heap."""
+
+    def test_an_off_heap_leak_adds_external_to_the_default_chart(self):
+        samples = off_heap_leak(120, 64 * 1024)
+        assert chart_metrics(0, samples) == (*CHART_METRIC_SETS[0], EXTERNAL)
+
+    def test_array_buffers_when_they_grow_most(self):
+        samples = off_heap_leak(120, 64 * 1024, "array_buffers")
+        assert chart_metrics(0, samples) == (*CHART_METRIC_SETS[0], ARRAY_BUFFERS)
+
+    def test_not_when_the_heap_grows_more(self):
+        samples = [make_sample(i) for i in range(300)]
+        heap_growth = samples[-1].heap_used - samples[0].heap_used
+        leak = off_heap_leak(300, heap_growth // 400)
+        assert chart_metrics(0, leak) == CHART_METRIC_SETS[0]
+
+    def test_not_for_a_small_change(self):
+        samples = [replace(s, heap_used=40 * MIB, heap_total=60 * MIB)
+                   for s in off_heap_leak(60, 10 * 1024)]
+        assert chart_metrics(0, samples) == CHART_METRIC_SETS[0]
+
+    @pytest.mark.parametrize("chosen", range(1, len(CHART_METRIC_SETS)))
+    def test_the_sets_picked_with_c_stay_as_chosen(self, chosen):
+        assert chart_metrics(chosen, off_heap_leak(120, 64 * 1024)) == CHART_METRIC_SETS[chosen]
 
 
 class TestShortenPath:

@@ -32,6 +32,7 @@ from memtui.ui.model import (
     MessageKind,
     Severity,
     StatusMessage,
+    chart_metrics,
     clock_time,
     covered_label,
     display_path,
@@ -142,7 +143,7 @@ class MonitorScreen(Screen[None]):
         self.query_one(GcPanel).show(gc_activity(samples))
         end = samples[-1].t if samples else None
         self.query_one(MemoryChart).show(
-            samples, CHART_METRIC_SETS[self.chart_metrics], self.markers, self.window, end
+            samples, chart_metrics(self.chart_metrics, samples), self.markers, self.window, end
         )
 
     def on_monitor_event_arrived(self, message: MonitorEventArrived) -> None:
