@@ -173,3 +173,12 @@ class TestMarkerLabels:
         assert label not in canvas
         assert label[:12] in canvas and "…" in canvas
         self.assert_hides_nothing(chart)
+
+
+class TestTitle:
+    """The title names the lines in their colours, the unit and the window."""
+
+    def test_a_chart_too_narrow_for_the_whole_title_shows_its_start(self):
+        rows = rows_of(request(1), width=44, height=8)
+        assert rows[0] == "heap used, heap total, RSS (MiB) — last 5 m…"
+        assert rows[1].strip().startswith("┌──")

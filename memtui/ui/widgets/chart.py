@@ -207,12 +207,15 @@ def _place_label(matrix: Any, column: int, label: str, labelled: set[tuple[int, 
 def _write_title(matrix: Any, parts: list[tuple[str, str | None]], unplaced: list[str]) -> None:
     """Rewrite plotext's title row: the metric names in their colours, then the markers that
     found no room on the canvas (as many as fit, then how many more), centred on the canvas
-    as plotext centres its title."""
-    row = matrix.rows - 1
-    title_cells = [c for c in range(matrix.cols) if matrix.marker[row][c] not in BLANK_CELLS]
-    if not title_cells:
+    as plotext centres its title; on a chart too narrow for the whole title (plotext then
+    leaves its row blank), as much of it as fits."""
+    if matrix.rows < 2:
         return
-    base_color = matrix.fullground[row][title_cells[0]]
+    row = matrix.rows - 1
+    base_color = next((matrix.fullground[r][c] for r in (row, row - 1) for c in range(matrix.cols)
+                       if matrix.marker[r][c] not in BLANK_CELLS), None)
+    if base_color is None:
+        return
     if unplaced:
         room = matrix.cols - sum(len(text) for text, _ in parts)
         parts = [*parts, (_unplaced_note(unplaced, room), MARKER_COLOR)]
