@@ -36,7 +36,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchlib import BENCH, REPO, WORK, fail, machine_line, median, print_table
+from benchlib import BENCH, REPO, WORK, fail, load_average, machine_line, median, print_table
 
 sys.path.insert(0, str(REPO))
 from tests.cli_helpers import default_sigint
@@ -52,6 +52,10 @@ MEMTUI_FRAMES = (
     ("probe JavaScript", re.compile(r"JS:[*^~+]?\S* :\d")),
     ("inspector", re.compile(r"node::inspector::")),
 )
+# The kinds that must stop when memtui detaches (the probe's JavaScript is left out: freed code
+# can lend its name in --perf-basic-prof's map to other code at the same addresses).
+AFTER_DETACH_FRAMES = ("GC observer", "inspector")
+FrameKinds = tuple[tuple[str, re.Pattern[str]], ...]
 ATTRIBUTION_BLOCKS = 10
 PERF_HZ = 999
 WITHOUT, WITH = "without memtui", "with memtui record"
@@ -205,19 +209,19 @@ class StackSample:
         return self.memtui is not None
 
 
-def memtui_kind(frames: list[str]) -> tuple[str | None, str]:
-    """The first kind in MEMTUI_FRAMES that any of a sample's frames shows, with that frame;
-    (None, "") when the sample is not memtui's."""
-    for kind, pattern in MEMTUI_FRAMES:
+def memtui_kind(frames: list[str], kinds: FrameKinds = MEMTUI_FRAMES) -> tuple[str | None, str]:
+    """The first of `kinds` that any of a sample's frames shows, with that frame; (None, "")
+    when the sample is not memtui's."""
+    for kind, pattern in kinds:
         for frame in frames:
             if pattern.search(frame):
                 return kind, frame.split(None, 1)[-1]
     return None, ""
 
 
-def parse_perf_script(text: str) -> list[StackSample]:
+def parse_perf_script(text: str, kinds: FrameKinds = MEMTUI_FRAMES) -> list[StackSample]:
     """Samples from `perf script -F tid,time,ip,sym`: a header line per sample, then one
-    tab-indented line per frame, then a blank line."""
+    tab-indented line per frame, then a blank line; each attributed to one of `kinds`."""
     samples = []
     header: tuple[float, int] | None = None
     frames: list[str] = []
@@ -228,7 +232,7 @@ def parse_perf_script(text: str) -> list[StackSample]:
             tid, stamp = line.split()[:2]
             header, frames = (float(stamp.rstrip(":")), int(tid)), []
         elif header is not None:
-            samples.append(StackSample(header[0], header[1], *memtui_kind(frames)))
+            samples.append(StackSample(header[0], header[1], *memtui_kind(frames, kinds)))
             header = None
     return samples
 
@@ -279,8 +283,10 @@ def perf_usable() -> bool:
     return done.returncode == 0
 
 
-def perf_stacks(pid: int, seconds: float) -> list[StackSample]:
-    """Sample `pid`'s threads with call stacks for `seconds`; the samples, attributed."""
+def perf_stacks(pid: int, seconds: float,
+                kinds: FrameKinds = MEMTUI_FRAMES) -> list[StackSample]:
+    """Sample `pid`'s threads with call stacks for `seconds`; the samples, attributed to
+    `kinds`."""
     data = WORK / "watch-perf.data"
     recorded = subprocess.run(["perf", "record", "-e", "cpu-clock", "-F", str(PERF_HZ), "-g",
                                "-p", str(pid), "-o", str(data), "--", "sleep", str(seconds)],
@@ -292,7 +298,7 @@ def perf_stacks(pid: int, seconds: float) -> list[StackSample]:
     data.unlink(missing_ok=True)
     if script.returncode != 0:
         fail(f"perf script failed: {script.stderr.strip()[-300:]}")
-    return parse_perf_script(script.stdout)
+    return parse_perf_script(script.stdout, kinds)
 
 
 def recorded_samples(path: Path) -> list[dict]:
@@ -396,10 +402,11 @@ class WatchedWorkload:
         before = perf_stacks(self.process.pid, seconds)
         with self.recorder_attached():
             watched = perf_stacks(self.process.pid, seconds)
+            load = load_average()
         time.sleep(2)
         after = perf_stacks(self.process.pid, seconds)
         return Attribution(before, watched, after, gc_activity(self.record_file),
-                           self.process.pid, list(self.unclean_detaches))
+                           self.process.pid, list(self.unclean_detaches), load)
 
     def _wait_for_first_sample(self, recorder: subprocess.Popen, timeout: float = 30) -> None:
         deadline = time.monotonic() + timeout
@@ -436,7 +443,8 @@ def _stop(recorder: subprocess.Popen) -> str:
 @dataclass(frozen=True)
 class Attribution:
     """perf stacks of one fresh workload process before, with and after memtui; the GC
-    activity recorded meanwhile; its main thread; recorders that did not detach cleanly."""
+    activity recorded meanwhile; its main thread; recorders that did not detach cleanly; the
+    load average as the watched phase ended."""
 
     before: list[StackSample]
     watched: list[StackSample]
@@ -444,6 +452,7 @@ class Attribution:
     gc: GcActivity
     main_tid: int
     unclean_detaches: list[str]
+    load: str
 
 
 def measure_pairs(args: argparse.Namespace, pin: bool) -> tuple[list[Phase], list[Window]]:
@@ -488,9 +497,10 @@ def measure_attribution(args: argparse.Namespace) -> Attribution:
 
 def report_attribution(measured: Attribution, interval: float) -> str:
     """Print memtui's share of the target's main-thread CPU samples; its verdict, which is FAIL
-    when memtui's work went on after it detached (judged by the GC observer's machinery and
-    the inspector only, since the probe's freed code can lend its name to other code)."""
-    print("\n== perf attribution: samples of the target's main thread that are memtui's work ==")
+    when memtui's work went on after it detached (judged by AFTER_DETACH_FRAMES, since the
+    probe's freed code can lend its name to other code)."""
+    print("\n== perf attribution: samples of the target's main thread that are memtui's work "
+          f"(load average {measured.load} as it ended) ==")
     rows, verdict = [], ""
     for label, samples in (("before memtui attached", measured.before),
                            (f"with memtui record --interval {interval:g}", measured.watched),
@@ -521,8 +531,7 @@ def report_attribution(measured: Attribution, interval: float) -> str:
                   + "; ".join(f"{frame} ({count})" for frame, count in frames))
     for detach in measured.unclean_detaches:
         print(f"a recorder did not detach cleanly: {detach}")
-    if measured.unclean_detaches or any(s.memtui in ("GC observer", "inspector")
-                                        for s in measured.after):
+    if measured.unclean_detaches or any(s.memtui in AFTER_DETACH_FRAMES for s in measured.after):
         print("FAIL: memtui's work went on in the target after it detached")
         return "FAIL"
     return verdict
@@ -628,6 +637,7 @@ def main(argv: list[str] | None = None) -> int:
         phases, windows = measure_pairs(args, pin)
         title = ("workload pinned to core 0, memtui to core 1" if pin
                  else "no pinning (the scheduler places both)")
+        title += f"; load average {load_average()} as the pairs ended"
         throughput += report_pairs(title, phases, windows)
     if args.perf_seconds:
         attributed.append(report_attribution(measure_attribution(args), args.interval))
