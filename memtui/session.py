@@ -15,7 +15,7 @@ import psutil
 from memtui import attach
 from memtui.errors import MemtuiError, TargetGone
 from memtui.inspector import Inspector
-from memtui.sampler import GcCounters, HeapSpace, Sample
+from memtui.sampler import GC_KINDS, GcCounters, HeapAfterGc, HeapSpace, Sample
 
 PROBE_SOURCE = resources.files("memtui").joinpath("probe.js").read_text(encoding="utf-8")
 PROBE_CALL = "globalThis[Symbol.for('memtui.probe')]"
@@ -126,6 +126,10 @@ class Session:
             gc_pause_ms=carried_pause_ms + reading["gc_pause_ms"], elu=reading["elu"],
             cpu_percent=cpu,
             heap_spaces=tuple(HeapSpace(*space) for space in reading["heap_spaces"]),
+            heap_after_gc=tuple(HeapAfterGc(point["t"], point["heap_used"])
+                                for point in reading["heap_after_gc"]),
+            gc_estimated=frozenset(kind for kind in GC_KINDS if reading["gc_estimated"][kind]),
+            gc_pause_estimated=reading["gc_pause_estimated"],
         )
 
     async def heap_used(self) -> int:

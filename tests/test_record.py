@@ -7,7 +7,13 @@ import itertools
 from tests.cli_helpers import jsonl, run_memtui, start_memtui, wait_until_inspector_closed
 
 KEYS = ["t", "pid", "rss", "heap_total", "heap_used", "external", "array_buffers", "heap_limit",
-        "gc", "gc_pause_ms", "elu", "cpu_percent"]
+        "heap_after_gc", "gc", "gc_estimated", "gc_pause_ms", "gc_pause_estimated", "elu",
+        "cpu_percent"]
+CSV_COLUMNS = ["t", "pid", "rss", "heap_total", "heap_used", "external", "array_buffers",
+               "heap_limit", "heap_after_gc", "heap_after_gc_t", "heap_after_gc_points",
+               "gc_minor", "gc_major", "gc_incremental", "gc_weakcb", "gc_estimated_minor",
+               "gc_estimated_major", "gc_estimated_incremental", "gc_estimated_weakcb",
+               "gc_pause_ms", "gc_pause_estimated", "elu", "cpu_percent"]
 
 
 def test_record_jsonl_follows_a_leak_with_monotonic_gc_counts(node, spawn):
@@ -26,7 +32,30 @@ def test_record_jsonl_follows_a_leak_with_monotonic_gc_counts(node, spawn):
         assert after["gc_pause_ms"] >= before["gc_pause_ms"]
     assert samples[-1]["gc"]["minor"] > samples[0]["gc"]["minor"]
     assert all(isinstance(s["rss"], int) and s["rss"] > s["heap_used"] for s in samples)
+    assert all(s["gc_estimated"] == dict.fromkeys(s["gc"], False) for s in samples)
+    assert all(s["gc_pause_estimated"] is False for s in samples)
     assert target.alive()
+
+
+def test_record_carries_the_heap_right_after_each_major_gc(node, spawn):
+    target = spawn("majors.js", "--inspect=127.0.0.1:0", "--expose-gc", node=node)
+    result = run_memtui("record", str(target.pid), "--interval", "0.5", "--duration", "4")
+    assert result.returncode == 0, result.stderr
+    samples = jsonl(result.stdout)
+    points = [point for s in samples for point in s["heap_after_gc"]]
+    forced = [(int(t) / 1000, int(used)) for _, t, used in
+              (line.split() for line in target.lines if line.startswith("gc "))]
+    forced = [(t, used) for t, used in forced if samples[0]["t"] < t < samples[-1]["t"] - 0.1]
+    assert len(forced) >= 10
+    for t, used in forced:
+        matching = [p for p in points if abs(p["t"] - t) < 0.05]
+        assert len(matching) == 1, (t, used, points)
+        # Read when the loop next turns: what the program put in the old generation meanwhile
+        # (here its console.log, and code compiled while it warms up) is included.
+        assert abs(matching[0]["heap_used"] - used) < 1024 * 1024, (matching, used)
+    for before, after in itertools.pairwise(samples):
+        assert all(before["t"] - 0.05 < p["t"] <= after["t"] for p in after["heap_after_gc"])
+    assert points[-1]["heap_used"] > points[0]["heap_used"] + 1_000_000
 
 
 def test_record_csv_has_the_same_columns_with_gc_flattened(spawn, tmp_path):
@@ -37,10 +66,24 @@ def test_record_csv_has_the_same_columns_with_gc_flattened(spawn, tmp_path):
     assert result.returncode == 0, result.stderr
     rows = list(csv.DictReader(io.StringIO(out.read_text())))
     assert len(rows) >= 2
-    assert list(rows[0]) == ["t", "pid", "rss", "heap_total", "heap_used", "external",
-                             "array_buffers", "heap_limit", "gc_minor", "gc_major",
-                             "gc_incremental", "gc_weakcb", "gc_pause_ms", "elu", "cpu_percent"]
+    assert list(rows[0]) == CSV_COLUMNS
     assert int(rows[0]["pid"]) == target.pid
+    assert rows[0]["gc_estimated_minor"] == "false" and rows[0]["gc_pause_estimated"] == "false"
+    assert rows[0]["heap_after_gc_points"] == "0" and rows[0]["heap_after_gc"] == ""
+
+
+def test_record_csv_gives_the_latest_heap_after_gc_of_each_sample(spawn, tmp_path):
+    target = spawn("majors.js", "--inspect=127.0.0.1:0", "--expose-gc")
+    out = tmp_path / "samples.csv"
+    result = run_memtui("record", str(target.pid), "--interval", "0.6", "--duration", "2.5",
+                        "--format", "csv", "-o", str(out))
+    assert result.returncode == 0, result.stderr
+    rows = list(csv.DictReader(io.StringIO(out.read_text())))
+    with_points = [row for row in rows if int(row["heap_after_gc_points"]) >= 2]
+    assert with_points
+    for row in with_points:
+        assert float(row["heap_after_gc_t"]) <= float(row["t"])
+        assert int(row["heap_after_gc"]) > 0
 
 
 def test_samples_keep_arriving_while_the_event_loop_is_busy(node, spawn):
