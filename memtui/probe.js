@@ -14,7 +14,7 @@
 // "uninstall" then answers closeInspector: true. When the probe removes itself because its
 // clients went silent, it closes such an inspector itself.
 //
-// What a reading measures (see createGcAccounting):
+// What a reading measures (see createGcAccounting and createLoopDelay):
 // - GC counts by kind and pause time, from a gc PerformanceObserver while it is on. Node builds
 //   an entry in JavaScript for every collection (80-190 µs each), so the observer is on all the
 //   time only while the target collects at most OBSERVED_PER_S times a second; above that it is
@@ -25,6 +25,7 @@
 // - The heap used right after each major GC, read when the observer's entry or the sentinel's
 //   cleanup runs (within one event-loop turn of the collection), without the young generation,
 //   which a major GC leaves empty and later allocations fill.
+// - Event-loop delay over the client's interval, from monitorEventLoopDelay histograms.
 // v8.GCProfiler is not used: on every supported major, a stopped profiler keeps recording every
 // collection until its wrapper is garbage-collected, which for one that lived a sampling
 // interval takes a full GC.
@@ -41,6 +42,7 @@
   const RATE_WINDOWS = 2;
   const MINORS_TO_PROMOTE = 2;
   const MAX_BASELINES = 64;
+  const LOOP_DELAY_RESOLUTION_MS = 10;
 
   function createProbe() {
     const v8 = requireFn('v8');
@@ -70,6 +72,7 @@
 
     state.shutdown = function shutdown() {
       clearInterval(state.timer);
+      for (const id of [...state.clients.keys()]) forget(state, id);
       state.gc.stop();
     };
 
@@ -81,6 +84,7 @@
       const elu = performance.eventLoopUtilization(self.elu);
       self.elu = performance.eventLoopUtilization();
       const gc = state.gc.read(self.gc);
+      const delay = self.loopDelay.read();
       return {
         t: Date.now() / 1000,
         pid: process.pid,
@@ -99,6 +103,8 @@
         gc_pause_ms: gc.pauseMs,
         gc_pause_estimated: gc.pauseEstimated,
         elu: elu.utilization,
+        eld_p99_ms: delay.p99Ms,
+        eld_max_ms: delay.maxMs,
       };
     };
     state.loopUtilization = () => performance.eventLoopUtilization();
@@ -398,12 +404,71 @@
     };
   }
 
+  // Event-loop delay since the previous read: how late a 10 ms timer ran, p99 and max, in ms
+  // (null when no delay ended in the interval, as while the loop is blocked). `reset` is reset
+  // at each read, which loses the delay running at that moment (the next tick only restarts its
+  // clock), and a read is served by interrupt, often in the middle of a block. `witness` runs in
+  // lockstep (started in the same turn: same timer expiry, fired in the same pass) and is never
+  // reset, so the difference of their sums since the previous read is that lost delay.
+  function createLoopDelay(perfHooks) {
+    const witness = perfHooks.monitorEventLoopDelay({ resolution: LOOP_DELAY_RESOLUTION_MS });
+    const reset = perfHooks.monitorEventLoopDelay({ resolution: LOOP_DELAY_RESOLUTION_MS });
+    witness.enable();
+    reset.enable();
+    const sum = (h) => (h.count > 0 ? h.mean * h.count : 0);
+    let seen = { count: 0, sum: 0 };
+    const toMs = (ns) => Math.max(0, ns / 1e6 - LOOP_DELAY_RESOLUTION_MS);
+
+    // The value of rank k (1-based, ascending) among the n values of `reset`.
+    const rank = (k, n) => reset.percentile(Math.min(100, (100 * k) / n));
+
+    // p99 (HdrHistogram's rule: the value at rank round(0.99 n)) of reset's n values and `extra`.
+    function p99With(n, extra) {
+      const k = Math.max(1, Math.floor(0.99 * (n + 1) + 0.5));
+      if (n === 0) return extra;
+      if (k === n + 1) return Math.max(extra, reset.max);
+      const value = rank(k, n);
+      if (extra >= value) return value;
+      return k === 1 ? extra : Math.max(extra, rank(k - 1, n));
+    }
+
+    return {
+      read() {
+        const now = { count: witness.count, sum: sum(witness) };
+        const n = reset.count;
+        const lostCount = now.count - seen.count - n;
+        const lost = now.sum - seen.sum - sum(reset);
+        seen = now;
+        let maxNs = n > 0 ? reset.max : 0;
+        let p99Ns = n > 0 ? reset.percentile(99) : 0;
+        if (lostCount > 0 && lost > 0) {
+          maxNs = Math.max(maxNs, lost);
+          // A lost delay below the p99 moves it by at most one rank: left as it is.
+          if (lost > p99Ns) p99Ns = p99With(n, lost);
+        }
+        reset.reset();
+        if (n + Math.max(0, lostCount) === 0) return { p99Ms: null, maxMs: null };
+        return { p99Ms: toMs(p99Ns), maxMs: toMs(maxNs) };
+      },
+      stop() {
+        reset.disable();
+        witness.disable();
+      },
+    };
+  }
+
   function forgetStale(state, now) {
     for (const [id, info] of state.clients) {
-      if (now - info.lastSeen > info.staleMs) state.clients.delete(id);
+      if (now - info.lastSeen > info.staleMs) forget(state, id);
     }
   }
 
+  function forget(state, id) {
+    const info = state.clients.get(id);
+    if (!info) return;
+    state.clients.delete(id);
+    info.loopDelay.stop();
+  }
 
   function inspectorToClose(state) {
     return state.inspector.opened && !state.inspector.keep;
@@ -417,6 +482,7 @@
     if (state.clients.has(id)) return false;
     state.clients.set(id, {
       gc: state.gc.start(),
+      loopDelay: createLoopDelay(requireFn('perf_hooks')),
       elu: state.loopUtilization(),
       lastSeen: now,
       staleMs: Math.max(MIN_STALE_MS, 3 * 1000 * (Number(seconds) || 0)),
@@ -451,7 +517,7 @@
     }
     if (action === 'uninstall') {
       if (!state) return { ok: true, clients: 0, closeInspector: false };
-      state.clients.delete(client);
+      forget(state, client);
       const last = state.clients.size === 0;
       if (last) remove(state);
       const closeInspector = last && inspectorToClose(state);

@@ -52,7 +52,9 @@ class Sample:
     `heap_after_gc` holds the major GCs since the previous sample, oldest first (the probe
     keeps the latest 64). `gc_estimated` names the kinds whose count grew by an estimate since
     the previous sample, `gc_pause_estimated` says the same of the pause time (the probe
-    observes every collection only while there are at most 25 a second).
+    observes every collection only while there are at most 25 a second). `eld_p99_ms` and
+    `eld_max_ms` are how late the event loop ran a 10 ms timer, over the delays that ended
+    since the previous sample (None when none did: the loop was blocked throughout).
     """
 
     t: float
@@ -71,6 +73,8 @@ class Sample:
     heap_after_gc: tuple[HeapAfterGc, ...] = ()
     gc_estimated: frozenset[GcKind] = frozenset()
     gc_pause_estimated: bool = False
+    eld_p99_ms: float | None = None
+    eld_max_ms: float | None = None
 
     def record(self) -> dict[str, Any]:
         """The `record --format jsonl` object: the contract's keys, without heap spaces."""
@@ -84,8 +88,14 @@ class Sample:
             "gc_pause_ms": round(self.gc_pause_ms, 3),
             "gc_pause_estimated": self.gc_pause_estimated,
             "elu": self.elu,
+            "eld_p99_ms": _rounded(self.eld_p99_ms),
+            "eld_max_ms": _rounded(self.eld_max_ms),
             "cpu_percent": self.cpu_percent,
         }
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 3)
 
 
 class History:

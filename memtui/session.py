@@ -130,6 +130,7 @@ class Session:
                                 for point in reading["heap_after_gc"]),
             gc_estimated=frozenset(kind for kind in GC_KINDS if reading["gc_estimated"][kind]),
             gc_pause_estimated=reading["gc_pause_estimated"],
+            eld_p99_ms=reading["eld_p99_ms"], eld_max_ms=reading["eld_max_ms"],
         )
 
     async def heap_used(self) -> int:

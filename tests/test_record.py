@@ -8,12 +8,13 @@ from tests.cli_helpers import jsonl, run_memtui, start_memtui, wait_until_inspec
 
 KEYS = ["t", "pid", "rss", "heap_total", "heap_used", "external", "array_buffers", "heap_limit",
         "heap_after_gc", "gc", "gc_estimated", "gc_pause_ms", "gc_pause_estimated", "elu",
-        "cpu_percent"]
+        "eld_p99_ms", "eld_max_ms", "cpu_percent"]
 CSV_COLUMNS = ["t", "pid", "rss", "heap_total", "heap_used", "external", "array_buffers",
                "heap_limit", "heap_after_gc", "heap_after_gc_t", "heap_after_gc_points",
                "gc_minor", "gc_major", "gc_incremental", "gc_weakcb", "gc_estimated_minor",
                "gc_estimated_major", "gc_estimated_incremental", "gc_estimated_weakcb",
-               "gc_pause_ms", "gc_pause_estimated", "elu", "cpu_percent"]
+               "gc_pause_ms", "gc_pause_estimated", "elu", "eld_p99_ms", "eld_max_ms",
+               "cpu_percent"]
 
 
 def test_record_jsonl_follows_a_leak_with_monotonic_gc_counts(node, spawn):
@@ -34,6 +35,7 @@ def test_record_jsonl_follows_a_leak_with_monotonic_gc_counts(node, spawn):
     assert all(isinstance(s["rss"], int) and s["rss"] > s["heap_used"] for s in samples)
     assert all(s["gc_estimated"] == dict.fromkeys(s["gc"], False) for s in samples)
     assert all(s["gc_pause_estimated"] is False for s in samples)
+    assert all(0 <= s["eld_p99_ms"] <= s["eld_max_ms"] < 500 for s in samples[1:])
     assert target.alive()
 
 
@@ -56,6 +58,23 @@ def test_record_carries_the_heap_right_after_each_major_gc(node, spawn):
     for before, after in itertools.pairwise(samples):
         assert all(before["t"] - 0.05 < p["t"] <= after["t"] for p in after["heap_after_gc"])
     assert points[-1]["heap_used"] > points[0]["heap_used"] + 1_000_000
+
+
+def test_record_reports_each_500_ms_block_of_the_event_loop_once(node, spawn):
+    target = spawn("periodic_block.js", "--inspect=127.0.0.1:0", node=node)
+    result = run_memtui("record", str(target.pid), "--interval", "0.2", "--duration", "4.5")
+    assert result.returncode == 0, result.stderr
+    samples = jsonl(result.stdout)
+    ended = [int(line.split()[1]) / 1000 for line in target.lines if line.startswith("unblocked ")]
+    ended = [t for t in ended if samples[0]["t"] < t < samples[-1]["t"] - 0.05]
+    assert len(ended) >= 3
+    blocked = [s for s in samples if s["eld_max_ms"] is not None and s["eld_max_ms"] > 400]
+    for t in ended:
+        reporting = next(s for s in samples if s["t"] > t)
+        assert reporting in blocked, (t, [(s["t"], s["eld_max_ms"]) for s in samples])
+    assert len(ended) <= len(blocked) <= len(ended) + 1, "each block is reported once"
+    assert all(s["eld_max_ms"] < 2000 for s in blocked)
+    assert any(s["eld_max_ms"] is None for s in samples), "samples served in the middle of a block"
 
 
 def test_record_csv_has_the_same_columns_with_gc_flattened(spawn, tmp_path):

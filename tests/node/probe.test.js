@@ -32,6 +32,12 @@ function referenceObserver() {
   return { seen, stop: () => observer.disconnect() };
 }
 
+// Busy the loop for `ms` in one turn, as a program that blocks does.
+function block(ms) {
+  const until = Date.now() + ms;
+  while (Date.now() < until) { /* blocked */ }
+}
+
 // Allocates short-lived arrays in batches, one a turn, for `ms`: hundreds of minor GCs a second.
 async function churn(ms) {
   const until = Date.now() + ms;
@@ -43,10 +49,10 @@ async function churn(ms) {
   return sink;
 }
 
-// A `require` for the probe that records what it creates in the target: gc observers and,
-// while installed, FinalizationRegistry registrations.
+// A `require` for the probe that records what it creates in the target: gc observers,
+// event-loop delay histograms and, while installed, FinalizationRegistry registrations.
 function recordingRequire() {
-  const made = { observers: [], registered: new Set(), entries: 0 };
+  const made = { observers: [], histograms: [], registered: new Set(), entries: 0 };
   const perfHooks = require('node:perf_hooks');
   class Observer extends perfHooks.PerformanceObserver {
     constructor(callback) {
@@ -60,7 +66,19 @@ function recordingRequire() {
     observe(options) { this.connected = true; return super.observe(options); }
     disconnect() { this.connected = false; return super.disconnect(); }
   }
-  const hooks = Object.assign(Object.create(perfHooks), { PerformanceObserver: Observer });
+  const hooks = Object.assign(Object.create(perfHooks), {
+    PerformanceObserver: Observer,
+    monitorEventLoopDelay(options) {
+      const histogram = perfHooks.monitorEventLoopDelay(options);
+      const record = { enabled: false };
+      const enable = histogram.enable.bind(histogram);
+      const disable = histogram.disable.bind(histogram);
+      histogram.enable = () => { record.enabled = true; return enable(); };
+      histogram.disable = () => { record.enabled = false; return disable(); };
+      made.histograms.push(record);
+      return histogram;
+    },
+  });
   const Real = globalThis.FinalizationRegistry;
   globalThis.FinalizationRegistry = class extends Real {
     register(target, held, token) { made.registered.add(token); return super.register(target, held, token); }
@@ -75,8 +93,9 @@ test('install answers ok and registers the client', () => {
   probe(require, 'uninstall', 'a');
 });
 
-test('a reading has every field of a sample', () => {
+test('a reading has every field of a sample', async () => {
   probe(require, 'install', 'a');
+  await sleep(30);
   const { ok, reading } = sample('a');
   assert.ok(ok);
   for (const key of ['rss', 'heap_total', 'heap_used', 'external', 'array_buffers', 'heap_limit']) {
@@ -89,6 +108,8 @@ test('a reading has every field of a sample', () => {
   assert.deepStrictEqual(Object.keys(reading.gc), ['minor', 'major', 'incremental', 'weakcb']);
   assert.deepStrictEqual(reading.gc_estimated, NOT_ESTIMATED);
   assert.strictEqual(reading.gc_pause_estimated, false);
+  assert.ok(reading.eld_p99_ms >= 0 && reading.eld_max_ms >= reading.eld_p99_ms,
+    `${reading.eld_p99_ms} ${reading.eld_max_ms}`);
   probe(require, 'uninstall', 'a');
 });
 
@@ -218,7 +239,47 @@ test('above 25 collections a second the observer is on for part of each second',
   }
 });
 
-test('detaching leaves no observer or sentinel behind', async () => {
+test('the loop delay of a 500 ms block is reported, even when a read comes during it', async () => {
+  probe(require, 'install', 'a');
+  probe(require, 'install', 'b');
+  await sleep(50);
+  sample('a');
+  sample('b');
+  await sleep(50);
+  const quiet = sample('a').reading;
+  assert.ok(quiet.eld_max_ms < 100, `quiet loop: ${quiet.eld_max_ms} ms`);
+  let during;
+  await new Promise((resolve) => setTimeout(() => {
+    block(250);
+    during = sample('a').reading; // as memtui's read, served by interrupt in the middle
+    block(250);
+    resolve();
+  }, 15));
+  await sleep(50);
+  const after = sample('a').reading;
+  const other = sample('b').reading;
+  assert.ok(during.eld_max_ms < 100, `the block had not ended: ${during.eld_max_ms}`);
+  for (const reading of [after, other]) {
+    assert.ok(reading.eld_max_ms >= 480 && reading.eld_max_ms < 2000, String(reading.eld_max_ms));
+    assert.ok(reading.eld_p99_ms <= reading.eld_max_ms);
+  }
+  await sleep(50);
+  assert.ok(sample('a').reading.eld_max_ms < 100, 'a block is reported once');
+  probe(require, 'uninstall', 'a');
+  probe(require, 'uninstall', 'b');
+});
+
+test('a loop blocked through a whole interval has no delay yet', () => {
+  probe(require, 'install', 'a');
+  sample('a');
+  block(50);
+  const { reading } = sample('a');
+  assert.strictEqual(reading.eld_max_ms, null);
+  assert.strictEqual(reading.eld_p99_ms, null);
+  probe(require, 'uninstall', 'a');
+});
+
+test('detaching leaves no observer, histogram or sentinel behind', async () => {
   const { made, requireFn } = recordingRequire();
   try {
     probe(requireFn, 'install', 'a');
@@ -228,15 +289,18 @@ test('detaching leaves no observer or sentinel behind', async () => {
     global.gc();
     await settle();
     assert.ok(made.observers.some((o) => o.connected));
+    assert.strictEqual(made.histograms.length, 6);
     assert.ok(made.registered.size >= 1);
     const state = globalThis[KEY];
     state.clients.get('stale').lastSeen = 0;
     state.tick();
-    assert.deepStrictEqual([...state.clients.keys()], ['a', 'b']);
+    assert.strictEqual(made.histograms.filter((h) => h.enabled).length, 4);
     probe(requireFn, 'uninstall', 'a');
+    assert.strictEqual(made.histograms.filter((h) => h.enabled).length, 2);
     probe(requireFn, 'uninstall', 'b');
     assert.strictEqual(globalThis[KEY], undefined);
     assert.ok(made.observers.every((o) => !o.connected), 'observer disconnected');
+    assert.strictEqual(made.histograms.filter((h) => h.enabled).length, 0, 'histograms disabled');
     assert.strictEqual(made.registered.size, 0, 'sentinels unregistered');
   } finally {
     made.restore();
