@@ -43,18 +43,23 @@ from tests.cli_helpers import default_sigint
 from tests.nodeproc import NodeProcess
 
 TARGET_SLOWDOWN = 0.01
-# Stack frames of memtui's work inside the target, by kind: Node's gc PerformanceObserver
-# machinery (the workload observes nothing itself), JavaScript compiled from Runtime.evaluate,
-# which has no script name (only the probe runs as such here), and the inspector (its thread
-# and the dispatch of memtui's calls).
+# Stack frames of memtui's work inside the target, by kind (the workload uses none of these
+# itself): the timer of the probe's event-loop delay histograms (before the GC observer, whose
+# namespace their callback shares on some majors), the cleanup of its FinalizationRegistry
+# sentinel, Node's gc PerformanceObserver machinery, JavaScript compiled from
+# Runtime.evaluate, which has no script name (only the probe runs as such here), and the
+# inspector (its thread and the dispatch of memtui's calls).
 MEMTUI_FRAMES = (
+    ("event-loop delay", re.compile(r"node::IntervalHistogram|node::Histogram::|ELDHistogram|"
+                                    r"\bhdr_")),
+    ("weak-ref cleanup", re.compile(r"FinalizationRegistryCleanupTask|JSFinalizationRegistry")),
     ("GC observer", re.compile(r"node::performance::|node:internal/perf/")),
     ("probe JavaScript", re.compile(r"JS:[*^~+]?\S* :\d")),
     ("inspector", re.compile(r"node::inspector::")),
 )
 # The kinds that must stop when memtui detaches (the probe's JavaScript is left out: freed code
 # can lend its name in --perf-basic-prof's map to other code at the same addresses).
-AFTER_DETACH_FRAMES = ("GC observer", "inspector")
+AFTER_DETACH_FRAMES = ("event-loop delay", "weak-ref cleanup", "GC observer", "inspector")
 FrameKinds = tuple[tuple[str, re.Pattern[str]], ...]
 ATTRIBUTION_BLOCKS = 10
 PERF_HZ = 999
