@@ -16,7 +16,7 @@
 //
 // What a reading measures (see createGcAccounting and createLoopDelay):
 // - GC counts by kind and pause time, from a gc PerformanceObserver while it is on. Node builds
-//   an entry in JavaScript for every collection (80-190 µs each), so the observer is on all the
+//   an entry in JavaScript for every collection (75-230 µs each), so the observer is on all the
 //   time only while the target collects at most OBSERVED_PER_S times a second; above that it is
 //   on for a share of each second sized to that budget. While it is off, major GCs are counted
 //   by a FinalizationRegistry sentinel, an old object that only a major GC frees, and the other
@@ -36,7 +36,7 @@
   const MIN_STALE_MS = 60 * 1000;
   const CHECK_STALE_MS = 5000;
   const GC_KINDS = { 1: 'minor', 2: 'minor', 4: 'major', 8: 'incremental', 16: 'weakcb' };
-  const OBSERVED_PER_S = 25;
+  const OBSERVED_PER_S = 15;
   const PERIOD_MS = 1000;
   const MIN_ON_MS = 20;
   const RATE_WINDOWS = 2;
@@ -279,7 +279,7 @@
       off.since = now;
     }
 
-    // Keeps the windows of the last RATE_WINDOWS periods: some 50 collections when the observer
+    // Keeps the windows of the last RATE_WINDOWS periods: some 30 collections when the observer
     // is on for part of each period, a rate that follows a change within two periods.
     function closeWindow(now) {
       current.ms = now - current.since;

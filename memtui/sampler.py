@@ -52,7 +52,7 @@ class Sample:
     `heap_after_gc` holds the major GCs since the previous sample, oldest first (the probe
     keeps the latest 64). `gc_estimated` names the kinds whose count grew by an estimate since
     the previous sample, `gc_pause_estimated` says the same of the pause time (the probe
-    observes every collection only while there are at most 25 a second). `eld_p99_ms` and
+    observes every collection only while there are at most 15 a second). `eld_p99_ms` and
     `eld_max_ms` are how late the event loop ran a 10 ms timer, over the delays that ended
     since the previous sample (None when none did: the loop was blocked throughout).
     """

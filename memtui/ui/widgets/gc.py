@@ -39,7 +39,7 @@ def _loop_delay_style(ms: float | None) -> str:
 class GcPanel(Static):
     """Two lines of GC, event-loop and CPU figures, computed over the last few seconds. A `~`
     marks a figure that includes an estimate (the probe observes every collection only up to
-    25 a second); the loop delay tells a loop blocked for seconds at a time from a busy one."""
+    15 a second); the loop delay tells a loop blocked for seconds at a time from a busy one."""
 
     DEFAULT_CSS = """
     GcPanel { height: 2; }
