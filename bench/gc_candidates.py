@@ -1,7 +1,7 @@
 """Issue 15: the ways of counting a target's GCs, side by side, as share of its main thread.
 
 For each candidate (bench/gc_candidates.js, plus NodeTracing driven from here over CDP), a
-fresh bench/alloc_workload.js process runs with --perf-basic-prof and its inspector open; after
+fresh bench/alloc_workload.js process runs with --perf-prof and its inspector open; after
 a warm-up, `perf record` samples it for --control seconds with nothing installed, then for
 --seconds with the candidate installed and read once per --interval through Runtime.evaluate,
 as memtui reads its probe. The share is the main thread's samples whose stack is the
@@ -35,6 +35,7 @@ from watch_overhead import (
     attributed_share,
     perf_stacks,
     perf_usable,
+    remove_perf_files,
 )
 
 sys.path.insert(0, str(REPO))
@@ -143,7 +144,7 @@ class Target:
     """A fresh alloc_workload.js with its inspector open on a port Node chose."""
 
     def __init__(self, node: str, seconds: float):
-        self.process = NodeProcess([node, "--inspect=127.0.0.1:0", "--perf-basic-prof",
+        self.process = NodeProcess([node, "--inspect=127.0.0.1:0", "--perf-prof",
                                     str(BENCH / "alloc_workload.js"), str(seconds), "1000"],
                                    cwd=str(WORK))
         port = int(self.process.wait_for_line(LISTENING.pattern).group(2))
@@ -156,9 +157,7 @@ class Target:
 
     def close(self) -> None:
         self.process.kill()
-        Path(f"/tmp/perf-{self.process.pid}.map").unlink(missing_ok=True)
-        for log in WORK.glob(f"isolate-*-{self.process.pid}-v8.log"):
-            log.unlink()
+        remove_perf_files(self.process.pid)
 
 
 async def reading_loop(inspector: Inspector, candidate: str, interval: float,

@@ -57,9 +57,8 @@ MEMTUI_FRAMES = (
     ("probe JavaScript", re.compile(r"JS:[*^~+]?\S* :\d")),
     ("inspector", re.compile(r"node::inspector::")),
 )
-# The kinds that must stop when memtui detaches (the probe's JavaScript is left out: freed code
-# can lend its name in --perf-basic-prof's map to other code at the same addresses).
-AFTER_DETACH_FRAMES = ("event-loop delay", "weak-ref cleanup", "GC observer", "inspector")
+# The kinds that must stop when memtui detaches: all of them.
+AFTER_DETACH_FRAMES = tuple(kind for kind, _ in MEMTUI_FRAMES)
 FrameKinds = tuple[tuple[str, re.Pattern[str]], ...]
 ATTRIBUTION_BLOCKS = 10
 PERF_HZ = 999
@@ -291,19 +290,35 @@ def perf_usable() -> bool:
 def perf_stacks(pid: int, seconds: float,
                 kinds: FrameKinds = MEMTUI_FRAMES) -> list[StackSample]:
     """Sample `pid`'s threads with call stacks for `seconds`; the samples, attributed to
-    `kinds`."""
+    `kinds`. A process run with --perf-prof has its JavaScript named from its jitdump, which
+    dates each piece of code (`perf inject --jit`): V8 reuses the addresses of code it freed,
+    and a map without dates (--perf-basic-prof) lends a freed function's name to whatever
+    code comes later at its address."""
     data = WORK / "watch-perf.data"
-    recorded = subprocess.run(["perf", "record", "-e", "cpu-clock", "-F", str(PERF_HZ), "-g",
-                               "-p", str(pid), "-o", str(data), "--", "sleep", str(seconds)],
-                              capture_output=True, text=True)
+    injected = WORK / "watch-perf.jit.data"
+    recorded = subprocess.run(["perf", "record", "-k", "mono", "-e", "cpu-clock",
+                               "-F", str(PERF_HZ), "-g", "-p", str(pid), "-o", str(data),
+                               "--", "sleep", str(seconds)], capture_output=True, text=True)
     if recorded.returncode != 0:
         fail(f"perf record failed: {recorded.stderr.strip()[-300:]}")
-    script = subprocess.run(["perf", "script", "-i", str(data), "-F", "tid,time,ip,sym"],
+    inject = subprocess.run(["perf", "inject", "--jit", "-i", str(data), "-o", str(injected)],
+                            capture_output=True, text=True)
+    if inject.returncode != 0:
+        fail(f"perf inject --jit failed: {inject.stderr.strip()[-300:]}")
+    script = subprocess.run(["perf", "script", "-i", str(injected), "-F", "tid,time,ip,sym"],
                             capture_output=True, text=True)
     data.unlink(missing_ok=True)
+    injected.unlink(missing_ok=True)
     if script.returncode != 0:
         fail(f"perf script failed: {script.stderr.strip()[-300:]}")
     return parse_perf_script(script.stdout, kinds)
+
+
+def remove_perf_files(pid: int) -> None:
+    """What --perf-prof and `perf inject --jit` leave in WORK for process `pid`."""
+    for path in [*WORK.glob(f"jit-{pid}.dump"), *WORK.glob(f"jitted-{pid}-*.so"),
+                 *WORK.glob(f"isolate-*-{pid}-v8.log")]:
+        path.unlink(missing_ok=True)
 
 
 def recorded_samples(path: Path) -> list[dict]:
@@ -338,17 +353,17 @@ class WatchedWorkload:
     """One alloc_workload.js process, and memtui record attached to it on demand."""
 
     def __init__(self, node: str, seconds: float, window_ms: int, interval: float,
-                 pin: bool, perf_map: bool = False):
+                 pin: bool, perf_prof: bool = False):
         self.interval = interval
         self.pin = pin
         self.record_file = WORK / "watch-record.jsonl"
         self.recorder_error = ""
         self.unclean_detaches: list[str] = []
         self.process = NodeProcess([node, "--inspect-port=0",
-                                    *(["--perf-basic-prof"] if perf_map else []),
+                                    *(["--perf-prof"] if perf_prof else []),
                                     str(BENCH / "alloc_workload.js"), str(seconds),
                                     str(window_ms)],
-                                   cwd=str(WORK))  # where --perf-basic-prof's V8 log goes
+                                   cwd=str(WORK))  # where --perf-prof's jitdump goes
         try:
             self.process.wait_for_line("^ready$")
         except AssertionError as error:
@@ -429,9 +444,7 @@ class WatchedWorkload:
 
     def close(self) -> None:
         self.process.kill()
-        Path(f"/tmp/perf-{self.process.pid}.map").unlink(missing_ok=True)
-        for log in WORK.glob(f"isolate-*-{self.process.pid}-v8.log"):
-            log.unlink()
+        remove_perf_files(self.process.pid)
 
 
 def _stop(recorder: subprocess.Popen) -> str:
@@ -486,13 +499,12 @@ def measure_pairs(args: argparse.Namespace, pin: bool) -> tuple[list[Phase], lis
 
 
 def measure_attribution(args: argparse.Namespace) -> Attribution:
-    """The perf attribution, on a fresh workload process that runs with --perf-basic-prof
-    (a process that had probes installed and removed before could show their freed code's
-    names on other code at the same addresses)."""
+    """The perf attribution, on a fresh workload process that runs with --perf-prof, so that
+    its JavaScript frames have names."""
     print(f"perf attribution: {args.perf_seconds:g} s before, with and after memtui ...",
           file=sys.stderr)
     workload = WatchedWorkload(args.node, args.warmup + 3 * args.perf_seconds + 60,
-                               args.window_ms, args.interval, pin=False, perf_map=True)
+                               args.window_ms, args.interval, pin=False, perf_prof=True)
     try:
         time.sleep(args.warmup)
         return workload.attribution(args.perf_seconds)
@@ -502,8 +514,7 @@ def measure_attribution(args: argparse.Namespace) -> Attribution:
 
 def report_attribution(measured: Attribution, interval: float) -> str:
     """Print memtui's share of the target's main-thread CPU samples; its verdict, which is FAIL
-    when memtui's work went on after it detached (judged by AFTER_DETACH_FRAMES, since the
-    probe's freed code can lend its name to other code)."""
+    when memtui's work went on after it detached."""
     print("\n== perf attribution: samples of the target's main thread that are memtui's work "
           f"(load average {measured.load} as it ended) ==")
     rows, verdict = [], ""
