@@ -11,12 +11,12 @@ from typing import Any
 import numpy as np
 
 from memtui.errors import UsageError
+from memtui.heap.capture_record import read_capture_record
 from memtui.heap.classes import classify
 from memtui.heap.diff import (
     HeapDiff,
     diff_snapshots,
     ids_comparable,
-    read_capture_record,
     shared_object_ids,
 )
 from memtui.heap.dominators import DominatorTree, class_retained_sizes
@@ -34,7 +34,7 @@ MAX_LABEL_WIDTH = 60
 
 def snapshot_facts(path: Path | str, snapshot: HeapSnapshot, self_size: int) -> dict:
     """The `before`/`after` object of `diff --json`: file, file_size (bytes on disk), nodes,
-    edges, self_size (the heap: every object's size), taken_at (from memtui's sidecar, or
+    edges, self_size (the heap: every object's size), taken_at (from memtui's capture record, or
     null)."""
     record = read_capture_record(path)
     return {"file": str(path), "file_size": Path(path).stat().st_size,

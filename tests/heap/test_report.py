@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from memtui.errors import UsageError
-from memtui.heap.capture import sidecar_path
+from memtui.heap.capture_record import record_path
 from memtui.heap.report import (
     DIFF_COLUMNS,
     compare_files,
@@ -118,7 +118,7 @@ def test_diff_json_follows_the_contract(files, comparable_diff):
 
 
 def test_diff_json_reports_taken_at_from_the_sidecar(files, comparable_diff, tmp_path):
-    sidecar = sidecar_path(files.after)
+    sidecar = record_path(files.after)
     sidecar.write_text(json.dumps({"pid": 1, "session": "s", "taken_at": 1763721234.5,
                                    "node_version": "v24.0.0"}))
     try:

@@ -12,7 +12,7 @@ import pytest
 from textual.widgets import DataTable, Input, Label
 
 from memtui.events import SnapshotSaved
-from memtui.heap.capture import sidecar_path
+from memtui.heap.capture_record import record_path
 from memtui.heap.snapshot import load_snapshot
 from memtui.monitor import Monitor
 from memtui.ui.screens.diff import AnalysisCancelled, DiffBrowser, SnapshotCache
@@ -51,7 +51,7 @@ def snapshot_pair(tmp_path_factory) -> list[SnapshotSaved]:
     for number, (snapshot, name) in enumerate(zip(raw, ("before", "after"), strict=True)):
         path = directory / f"{name}.heapsnapshot"
         shutil.move(snapshot.path, path)
-        shutil.move(sidecar_path(snapshot.path), sidecar_path(path))
+        shutil.move(record_path(snapshot.path), record_path(path))
         saved.append(SnapshotSaved(path=path, size=(5 + number) * MIB,
                                    taken_at=T0 + 100 + 60 * number, duration_s=0.4))
     return saved
@@ -199,7 +199,7 @@ class TestNotComparable:
         for saved, session in zip(snapshot_pair, ("one", "two"), strict=True):
             path = tmp_path / saved.path.name
             shutil.copy(saved.path, path)
-            sidecar_path(path).write_text(json.dumps({"pid": 4242, "session": session}))
+            record_path(path).write_text(json.dumps({"pid": 4242, "session": session}))
             copies.append(SnapshotSaved(path, saved.size, saved.taken_at, saved.duration_s))
         app, fake = make_app()
         async with app.run_test(size=LARGE) as pilot:
