@@ -8,8 +8,9 @@ builds such as Debian's); or its executable's dynamic symbol names include `node
 `/json/version` with `"Browser": "node.js/..."` is the final proof before it is used.
 
 SIGUSR1 is sent only to a process recognised as Node, in this machine's network namespace,
-that catches the signal (bit 9 of `SigCgt`), does not run with `--disable-sigusr1`, and whose
-inspector port is free. It goes through a pidfd, so a recycled PID can never receive it.
+that catches the signal (bit 9 of `SigCgt`), does not run with `--disable-sigusr1`, whose
+inspector address is a loopback address (unless the caller allows another) that can be bound
+and whose port is free. It goes through a pidfd, so a recycled PID can never receive it.
 
 Exit codes: everything the user must change in how memtui is invoked (no such PID, not Node,
 another user's process, SIGUSR1 not usable) is a UsageError (2); the inspector not appearing,
@@ -19,9 +20,11 @@ a held port or an unreachable address is a runtime failure (1).
 from __future__ import annotations
 
 import contextlib
+import errno
 import http.client
 import ipaddress
 import json
+import logging
 import mmap
 import os
 import re
@@ -43,6 +46,7 @@ DEFAULT_INSPECTOR_HOST = "127.0.0.1"
 DEFAULT_INSPECTOR_PORT = 9229
 HTTP_TIMEOUT = 2.0
 SIGNAL_POLL_INTERVAL = 0.05
+STARTING_INSPECTOR_GRACE = 2.0
 SIGUSR1_CAUGHT_BIT = 1 << (signal.SIGUSR1 - 1)
 MAX_JSON_BYTES = 1 << 20
 NODE_EXECUTABLE_NAME = re.compile(r"(node|nodejs)(\d+(\.\d+)*)?")
@@ -62,6 +66,9 @@ INSPECT_ADDRESS_OPTIONS = frozenset({
 INSPECT_PORT_OPTIONS = frozenset({"--inspect-port", "--debug-port"})
 _NODE_START_BY_IMAGE: dict[tuple[int, int, int], bool] = {}
 NO_INSPECTOR_HINT = "start node with --inspect, or call require('inspector').open() in the app"
+PID_TEXT = re.compile(r"[0-9]+")
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -80,6 +87,11 @@ class InspectorTarget:
     def address(self) -> str:
         """Where the inspector listens, as HOST:PORT (its bound address when known)."""
         return _format_address(self.listen_host or self.host, self.port)
+
+    @property
+    def loopback_only(self) -> bool:
+        """Whether the inspector can be reached from this host only."""
+        return _is_loopback(self.listen_host or self.host)
 
 
 @dataclass(frozen=True)
@@ -116,12 +128,22 @@ class _ProbeFailed(Exception):
         self.answered_http = answered_http
 
 
-def resolve_target(spec: str, *, signal_timeout: float = 5.0,
-                   allow_signal: bool = True) -> InspectorTarget:
-    """Turn a PID, HOST:PORT or ws:// URL into a verified inspector; blocking."""
+def pid_of(spec: str) -> int | None:
+    """The PID `spec` names (ASCII digits only), None when it is an address or URL."""
     spec = spec.strip()
-    if spec.isdigit():
-        return _resolve_pid(int(spec), signal_timeout, allow_signal)
+    return int(spec) if PID_TEXT.fullmatch(spec) else None
+
+
+def resolve_target(spec: str, *, signal_timeout: float = 5.0, allow_signal: bool = True,
+                   allow_non_loopback: bool = False) -> InspectorTarget:
+    """Turn a PID, HOST:PORT or ws:// URL into a verified inspector; blocking.
+
+    SIGUSR1 opens the inspector on the address the target's options configure; memtui
+    refuses when that is not a loopback address, unless `allow_non_loopback`."""
+    spec = spec.strip()
+    pid = pid_of(spec)
+    if pid is not None:
+        return _resolve_pid(pid, signal_timeout, allow_signal, allow_non_loopback)
     if spec.startswith("ws://"):
         return _resolve_ws_url(spec)
     host, port = _parse_address(spec)
@@ -134,6 +156,17 @@ def find_inspector_address(pid: int) -> tuple[str, int] | None:
     with _reading(process):
         inspector = _find_inspector(pid)
     return (inspector.host, inspector.port) if inspector else None
+
+
+def still_listening(target: InspectorTarget) -> bool:
+    """Whether the target process still listens on its inspector's port (no HTTP request:
+    read from its sockets); True when that cannot be told (no PID, or it cannot be read)."""
+    if target.pid is None:
+        return True
+    try:
+        return any(listener.port == target.port for listener in _process_listeners(target.pid))
+    except OSError:
+        return False
 
 
 def refresh_ws_url(target: InspectorTarget) -> InspectorTarget:
@@ -189,7 +222,8 @@ def sigusr1_caught(pid: int) -> bool:
     return False
 
 
-def _resolve_pid(pid: int, signal_timeout: float, allow_signal: bool) -> InspectorTarget:
+def _resolve_pid(pid: int, signal_timeout: float, allow_signal: bool,
+                 allow_non_loopback: bool) -> InspectorTarget:
     process = _require_process(pid)
     try:
         pidfd = os.pidfd_open(pid)
@@ -197,7 +231,8 @@ def _resolve_pid(pid: int, signal_timeout: float, allow_signal: bool) -> Inspect
         raise _no_such_pid(pid) from None
     try:
         with _reading(process):
-            return _attach_to_process(process, pidfd, signal_timeout, allow_signal)
+            return _attach_to_process(process, pidfd, signal_timeout, allow_signal,
+                                      allow_non_loopback)
     finally:
         os.close(pidfd)
 
@@ -214,7 +249,7 @@ def _reading(process: psutil.Process):
 
 
 def _attach_to_process(process: psutil.Process, pidfd: int, signal_timeout: float,
-                       allow_signal: bool) -> InspectorTarget:
+                       allow_signal: bool, allow_non_loopback: bool) -> InspectorTarget:
     pid = process.pid
     if not _is_node_process(pid):
         raise UsageError(
@@ -229,6 +264,8 @@ def _attach_to_process(process: psutil.Process, pidfd: int, signal_timeout: floa
         )
     inspector = _find_inspector(pid)
     if inspector:
+        log.debug("PID %d has an inspector open at %s", pid,
+                  _format_address(inspector.listen_host or inspector.host, inspector.port))
         return _target_for(pid, inspector, opened_by_memtui=False)
     if not allow_signal:
         raise MemtuiError(f"PID {pid} has no inspector open", NO_INSPECTOR_HINT)
@@ -244,13 +281,22 @@ def _attach_to_process(process: psutil.Process, pidfd: int, signal_timeout: floa
             NO_INSPECTOR_HINT,
         )
     host, port = _inspector_address_from_options(options)
-    _refuse_if_port_held(pid, host, port)
-    known = {listener.inode for listener in _process_listeners(pid)}
+    _refuse_non_loopback(pid, host, port, allow_non_loopback)
+    inspector = _refuse_if_port_held(process, host, port)
+    if inspector:
+        return _target_for(pid, inspector, opened_by_memtui=False)
+    _refuse_if_unbindable(pid, host, port)
+    log.debug("sending SIGUSR1 to PID %d (inspector configured at %s)", pid,
+              _format_address(host, port))
     signal.pidfd_send_signal(pidfd, signal.SIGUSR1)
-    inspector = _wait_for_new_inspector(process, known, signal_timeout)
+    inspector = _wait_for_inspector(process, signal_timeout)
+    if inspector:
+        log.debug("PID %d opened its inspector at %s", pid,
+                  _format_address(inspector.listen_host or inspector.host, inspector.port))
+        return _target_for(pid, inspector, opened_by_memtui=True)
+    inspector = _refuse_if_port_held(process, host, port)
     if inspector:
         return _target_for(pid, inspector, opened_by_memtui=True)
-    _refuse_if_port_held(pid, host, port)
     raise MemtuiError(
         f"PID {pid} did not open its inspector within {signal_timeout:g}s of SIGUSR1",
         "it has its own process.on('SIGUSR1') listener or runs with --disable-sigusr1; "
@@ -258,15 +304,13 @@ def _attach_to_process(process: psutil.Process, pidfd: int, signal_timeout: floa
     )
 
 
-def _wait_for_new_inspector(process: psutil.Process, known_inodes: set[int],
-                            timeout: float) -> _Inspector | None:
+def _wait_for_inspector(process: psutil.Process, timeout: float) -> _Inspector | None:
+    """Poll the process's listening sockets until one answers as its inspector."""
     deadline = time.monotonic() + timeout
     while True:
         if not process.is_running() or process.status() == psutil.STATUS_ZOMBIE:
             raise TargetGone(f"PID {process.pid} exited after SIGUSR1", None)
-        fresh = [listener for listener in _process_listeners(process.pid)
-                 if listener.inode not in known_inodes]
-        inspector = _first_inspector(fresh)
+        inspector = _find_inspector(process.pid)
         if inspector:
             return inspector
         if time.monotonic() >= deadline:
@@ -353,7 +397,7 @@ def _target_for(pid: int | None, inspector: _Inspector, *,
 
 
 def _parse_address(spec: str) -> tuple[str, int]:
-    match = re.fullmatch(r"\[([0-9a-fA-F:.]+)\]:(\d+)|([^:\[\]/\s]+):(\d+)", spec)
+    match = re.fullmatch(r"\[([0-9a-fA-F:.]+)\]:([0-9]+)|([^:\[\]/\s]+):([0-9]+)", spec)
     if not match:
         raise UsageError(
             f"{spec!r} is not a PID, HOST:PORT or ws:// URL",
@@ -373,7 +417,7 @@ def _numeric_hosts(host: str, port: int) -> list[str]:
     except socket.gaierror as error:
         raise MemtuiError(f"cannot resolve host {host!r}: {error.strerror}",
                           "give the inspector's IP address") from None
-    return list(dict.fromkeys(info[4][0] for info in infos))
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
 def _require_process(pid: int) -> psutil.Process:
@@ -396,6 +440,11 @@ def _permission_denied(process: psutil.Process) -> UsageError:
         owner = process.username()
     except psutil.Error:
         owner = "another user"
+    if os.geteuid() == 0:
+        return UsageError(
+            f"permission denied reading PID {process.pid}, even as root",
+            "it may belong to another user namespace or be protected by a security module",
+        )
     if owner == psutil.Process().username():
         return UsageError(
             f"permission denied: PID {process.pid} is more privileged than memtui",
@@ -508,23 +557,86 @@ def _parse_host_port(value: str, host: str, port: int) -> tuple[str, int]:
     return new_host or host, int(new_port) if new_port.isdigit() else port
 
 
-def _refuse_if_port_held(pid: int, host: str, port: int) -> None:
-    if port == 0:
+def _refuse_non_loopback(pid: int, host: str, port: int, allowed: bool) -> None:
+    if allowed or _is_loopback(host):
         return
-    holders = {
-        listener.inode for listener in _listening_sockets(f"/proc/{pid}/net")
-        if listener.port == port and _hosts_overlap(listener.host, host)
-    }
-    if not holders:
-        return
-    holder = _pid_holding(holders)
-    by = f"by PID {holder}" if holder is not None else "by another process"
-    if holder == pid:
-        by = "by the target itself, but not by its inspector"
-    raise MemtuiError(
-        f"the inspector port {_format_address(host, port)} of PID {pid} is already held {by}",
-        "free that port, or restart the target with --inspect-port=0 or another free port",
+    raise UsageError(
+        f"PID {pid} would open its inspector on {_format_address(host, port)}, which is not a "
+        "loopback address: anyone who can reach it could run code in the process",
+        "restart it with --inspect-port=127.0.0.1:PORT, or pass --allow-non-loopback-inspector "
+        "to open it there anyway for this session",
     )
+
+
+def _refuse_if_port_held(process: psutil.Process, host: str, port: int) -> _Inspector | None:
+    """Raise when another process holds the inspector's port. When the target holds it and
+    answers there as its inspector (another memtui's SIGUSR1 just opened it), return that;
+    a listener of its own that does not answer yet is given a moment to."""
+    if port == 0:
+        return None
+    pid = process.pid
+    deadline = time.monotonic() + STARTING_INSPECTOR_GRACE
+    while True:
+        holders = {
+            listener.inode for listener in _listening_sockets(f"/proc/{pid}/net")
+            if listener.port == port and _hosts_overlap(listener.host, host)
+        }
+        if not holders:
+            return None
+        holder = _pid_holding(holders)
+        if holder != pid:
+            by = f"by PID {holder}" if holder is not None else "by another process"
+            raise MemtuiError(
+                f"the inspector port {_format_address(host, port)} of PID {pid} is already "
+                f"held {by}",
+                "free that port, or restart the target with --inspect-port=0 or another port",
+            )
+        inspector = _find_inspector(pid)
+        if inspector:
+            return inspector
+        if time.monotonic() >= deadline:
+            raise MemtuiError(
+                f"PID {pid} itself listens on its inspector port "
+                f"{_format_address(host, port)}, with something that is not its inspector",
+                "restart it with --inspect-port=0 or another free port",
+            )
+        time.sleep(SIGNAL_POLL_INTERVAL)
+
+
+def _refuse_if_unbindable(pid: int, host: str, port: int) -> None:
+    """SIGUSR1 cannot open an inspector on an address that is not this host's: Node then
+    prints an error on its own stderr and goes on, which memtui would mistake for a
+    SIGUSR1 listener. A trial bind here (same network namespace) tells it first."""
+    try:
+        infos = socket.getaddrinfo(host, 0, type=socket.SOCK_STREAM)
+    except socket.gaierror as error:
+        raise MemtuiError(f"PID {pid}'s inspector is configured for host {host!r}, "
+                          f"which does not resolve: {error.strerror}", NO_INSPECTOR_HINT) from None
+    for family, kind, proto, _, address in infos:
+        with socket.socket(family, kind, proto) as trial:
+            try:
+                trial.bind((address[0], 0, *address[2:]))
+            except OSError as error:
+                if error.errno == errno.EADDRNOTAVAIL:
+                    raise MemtuiError(
+                        f"PID {pid}'s inspector is configured for {_format_address(host, port)}, "
+                        "an address this host does not have, so SIGUSR1 cannot open it",
+                        "restart the target with --inspect-port=127.0.0.1:PORT",
+                    ) from None
+                raise
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        try:
+            infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+        except socket.gaierror:
+            return False
+        return all(ipaddress.ip_address(info[4][0]).is_loopback for info in infos)
 
 
 def _hosts_overlap(a: str, b: str) -> bool:
