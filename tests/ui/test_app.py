@@ -16,6 +16,7 @@ from memtui.events import (
     TargetExited,
     Unresponsive,
 )
+from memtui.target_exit import ExitReason
 from memtui.ui.model import CHART_METRIC_SETS
 from memtui.ui.screens.dialogs import ConfirmDialog, MarkerPrompt
 from memtui.ui.screens.help import HelpScreen
@@ -288,15 +289,28 @@ class TestTargetStates:
         app, fake = make_app()
         async with app.run_test(size=SIZE) as pilot:
             await attached(pilot, fake)
-            fake.feed(TargetExited(T0 + 301, 3))
+            fake.feed(TargetExited(T0 + 301, ExitReason(code=3)))
             fake.end()
             await wait_until(pilot, lambda: "exited" in header_text(pilot))
-            assert "exited (code 3)" in header_text(pilot)
+            assert "exit code 3 at 10:35:01" in header_text(pilot)
+            assert "inspector" not in header_text(pilot)
             assert status_text(pilot) == (
-                "target exited with code 3 at 10:35:01; its history stays on screen")
+                "the target exited with code 3 at 10:35:01; its history stays on screen")
             assert metric_value(pilot, "heap_used") == heap_used(300)
             await pilot.press("g")
-            assert status_text(pilot) == "cannot force a GC: the target is exited (code 3)"
+            assert status_text(pilot) == "cannot force a GC: the target is exited"
+
+    async def test_an_oom_kill_is_named_in_the_header(self, make_app):
+        app, fake = make_app()
+        async with app.run_test(size=SIZE) as pilot:
+            await attached(pilot, fake)
+            fake.feed(TargetExited(T0 + 301, ExitReason(signal=9, oom_killed=True,
+                                                        memory_limit=512 * 2**20)))
+            await wait_until(pilot, lambda: "exited" in header_text(pilot))
+            assert "OOM-killed at 10:35:01" in header_text(pilot)
+            assert status_text(pilot).startswith(
+                "the target was OOM-killed by the kernel at its cgroup's memory limit of "
+                "512.0 MiB at 10:35:01")
 
     async def test_connection_lost_then_reconnected(self, make_app):
         app, fake = make_app()
