@@ -6,6 +6,7 @@ from pathlib import Path
 
 import psutil
 
+from memtui.container import cgroups_of
 from memtui.events import SnapshotRisk
 from memtui.sampler import Sample
 
@@ -33,22 +34,20 @@ def container_memory_usage(pid: int, proc: Path = Path("/proc"),
 def _cgroup_value(pid: int, proc: Path, cgroup_root: Path, v2_file: str, v1_file: str,
                   tightest: bool = True) -> int | None:
     try:
-        lines = (proc / str(pid) / "cgroup").read_text().splitlines()
+        cgroups = cgroups_of(pid, proc)
     except OSError:
         return None
     found: list[int] = []
-    for line in lines:
-        hierarchy, _, rest = line.partition(":")
-        controllers, _, path = rest.partition(":")
-        if hierarchy == "0" and controllers == "":
+    for cgroup in cgroups:
+        if cgroup.hierarchy == "0" and not cgroup.controllers:
             base, name = cgroup_root / "unified", v2_file
             if not base.is_dir() or not (base / "cgroup.controllers").exists():
                 base = cgroup_root
-        elif "memory" in controllers.split(","):
+        elif "memory" in cgroup.controllers:
             base, name = cgroup_root / "memory", v1_file
         else:
             continue
-        directory = base / path.lstrip("/")
+        directory = base / cgroup.path.lstrip("/")
         if not directory.is_dir():
             directory = base
         while True:
