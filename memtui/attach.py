@@ -373,7 +373,7 @@ def _numeric_hosts(host: str, port: int) -> list[str]:
     except socket.gaierror as error:
         raise MemtuiError(f"cannot resolve host {host!r}: {error.strerror}",
                           "give the inspector's IP address") from None
-    return list(dict.fromkeys(info[4][0] for info in infos))
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
 def _require_process(pid: int) -> psutil.Process:

@@ -12,7 +12,7 @@ import signal
 import sys
 from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, NoReturn
 
 from memtui import __version__
 from memtui.attach import list_node_processes, resolve_target
@@ -42,7 +42,7 @@ USAGE = """memtui TARGET [options]          live monitor (TARGET: PID, HOST:PORT
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:
+    def error(self, message: str) -> NoReturn:
         raise UsageError(message, f"see '{self.prog} --help'")
 
 
@@ -149,6 +149,7 @@ def run_async(main_coroutine: Coroutine[Any, Any, int]) -> int:
 
     async def runner() -> int:
         task = asyncio.current_task()
+        assert task is not None
         loop = asyncio.get_running_loop()
         for signum in CANCEL_SIGNALS:
             loop.add_signal_handler(signum, task.cancel)
@@ -187,6 +188,7 @@ def cmd_record(args: argparse.Namespace) -> int:
 
 async def _record(monitor: Monitor, args: argparse.Namespace, out: IO[str]) -> int:
     writer = SampleWriter(out, args.format)
+    pid = monitor.session.pid
     events = monitor.events()
     with contextlib.suppress(TimeoutError):
         async with asyncio.timeout(args.duration):
@@ -194,17 +196,17 @@ async def _record(monitor: Monitor, args: argparse.Namespace, out: IO[str]) -> i
                 if isinstance(event, SampleTaken):
                     writer.write(event.sample)
                 elif isinstance(event, Unresponsive):
-                    _note(f"pid {monitor.info.pid} is not answering (event loop blocked?)")
+                    _note(f"pid {pid} is not answering (event loop blocked?)")
                 elif isinstance(event, TargetExited):
-                    raise MemtuiError(f"pid {monitor.info.pid} exited; "
+                    raise MemtuiError(f"pid {pid} exited; "
                                       f"{writer.count} samples written")
                 elif isinstance(event, ConnectionLost):
-                    _note(f"connection to pid {monitor.info.pid} lost ({event.reason}); "
+                    _note(f"connection to pid {pid} lost ({event.reason}); "
                           "reconnecting")
                 elif isinstance(event, Reconnected):
-                    _note(f"reconnected to pid {monitor.info.pid}")
+                    _note(f"reconnected to pid {pid}")
                 elif isinstance(event, Responsive):
-                    _note(f"pid {monitor.info.pid} answers again")
+                    _note(f"pid {pid} answers again")
     await events.aclose()
     return 0
 
@@ -283,7 +285,7 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
     async def capture(monitor: Monitor) -> int:
         risk = await monitor.snapshot_risk()
         if risk.risky and not args.force:
-            raise MemtuiError(f"refusing to snapshot pid {monitor.info.pid}: {risk.reason}",
+            raise MemtuiError(f"refusing to snapshot pid {monitor.session.pid}: {risk.reason}",
                               "use --force to capture anyway")
         path = args.output
         if path is not None and path.is_dir():

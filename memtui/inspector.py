@@ -120,9 +120,10 @@ class Inspector:
 
     def _dispatch(self, message: dict) -> None:
         if "id" in message:
-            method, future = self._pending.get(message["id"], (None, None))
-            if future is None or future.done():
+            pending = self._pending.get(message["id"])
+            if pending is None or pending[1].done():
                 return
+            method, future = pending
             if "error" in message:
                 future.set_exception(ProtocolError(method, message["error"]))
             else:

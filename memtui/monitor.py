@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from pathlib import Path
 
 from memtui import analysis
@@ -75,7 +75,7 @@ class Monitor:
         )
         return self.info
 
-    async def events(self) -> AsyncIterator[MonitorEvent]:
+    async def events(self) -> AsyncGenerator[MonitorEvent, None]:
         """Sample until the target exits; yields samples and state changes."""
         loop = asyncio.get_running_loop()
         next_at = loop.time()
