@@ -172,6 +172,19 @@ def list_node_processes() -> list[NodeProcessInfo]:
     return rows
 
 
+def innermost_pid(pid: int) -> int:
+    """The process's PID in its own PID namespace, which is what `process.pid` says inside:
+    the last field of `NSpid:` in /proc/PID/status (1 for a container's init)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        raise TargetGone(f"PID {pid} exited", None) from None
+    for line in status.splitlines():
+        if line.startswith("NSpid:"):
+            return int(line.split()[-1])
+    return pid
+
+
 def pid_of_listener(port: int, host: str = DEFAULT_INSPECTOR_HOST) -> int | None:
     """The PID holding a listening TCP socket that serves host:port here, when it can be known."""
     inodes = {

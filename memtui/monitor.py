@@ -66,10 +66,12 @@ class Monitor:
         session = self._session
         first = await session.read()
         self.history.append(first)
+        local_pid = session.target.pid
         self.info = TargetInfo(
             pid=session.pid, command=session.command, node_version=session.node_version,
             started_at=session.started_at, heap_limit=first.heap_limit,
-            container_limit=analysis.container_memory_limit(session.pid),
+            container_limit=None if local_pid is None
+            else analysis.container_memory_limit(local_pid),
             inspector=session.inspector_state,
             address=session.target.address,
         )
@@ -134,7 +136,9 @@ class Monitor:
     async def snapshot_risk(self) -> SnapshotRisk:
         """How much memory a snapshot would add to the target, against what is free."""
         sample = self.history.latest or await self.session.read()
-        pid = self.session.pid
+        pid = self.session.target.pid
+        if pid is None:
+            return analysis.snapshot_risk(sample, None)
         return analysis.snapshot_risk(sample, analysis.container_memory_limit(pid),
                                       analysis.container_memory_usage(pid))
 

@@ -29,13 +29,13 @@ class Session:
                  node_version: str, keep_inspector: bool, interval: float = 1.0):
         self.target = target
         self.inspector = inspector
-        self.pid = pid
+        self.pid = pid  # as this host sees it; a remote target's own process.pid
         self.node_version = node_version
         self.keep_inspector = keep_inspector
         self.interval = interval
         self.client_id = f"memtui-{uuid.uuid4().hex[:12]}"
         self.connection_id = uuid.uuid4().hex
-        self._process = _local_process(pid)
+        self._process = None if target.pid is None else _local_process(target.pid)
         self._last: Sample | None = None
         self._carried: tuple[GcCounters, float] = (GcCounters(), 0.0)
 
@@ -46,24 +46,22 @@ class Session:
         the pid and install the probe for a client sampling every `interval` seconds."""
         target = spec if isinstance(spec, attach.InspectorTarget) else \
             await asyncio.to_thread(attach.resolve_target, spec)
-        session = await cls._connect(target, keep_inspector, interval)
-        if target.pid is not None and session.pid != target.pid:
-            await session.inspector.close()
-            raise MemtuiError(f"the inspector at {target.host}:{target.port} belongs to pid "
-                              f"{session.pid}, not {target.pid}",
-                              "another process holds that port; give its address instead")
-        return session
+        return await cls._connect(target, keep_inspector, interval)
 
     @classmethod
     async def _connect(cls, target: attach.InspectorTarget, keep_inspector: bool,
                        interval: float) -> Session:
+        """Connect, and confirm the inspector is the target's before installing anything."""
         inspector = await Inspector.connect(target.ws_url)
         try:
             facts = await inspector.evaluate("({pid: process.pid, version: process.version})")
+            if target.pid is not None:
+                _confirm_pid(target, target.pid, facts["pid"])
         except BaseException:
             await inspector.close()
             raise
-        session = cls(target, inspector, facts["pid"], facts["version"], keep_inspector, interval)
+        pid = facts["pid"] if target.pid is None else target.pid
+        session = cls(target, inspector, pid, facts["version"], keep_inspector, interval)
         await session.install_probe()
         return session
 
@@ -119,7 +117,7 @@ class Session:
                 rss = self._process.memory_info().rss
                 cpu = self._process.cpu_percent(None)
         return Sample(
-            t=reading["t"], pid=reading["pid"], rss=rss,
+            t=reading["t"], pid=self.pid, rss=rss,
             heap_total=reading["heap_total"], heap_used=reading["heap_used"],
             external=reading["external"], array_buffers=reading["array_buffers"],
             heap_limit=reading["heap_limit"], gc=carried_gc + GcCounters(**reading["gc"]),
@@ -176,6 +174,17 @@ class Session:
             pass
         finally:
             await self.inspector.close()
+
+
+def _confirm_pid(target: attach.InspectorTarget, pid: int, reported: int) -> None:
+    """Refuse an inspector whose `process.pid` is not PID's PID in its own namespace."""
+    expected = attach.innermost_pid(pid)
+    if reported == expected:
+        return
+    theirs = "" if expected == pid else f" (which is pid {expected} in its PID namespace)"
+    raise MemtuiError(f"the inspector at {target.address} belongs to pid {reported}, "
+                      f"not PID {pid}{theirs}",
+                      "another process holds that port; give its address instead")
 
 
 def _local_process(pid: int) -> psutil.Process | None:
