@@ -52,7 +52,7 @@ class Session:
     async def _connect(cls, target: attach.InspectorTarget, keep_inspector: bool,
                        interval: float) -> Session:
         """Connect, and confirm the inspector is the target's before installing anything."""
-        inspector = await Inspector.connect(target.ws_url)
+        inspector = await Inspector.connect(target.ws_url, namespace=target.netns)
         try:
             facts = await inspector.evaluate("({pid: process.pid, version: process.version})")
             if target.pid is not None:
@@ -77,7 +77,7 @@ class Session:
             if self.target.pid is None or not self.target.opened_by_memtui:
                 raise
             target = await asyncio.to_thread(attach.resolve_target, str(self.target.pid))
-        self.inspector = await Inspector.connect(target.ws_url)
+        self.inspector = await Inspector.connect(target.ws_url, namespace=target.netns)
         self.target = replace(target, opened_by_memtui=self.target.opened_by_memtui)
         self.connection_id = uuid.uuid4().hex
         await self.install_probe()
