@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from memtui.container import Container
 from memtui.sampler import Sample
 
 
@@ -20,6 +21,8 @@ class TargetInfo:
     container_limit: int | None
     inspector: str  # "opened by memtui", "already open", "given address"
     address: str  # host:port of the inspector
+    container: Container | None = None
+    netns_inode: int | None = None  # its network namespace, when not memtui's
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from memtui import analysis
 from memtui.attach import InspectorTarget
+from memtui.container import container_of
 from memtui.errors import MemtuiError, TargetGone
 from memtui.events import (
     ConnectionLost,
@@ -66,7 +67,7 @@ class Monitor:
         session = self._session
         first = await session.read()
         self.history.append(first)
-        local_pid = session.target.pid
+        local_pid, namespace = session.target.pid, session.target.netns
         self.info = TargetInfo(
             pid=session.pid, command=session.command, node_version=session.node_version,
             started_at=session.started_at, heap_limit=first.heap_limit,
@@ -74,6 +75,8 @@ class Monitor:
             else analysis.container_memory_limit(local_pid),
             inspector=session.inspector_state,
             address=session.target.address,
+            container=None if local_pid is None else container_of(local_pid),
+            netns_inode=None if namespace is None else namespace.inode,
         )
         return self.info
 

@@ -1,5 +1,5 @@
 """Node processes in containers, seen from the host: their own network namespace, their own
-PID namespace, both, a rootless one, and a memtui without the privilege.
+PID namespace, both, a rootless one, a container cgroup, and a memtui without the privilege.
 
 The namespaces are made with util-linux's `unshare`, as a container runtime makes them. Each
 wrapper runs node in the end, in the wrapper's process group, which the `spawn` fixture kills
@@ -27,13 +27,16 @@ import pytest
 from memtui.attach import (
     find_inspector_address,
     innermost_pid,
+    list_node_processes,
     resolve_target,
 )
+from memtui.container import cgroups_of
 from memtui.errors import EXIT_USAGE, MemtuiError
 from memtui.events import ConnectionLost, Reconnected
 from memtui.monitor import Monitor
 from memtui.netns import namespace_of
 from tests.cli_helpers import jsonl, run_memtui, wait_until_inspector_closed
+from tests.live_terminal import LiveTerminal
 from tests.nodeproc import NodeProcess
 from tests.test_monitor import kinds_until_sampling_again
 
@@ -46,6 +49,8 @@ AS_NOBODY = ("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups")
 ROOTLESS = (*AS_NOBODY, "unshare", "--user", "--map-root-user", "--net", *LOOPBACK_UP)
 WRAPPERS = {"own network": OWN_NETWORK, "own pids": OWN_PIDS, "both": CONTAINER}
 SIGUSR1_BIT = 1 << (signal.SIGUSR1 - 1)
+DOCKER_ID = "3f2a1b9c0d1e" + "5a" * 26
+CONTAINER_LIMIT = 256 << 20
 
 
 @functools.cache
@@ -140,6 +145,22 @@ class TestAttaching:
         result = run_memtui("gc", str(pid))
         assert result.returncode == 0, result.stderr
         assert result.stdout.startswith("heap used ")
+        assert wait_until_inspector_closed(pid)
+
+    def test_the_live_view_names_the_namespace_and_detaches(self, spawn):
+        target = spawn("idle.js", wrapper=CONTAINER)
+        pid = node_in(target)
+        namespace = namespace_of(pid)
+        assert namespace is not None
+        terminal = LiveTerminal(str(pid))
+        try:
+            terminal.wait_for("attached; sampling")
+            terminal.wait_for(f"netns {namespace.inode}")
+            terminal.press(b"q")
+            assert terminal.wait_exit() == 0
+        finally:
+            terminal.close()
+        assert target.alive()
         assert wait_until_inspector_closed(pid)
 
     def test_an_inspector_already_open_there_is_found_and_left_open(self, spawn):
@@ -281,6 +302,63 @@ class TestWithoutPrivilege:
         assert allowed.returncode == 0, allowed.stderr
         assert target.alive()
         assert wait_until_inspector_closed(target.pid)
+
+
+class TestContainerCgroup:
+    """A process in a container's cgroup: `ps` and the header name the container, and the
+    memory limit is that container's."""
+
+    async def test_container_id_and_memory_limit(self, spawn, docker_cgroup):
+        target = spawn("idle.js", wrapper=CONTAINER)
+        pid = node_in(target)
+        docker_cgroup(pid)
+        namespace = namespace_of(pid)
+
+        rows = {row.pid: row for row in list_node_processes()}
+        listed = run_memtui("ps")
+        monitor = Monitor(str(pid))
+        try:
+            info = await monitor.start()
+        finally:
+            await monitor.close()
+
+        assert rows[pid].container is not None
+        assert rows[pid].container.label == "docker 3f2a1b9c0d1e"
+        line = next(line for line in listed.stdout.splitlines() if line.startswith(f"{pid} "))
+        assert re.search(r" closed +docker 3f2a1b9c0d1e +/", line), line
+        assert (info.pid, info.container, info.container_limit) == \
+            (pid, rows[pid].container, CONTAINER_LIMIT)
+        assert info.netns_inode == namespace.inode
+        assert wait_until_inspector_closed(pid)
+
+
+@pytest.fixture
+def docker_cgroup() -> Iterator:
+    """Put processes in a cgroup-v1 memory cgroup named as Docker names a container's
+    (`docker/ID` under this test's own cgroup) with a 256 MiB limit; removed at the end."""
+    memory = next((cgroup for cgroup in cgroups_of(os.getpid())
+                   if "memory" in cgroup.controllers), None)
+    if memory is None:
+        pytest.skip("needs a cgroup v1 memory controller (cgroup v2 forbids a child memory "
+                    "limit under a cgroup holding this test process)")
+    own = Path("/sys/fs/cgroup/memory") / memory.path.lstrip("/")
+    created = [own / "docker", own / "docker" / DOCKER_ID]
+    try:
+        for directory in created:
+            directory.mkdir(exist_ok=True)
+        (created[-1] / "memory.limit_in_bytes").write_text(str(CONTAINER_LIMIT))
+    except OSError as error:
+        pytest.skip(f"cannot create a memory cgroup under {own}: {error.strerror}")
+
+    def add(pid: int) -> None:
+        (created[-1] / "cgroup.procs").write_text(str(pid))
+
+    yield add
+    for pid in (created[-1] / "cgroup.procs").read_text().split():
+        with contextlib.suppress(ProcessLookupError):
+            (own / "cgroup.procs").write_text(pid)
+    for directory in reversed(created):
+        directory.rmdir()
 
 
 def wait_for_exec(pid: int, executable: str) -> int:
