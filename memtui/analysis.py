@@ -6,6 +6,7 @@ from pathlib import Path
 
 import psutil
 
+from memtui.container import cgroups_of
 from memtui.events import SnapshotRisk
 from memtui.sampler import Sample
 
@@ -40,22 +41,20 @@ def memory_cgroup_dirs(pid: int, proc: Path = Path("/proc"),
 def _memory_cgroups(pid: int, proc: Path, cgroup_root: Path) -> list[tuple[Path, bool]]:
     """(directory, is v2) for each memory cgroup of the process and its ancestors."""
     try:
-        lines = (proc / str(pid) / "cgroup").read_text().splitlines()
+        cgroups = cgroups_of(pid, proc)
     except OSError:
         return []
     found = []
-    for line in lines:
-        hierarchy, _, rest = line.partition(":")
-        controllers, _, path = rest.partition(":")
-        if hierarchy == "0" and controllers == "":
+    for cgroup in cgroups:
+        if cgroup.hierarchy == "0" and not cgroup.controllers:
             base, v2 = cgroup_root / "unified", True
             if not base.is_dir() or not (base / "cgroup.controllers").exists():
                 base = cgroup_root
-        elif "memory" in controllers.split(","):
+        elif "memory" in cgroup.controllers:
             base, v2 = cgroup_root / "memory", False
         else:
             continue
-        directory = base / path.lstrip("/")
+        directory = base / cgroup.path.lstrip("/")
         if not directory.is_dir():
             directory = base
         while True:

@@ -7,10 +7,14 @@ builds such as Debian's); or its executable's dynamic symbol names include `node
 (a renamed or single-executable-application binary). An inspector that answers
 `/json/version` with `"Browser": "node.js/..."` is the final proof before it is used.
 
-SIGUSR1 is sent only to a process recognised as Node, in this machine's network namespace,
-that catches the signal (bit 9 of `SigCgt`), does not run with `--disable-sigusr1`, whose
-inspector address is a loopback address (unless the caller allows another) that can be bound
-and whose port is free. It goes through a pidfd, so a recycled PID can never receive it.
+SIGUSR1 is sent only to a process recognised as Node, in a network namespace memtui can enter
+(its own, or a container's when memtui has the privilege), that catches the signal (bit 9 of
+`SigCgt`), does not run with `--disable-sigusr1`, whose inspector address is a loopback
+address (unless the caller allows another) that can be bound, and whose port is free in its
+own namespace. It goes through a pidfd, so a recycled PID can never receive it.
+
+An inspector is reached in the network namespace its process listens in: every socket to it
+(the /json probes here, the websocket in `inspector`) comes from `netns.connect`.
 
 Exit codes: everything the user must change in how memtui is invoked (no such PID, not Node,
 another user's process, SIGUSR1 not usable) is a UsageError (2); the inspector not appearing,
@@ -40,7 +44,10 @@ from urllib.parse import urlsplit
 
 import psutil
 
+from memtui import netns
+from memtui.container import Container, container_of
 from memtui.errors import EXIT_RUNTIME, MemtuiError, TargetGone, UsageError
+from memtui.netns import NetworkNamespace
 
 DEFAULT_INSPECTOR_HOST = "127.0.0.1"
 DEFAULT_INSPECTOR_PORT = 9229
@@ -82,6 +89,7 @@ class InspectorTarget:
     node_version: str | None
     opened_by_memtui: bool
     listen_host: str | None = None  # the address it is bound to, when known (0.0.0.0: all)
+    netns: NetworkNamespace | None = None  # where host:port is, when not memtui's namespace
 
     @property
     def address(self) -> str:
@@ -101,8 +109,11 @@ class NodeProcessInfo:
     pid: int
     user: str
     rss: int
-    inspector: str | None
+    inspector: str | None  # its address when open
     command: str
+    inspector_known: bool = True  # False: in a network namespace memtui may not enter
+    container: Container | None = None
+    netns: NetworkNamespace | None = None
 
 
 @dataclass(frozen=True)
@@ -110,6 +121,7 @@ class _Listener:
     host: str
     port: int
     inode: int
+    netns: NetworkNamespace | None = None
 
 
 @dataclass(frozen=True)
@@ -118,6 +130,7 @@ class _Inspector:
     port: int
     node_version: str
     listen_host: str | None = None
+    netns: NetworkNamespace | None = None
 
 
 class _ProbeFailed(Exception):
@@ -172,7 +185,7 @@ def still_listening(target: InspectorTarget) -> bool:
 def refresh_ws_url(target: InspectorTarget) -> InspectorTarget:
     """Re-read the websocket URL (its UUID changes when the inspector restarts)."""
     try:
-        ws_url = _read_ws_url(target.host, target.port)
+        ws_url = _read_ws_url(target.host, target.port, target.netns)
     except _ProbeFailed as failure:
         raise TargetGone(
             f"inspector at {_format_address(target.host, target.port)} is gone: {failure}",
@@ -182,9 +195,9 @@ def refresh_ws_url(target: InspectorTarget) -> InspectorTarget:
 
 
 def list_node_processes() -> list[NodeProcessInfo]:
-    """Node processes on this host, with their open inspector; skips those it cannot read."""
+    """Node processes on this host and in its containers, with their open inspector (looked
+    for in each one's own network namespace); skips those it cannot read."""
     rows = []
-    own_network = _network_namespace("self")
     for pid in psutil.pids():
         try:
             if not _is_node_process(pid):
@@ -194,15 +207,33 @@ def list_node_processes() -> list[NodeProcessInfo]:
                 user = process.username()
                 rss = process.memory_info().rss
                 command = " ".join(process.cmdline())
-            inspector = None
-            if _network_namespace(pid) == own_network:
+            namespace = netns.namespace_of(pid)
+            inspector, known = None, True
+            try:
                 found = _find_inspector(pid)
                 inspector = (_format_address(found.listen_host or found.host, found.port)
                              if found else None)
-        except (psutil.Error, PermissionError, FileNotFoundError, ProcessLookupError):
+            except netns.NamespaceDenied:
+                known = False
+        except (psutil.Error, PermissionError, FileNotFoundError, ProcessLookupError,
+                TargetGone):
             continue
-        rows.append(NodeProcessInfo(pid, user, rss, inspector, command))
+        rows.append(NodeProcessInfo(pid, user, rss, inspector, command, known,
+                                    container_of(pid), namespace))
     return rows
+
+
+def innermost_pid(pid: int) -> int:
+    """The process's PID in its own PID namespace, which is what `process.pid` says inside:
+    the last field of `NSpid:` in /proc/PID/status (1 for a container's init)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        raise TargetGone(f"PID {pid} exited", None) from None
+    for line in status.splitlines():
+        if line.startswith("NSpid:"):
+            return int(line.split()[-1])
+    return pid
 
 
 def pid_of_listener(port: int, host: str = DEFAULT_INSPECTOR_HOST) -> int | None:
@@ -256,12 +287,9 @@ def _attach_to_process(process: psutil.Process, pidfd: int, signal_timeout: floa
             f"PID {pid} ({process.name()}) is not a Node process",
             "give the PID of a node process; `memtui ps` lists them",
         )
-    if _network_namespace(pid) != _network_namespace("self"):
-        raise UsageError(
-            f"PID {pid} runs in another network namespace (a container?), "
-            "so its inspector is not reachable from here",
-            "run memtui inside that container, or publish the inspector port and give HOST:PORT",
-        )
+    namespace = netns.namespace_of(pid)
+    if namespace is not None:
+        netns.require_entry(namespace)
     inspector = _find_inspector(pid)
     if inspector:
         log.debug("PID %d has an inspector open at %s", pid,
@@ -389,11 +417,12 @@ def _require_listed(ip: str, port: int, url: str) -> None:
 def _target_for(pid: int | None, inspector: _Inspector, *,
                 opened_by_memtui: bool) -> InspectorTarget:
     try:
-        ws_url = _read_ws_url(inspector.host, inspector.port)
+        ws_url = _read_ws_url(inspector.host, inspector.port, inspector.netns)
     except _ProbeFailed as failure:
         raise _unreachable(inspector.host, inspector.port, failure) from None
     return InspectorTarget(pid, inspector.host, inspector.port, ws_url,
-                           inspector.node_version, opened_by_memtui, inspector.listen_host)
+                           inspector.node_version, opened_by_memtui, inspector.listen_host,
+                           inspector.netns)
 
 
 def _parse_address(spec: str) -> tuple[str, int]:
@@ -502,10 +531,6 @@ def _contains(file, needle: bytes, size: int) -> bool:
         return image.find(needle, 0, min(size, SYMBOL_SCAN_LIMIT)) >= 0
 
 
-def _network_namespace(pid: int | str) -> str:
-    return os.readlink(f"/proc/{pid}/ns/net")
-
-
 def _node_options(pid: int) -> list[str]:
     """Node's own options: those before the script on the command line, then NODE_OPTIONS."""
     argv = [arg.decode(errors="replace")
@@ -606,14 +631,15 @@ def _refuse_if_port_held(process: psutil.Process, host: str, port: int) -> _Insp
 def _refuse_if_unbindable(pid: int, host: str, port: int) -> None:
     """SIGUSR1 cannot open an inspector on an address that is not this host's: Node then
     prints an error on its own stderr and goes on, which memtui would mistake for a
-    SIGUSR1 listener. A trial bind here (same network namespace) tells it first."""
+    SIGUSR1 listener. A trial bind in its network namespace tells it first."""
     try:
         infos = socket.getaddrinfo(host, 0, type=socket.SOCK_STREAM)
     except socket.gaierror as error:
         raise MemtuiError(f"PID {pid}'s inspector is configured for host {host!r}, "
                           f"which does not resolve: {error.strerror}", NO_INSPECTOR_HINT) from None
-    for family, kind, proto, _, address in infos:
-        with socket.socket(family, kind, proto) as trial:
+    namespace = netns.namespace_of(pid)
+    for family, kind, _, _, address in infos:
+        with netns.new_socket(family, namespace, kind) as trial:
             try:
                 trial.bind((address[0], 0, *address[2:]))
             except OSError as error:
@@ -667,12 +693,15 @@ def _process_listeners(pid: int) -> list[_Listener]:
             link = os.readlink(fd.path)
             if link.startswith("socket:["):
                 inodes.add(int(link[8:-1]))
-    return [listener for listener in _listening_sockets(f"/proc/{pid}/net")
+    return [listener for listener in _listening_sockets(f"/proc/{pid}/net",
+                                                        netns.namespace_of(pid))
             if listener.inode in inodes]
 
 
-def _listening_sockets(net_dir: str) -> list[_Listener]:
-    """LISTEN rows of net_dir/tcp and tcp6, with addresses decoded (IPv4-mapped -> IPv4)."""
+def _listening_sockets(net_dir: str,
+                       namespace: NetworkNamespace | None = None) -> list[_Listener]:
+    """LISTEN rows of net_dir/tcp and tcp6 (tables of `namespace`), with addresses decoded
+    (IPv4-mapped -> IPv4)."""
     listeners = []
     for table in ("tcp", "tcp6"):
         try:
@@ -684,7 +713,8 @@ def _listening_sockets(net_dir: str) -> list[_Listener]:
             if len(fields) < 10 or fields[3] != TCP_LISTEN:
                 continue
             address, _, port = fields[1].partition(":")
-            listeners.append(_Listener(_decode_address(address), int(port, 16), int(fields[9])))
+            listeners.append(_Listener(_decode_address(address), int(port, 16), int(fields[9]),
+                                       namespace))
     return listeners
 
 
@@ -711,28 +741,30 @@ def _find_inspector(pid: int) -> _Inspector | None:
 
 
 def _first_inspector(listeners: list[_Listener]) -> _Inspector | None:
-    listen_hosts = {(_connect_host(listener.host), listener.port): listener.host
-                    for listener in listeners}
-    addresses = list(listen_hosts)
-    if not addresses:
+    """The first listener that answers as a Node inspector, probed in its namespace."""
+    by_address = {(_connect_host(listener.host), listener.port): listener
+                  for listener in listeners}
+    if not by_address:
         return None
 
     def probe(address: tuple[str, int]) -> _Inspector | None:
+        listener = by_address[address]
         try:
-            return replace(_probe_inspector(*address), listen_host=listen_hosts[address])
+            return replace(_probe_inspector(*address, listener.netns), listen_host=listener.host)
         except _ProbeFailed:
             return None
 
-    with ThreadPoolExecutor(max_workers=len(addresses)) as pool:
-        return next((found for found in pool.map(probe, addresses) if found), None)
+    with ThreadPoolExecutor(max_workers=len(by_address)) as pool:
+        return next((found for found in pool.map(probe, by_address) if found), None)
 
 
-def _probe_inspector(host: str, port: int) -> _Inspector:
-    version = _get_json(host, port, "/json/version")
+def _probe_inspector(host: str, port: int,
+                     namespace: NetworkNamespace | None = None) -> _Inspector:
+    version = _get_json(host, port, "/json/version", namespace)
     node_version = _node_version(version)
     if node_version is None:
         raise _ProbeFailed(_not_node_reason(version))
-    return _Inspector(host, port, node_version)
+    return _Inspector(host, port, node_version, netns=namespace)
 
 
 def _node_version(version: object) -> str | None:
@@ -747,8 +779,8 @@ def _not_node_reason(version: object) -> str:
     return f"it is {browser}, not Node" if browser else "it does not answer as a Node inspector"
 
 
-def _read_ws_url(host: str, port: int) -> str:
-    listed = _get_json(host, port, "/json/list")
+def _read_ws_url(host: str, port: int, namespace: NetworkNamespace | None = None) -> str:
+    listed = _get_json(host, port, "/json/list", namespace)
     for entry in listed if isinstance(listed, list) else []:
         url = entry.get("webSocketDebuggerUrl") if isinstance(entry, dict) else None
         if isinstance(url, str) and url.startswith("ws://"):
@@ -756,8 +788,22 @@ def _read_ws_url(host: str, port: int) -> str:
     raise _ProbeFailed("it lists no websocket to debug")
 
 
-def _get_json(host: str, port: int, path: str) -> object:
-    connection = http.client.HTTPConnection(host, port, timeout=HTTP_TIMEOUT)
+class _HTTPConnection(http.client.HTTPConnection):
+    """An HTTP connection whose socket comes from netns.connect."""
+
+    def __init__(self, host: str, port: int, namespace: NetworkNamespace | None):
+        super().__init__(host, port, timeout=HTTP_TIMEOUT)
+        self.namespace = namespace
+
+    def connect(self) -> None:
+        self.sock = netns.connect(self.host, self.port, HTTP_TIMEOUT, self.namespace)
+
+
+def _get_json(host: str, port: int, path: str,
+              namespace: NetworkNamespace | None = None) -> object:
+    """GET a JSON document from HOST:PORT (in `namespace`); NamespaceDenied and TargetGone
+    pass through, everything else is a _ProbeFailed."""
+    connection = _HTTPConnection(host, port, namespace)
     try:
         connection.request("GET", path, headers={"Host": _format_address(host, port)})
         response = connection.getresponse()

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import IO, Any, NoReturn
 
 from memtui import __version__, diagnostics
-from memtui.attach import list_node_processes
+from memtui.attach import NodeProcessInfo, list_node_processes
 from memtui.errors import MemtuiError, UsageError
 from memtui.events import (
     ConnectionLost,
@@ -41,7 +41,7 @@ MAX_INTERVAL_S = 3600.0
 
 USAGE = """memtui TARGET [options]          live monitor (TARGET: PID, HOST:PORT or ws:// URL)
        memtui demo                      start the bundled leaky demo app and monitor it
-       memtui ps                        Node processes on this host and their inspectors
+       memtui ps                        Node processes on this host and in its containers
        memtui record TARGET [--interval S] [--duration S] [--format jsonl|csv] [-o FILE]
        memtui gc TARGET                 force a full GC, print heap used before -> after
        memtui snapshot TARGET [-o FILE] [--force]
@@ -308,7 +308,7 @@ async def _record(monitor: Monitor, args: argparse.Namespace, out: IO[str]) -> i
                     _note(f"reconnected to pid {pid}")
                 elif isinstance(event, Responsive):
                     _note(f"pid {pid} answers again")
-    await events.aclose()  # type: ignore[attr-defined]
+    await events.aclose()
     if lost_at is not None:
         raise MemtuiError(f"the recording ended disconnected from pid {pid} (for "
                           f"{format_duration(time.time() - lost_at)}); "
@@ -434,14 +434,27 @@ def _progress_printer() -> Callable[[SnapshotProgress], None]:
 
 
 def cmd_ps(args: argparse.Namespace) -> int:
-    rows = [("PID", "USER", "RSS", "INSPECTOR", "COMMAND")]
-    rows += [(str(p.pid), p.user, format_bytes(p.rss), p.inspector or "closed", p.command)
-             for p in list_node_processes()]
-    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    rows = [("PID", "USER", "RSS", "INSPECTOR", "CONTAINER", "COMMAND")]
+    rows += [(str(p.pid), p.user, format_bytes(p.rss), _inspector_cell(p), _container_cell(p),
+              p.command) for p in list_node_processes()]
+    widths = [max(len(row[i]) for row in rows) for i in range(5)]
     for row in rows:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False))
-              + "  " + row[4])
+              + "  " + row[5])
     return 0
+
+
+def _inspector_cell(row: NodeProcessInfo) -> str:
+    if not row.inspector_known:
+        return "? (needs root)"
+    return row.inspector or "closed"
+
+
+def _container_cell(row: NodeProcessInfo) -> str:
+    """The container's label, else `netns INODE` for another network namespace, else -."""
+    if row.container is not None:
+        return row.container.label
+    return "-" if row.netns is None else f"netns {row.netns.inode}"
 
 
 def cmd_monitor(args: argparse.Namespace) -> int:

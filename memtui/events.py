@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from memtui.container import Container
 from memtui.sampler import Sample
 from memtui.target_exit import ExitReason
 from memtui.units import format_bytes
@@ -28,6 +29,9 @@ class TargetInfo:
     address: str
     """Where the inspector listens, HOST:PORT (its bound address: 0.0.0.0 for all)."""
     loopback_only: bool
+    container: Container | None = None
+    netns_inode: int | None = None
+    """Its network namespace's inode, when not memtui's."""
 
 
 @dataclass(frozen=True)

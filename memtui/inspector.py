@@ -10,10 +10,13 @@ import logging
 from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 import websockets
 
+from memtui import netns
 from memtui.errors import MemtuiError, TargetGone
+from memtui.netns import NetworkNamespace
 
 EventHandler = Callable[[dict], None]
 QUIET_EVENTS = frozenset({"HeapProfiler.addHeapSnapshotChunk",
@@ -61,13 +64,22 @@ class Inspector:
         self._reader = asyncio.create_task(self._read())
 
     @classmethod
-    async def connect(cls, ws_url: str, timeout: float = 5.0) -> Inspector:
-        """Open the websocket. Node drops the connection on a ping frame, so pings are off."""
+    async def connect(cls, ws_url: str, timeout: float = 5.0,
+                      namespace: NetworkNamespace | None = None) -> Inspector:
+        """Open the websocket, over a socket made in the network namespace the URL's address
+        is in (None: memtui's). Node drops the connection on a ping frame, so pings are off."""
+        parts = urlsplit(ws_url)
         try:
-            socket = await websockets.connect(
-                ws_url, ping_interval=None, max_size=None, open_timeout=timeout,
-                close_timeout=1, compression=None,
-            )
+            sock = await asyncio.to_thread(netns.connect, parts.hostname or "", parts.port or 80,
+                                           timeout, namespace)
+            try:
+                socket = await websockets.connect(
+                    ws_url, sock=sock, ping_interval=None, max_size=None, open_timeout=timeout,
+                    close_timeout=1, compression=None,
+                )
+            except BaseException:
+                sock.close()
+                raise
         except (OSError, TimeoutError, websockets.InvalidHandshake) as exc:
             raise MemtuiError(
                 f"cannot connect to the inspector at {ws_url}: {exc}",
@@ -161,11 +173,13 @@ class Inspector:
                                        f"{raw[:80]!r}"))
             return
         if "id" in message:
-            method, future = self._pending.get(message["id"], (None, None))
+            pending = self._pending.get(message["id"])
+            method = pending[0] if pending is not None else None
             log.debug("RECV %s %s (%d bytes)%s", message["id"], method, len(raw),
                       " error" if "error" in message else "")
-            if future is None or future.done():
+            if pending is None or pending[1].done():
                 return
+            method, future = pending
             if "error" in message:
                 future.set_exception(ProtocolError(method or "?", message["error"]))
             else:

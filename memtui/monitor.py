@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import replace
 from pathlib import Path
 
 from memtui import analysis
 from memtui.attach import InspectorTarget
 from memtui.capture import CaptureOrigin, capture_snapshot, default_snapshot_path
+from memtui.container import container_of
 from memtui.errors import MemtuiError, TargetGone
 from memtui.events import (
     ConnectionLost,
@@ -84,7 +85,7 @@ class Monitor:
             await asyncio.shield(self.close())
             raise
         self.history.append(first)
-        host_pid = session.host_pid
+        host_pid, namespace = session.host_pid, session.target.netns
         limit = analysis.container_memory_limit(host_pid) if host_pid is not None else None
         if host_pid is not None:
             self._exit_watch = ExitWatch.of(host_pid, analysis.memory_cgroup_dirs(host_pid),
@@ -94,10 +95,12 @@ class Monitor:
             started_at=session.started_at, heap_limit=first.heap_limit,
             container_limit=limit, inspector=session.inspector_state,
             address=session.target.address, loopback_only=session.target.loopback_only,
+            container=None if host_pid is None else container_of(host_pid),
+            netns_inode=None if namespace is None else namespace.inode,
         )
         return self.info
 
-    async def events(self) -> AsyncIterator[MonitorEvent]:
+    async def events(self) -> AsyncGenerator[MonitorEvent, None]:
         """Sample until the target exits; yields samples and state changes."""
         loop = asyncio.get_running_loop()
         next_at = loop.time()

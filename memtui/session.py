@@ -63,7 +63,7 @@ class Session:
                  cwd: str | None = None):
         self.target = target
         self.inspector = inspector
-        self.pid = pid
+        self.pid = pid  # as this host sees it; a remote target's own process.pid
         self.node_version = node_version
         self.cwd = cwd
         self.keep_inspector = keep_inspector
@@ -123,7 +123,7 @@ class Session:
     async def _connect(cls, target: attach.InspectorTarget, keep_inspector: bool,
                        interval: float) -> Session:
         try:
-            inspector = await Inspector.connect(target.ws_url)
+            inspector = await Inspector.connect(target.ws_url, namespace=target.netns)
         except MemtuiError as error:
             if not target.opened_by_memtui and not attach.still_listening(target):
                 raise _ClosedOnArrival from error
@@ -133,15 +133,14 @@ class Session:
                                   error.hint) from error
             raise
         if not target.opened_by_memtui:
-            await _settle(inspector, target)
+            await _settle(inspector)
         try:
             facts = await inspector.evaluate(
                 "({pid: process.pid, version: process.version, cwd: process.cwd()})")
-            if target.pid is not None and facts["pid"] != target.pid:
-                raise MemtuiError(
-                    f"the inspector at {target.address} belongs to pid {facts['pid']}, "
-                    f"not {target.pid}", "another process holds that port; give its address")
-            session = cls(target, inspector, facts["pid"], facts["version"], keep_inspector,
+            if target.pid is not None:
+                _confirm_pid(target, target.pid, facts["pid"])
+            pid = facts["pid"] if target.pid is None else target.pid
+            session = cls(target, inspector, pid, facts["version"], keep_inspector,
                           interval, facts.get("cwd"))
             await session.install_probe()
         except BaseException:
@@ -166,10 +165,10 @@ class Session:
                 target = await asyncio.to_thread(
                     attach.resolve_target, str(self.target.pid),
                     allow_signal=self.target.opened_by_memtui)
-                self.inspector = await Inspector.connect(target.ws_url)
+                self.inspector = await Inspector.connect(target.ws_url, namespace=target.netns)
                 await self._adopt(target)
             return
-        self.inspector = await Inspector.connect(target.ws_url)
+        self.inspector = await Inspector.connect(target.ws_url, namespace=target.netns)
         await self._adopt(target)
 
     async def _adopt(self, target: attach.InspectorTarget) -> None:
@@ -219,7 +218,7 @@ class Session:
         measured_s = reading.get("elu_span_ms", 0) / 1000
         elu = reading["elu"] if measured_s >= MEASURED_SHARE * self.interval else None
         return Sample(
-            t=reading["t"], pid=reading["pid"], rss=rss,
+            t=reading["t"], pid=self.pid, rss=rss,
             heap_total=reading["heap_total"], heap_used=reading["heap_used"],
             external=reading["external"], array_buffers=reading["array_buffers"],
             heap_limit=reading["heap_limit"], gc=carried_gc + GcCounters(**reading["gc"]),
@@ -339,10 +338,21 @@ class RssWatch:
             await asyncio.sleep(every_s)
 
 
+def _confirm_pid(target: attach.InspectorTarget, pid: int, reported: int) -> None:
+    """Refuse an inspector whose `process.pid` is not PID's PID in its own namespace."""
+    expected = attach.innermost_pid(pid)
+    if reported == expected:
+        return
+    theirs = "" if expected == pid else f" (which is pid {expected} in its PID namespace)"
+    raise MemtuiError(f"the inspector at {target.address} belongs to pid {reported}, "
+                      f"not PID {pid}{theirs}",
+                      "another process holds that port; give its address instead")
+
+
 async def release_inspector(target: attach.InspectorTarget, keep: bool = False) -> None:
     """Hand an inspector memtui opened, but never attached to, to the probe's keeper, which
     closes it again (the live view's terminal failed before attaching, say)."""
-    inspector = await Inspector.connect(target.ws_url)
+    inspector = await Inspector.connect(target.ws_url, namespace=target.netns)
     try:
         await _release(inspector, keep)
     finally:
@@ -364,13 +374,13 @@ class _ClosedOnArrival(Exception):
     """The inspector memtui found open closed as memtui connected."""
 
 
-async def _settle(inspector: Inspector, target: attach.InspectorTarget) -> None:
+async def _settle(inspector: Inspector) -> None:
     """Stay silent SETTLE_S on a new connection to an inspector memtui found open: if the
     target was closing it (its keeper counts connections, then closes), the close comes in
     that time, before memtui has sent a frame it could meet. Raises _ClosedOnArrival then."""
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(inspector.closed.wait(), SETTLE_S)
-    if inspector.closed.is_set() or not attach.still_listening(target):
+    if inspector.closed.is_set():
         await inspector.close()
         raise _ClosedOnArrival
 

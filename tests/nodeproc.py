@@ -6,6 +6,7 @@ import fcntl
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -99,16 +100,19 @@ class NodeProcess:
         return self.proc.poll() is None
 
     def kill(self) -> None:
+        """Kill its process group (it leads one): a wrapper's node child goes with it."""
         if self.proc.poll() is None:
-            self.proc.kill()
+            os.killpg(self.pid, signal.SIGKILL)
         self.proc.wait(10)
 
 
 def start_node(node: str, script: str, *node_args: str, args: tuple[str, ...] = (),
-               env: dict | None = None, ready: str | None = "ready") -> NodeProcess:
-    """Start `node [node_args] tests/node/<script> [args]` and wait for it to print `ready`."""
+               env: dict | None = None, ready: str | None = "ready",
+               wrapper: tuple[str, ...] = ()) -> NodeProcess:
+    """Start `[wrapper] node [node_args] tests/node/<script> [args]` and wait for it to print
+    `ready`. A wrapper (`unshare ...`) ends by running the rest of its command line."""
     path = script if os.path.isabs(script) else str(SCRIPTS / script)
-    process = NodeProcess([node, *node_args, path, *args], env=env)
+    process = NodeProcess([*wrapper, node, *node_args, path, *args], env=env)
     if ready:
         try:
             process.wait_for_line(ready)

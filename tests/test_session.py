@@ -1,9 +1,16 @@
-"""Session: GC figures stay cumulative when the probe has to be installed again."""
+"""Session: GC figures stay cumulative when the probe has to be installed again; the PID
+check comes before anything is installed."""
 
 import asyncio
 import time
+from dataclasses import replace
 
+import pytest
+
+from memtui.attach import resolve_target
+from memtui.errors import MemtuiError
 from memtui.session import PROBE_CALL, Session
+from tests.test_detach import probe_installed
 
 
 async def test_gc_counts_continue_after_the_probe_is_reinstalled(spawn):
@@ -26,3 +33,15 @@ async def test_gc_counts_continue_after_the_probe_is_reinstalled(spawn):
         assert await session.inspector.evaluate(f"typeof {PROBE_CALL}") == "object"
     finally:
         await session.close()
+
+
+async def test_the_pid_check_refuses_another_process_before_installing_anything(spawn):
+    holder = spawn("idle.js", "--inspect=127.0.0.1:0")
+    other = spawn("idle.js")
+    mistaken = replace(resolve_target(str(holder.pid)), pid=other.pid)
+
+    with pytest.raises(MemtuiError) as caught:
+        await Session.open(mistaken)
+
+    assert caught.value.message.endswith(f"belongs to pid {holder.pid}, not PID {other.pid}")
+    assert not await asyncio.to_thread(probe_installed, holder.pid)

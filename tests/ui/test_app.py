@@ -7,6 +7,7 @@ from dataclasses import replace
 
 from textual.widgets import DataTable, Input, Label
 
+from memtui.container import Container
 from memtui.errors import MemtuiError, UsageError
 from memtui.events import (
     ConnectionLost,
@@ -66,6 +67,19 @@ class TestFigures:
         async with app.run_test(size=SIZE) as pilot:
             await attached(pilot, fake)
             assert "no container  inspector 127.0.0.1:40123" in header_text(pilot)
+
+    async def test_header_names_the_container_of_a_containerized_target(self, make_app):
+        docker = Container("3f2a1b9c0d1e" + "ab" * 26, "docker")
+        app, fake = make_app(info=replace(INFO, container=docker, netns_inode=4026532177))
+        async with app.run_test(size=SIZE) as pilot:
+            await attached(pilot, fake)
+            assert "pid 4242  container docker 3f2a1b9c0d1e  node v20" in header_text(pilot)
+
+    async def test_header_names_a_network_namespace_of_no_known_container(self, make_app):
+        app, fake = make_app(info=replace(INFO, netns_inode=4026532177))
+        async with app.run_test(size=SIZE) as pilot:
+            await attached(pilot, fake)
+            assert "pid 4242  netns 4026532177  node v20" in header_text(pilot)
 
     async def test_each_sample_updates_value_and_change(self, make_app):
         app, fake = make_app()

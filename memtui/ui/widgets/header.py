@@ -25,7 +25,8 @@ STATE_STYLES: dict[TargetState, str] = {
 
 
 class TargetHeader(Widget):
-    """Two lines: state, pid, Node version, uptime, command; then heap, container, inspector."""
+    """Two lines: state, pid, container, Node version, uptime, command; then heap, container
+    limit, inspector."""
 
     DEFAULT_CSS = """
     TargetHeader { height: 2; }
@@ -60,6 +61,10 @@ class TargetHeader(Widget):
         if info is None:
             return first
         first.append(f"  pid {info.pid}", "bold")
+        if info.container is not None:
+            first.append(f"  container {info.container.label}", "bold")
+        elif info.netns_inode is not None:
+            first.append(f"  netns {info.netns_inode}", "bold")
         first.append(f"  node {info.node_version}")
         if self.uptime is not None:
             first.append(f"  up {self.uptime}")
