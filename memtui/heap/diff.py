@@ -34,6 +34,7 @@ class CaptureRecord:
     session: str
     taken_at: float | None
     node_version: str | None
+    cwd: str | None = None
 
 
 def read_capture_record(snapshot_path: Path | str) -> CaptureRecord | None:
@@ -42,7 +43,7 @@ def read_capture_record(snapshot_path: Path | str) -> CaptureRecord | None:
         record = json.loads(sidecar_path(Path(snapshot_path)).read_text())
         return CaptureRecord(pid=int(record["pid"]), session=str(record["session"]),
                              taken_at=record.get("taken_at"),
-                             node_version=record.get("node_version"))
+                             node_version=record.get("node_version"), cwd=record.get("cwd"))
     except (OSError, ValueError, TypeError, KeyError):
         return None
 
