@@ -76,7 +76,7 @@ def holder_name(snapshot: HeapSnapshot, classes: ClassTable, node: int) -> str:
         return '"' + (name if len(name) <= MAX_TEXT else name[:MAX_TEXT] + "…") + '"'
     class_index = int(classes.node_class[node])
     if type_name == "object" and class_index >= 0:
-        return classes.names[class_index]
+        name = classes.names[class_index]
     return name.strip() or f"({type_name})"
 
 
