@@ -109,6 +109,17 @@ class ListedRow:
 
 
 @dataclass(frozen=True)
+class ListedObject:
+    """A line of the objects table: the node, how it is named, its self size and its
+    distance from the GC roots (None when reached only through V8's system roots)."""
+
+    node: int
+    name: str
+    size: int
+    distance: int | None
+
+
+@dataclass(frozen=True)
 class Listing:
     """The lines to show, and how many classes each filter hid."""
 

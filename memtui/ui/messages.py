@@ -10,7 +10,7 @@ from textual.message import Message
 from memtui.events import MonitorEvent, SnapshotProgress
 from memtui.heap.chains import ChainLine
 from memtui.heap.diff import HeapDiff
-from memtui.ui.diff_view import ClassData
+from memtui.ui.diff_view import ClassData, ListedObject
 
 
 @dataclass
@@ -67,11 +67,10 @@ class SummaryReady(Message):
 
 @dataclass
 class ObjectsReady(Message):
-    """A class's (or sub-group's) listed objects: (node ordinal, name, self size), largest
-    first, under `title`."""
+    """A class's (or sub-group's) listed objects, in order, under `title`."""
 
     title: str
-    objects: list[tuple[int, str, int]]
+    objects: list[ListedObject]
 
 
 @dataclass

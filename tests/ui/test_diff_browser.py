@@ -14,7 +14,6 @@ from textual.widgets import DataTable, Input, Label
 from memtui.demo import start_demo, stop_demo
 from memtui.events import SnapshotSaved
 from memtui.heap.capture import sidecar_path
-from memtui.heap.retainers import RetainerIndex
 from memtui.heap.snapshot import load_snapshot
 from memtui.monitor import Monitor
 from memtui.ui.screens.diff import AnalysisCancelled, DiffBrowser, SnapshotCache
@@ -109,6 +108,8 @@ async def open_diff(pilot, fake, snapshots) -> None:
     await wait_until(pilot, lambda: isinstance(pilot.app.screen, SnapshotListScreen))
     await wait_until(pilot, lambda: browser(pilot.app).listed, timeout=60,
                      what="classes listed")
+    await wait_until(pilot, lambda: getattr(pilot.app.focused, "id", None) == "diff-classes",
+                     what="the class table focused")
 
 
 class TestComparison:
@@ -366,8 +367,10 @@ class TestLeaks:
             await open_diff(pilot, fake, leaks("closure"))
             await pilot.press("slash", *"longStr", "enter", "enter")
             await wait_until(pilot, lambda: browser(app).level == "objects")
-            oldest = farthest_from_the_roots(app, [node for node, _, _ in browser(app).objects])
-            app.screen.query_one("#diff-objects", DataTable).move_cursor(row=oldest)
+            assert column_titles(app, "#diff-objects") == ["Object", "Distance", "Self Size"]
+            objects = browser(app).objects
+            assert {o.size for o in objects} == {objects[0].size}
+            assert objects[0].distance == max(o.distance for o in objects) > 2000
             await pilot.press("enter")
             await wait_until(pilot, lambda: browser(app).level == "retainers", timeout=30)
             chain = lines(app, "#diff-retainers")
@@ -394,13 +397,6 @@ class TestLeaks:
             assert table.cursor_row == 1
             await pilot.press("end")
             assert table.cursor_row == table.row_count - 1
-
-
-def farthest_from_the_roots(app, nodes: list[int]) -> int:
-    """Position in `nodes` of the node farthest from the GC roots (the oldest thing)."""
-    entry = app.snapshot_cache.cached(browser(app).diff.after.path)
-    distance = RetainerIndex(entry.snapshot).distance
-    return max(range(len(nodes)), key=lambda i: distance[nodes[i]])
 
 
 class TestDemo:

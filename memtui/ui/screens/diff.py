@@ -40,7 +40,7 @@ from memtui.heap.groups import (
     in_group,
     summary_groups,
 )
-from memtui.heap.retainers import RetainerIndex
+from memtui.heap.retainers import SYSTEM_DISTANCE, RetainerIndex
 from memtui.heap.scripts import SourceFiles, source_files
 from memtui.heap.snapshot import HeapSnapshot, load_snapshot
 from memtui.ui.diff_view import (
@@ -51,6 +51,7 @@ from memtui.ui.diff_view import (
     ClassKey,
     Column,
     ColumnFit,
+    ListedObject,
     ListedRow,
     Listing,
     ViewOptions,
@@ -177,7 +178,7 @@ class DiffBrowser(Vertical):
         self.options = ViewOptions()
         self.listing = Listing([])
         self.fit = ColumnFit([], {}, [])
-        self.objects: list[tuple[int, str, int]] = []
+        self.objects: list[ListedObject] = []
         self.chain: list[ChainLine] = []
         self.object_text = ""
         self.focus_when_ready = True
@@ -539,38 +540,47 @@ class DiffBrowser(Vertical):
 
     @work(thread=True, exclusive=True, group="analysis")
     def list_objects(self, listed: ListedRow) -> None:
-        """The new objects of a compared class, or every object of a summary's class,
-        largest first; for a sub-group's line, those of the sub-group."""
+        """The new objects of a compared class, or every object of a summary's class (for a
+        sub-group's line, those of the sub-group): largest first, then farthest from the
+        GC roots, as a chain of leaked objects is best read from its far end."""
         owner = listed.parent or listed.row
-        group = GroupKey(listed.row.label, listed.row.location) if listed.parent else None
+        path = self.diff.after.path if self.diff is not None else self.summary_path
+        entry = self.cache.cached(path) if path is not None else None
+        if entry is None:
+            return
+        snapshot, classes = entry.snapshot, entry.classes
         if self.diff is not None:
-            snapshot, classes = self.diff.after, self.diff.after_classes
             found = new_objects(self.diff, owner.label, owner.location)
             nodes = np.array([node for node, _, _ in found], dtype=np.int64)
             kind = "new objects"
         else:
-            entry = self.cache.cached(self.summary_path) if self.summary_path else None
-            if entry is None:
-                return
-            snapshot, classes = entry.snapshot, entry.classes
             nodes = class_members(classes, owner.label, owner.location)
-            sizes = classes.node_self_size[nodes]
-            nodes = nodes[np.lexsort((snapshot.node_id[nodes], -sizes))]
-            found = list(zip(nodes.tolist(), snapshot.node_id[nodes].tolist(),
-                             classes.node_self_size[nodes].tolist(), strict=True))
             kind = "objects"
-        if group is not None:
-            keep = in_group(snapshot, owner.label, nodes, group).tolist()
-            found = [item for item, kept in zip(found, keep, strict=True) if kept]
-        objects = [(node, object_line(snapshot, classes, node), size)
-                   for node, _, size in found[:MAX_LISTED_OBJECTS]]
+        if listed.parent is not None:
+            group = GroupKey(listed.row.label, listed.row.location)
+            nodes = nodes[in_group(snapshot, owner.label, nodes, group)]
+        distance = self._retainers(entry).distance
+        sizes = classes.node_self_size[nodes]
+        nodes = nodes[np.lexsort((snapshot.node_id[nodes], -distance[nodes], -sizes))]
+        shown = nodes[:MAX_LISTED_OBJECTS].tolist()
+        objects = [ListedObject(node, object_line(snapshot, classes, node),
+                                int(classes.node_self_size[node]), _distance(int(distance[node])))
+                   for node in shown]
         files = self.data.files if self.data else SourceFiles({})
-        name = f"{listed.row.label} in {owner.label}" if group else owner.label
+        name = f"{listed.row.label} in {owner.label}" if listed.parent else owner.label
         where = files.describe(listed.row.location)
-        title = f"{name}{f' at {where}' if where else ''}: {len(found):,} {kind}"
-        if len(objects) < len(found):
-            title += f" ({len(objects):,} largest shown)"
-        self.post_message(ObjectsReady(title + "; enter: what keeps one alive", objects))
+        title = f"{name}{f' at {where}' if where else ''}: {len(nodes):,} {kind}"
+        if len(shown) < len(nodes):
+            title += f" ({len(shown):,} largest shown)"
+        if not get_current_worker().is_cancelled:
+            self.post_message(ObjectsReady(title + "; enter: what keeps one alive", objects))
+
+    def _retainers(self, entry: LoadedSnapshot) -> RetainerIndex:
+        """The snapshot's retainer index, searched on first use (in the worker)."""
+        if entry.retainers is None:
+            self.post_message(AnalysisProgressed("searching retainers…", None))
+            entry.retainers = RetainerIndex(entry.snapshot)
+        return entry.retainers
 
     def on_objects_ready(self, message: ObjectsReady) -> None:
         self.set_class(False, "loading")
@@ -579,27 +589,27 @@ class DiffBrowser(Vertical):
         table = self.query_one("#diff-objects", DataTable)
         table.clear(columns=True)
         table.add_column("Object", key="object")
+        table.add_column(Text("Distance", justify="right"), key="distance")
         table.add_column(Text("Self Size", justify="right"), key="self_size")
-        for number, (_, name, size) in enumerate(message.objects):
-            table.add_row(name, Text(format_bytes(size), justify="right"), key=str(number))
+        for number, listed in enumerate(message.objects):
+            distance = "-" if listed.distance is None else f"{listed.distance:,}"
+            table.add_row(listed.name, Text(distance, justify="right"),
+                          Text(format_bytes(listed.size), justify="right"), key=str(number))
         self.show_level("objects")
 
     @on(DataTable.RowSelected, "#diff-objects")
     def object_chosen(self, event: DataTable.RowSelected) -> None:
         path = self.diff.after.path if self.diff is not None else self.summary_path
         if path is not None and self.objects:
-            node, name, _ = self.objects[event.cursor_row]
-            self.find_retainers(path, node, name)
+            listed = self.objects[event.cursor_row]
+            self.find_retainers(path, listed.node, listed.name)
 
     @work(thread=True, exclusive=True, group="analysis")
     def find_retainers(self, path: Path, node: int, name: str) -> None:
         entry = self.cache.cached(path)
         if entry is None:
             return
-        if entry.retainers is None:
-            self.post_message(AnalysisProgressed("searching retainers…", None))
-            entry.retainers = RetainerIndex(entry.snapshot)
-        chain = entry.retainers.chain(node)
+        chain = self._retainers(entry).chain(node)
         lines = None if chain is None else chain_lines(entry.snapshot, entry.classes, chain)
         if not get_current_worker().is_cancelled:
             self.post_message(RetainersReady(name, lines))
@@ -639,6 +649,12 @@ class DiffBrowser(Vertical):
             line = self.chain[position]
             self.chain[position:position + 1] = line.unfolded()
             self.fill_retainers(event.cursor_row)
+
+
+def _distance(distance: int) -> int | None:
+    """DevTools' distance from the GC roots; None for an object reached only through V8's
+    system roots, or not at all."""
+    return distance if 0 <= distance < SYSTEM_DISTANCE else None
 
 
 def _taken(snapshot: SnapshotSaved) -> str:
