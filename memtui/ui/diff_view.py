@@ -13,6 +13,7 @@ from rich.text import Text
 from memtui.heap.classes import ClassSummary
 from memtui.heap.diff import ClassDiff
 from memtui.heap.scripts import SourceFiles
+from memtui.ui.model import shorten_path
 from memtui.units import format_bytes, format_change
 
 ClassRow = ClassDiff | ClassSummary
@@ -22,6 +23,7 @@ CELL_PADDING = 2
 MIN_CLASS_WIDTH = 24
 MAX_CLASS_WIDTH = 120
 NAMED_GROUPS = 2
+MIN_LOCATION_WIDTH = 10
 GROUP_INDENT = "    "
 EXPANDED, COLLAPSED, LEAF = "▾ ", "▸ ", "  "
 SORT_ARROWS = (" ▲", " ▼")
@@ -260,11 +262,9 @@ def class_cell(listed: ListedRow, data: ClassData, expanded: bool, width: int) -
     text = Text(prefix + label)
     if named:
         text.append(named, style="italic")
-    if location:
-        room = width - len(text) - 2
-        shown = _shorten_path(location, room)
-        if shown:
-            text.append("  " + shown, style="dim")
+    room = width - len(text) - 2
+    if location and room >= MIN_LOCATION_WIDTH:
+        text.append("  " + shorten_path(location, room), style="dim")
     text.truncate(width, overflow="ellipsis")
     return text
 
@@ -276,16 +276,3 @@ def _named_groups(groups: Sequence[ClassRow]) -> str:
     heaviest = sorted(groups, key=magnitude, reverse=True)
     names = ", ".join(group.label for group in heaviest[:NAMED_GROUPS])
     return f" · {names}" + (" …" if len(groups) > NAMED_GROUPS else "")
-
-
-def _shorten_path(location: str, room: int) -> str:
-    """`location` within `room` cells, its leading directories replaced by `…/`, or its file
-    name alone; empty when not even that fits."""
-    if len(location) <= room:
-        return location
-    parts = location.split("/")
-    for start in range(1, len(parts)):
-        shortened = "…/" + "/".join(parts[start:])
-        if len(shortened) <= room:
-            return shortened
-    return parts[-1] if len(parts[-1]) <= room else ""
