@@ -123,12 +123,11 @@ class ListedObject:
 
 @dataclass(frozen=True)
 class Listing:
-    """The lines to show, and how many classes each filter hid."""
+    """The lines to show, and how many classes the internal and unchanged filters hid."""
 
     rows: list[ListedRow]
     hidden_internal: int = 0
     hidden_unchanged: int = 0
-    hidden_by_text: int = 0
 
 
 @dataclass
@@ -157,7 +156,7 @@ def list_rows(data: ClassData, options: ViewOptions, columns: Sequence[Column]) 
     names; a class listed only for matching sub-groups shows just those."""
     wanted = options.text.strip().lower()
     sort_column = next((c for c in columns if c.key == options.sort_key), columns[-1])
-    hidden_internal = hidden_unchanged = hidden_by_text = 0
+    hidden_internal = hidden_unchanged = 0
     shown: list[tuple[ClassRow, list[ClassRow]]] = []
     for row in data.rows:
         groups = list(data.groups_of(row))
@@ -172,7 +171,6 @@ def list_rows(data: ClassData, options: ViewOptions, columns: Sequence[Column]) 
         if wanted and wanted not in row.label.lower():
             groups = [group for group in groups if wanted in group.label.lower()]
             if not groups:
-                hidden_by_text += 1
                 continue
             shown.append((row, groups))
         elif key_of(row) in options.expanded:
@@ -193,7 +191,7 @@ def list_rows(data: ClassData, options: ViewOptions, columns: Sequence[Column]) 
     for row in classes:
         listed.append(ListedRow(row))
         listed.extend(ListedRow(group, parent=row) for group in order(by_row[id(row)]))
-    return Listing(listed, hidden_internal, hidden_unchanged, hidden_by_text)
+    return Listing(listed, hidden_internal, hidden_unchanged)
 
 
 def _sort_value(value: Any) -> tuple[int, Any]:

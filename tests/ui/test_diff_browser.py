@@ -138,7 +138,6 @@ class TestComparison:
             assert isinstance(app.focused, Input)
             await pilot.press(*"orde")
             assert labels(app) == ["Order"]
-            assert "not matching “orde”" in view_state(app)
             await pilot.press("enter")
             assert app.focused.id == "diff-classes"
 
@@ -640,6 +639,7 @@ class TestDiffScreen:
             await pilot.press("d")
             await wait_until(pilot, lambda: isinstance(app.screen, SnapshotListScreen)
                              and browser(app).listed, timeout=60)
+            await pilot.press("i", "u")  # every class, so the screen is the same every run
             await pilot.press("slash", *"Order", "enter")
             await pilot.pause()
 

@@ -421,8 +421,6 @@ class DiffBrowser(Vertical):
             hidden.append(f"{listing.hidden_internal} V8 internal (i)")
         if listing.hidden_unchanged:
             hidden.append(f"{listing.hidden_unchanged} unchanged (u)")
-        if listing.hidden_by_text:
-            hidden.append(f"{listing.hidden_by_text} not matching “{options.text.strip()}”")
         parts = ["Your classes first" if options.program_first
                  else "All classes, V8's internal groups too (i: yours first)"]
         if hidden:
