@@ -12,6 +12,7 @@ from memtui.monitor import Monitor
 from tests.nodeproc import start_node
 
 LEAKS = {
+    "orders": "diff_orders.js",
     "class": "leak_class.js",
     "listener": "leak_listener.js",
     "closure": "leak_closure.js",
@@ -35,10 +36,10 @@ async def _capture(node: str, script: str, directory: Path) -> LeakSnapshots:
     monitor = Monitor(str(target.pid), interval=5, snapshot_dir=directory)
     try:
         await monitor.start()
-        before = await monitor.take_snapshot(path=directory / "before.heapsnapshot")
+        before = await monitor.take_snapshot(path=directory / "first.heapsnapshot")
         target.send("more\n")
         target.wait_for_line("grown")
-        after = await monitor.take_snapshot(path=directory / "after.heapsnapshot")
+        after = await monitor.take_snapshot(path=directory / "second.heapsnapshot")
         await monitor.close()
     finally:
         target.kill()

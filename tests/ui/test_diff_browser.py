@@ -21,7 +21,7 @@ from memtui.ui.screens.help import HelpScreen
 from memtui.ui.screens.snapshots import SnapshotListScreen
 from memtui.ui.widgets.tables import ClassesTable, RowTable
 from tests.leaks import capture_leak
-from tests.nodeproc import SCRIPTS, node_binary, node_majors, start_node
+from tests.nodeproc import SCRIPTS, node_binary, node_majors
 from tests.ui.fake_monitor import MIB, T0
 from tests.ui.helpers import wait_until
 
@@ -45,28 +45,13 @@ def fixed_names(raw: list[SnapshotSaved], directory: Path, cwd: Path) -> list[Sn
     return saved
 
 
-async def capture_pair(directory) -> list:
-    """Two snapshots of diff_orders.js in one inspector session, 500 Orders apart."""
-    target = start_node(node_binary(node_majors()[0]), "diff_orders.js",
-                        "--inspect=127.0.0.1:0")
-    monitor = Monitor(str(target.pid), interval=5, snapshot_dir=directory)
-    try:
-        await monitor.start()
-        first = await monitor.take_snapshot(path=directory / "raw-before.heapsnapshot")
-        target.send("more\n")
-        target.wait_for_line("grown 1000")
-        second = await monitor.take_snapshot(path=directory / "raw-after.heapsnapshot")
-        await monitor.close()
-    finally:
-        target.kill()
-    return [first, second]
-
-
 @pytest.fixture(scope="module")
 def snapshot_pair(tmp_path_factory) -> list[SnapshotSaved]:
-    """Real snapshots under fixed names, with fixed times and sizes for stable screens."""
+    """Two snapshots of diff_orders.js in one inspector session, 500 Orders apart, under fixed
+    names, times and sizes for stable screens."""
     directory = tmp_path_factory.mktemp("diff")
-    return fixed_names(asyncio.run(capture_pair(directory)), directory, SCRIPTS)
+    pair = capture_leak(node_binary(node_majors()[0]), "orders", directory)
+    return fixed_names([pair.before, pair.after], directory, SCRIPTS)
 
 
 def browser(app) -> DiffBrowser:
