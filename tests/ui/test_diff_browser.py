@@ -345,6 +345,10 @@ class TestLeaks:
             assert browser(app).listed[1].parent is None
             assert app.screen.query_one("#diff-classes", DataTable).cursor_row == 0
 
+            await pilot.press("slash", *"leakf", "enter")
+            assert [(line.row.label, line.parent is not None) for line in browser(app).listed
+                    ] == [("Function", False), ("LeakFunc()", True)]
+
     async def test_a_closure_leak_reads_from_the_object_to_the_root(self, make_app, leaks):
         app, fake = make_app()
         async with app.run_test(size=(120, 40)) as pilot:
