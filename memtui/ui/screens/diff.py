@@ -169,8 +169,8 @@ class DiffBrowser(Vertical):
         Binding("u", "toggle_unchanged", "unchanged", show=False, id="diff.unchanged"),
     ]
 
-    def __init__(self, cache: SnapshotCache, **kwargs: object):
-        super().__init__(**kwargs)  # type: ignore[arg-type]
+    def __init__(self, cache: SnapshotCache, *, id: str | None = None):
+        super().__init__(id=id)
         self.cache = cache
         self.diff: HeapDiff | None = None
         self.data: ClassData | None = None
