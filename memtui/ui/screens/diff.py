@@ -389,8 +389,8 @@ class DiffBrowser(Vertical):
             self.options = dataclasses.replace(self.options, sort_key=columns[-1].key)
         self.listing = list_rows(self.data, self.options, columns)
         self.table_width = self._table_width()
-        self.fit = fit_columns(columns, self.listed, self.table_width,
-                                  self.options.sort_key, self.options.reverse)
+        self.fit = fit_columns(columns, self.listed, self.table_width, self.options.sort_key,
+                               self.options.reverse)
         titles = column_titles(self.fit.columns, self.options.sort_key, self.options.reverse)
         table.clear(columns=True)
         for column in self.fit.columns:
