@@ -10,21 +10,17 @@ import pytest
 from tests.cli_helpers import jsonl, run_memtui, wait_until_inspector_closed
 from tests.live_terminal import LiveTerminal
 
-OPENED_AND_LEFT = ["Debugger listening on ws://", "For help, see: https://nodejs.org/",
-                   "Debugger attached.", "Debugger ending on ws://",
-                   "For help, see: https://nodejs.org/"]
+OPENED = ["Debugger listening on ws://", "For help, see: https://nodejs.org/",
+          "Debugger attached."]
+LEFT = ["Debugger ending on ws://", "For help, see: https://nodejs.org/"]
 
 
-def inspector_lines(target) -> list[str]:
-    """The target's stderr lines from Node's inspector, once the last one is written."""
-    target.wait_for_line("^Debugger ending on ")
-    target.wait_for_line("^For help, see: ", timeout=5)
-    return [line for line in target.lines if re.match(r"(Debugger|For help)", line)]
-
-
-def assert_one_session(lines: list[str]) -> None:
-    assert len(lines) == len(OPENED_AND_LEFT), lines
-    for line, start in zip(lines, OPENED_AND_LEFT, strict=True):
+def assert_one_session(target) -> None:
+    """The inspector opened once and one client attached; `Debugger ending` (the last client
+    leaving) is written unless memtui's close of the inspector came first."""
+    lines = [line for line in target.all_lines() if re.match(r"(Debugger|For help)", line)]
+    assert len(lines) in (len(OPENED), len(OPENED) + len(LEFT)), lines
+    for line, start in zip(lines, OPENED + LEFT, strict=False):
         assert line.startswith(start), lines
 
 
@@ -38,7 +34,7 @@ def test_each_command_attaches_once(node, spawn, tmp_path, command):
     if command == "record":
         assert len(jsonl(result.stdout)) >= 5
     assert wait_until_inspector_closed(target.pid)
-    assert_one_session(inspector_lines(target))
+    assert_one_session(target)
 
 
 def test_the_live_view_attaches_once(spawn):
@@ -53,7 +49,7 @@ def test_the_live_view_attaches_once(spawn):
     finally:
         terminal.close()
     assert wait_until_inspector_closed(target.pid)
-    assert_one_session(inspector_lines(target))
+    assert_one_session(target)
 
 
 def test_an_open_inspector_logs_three_lines_per_attach(spawn):
