@@ -11,6 +11,7 @@ import math
 import os
 import signal
 import sys
+import textwrap
 import time
 from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
@@ -30,6 +31,7 @@ from memtui.events import (
     TargetInfo,
     Unresponsive,
 )
+from memtui.heap.report import DIFF_COLUMNS
 from memtui.monitor import Monitor
 from memtui.private_file import open_private
 from memtui.sampler import GC_KINDS, Sample
@@ -38,6 +40,7 @@ from memtui.units import format_bytes, format_duration
 CANCEL_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 MIN_INTERVAL_S = 0.1
 MAX_INTERVAL_S = 3600.0
+HELP_WIDTH = 78
 
 USAGE = """memtui TARGET [options]          live monitor (TARGET: PID, HOST:PORT or ws:// URL)
        memtui demo                      start the bundled leaky demo app and monitor it
@@ -74,76 +77,145 @@ def _interval(text: str) -> float:
     return value
 
 
+def _command(commands: Any, name: str, summary: str, example: str,
+             description: str | None = None) -> argparse.ArgumentParser:
+    """A subcommand whose --help starts with what it does and ends with an example."""
+    return commands.add_parser(name, help=summary,
+                               description=textwrap.fill(description or summary, HELP_WIDTH),
+                               epilog=f"example:\n  {example}",
+                               formatter_class=argparse.RawDescriptionHelpFormatter)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="memtui", usage=USAGE,
-                     description="Watch a live Node.js process's memory and GC from a terminal.")
-    parser.add_argument("--version", action="version", version=f"memtui {__version__}")
+                     description="Watch a live Node.js process's memory and GC from a terminal.",
+                     epilog="example:\n  memtui 1234        watch pid 1234 live (? lists the keys)"
+                            "\n\n'memtui COMMAND --help' describes each command's options.",
+                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"memtui {__version__}",
+                        help="print memtui's version and exit")
     parser.add_argument("--debug", action="store_true",
-                        help="show tracebacks on errors, and write a debug log "
-                             "(in ~/.local/state/memtui; its path is printed on exit)")
+                        help="show the traceback with an error (default: a one-line error), "
+                             "and write a debug log in ~/.local/state/memtui (its path is "
+                             "printed on exit)")
     parser.add_argument("--log", type=Path, default=None, metavar="FILE",
                         help="write a debug log to FILE: attach decisions, every inspector "
-                             "request and reply (sizes only), detach steps")
-    commands = parser.add_subparsers(dest="command", parser_class=_Parser, prog="memtui")
+                             "request and reply (their sizes), detach steps (default: none)")
+    commands = parser.add_subparsers(dest="command", parser_class=_Parser, prog="memtui",
+                                     metavar="COMMAND")
 
     def attach_options(sub: argparse.ArgumentParser) -> None:
-        sub.add_argument("target", metavar="TARGET", help="PID, HOST:PORT or ws:// URL")
+        sub.add_argument("target", metavar="TARGET",
+                         help="the Node process: a PID (memtui opens its inspector with "
+                              "SIGUSR1 when closed and safe), HOST:PORT of an open inspector, "
+                              "or a ws:// debugger URL")
         sub.add_argument("--keep-inspector", action="store_true",
-                         help="leave an inspector memtui opened open on exit (loopback only)")
+                         help="leave an inspector memtui opened listening when memtui exits "
+                              "(default: close it again; refused for a non-loopback address)")
         sub.add_argument("--allow-non-loopback-inspector", action="store_true",
                          help="let SIGUSR1 open the inspector on the non-loopback address the "
-                              "target's options configure (reachable from other hosts: anyone "
-                              "who reaches it can run code in the process); memtui still "
-                              "closes it on exit")
+                              "target's options configure, reachable from other hosts: anyone "
+                              "who reaches it can run code in the process (default: refuse); "
+                              "memtui still closes it on exit")
 
-    monitor = commands.add_parser("monitor", help="live monitor (the default command)")
+    def interval_option(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("--interval", type=_interval, default=1.0, metavar="S",
+                         help=f"seconds between samples, {MIN_INTERVAL_S:g} to "
+                              f"{MAX_INTERVAL_S:g} (default: %(default)g)")
+
+    def snapshot_dir_option(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("--snapshot-dir", type=Path, default=None, metavar="DIR",
+                         help="directory for the snapshots taken with s (default: the "
+                              "current directory)")
+
+    monitor = _command(commands, "monitor", "live monitor (the default command)",
+                       "memtui 1234 --interval 0.5 --snapshot-dir /tmp")
     attach_options(monitor)
-    monitor.add_argument("--interval", type=_interval, default=1.0, help="seconds per sample")
-    monitor.add_argument("--snapshot-dir", type=Path, default=None,
-                         help="where snapshots go (default: the current directory)")
+    interval_option(monitor)
+    snapshot_dir_option(monitor)
 
-    demo = commands.add_parser("demo", help="start the bundled leaky demo app and monitor it")
-    demo.add_argument("--interval", type=_interval, default=1.0, help="seconds per sample")
-    demo.add_argument("--snapshot-dir", type=Path, default=None)
-    demo.add_argument("--node", default="node", help="the node binary to run the demo with")
+    demo = _command(commands, "demo", "start the bundled leaky demo app and monitor it",
+                    "memtui demo --node /opt/node-24/bin/node")
+    interval_option(demo)
+    snapshot_dir_option(demo)
+    demo.add_argument("--node", default="node", metavar="PATH",
+                      help="the Node binary that runs the demo app (default: %(default)s, "
+                           "found on PATH)")
 
-    commands.add_parser("ps", help="Node processes on this host with their inspector state")
+    _command(commands, "ps", "Node processes on this host with their inspector state",
+             "memtui ps")
 
-    record = commands.add_parser("record", help="write samples as JSON lines or CSV")
+    record = _command(commands, "record", "write samples as JSON lines or CSV",
+                      "memtui record 1234 --interval 1 --duration 60 -o deploy.jsonl")
     attach_options(record)
-    record.add_argument("--interval", type=_interval, default=1.0, help="seconds per sample")
-    record.add_argument("--duration", type=_seconds, default=None,
-                        help="stop after this many seconds (default: until Ctrl-C)")
-    record.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
-    record.add_argument("-o", "--output", type=Path, default=None,
-                        help="file to write (default: standard output)")
+    interval_option(record)
+    record.add_argument("--duration", type=_seconds, default=None, metavar="S",
+                        help="stop after this many seconds (default: run until Ctrl-C or "
+                             "until the target exits)")
+    record.add_argument("--format", choices=("jsonl", "csv"), default="jsonl",
+                        help="jsonl: a JSON object per sample, one a line; csv: a header, "
+                             "then a row per sample, gc flattened to gc_minor, gc_major, ... "
+                             "(choices: %(choices)s; default: %(default)s)")
+    record.add_argument("-o", "--output", type=Path, default=None, metavar="FILE",
+                        help="file to write the samples to (default: standard output)")
 
-    gc = commands.add_parser("gc", help="force a full GC and print heap used before -> after")
+    gc = _command(commands, "gc", "force a full GC and print heap used before -> after",
+                  "memtui gc 1234")
     attach_options(gc)
 
-    snapshot = commands.add_parser("snapshot", help="capture a heap snapshot to a file")
+    snapshot = _command(commands, "snapshot", "capture a heap snapshot to a file",
+                        "memtui snapshot 1234 -o /tmp/before.heapsnapshot")
     attach_options(snapshot)
-    snapshot.add_argument("-o", "--output", type=Path, default=None,
-                          help="file or directory (default: memtui-PID-TIME.heapsnapshot here)")
+    snapshot.add_argument("-o", "--output", type=Path, default=None, metavar="FILE",
+                          help="the file to write, or a directory to write "
+                               "memtui-PID-TIME.heapsnapshot in (default: that name in the "
+                               "current directory)")
     snapshot.add_argument("--force", action="store_true",
-                          help="capture even when the target may run out of memory")
+                          help="capture even when the target may run out of memory (default: "
+                               "refuse when memtui estimates it may)")
 
-    summary = commands.add_parser("summary", help="classes of a heap snapshot")
-    summary.add_argument("file", type=Path)
-    summary.add_argument("--json", action="store_true")
-    summary.add_argument("--top", type=int, default=20)
+    summary = _command(commands, "summary", "classes of a heap snapshot",
+                       "memtui summary after.heapsnapshot --top 30",
+                       "Classes of a heap snapshot as Chrome DevTools' Summary view counts "
+                       "them, largest retained size first.")
+    summary.add_argument("file", type=Path, metavar="FILE",
+                         help="a .heapsnapshot file (written by memtui, Node or DevTools)")
+    summary.add_argument("--json", action="store_true",
+                         help="print a JSON document (file, nodes, edges, self_size, classes "
+                              "with class, count, self_size, retained_size, location, file, "
+                              "line, column) (default: a table)")
+    summary.add_argument("--top", type=int, default=20, metavar="N",
+                         help="list the N classes of largest retained size (default: "
+                              "%(default)s)")
 
-    diff = commands.add_parser("diff", help="classes that changed between two snapshots")
-    diff.add_argument("before", type=Path)
-    diff.add_argument("after", type=Path)
-    diff.add_argument("--json", action="store_true")
-    diff.add_argument("--top", type=int, default=20)
-    diff.add_argument("--sort", default="size_delta")
+    diff = _command(commands, "diff", "classes that changed between two snapshots",
+                    "memtui diff before.heapsnapshot after.heapsnapshot --sort new --top 10",
+                    "Classes that changed between two heap snapshots, as Chrome DevTools' "
+                    "Comparison view counts them (objects matched by id when the snapshots "
+                    "come from one inspector session).")
+    diff.add_argument("before", type=Path, metavar="BEFORE",
+                      help="the earlier .heapsnapshot file, the base of the comparison")
+    diff.add_argument("after", type=Path, metavar="AFTER",
+                      help="the later .heapsnapshot file, compared with BEFORE")
+    diff.add_argument("--json", action="store_true",
+                      help="print a JSON document (before, after, ids_comparable, rows with "
+                           "the columns below, location, file, line, column) (default: a "
+                           "table)")
+    diff.add_argument("--top", type=int, default=20, metavar="N",
+                      help="list the first N classes in the sort order (default: "
+                           "%(default)s)")
+    diff.add_argument("--sort", choices=DIFF_COLUMNS, default="size_delta", metavar="COLUMN",
+                      help="the column to sort by, numbers largest first, names A-Z "
+                           "(choices: %(choices)s; default: %(default)s)")
     ids = diff.add_mutually_exclusive_group()
     ids.add_argument("--ids-comparable", dest="ids_comparable", action="store_true",
-                     default=None, help="treat object ids as comparable (one session)")
+                     default=None,
+                     help="match objects by id, as for snapshots of one inspector session "
+                          "(default: memtui's capture records decide, else the files' "
+                          "contents)")
     ids.add_argument("--ids-not-comparable", dest="ids_comparable", action="store_false",
-                     help="compare counts and sizes only")
+                     help="compare counts and sizes per class only, as for snapshots whose "
+                          "object ids were reset (default: decided as for --ids-comparable)")
     return parser
 
 

@@ -62,8 +62,10 @@ class NodeProcess:
         self.pid = self.proc.pid
         self.lines: list[str] = []
         self._cond = threading.Condition()
-        for stream in (self.proc.stdout, self.proc.stderr):
-            threading.Thread(target=self._read, args=(stream,), daemon=True).start()
+        self._readers = [threading.Thread(target=self._read, args=(stream,), daemon=True)
+                         for stream in (self.proc.stdout, self.proc.stderr)]
+        for reader in self._readers:
+            reader.start()
 
     def _read(self, stream) -> None:
         for line in stream:
@@ -98,6 +100,13 @@ class NodeProcess:
 
     def alive(self) -> bool:
         return self.proc.poll() is None
+
+    def all_lines(self, timeout: float = 10.0) -> list[str]:
+        """Kill the process and return every line it wrote, once both pipes are read."""
+        self.kill()
+        for reader in self._readers:
+            reader.join(timeout)
+        return list(self.lines)
 
     def kill(self) -> None:
         """Kill its process group (it leads one): a wrapper's node child goes with it."""

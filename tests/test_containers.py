@@ -178,7 +178,8 @@ class TestAttaching:
     async def test_reconnects_go_into_the_namespace(self, spawn):
         target = spawn("reopen_inspector.js", wrapper=OWN_NETWORK)
         kinds = await kinds_around_a_reconnection(target, "cycle\n")
-        assert ConnectionLost in kinds and Reconnected in kinds, kinds
+        assert ConnectionLost in kinds and Reconnected in kinds, (kinds, target.proc.poll(),
+                                                                  target.lines)
         assert "reopened" in target.lines
 
     async def test_an_inspector_closed_under_memtui_is_reopened_there(self, spawn):

@@ -47,6 +47,7 @@ class MemtuiApp(App[int]):
     ENABLE_COMMAND_PALETTE = False
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+c", "quit", "quit", show=False, priority=True),
+        Binding("q", "quit", "quit", show=False),
     ]
 
     def __init__(self, monitor: Monitor, clock: Callable[[], float] = time.time):
@@ -100,7 +101,10 @@ class MemtuiApp(App[int]):
         self.exit(1, return_code=1)
 
     async def action_quit(self) -> None:
-        """Ctrl+C and Ctrl+Q detach as `q` does, instead of leaving the target as it is."""
+        """`q` on every screen, Ctrl+C and Ctrl+Q detach and quit, instead of leaving the
+        target as it is."""
+        if self.screen is not self.monitor_screen:
+            self.notify("detaching…")
         self.monitor_screen.action_detach()
 
     def exit_message(self) -> str:
