@@ -45,12 +45,25 @@ class DispatchError(MemtuiError):
     connection; the reader goes on."""
 
 
+class _Connection(websockets.ClientConnection):
+    """A websocket connection that never sends a close frame: when Node closes the
+    connection, it drops the TCP connection instead of answering with one (see Inspector)."""
+
+    def send_data(self) -> None:
+        if self.protocol.close_rcvd is not None:
+            self.protocol.data_to_send()
+            self.transport.abort()
+            return
+        super().send_data()
+
+
 class Inspector:
     """Requests with ids and per-call timeouts, events by method, close fails every pending call.
 
-    `close` ends the connection without a websocket close frame: when a client's close frame
-    crosses the close frames Node sends while its inspector closes, Node crashes (see
-    DESIGN.md), and dropping the TCP connection is what Node handles safely.
+    No websocket close frame is ever sent: when a client's close frame crosses the close
+    frames Node sends while its inspector closes, Node crashes (see DESIGN.md), and a
+    dropped TCP connection is what Node handles safely. So `close` drops the connection, and
+    a close frame from Node is answered by dropping it too.
     """
 
     def __init__(self, socket: websockets.ClientConnection):
@@ -75,7 +88,7 @@ class Inspector:
             try:
                 socket = await websockets.connect(
                     ws_url, sock=sock, ping_interval=None, max_size=None, open_timeout=timeout,
-                    close_timeout=1, compression=None,
+                    close_timeout=1, compression=None, create_connection=_Connection,
                 )
             except BaseException:
                 sock.close()
