@@ -248,6 +248,16 @@ class Session:
     def rss_watch(self) -> RssWatch:
         return RssWatch(self._process)
 
+    async def ended(self, within_s: float = 1.0) -> bool:
+        """Whether the target ends within `within_s`: a lost connection may come a moment
+        before the process is gone (the kernel closes its sockets while killing it)."""
+        deadline = time.monotonic() + within_s
+        while self.process_alive():
+            if time.monotonic() >= deadline:
+                return False
+            await asyncio.sleep(0.02)
+        return True
+
     def process_alive(self) -> bool:
         """Whether the target still runs (True when it is not on this host)."""
         if self._process is None:
