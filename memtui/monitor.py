@@ -98,6 +98,7 @@ class Monitor:
             address=session.target.address, loopback_only=session.target.loopback_only,
             container=None if host_pid is None else container_of(host_pid),
             netns_inode=None if namespace is None else namespace.inode,
+            moved_from=session.target.moved_from,
         )
         return self.info
 
