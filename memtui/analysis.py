@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import psutil
 
+from memtui.container import cgroups_of
 from memtui.events import SnapshotRisk
-from memtui.sampler import Sample
+from memtui.sampler import HeapSpace, Sample
 
 UNLIMITED = 1 << 60
-# V8 builds the snapshot in the target; measured peaks run from about 2x the used heap for
-# large-object heaps to about 15x for heaps of many small objects (224 MB -> 3.4 GB, Node 20).
-SNAPSHOT_OVERHEAD_FACTOR = 4.0
+# The most a heap snapshot adds to the target's RSS while V8 builds its graph in the target and
+# sends it (bench/snapshot_memory.py; figures and reasoning in bench/README.md). V8 keeps a graph
+# node per object and an edge per reference, plus the JSON not yet read by the client, so the
+# cost follows the number of objects per byte: up to SNAPSHOT_PER_HEAP_BYTE times the used
+# heap for the smallest objects. And V8 names each index of an array or hash table holding
+# references as its own string, in a buffer of 1 KiB, so an array of N references costs about
+# 1.2 KiB x N: up to SNAPSHOT_PER_LARGE_OBJECT_BYTE times the large-object space, where every
+# such array over about 16,000 elements lives. Shorter ones and Node's own heap are the floor.
+SNAPSHOT_FLOOR = 64 << 20
+SNAPSHOT_PER_HEAP_BYTE = 15.0
+SNAPSHOT_PER_LARGE_OBJECT_BYTE = 170.0
 RISKY_SHARE = 0.8
 
 
@@ -30,36 +40,51 @@ def container_memory_usage(pid: int, proc: Path = Path("/proc"),
                          tightest=False)
 
 
-def _cgroup_value(pid: int, proc: Path, cgroup_root: Path, v2_file: str, v1_file: str,
-                  tightest: bool = True) -> int | None:
+def memory_cgroup_dirs(pid: int, proc: Path = Path("/proc"),
+                       cgroup_root: Path = Path("/sys/fs/cgroup")) -> tuple[Path, ...]:
+    """The directories of the process's memory cgroups (v2, and v1's memory controller),
+    each followed by its ancestors up to its hierarchy's root."""
+    return tuple(directory for directory, _ in _memory_cgroups(pid, proc, cgroup_root))
+
+
+def _memory_cgroups(pid: int, proc: Path, cgroup_root: Path) -> list[tuple[Path, bool]]:
+    """(directory, is v2) for each memory cgroup of the process and its ancestors."""
     try:
-        lines = (proc / str(pid) / "cgroup").read_text().splitlines()
+        cgroups = cgroups_of(pid, proc)
     except OSError:
-        return None
-    found: list[int] = []
-    for line in lines:
-        hierarchy, _, rest = line.partition(":")
-        controllers, _, path = rest.partition(":")
-        if hierarchy == "0" and controllers == "":
-            base, name = cgroup_root / "unified", v2_file
+        return []
+    found = []
+    for cgroup in cgroups:
+        if cgroup.hierarchy == "0" and not cgroup.controllers:
+            base, v2 = cgroup_root / "unified", True
             if not base.is_dir() or not (base / "cgroup.controllers").exists():
                 base = cgroup_root
-        elif "memory" in controllers.split(","):
-            base, name = cgroup_root / "memory", v1_file
+        elif "memory" in cgroup.controllers:
+            base, v2 = cgroup_root / "memory", False
         else:
             continue
-        directory = base / path.lstrip("/")
+        directory = base / cgroup.path.lstrip("/")
         if not directory.is_dir():
             directory = base
         while True:
-            value = _read_bytes(directory / name)
-            if value is not None:
-                found.append(value)
-                if not tightest:
-                    break
+            found.append((directory, v2))
             if directory == base or directory.parent == directory:
                 break
             directory = directory.parent
+    return found
+
+
+def _cgroup_value(pid: int, proc: Path, cgroup_root: Path, v2_file: str, v1_file: str,
+                  tightest: bool = True) -> int | None:
+    found: list[int] = []
+    innermost: set[bool] = set()
+    for directory, v2 in _memory_cgroups(pid, proc, cgroup_root):
+        if not tightest and v2 in innermost:
+            continue
+        value = _read_bytes(directory / (v2_file if v2 else v1_file))
+        if value is not None:
+            found.append(value)
+            innermost.add(v2)
     return min(found) if found else None
 
 
@@ -73,10 +98,30 @@ def _read_bytes(path: Path) -> int | None:
     return int(text) if text.isdigit() else None
 
 
+def snapshot_extra_estimate(spaces: Sequence[HeapSpace], heap_used: int) -> int:
+    """The most a heap snapshot should add to the target's RSS, from its heap spaces' used sizes.
+
+    Without space figures, all of `heap_used` is taken as large arrays of references, the worst.
+    """
+    if not spaces:
+        return int(SNAPSHOT_FLOOR + heap_used * SNAPSHOT_PER_LARGE_OBJECT_BYTE)
+    large = sum(space.used for space in spaces if _holds_large_arrays(space.name))
+    rest = sum(space.used for space in spaces) - large
+    return int(SNAPSHOT_FLOOR + rest * SNAPSHOT_PER_HEAP_BYTE
+               + large * SNAPSHOT_PER_LARGE_OBJECT_BYTE)
+
+
+def _holds_large_arrays(space: str) -> bool:
+    """Whether a V8 heap space can hold arrays over 128 KiB (large_object_space and its kin).
+
+    The code spaces hold compiled code, not arrays."""
+    return "large_object" in space and not space.startswith("code")
+
+
 def snapshot_risk(sample: Sample, container_limit: int | None,
                   container_usage: int | None = None) -> SnapshotRisk:
     """Estimate the extra memory a heap snapshot makes the target use, against what is free."""
-    estimate = int(sample.heap_used * SNAPSHOT_OVERHEAD_FACTOR)
+    estimate = snapshot_extra_estimate(sample.heap_spaces, sample.heap_used)
     available = psutil.virtual_memory().available
     reason = f"{_mib(available)} free on the host"
     if container_limit is not None:
@@ -90,7 +135,7 @@ def snapshot_risk(sample: Sample, container_limit: int | None,
     verdict = "may run out of memory" if risky else "fits"
     return SnapshotRisk(
         estimated_extra=estimate, available=available, risky=risky,
-        reason=f"the snapshot needs about {_mib(estimate)} more in the target, {reason}: "
+        reason=f"the snapshot may need up to {_mib(estimate)} more in the target, {reason}: "
                f"{verdict}",
     )
 

@@ -13,7 +13,8 @@ from tests.cli_helpers import jsonl, run_memtui, start_memtui, wait_until_inspec
 
 def probe_installed(pid: int) -> bool:
     async def check() -> bool:
-        inspector = await Inspector.connect(resolve_target(str(pid)).ws_url)
+        target = resolve_target(str(pid))
+        inspector = await Inspector.connect(target.ws_url, namespace=target.netns)
         try:
             return await inspector.evaluate("typeof globalThis[Symbol.for('memtui.probe')]") \
                 != "undefined"
@@ -44,7 +45,7 @@ def test_inspector_that_was_already_open_stays_open_without_the_probe(node, spaw
 
 
 def test_keep_inspector_leaves_the_opened_inspector_open(spawn):
-    target = spawn("idle.js", "--inspect-port=0")
+    target = spawn("idle.js", "--inspect-port=0", inspector_may_stay_open=True)
     result = run_memtui("gc", str(target.pid), "--keep-inspector")
     assert result.returncode == 0, result.stderr
     assert find_inspector_address(target.pid) is not None

@@ -3,6 +3,7 @@
 import csv
 import io
 import itertools
+import os
 
 from tests.cli_helpers import jsonl, run_memtui, start_memtui, wait_until_inspector_closed
 
@@ -145,8 +146,8 @@ def test_a_full_disk_is_a_one_line_error(spawn):
     target = spawn("idle.js", "--inspect=127.0.0.1:0")
     result = run_memtui("record", str(target.pid), "--duration", "2", "-o", "/dev/full")
     assert result.returncode == 1
-    assert result.stderr == "memtui: error: cannot write samples: No space left on device " \
-        "(free disk space or choose another -o)\n"
+    assert result.stderr.splitlines()[-1] == "memtui: error: cannot write samples: No space " \
+        "left on device (free disk space or choose another -o)"
     assert target.alive()
 
 
@@ -156,6 +157,20 @@ def test_a_reader_that_stops_early_ends_record_quietly_and_detached(spawn):
     assert memtui.stdout.readline().startswith("{")
     memtui.stdout.close()  # as `memtui record PID | head -1` does
     assert memtui.wait(timeout=20) == 0
-    assert memtui.stderr.read() == ""
+    [attached] = memtui.stderr.read().splitlines()
+    assert attached.startswith(f"memtui: attached to pid {target.pid} (node v")
+    assert attached.endswith(f" through its inspector at 127.0.0.1:{target.inspector_port()} "
+                             "(opened by memtui with SIGUSR1, closed again when memtui leaves)")
     assert target.alive()
     assert wait_until_inspector_closed(target.pid)
+
+
+def test_the_first_sample_has_no_elu_or_cpu_figures_measured_over_no_time(spawn):
+    target = spawn("idle.js", "--inspect-port=0")
+    result = run_memtui("record", str(target.pid), "--interval", "0.5", "--duration", "2.2")
+    assert result.returncode == 0, result.stderr
+    samples = jsonl(result.stdout)
+    assert samples[0]["elu"] is None and samples[0]["cpu_percent"] is None
+    for sample in samples[1:]:
+        assert 0 <= sample["elu"] <= 1
+        assert 0 <= sample["cpu_percent"] <= 100 * (os.cpu_count() or 1) + 1

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from memtui.heap.capture import sidecar_path
+from memtui.heap.capture_record import read_capture_record
 from memtui.heap.classes import ClassTable, classify, of_types, string_indexes
 from memtui.heap.dominators import csr_neighbours
 from memtui.heap.snapshot import HeapSnapshot
@@ -24,27 +24,6 @@ ID_CHECK_TYPES = ("object", "closure", "string", "regexp")
 ID_CHECK_SAMPLE = 20000
 ID_CHECK_MIN_SHARED = 100
 ID_MISMATCH_TOLERANCE = 0.01
-
-
-@dataclass(frozen=True)
-class CaptureRecord:
-    """The sidecar memtui writes next to a snapshot it captured."""
-
-    pid: int
-    session: str
-    taken_at: float | None
-    node_version: str | None
-
-
-def read_capture_record(snapshot_path: Path | str) -> CaptureRecord | None:
-    """The snapshot's sidecar (`<path>.memtui.json`), or None if absent or unreadable."""
-    try:
-        record = json.loads(sidecar_path(Path(snapshot_path)).read_text())
-        return CaptureRecord(pid=int(record["pid"]), session=str(record["session"]),
-                             taken_at=record.get("taken_at"),
-                             node_version=record.get("node_version"))
-    except (OSError, ValueError, TypeError, KeyError):
-        return None
 
 
 def shared_object_ids(before: HeapSnapshot, after: HeapSnapshot) -> tuple[np.ndarray, np.ndarray]:
@@ -59,7 +38,7 @@ def ids_comparable(before: HeapSnapshot, after: HeapSnapshot, before_path: Path 
                    shared_ids: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[bool, str]:
     """Whether object ids name the same objects in both snapshots, and why memtui thinks so.
 
-    `override` (the --ids-comparable / --ids-not-comparable flags) wins; then the sidecars
+    `override` (the --ids-comparable / --ids-not-comparable flags) wins; then the capture records
     memtui writes (same pid and same inspector session); otherwise the contents: objects
     present in both files under one id must agree in type and name. `shared_ids` is
     `shared_object_ids(before, after)` if the caller has it.
