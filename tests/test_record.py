@@ -144,6 +144,38 @@ def test_record_says_gc_counts_are_estimated_above_15_collections_a_second(node,
     assert last["gc_pause_ms"] > first["gc_pause_ms"]
 
 
+def test_the_gc_command_adds_a_heap_after_gc_point_to_a_recording(node, spawn):
+    target = spawn("gc_rate.js", "--inspect=127.0.0.1:0", "--expose-gc", node=node,
+                   args=("forced", "1"))
+    recording = start_memtui("record", str(target.pid), "--interval", "0.25",
+                             "--duration", "5")
+    try:
+        first = recording.stdout.readline()  # the probe is installed
+        forced = []
+        for _ in range(2):
+            before = time.time()
+            result = run_memtui("gc", str(target.pid))
+            assert result.returncode == 0, result.stderr
+            forced.append((before, time.time()))
+        out, err = recording.communicate(timeout=30)
+    finally:
+        if recording.poll() is None:
+            recording.kill()
+            recording.wait()
+    assert recording.returncode == 0, err
+    samples = jsonl(first + out)
+    points = [(p, s) for s in samples for p in s["heap_after_gc"]]
+    _printed_past(target, forced[-1][1])
+    majors = _collections(target, 4)
+    for before, after in forced:
+        during = [(p, s) for p, s in points if before < p["t"] < after]
+        # One point, however many mark-sweeps the full GC ran before the loop turned.
+        assert len(during) == 1, (before, after, points)
+        point, sample = during[0]
+        assert any(before < t <= point["t"] + 0.005 for t in majors), (point, majors)
+        assert 1_000_000 < point["heap_used"] <= sample["heap_used"], (point, sample)
+
+
 def test_record_csv_has_the_same_columns_with_gc_flattened(spawn, tmp_path):
     target = spawn("idle.js", "--inspect=127.0.0.1:0")
     out = tmp_path / "samples.csv"
