@@ -391,7 +391,7 @@ class WatchedWorkload:
             self._wait_for_first_sample(recorder)
             yield
         finally:
-            self.recorder_error = _stop(recorder)
+            self.recorder_error = _unexpected_stderr(_stop(recorder))
             if recorder.returncode != 0 or self.recorder_error.strip():
                 self.unclean_detaches.append(f"exit {recorder.returncode}: "
                                              f"{self.recorder_error.strip()[-300:]}")
@@ -445,6 +445,12 @@ class WatchedWorkload:
     def close(self) -> None:
         self.process.kill()
         remove_perf_files(self.process.pid)
+
+
+def _unexpected_stderr(err: str) -> str:
+    """memtui record's stderr without the line it prints on every attach."""
+    return "".join(line for line in err.splitlines(keepends=True)
+                   if not line.startswith("memtui: attached to pid "))
 
 
 def _stop(recorder: subprocess.Popen) -> str:
