@@ -52,7 +52,10 @@ TARGET_SLOWDOWN = 0.01
 MEMTUI_FRAMES = (
     ("event-loop delay", re.compile(r"node::IntervalHistogram|node::Histogram::|ELDHistogram|"
                                     r"\bhdr_")),
-    ("weak-ref cleanup", re.compile(r"FinalizationRegistryCleanupTask|JSFinalizationRegistry")),
+    # The sentinel's cleanup task, not V8's check for one after every GC of any program
+    # (Heap::PostFinalizationRegistryCleanupTaskIfNeeded, HasDirtyJSFinalizationRegistries).
+    ("weak-ref cleanup", re.compile(r"\bFinalizationRegistryCleanupTask::|"
+                                    r"\bJSFinalizationRegistry::")),
     ("GC observer", re.compile(r"node::performance::|node:internal/perf/")),
     ("probe JavaScript", re.compile(r"JS:[*^~+]?\S* :\d")),
     ("inspector", re.compile(r"node::inspector::")),

@@ -294,3 +294,10 @@ def test_the_attach_line_on_the_recorders_stderr_is_not_an_unclean_detach():
     failed = "memtui: error: the probe failed in pid 7: boom\n"
     assert watch_overhead._unexpected_stderr(attached + failed) == failed
     assert watch_overhead._unexpected_stderr(attached) == ""
+
+
+def test_v8s_own_finalization_registry_check_after_each_gc_is_not_memtuis():
+    post = "7f v8::internal::Heap::PostFinalizationRegistryCleanupTaskIfNeeded"
+    task = "7f v8::internal::FinalizationRegistryCleanupTask::RunInternal"
+    assert watch_overhead.memtui_kind([post]) == (None, "")
+    assert watch_overhead.memtui_kind([task])[0] == "weak-ref cleanup"
