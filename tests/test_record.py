@@ -77,10 +77,12 @@ def test_record_reports_each_block_of_the_event_loop_once(node, spawn, block_ms)
     blocked = [s for s in samples if s["eld_max_ms"] is not None
                and s["eld_max_ms"] > 0.8 * block_ms]
     for t in ended:
-        reporting = next(s for s in samples if s["t"] > t)
-        assert reporting in blocked, (t, [(s["t"], s["eld_max_ms"]) for s in samples])
+        # The delay ends when the histogram's timer runs after the block, so a sample served
+        # by interrupt just after the block's last line can still come before it.
+        reporting = [s for s in samples if t < s["t"] <= t + 0.25 and s in blocked]
+        assert len(reporting) == 1, (t, [(s["t"], s["eld_max_ms"]) for s in samples])
         # A few delays end in the sample's 100 ms besides the block's: p99 is the block.
-        assert reporting["eld_p99_ms"] > 0.8 * block_ms, reporting
+        assert reporting[0]["eld_p99_ms"] > 0.8 * block_ms, reporting
     assert len(ended) <= len(blocked) <= len(ended) + 1, "each block is reported once"
     assert all(s["eld_max_ms"] < block_ms + 500 for s in blocked)
     assert any(s["eld_max_ms"] is None for s in samples), "samples served in the middle of a block"
