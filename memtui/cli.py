@@ -18,12 +18,13 @@ from pathlib import Path
 from typing import IO, Any, NoReturn
 
 from memtui import __version__, diagnostics
-from memtui.attach import NodeProcessInfo, list_node_processes
+from memtui.attach import NodeProcessInfo, list_node_processes, pid_of
 from memtui.errors import MemtuiError, UsageError
 from memtui.events import (
     ConnectionLost,
     Reconnected,
     Responsive,
+    Restarted,
     SampleTaken,
     SnapshotProgress,
     StillReconnecting,
@@ -123,6 +124,12 @@ def build_parser() -> argparse.ArgumentParser:
                          help=f"seconds between samples, {MIN_INTERVAL_S:g} to "
                               f"{MAX_INTERVAL_S:g} (default: %(default)g)")
 
+    def follow_option(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("--follow", action="store_true",
+                         help="when the target exits, wait for its successor (same systemd "
+                              "unit or container, else same command and directory, started "
+                              "after the exit) and attach to it (default: stop)")
+
     def snapshot_dir_option(sub: argparse.ArgumentParser) -> None:
         sub.add_argument("--snapshot-dir", type=Path, default=None, metavar="DIR",
                          help="directory for the snapshots taken with s (default: the "
@@ -132,6 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
                        "memtui 1234 --interval 0.5 --snapshot-dir /tmp")
     attach_options(monitor)
     interval_option(monitor)
+    follow_option(monitor)
     snapshot_dir_option(monitor)
 
     demo = _command(commands, "demo", "start the bundled leaky demo app and monitor it",
@@ -149,6 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
                       "memtui record 1234 --interval 1 --duration 60 -o deploy.jsonl")
     attach_options(record)
     interval_option(record)
+    follow_option(record)
     record.add_argument("--duration", type=_seconds, default=None, metavar="S",
                         help="stop after this many seconds (default: run until Ctrl-C or "
                              "until the target exits)")
@@ -324,7 +333,8 @@ async def attached(args: argparse.Namespace, action: Callable[[Monitor], Awaitab
         return await action(monitor)
     finally:
         result = await asyncio.shield(monitor.close())
-        note = result.note(info.pid) if result is not None else None
+        pid = monitor.info.pid if monitor.info else info.pid
+        note = result.note(pid) if result is not None else None
         if note is not None and monitor.exit_reason is None:
             _note(note)
 
@@ -349,10 +359,11 @@ INSPECTOR_FATE = {
 
 
 def cmd_record(args: argparse.Namespace) -> int:
+    _require_pid_to_follow(args)
     out, close = _open_output(args.output)
     try:
         return run_async(attached(args, lambda m: _record(m, args, out),
-                                  interval=args.interval))
+                                  interval=args.interval, follow=args.follow))
     finally:
         close()
 
@@ -361,6 +372,7 @@ async def _record(monitor: Monitor, args: argparse.Namespace, out: IO[str]) -> i
     writer = SampleWriter(out, args.format)
     pid = monitor.session.pid
     lost_at: float | None = None
+    exited_at: float | None = None
     events = monitor.events()
     with contextlib.suppress(TimeoutError):
         async with asyncio.timeout(args.duration):
@@ -370,8 +382,14 @@ async def _record(monitor: Monitor, args: argparse.Namespace, out: IO[str]) -> i
                 elif isinstance(event, Unresponsive):
                     _note(f"pid {pid} is not answering (event loop blocked?)")
                 elif isinstance(event, TargetExited):
-                    raise MemtuiError(f"pid {pid} {event.reason.describe()}; "
-                                      f"{writer.count} samples written")
+                    if not (monitor.follow and monitor.can_follow):
+                        raise MemtuiError(f"pid {pid} {event.reason.describe()}; "
+                                          f"{writer.count} samples written")
+                    exited_at = event.at
+                    _note(f"pid {pid} {event.reason.describe()}; waiting for its successor")
+                elif isinstance(event, Restarted):
+                    exited_at, pid = None, event.new_pid
+                    _note(event.describe())
                 elif isinstance(event, ConnectionLost):
                     lost_at = event.at
                     _note(f"connection to pid {pid} lost ({event.reason}); reconnecting")
@@ -384,6 +402,11 @@ async def _record(monitor: Monitor, args: argparse.Namespace, out: IO[str]) -> i
                 elif isinstance(event, Responsive):
                     _note(f"pid {pid} answers again")
     await events.aclose()
+    if exited_at is not None:
+        raise MemtuiError(f"the recording ended waiting for the successor of pid {pid} (for "
+                          f"{format_duration(time.time() - exited_at)}); "
+                          f"{writer.count} samples written",
+                          "no process of the same service or command started")
     if lost_at is not None:
         raise MemtuiError(f"the recording ended disconnected from pid {pid} (for "
                           f"{format_duration(time.time() - lost_at)}); "
@@ -535,10 +558,17 @@ def _container_cell(row: NodeProcessInfo) -> str:
 def cmd_monitor(args: argparse.Namespace) -> int:
     from memtui.ui import run_monitor
 
+    _require_pid_to_follow(args)
     monitor = Monitor(args.target, interval=args.interval, keep_inspector=args.keep_inspector,
                       allow_non_loopback=args.allow_non_loopback_inspector,
-                      snapshot_dir=args.snapshot_dir)
+                      snapshot_dir=args.snapshot_dir, follow=args.follow)
     return run_monitor(monitor, on_exit_message=_print_if_possible)
+
+
+def _require_pid_to_follow(args: argparse.Namespace) -> None:
+    if args.follow and pid_of(args.target) is None:
+        raise UsageError(f"--follow needs a PID, not {args.target!r}",
+                         "a successor is found from the process that exited")
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
