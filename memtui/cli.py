@@ -37,7 +37,7 @@ USAGE = """memtui TARGET [options]          live monitor (TARGET: PID, HOST:PORT
        memtui record TARGET [--interval S] [--duration S] [--format jsonl|csv] [-o FILE]
        memtui gc TARGET                 force a full GC, print heap used before -> after
        memtui snapshot TARGET [-o FILE] [--force]
-       memtui summary FILE [--json] [--top N]
+       memtui summary FILE [--json] [--top N] [--statistics] [--strings N] [--largest N]
        memtui diff BEFORE AFTER [--json] [--top N] [--sort COLUMN]"""
 
 
@@ -104,6 +104,12 @@ def build_parser() -> argparse.ArgumentParser:
     summary.add_argument("file", type=Path)
     summary.add_argument("--json", action="store_true")
     summary.add_argument("--top", type=int, default=20)
+    summary.add_argument("--statistics", action="store_true",
+                         help="DevTools' Statistics: code, strings, arrays, typed arrays, system")
+    summary.add_argument("--strings", type=int, metavar="N", nargs="?", const=20,
+                         help="the N duplicated strings wasting most (default 20)")
+    summary.add_argument("--largest", type=int, metavar="N", nargs="?", const=20,
+                         help="the N objects with the largest retained sizes (default 20)")
 
     diff = commands.add_parser("diff", help="classes that changed between two snapshots")
     diff.add_argument("before", type=Path)
@@ -357,9 +363,11 @@ def _print_if_possible(line: str) -> None:
 
 def cmd_summary(args: argparse.Namespace) -> int:
     from memtui.heap import report
-    from memtui.heap.snapshot import load_snapshot
+    from memtui.heap.pipeline import HeapAnalysis
 
-    document = report.summary_json(args.file, load_snapshot(args.file), args.top)
+    document = report.summary_json(args.file, HeapAnalysis.of_file(args.file), args.top,
+                                   statistics=args.statistics, strings=args.strings,
+                                   largest=args.largest)
     print(json.dumps(document, indent=2) if args.json else report.summary_table(document))
     return 0
 

@@ -80,7 +80,7 @@ class HeapSnapshot:
 
     def __init__(self, *, path: Path | None, meta: SnapshotMeta, nodes: dict[str, np.ndarray],
                  edges: dict[str, np.ndarray], strings: list[str], locations: NodeLocations,
-                 root_index: int = 0):
+                 root_index: int = 0, extra_native_bytes: int = 0):
         self.path = path
         self.meta = meta
         self.node_type: np.ndarray = nodes["type"]
@@ -99,6 +99,7 @@ class HeapSnapshot:
         self.strings = strings
         self.locations = locations
         self.root = root_index
+        self.extra_native_bytes = extra_native_bytes
 
     @property
     def node_edge_count(self) -> np.ndarray:
@@ -124,6 +125,23 @@ class HeapSnapshot:
     def edge_source(self) -> np.ndarray:
         """Source node ordinal of every edge (built on demand: 4 bytes per edge)."""
         return np.repeat(np.arange(self.node_count, dtype=np.uint32), np.diff(self.first_edge))
+
+    def edge_counts_of(self, nodes: np.ndarray) -> np.ndarray:
+        """Number of edges of each node in `nodes`."""
+        return self.first_edge[nodes + 1] - self.first_edge[nodes]
+
+    def edges_of(self, nodes: np.ndarray) -> np.ndarray:
+        """The edge positions of `nodes`, node after node, each node's edges in order."""
+        index_type = np.int32 if self.edge_count < 2**31 else np.int64
+        starts = self.first_edge[nodes].astype(index_type)
+        lengths = self.first_edge[nodes + 1].astype(index_type) - starts
+        total = int(lengths.sum(dtype=np.int64))
+        if not total:
+            return np.empty(0, dtype=index_type)
+        starts -= np.cumsum(lengths, dtype=index_type) - lengths
+        ranges = np.repeat(starts, lengths)
+        ranges += np.arange(total, dtype=index_type)
+        return ranges
 
     def edge_name_str(self, edge: int) -> str:
         """The edge's name; element and hidden edges are named by their index."""
@@ -565,9 +583,12 @@ class _SnapshotParser:
                                f"but snapshot.edge_count is {declared_edges}")
         self.check_string_indexes(nodes, edges)
         root = self.header.get("root_index", 0) // len(self.meta.node_fields)
+        extra_native = self.header.get("extra_native_bytes", 0)
+        if not isinstance(extra_native, int):
+            extra_native = 0
         return HeapSnapshot(path=self.path, meta=self.meta, nodes=nodes, edges=edges,
                             strings=self.strings, locations=self.build_locations(),
-                            root_index=root)
+                            root_index=root, extra_native_bytes=extra_native)
 
     def check_string_indexes(self, nodes, edges) -> None:
         string_count = len(self.strings)

@@ -8,7 +8,7 @@ from textual.message import Message
 
 from memtui.events import MonitorEvent, SnapshotProgress
 from memtui.heap.classes import ClassSummary
-from memtui.heap.diff import HeapDiff
+from memtui.heap.diff import HeapDiff, NewObject
 from memtui.heap.retainers import RetainerChain
 
 
@@ -65,11 +65,11 @@ class SummaryReady(Message):
 
 @dataclass
 class NewObjectsReady(Message):
-    """A class's new objects: (node ordinal, id, self size), largest first."""
+    """A class's new objects, largest retained size first."""
 
     label: str
     location: str | None
-    objects: list[tuple[int, int, int]]
+    objects: list[NewObject]
 
 
 @dataclass

@@ -8,6 +8,7 @@ import pytest
 
 from memtui.errors import UsageError
 from memtui.heap.capture import sidecar_path
+from memtui.heap.pipeline import HeapAnalysis
 from memtui.heap.report import (
     DIFF_COLUMNS,
     compare_files,
@@ -18,7 +19,6 @@ from memtui.heap.report import (
     summary_json,
     summary_table,
 )
-from memtui.heap.snapshot import load_snapshot
 from tests.nodeproc import node_binary, node_majors, start_node
 
 SUMMARY_KEYS = {"class", "count", "self_size", "retained_size", "location"}
@@ -59,8 +59,9 @@ def kept_row(rows):
 
 
 def test_summary_json_follows_the_contract(files):
-    snapshot = load_snapshot(files.before)
-    summary = summary_json(files.before, snapshot, top=None)
+    analysis = HeapAnalysis.of_file(files.before)
+    snapshot = analysis.snapshot
+    summary = summary_json(files.before, analysis, top=None)
     assert set(summary) == {"file", "nodes", "edges", "self_size", "classes"}
     assert summary["file"] == str(files.before)
     assert (summary["nodes"], summary["edges"]) == (snapshot.node_count, snapshot.edge_count)
@@ -73,7 +74,7 @@ def test_summary_json_follows_the_contract(files):
 
 
 def test_summary_rows_for_known_classes(files):
-    summary = summary_json(files.before, load_snapshot(files.before), top=None)
+    summary = summary_json(files.before, HeapAnalysis.of_file(files.before), top=None)
     kept = kept_row(summary["classes"])
     assert kept["count"] == 1000
     assert kept["retained_size"] == kept["self_size"]
@@ -83,7 +84,7 @@ def test_summary_rows_for_known_classes(files):
 
 
 def test_summary_top_keeps_the_largest(files):
-    snapshot = load_snapshot(files.before)
+    snapshot = HeapAnalysis.of_file(files.before)
     everything = summary_json(files.before, snapshot)["classes"]
     assert summary_json(files.before, snapshot, top=3)["classes"] == everything[:3]
     with pytest.raises(UsageError, match="--top"):
@@ -91,7 +92,7 @@ def test_summary_top_keeps_the_largest(files):
 
 
 def test_summary_table_is_aligned(files):
-    summary = summary_json(files.before, load_snapshot(files.before), top=5)
+    summary = summary_json(files.before, HeapAnalysis.of_file(files.before), top=5)
     lines = summary_table(summary).splitlines()
     assert lines[0].startswith(f"{files.before}: ")
     header, *rows = lines[2:]
@@ -105,7 +106,7 @@ def test_diff_json_follows_the_contract(files, comparable_diff):
     document = diff_json(files.before, files.after, comparable_diff)
     assert document["ids_comparable"] is True
     assert document["before"]["file"] == str(files.before)
-    assert document["after"]["nodes"] == comparable_diff.after.node_count
+    assert document["after"]["nodes"] == comparable_diff.after.snapshot.node_count
     assert document["before"]["taken_at"] is None
     assert all(tuple(row) == DIFF_COLUMNS for row in document["rows"])
     kept = kept_row(document["rows"])

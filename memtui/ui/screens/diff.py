@@ -20,9 +20,16 @@ from textual.worker import get_current_worker
 
 from memtui.errors import MemtuiError
 from memtui.events import SnapshotSaved
-from memtui.heap.classes import ClassTable, classify, summarize
-from memtui.heap.diff import ClassDiff, HeapDiff, diff_snapshots, ids_comparable, new_objects
-from memtui.heap.retainers import RetainerIndex
+from memtui.heap.classes import class_summaries
+from memtui.heap.diff import (
+    ClassDiff,
+    HeapDiff,
+    NewObject,
+    diff_snapshots,
+    ids_comparable,
+    new_objects,
+)
+from memtui.heap.pipeline import HeapAnalysis
 from memtui.heap.snapshot import HeapSnapshot, load_snapshot
 from memtui.ui.messages import (
     AnalysisFailed,
@@ -41,22 +48,13 @@ NARROW_CLASS_LABEL = 34
 COMPARE_HINT = "take two snapshots with `s` to compare them"
 
 
-@dataclass
-class LoadedSnapshot:
-    """A parsed snapshot with its classes; the retainer index is built on first use."""
-
-    snapshot: HeapSnapshot
-    classes: ClassTable
-    retainers: RetainerIndex | None = None
-
-
 class SnapshotCache:
-    """Parsed snapshots by path, at most `capacity`, plus the latest diff between two of them."""
+    """Analysed snapshots by path, at most `capacity`, plus the latest diff between two."""
 
     def __init__(self, load: Callable[..., HeapSnapshot] = load_snapshot, capacity: int = 2):
         self.load = load
         self.capacity = capacity
-        self.entries: dict[Path, LoadedSnapshot] = {}
+        self.entries: dict[Path, HeapAnalysis] = {}
         self.diff: tuple[tuple[Path, Path], HeapDiff] | None = None
         self.lock = threading.Lock()
 
@@ -68,19 +66,19 @@ class SnapshotCache:
             if self.diff is not None and not set(self.diff[0]) <= set(paths):
                 self.diff = None
 
-    def cached(self, path: Path) -> LoadedSnapshot | None:
+    def cached(self, path: Path) -> HeapAnalysis | None:
         with self.lock:
             return self.entries.get(path)
 
     def get(self, path: Path, on_progress: Callable[[float], None],
-            on_classify: Callable[[], None]) -> LoadedSnapshot:
-        """The snapshot at `path`, parsed and classified unless already cached."""
+            on_step: Callable[[str], None]) -> HeapAnalysis:
+        """The analysis of the snapshot at `path`, parsed unless already cached; its passes
+        report to `on_step` as they start, in whichever worker runs them."""
         entry = self.cached(path)
         if entry is not None:
+            entry.on_step = on_step
             return entry
-        snapshot = self.load(path, on_progress=on_progress)
-        on_classify()
-        entry = LoadedSnapshot(snapshot, classify(snapshot))
+        entry = HeapAnalysis(self.load(path, on_progress=on_progress), on_step)
         with self.lock:
             self.entries[path] = entry
             while len(self.entries) > self.capacity:
@@ -156,7 +154,7 @@ class DiffBrowser(Vertical):
         self.wide = True
         self.listed: list = []
         self.selected_class: ClassDiff | None = None
-        self.objects: list[tuple[int, int, int]] = []
+        self.objects: list[NewObject] = []
         self.objects_label = ""
 
     def compose(self) -> ComposeResult:
@@ -218,7 +216,7 @@ class DiffBrowser(Vertical):
             self.say(f"One snapshot: {COMPARE_HINT}.")
             self.summarize_one(snapshots[0].path)
 
-    def _loader(self, path: Path) -> LoadedSnapshot:
+    def _loader(self, path: Path) -> HeapAnalysis:
         worker = get_current_worker()
 
         def on_progress(fraction: float) -> None:
@@ -226,14 +224,14 @@ class DiffBrowser(Vertical):
                 raise AnalysisCancelled
             self.post_message(AnalysisProgressed(f"parsing {path.name}…", fraction))
 
-        def on_classify() -> None:
+        def on_step(step: str) -> None:
             if worker.is_cancelled:
                 raise AnalysisCancelled
-            self.post_message(AnalysisProgressed(f"classifying {path.name}…", None))
+            self.post_message(AnalysisProgressed(f"{step} of {path.name}…", None))
 
         if self.cache.cached(path) is None:
             on_progress(0.0)
-        return self.cache.get(path, on_progress, on_classify)
+        return self.cache.get(path, on_progress, on_step)
 
     @work(thread=True, exclusive=True, group="analysis")
     def compare(self, before_path: Path, after_path: Path) -> None:
@@ -250,8 +248,7 @@ class DiffBrowser(Vertical):
             self.post_message(AnalysisProgressed("comparing…", None))
             comparable, reason = ids_comparable(before.snapshot, after.snapshot,
                                                 before_path, after_path)
-            diff = diff_snapshots(before.snapshot, after.snapshot, comparable, reason,
-                                  before.classes, after.classes)
+            diff = diff_snapshots(before, after, comparable, reason)
             self.cache.diff = ((before_path, after_path), diff)
             self.post_message(DiffReady(diff))
         except AnalysisCancelled:
@@ -264,8 +261,7 @@ class DiffBrowser(Vertical):
         try:
             self.cache.keep_only([path])
             loaded = self._loader(path)
-            self.post_message(SummaryReady(path.name, summarize(loaded.snapshot,
-                                                                loaded.classes)))
+            self.post_message(SummaryReady(path.name, class_summaries(loaded.classes)))
         except AnalysisCancelled:
             return
         except MemtuiError as error:
@@ -273,19 +269,35 @@ class DiffBrowser(Vertical):
 
     @work(thread=True, exclusive=True, group="analysis")
     def list_new_objects(self, diff: HeapDiff, row: ClassDiff) -> None:
-        self.post_message(NewObjectsReady(row.label, row.location,
-                                          new_objects(diff, row.label, row.location)))
+        try:
+            self._watch(diff.after)
+            objects = new_objects(diff, row.label, row.location)
+        except AnalysisCancelled:
+            return
+        self.post_message(NewObjectsReady(row.label, row.location, objects))
 
     @work(thread=True, exclusive=True, group="analysis")
-    def find_retainers(self, after_path: Path, node: int, object_label: str) -> None:
-        entry = self.cache.cached(after_path)
-        if entry is None:
+    def find_retainers(self, analysis: HeapAnalysis, node: int, object_label: str) -> None:
+        try:
+            self._watch(analysis)
+            chain = analysis.retainers.chain(node)
+        except AnalysisCancelled:
             return
-        if entry.retainers is None:
-            self.post_message(AnalysisProgressed("searching retainers…", None))
-            entry.retainers = RetainerIndex(entry.snapshot)
         if not get_current_worker().is_cancelled:
-            self.post_message(RetainersReady(object_label, entry.retainers.chain(node)))
+            self.post_message(RetainersReady(object_label, chain))
+
+    def _watch(self, analysis: HeapAnalysis) -> None:
+        """Report the passes `analysis` runs in this worker, and stop at the next one if
+        the worker is cancelled."""
+        worker = get_current_worker()
+        name = analysis.snapshot.path.name if analysis.snapshot.path else "the snapshot"
+
+        def on_step(step: str) -> None:
+            if worker.is_cancelled:
+                raise AnalysisCancelled
+            self.post_message(AnalysisProgressed(f"{step} of {name}…", None))
+
+        analysis.on_step = on_step
 
     def on_analysis_progressed(self, message: AnalysisProgressed) -> None:
         self.set_class(True, "loading")
@@ -422,15 +434,17 @@ class DiffBrowser(Vertical):
         table.clear(columns=True)
         table.add_column("Object", key="object")
         table.add_column(Text("Self Size", justify="right"), key="self_size")
-        for number, (_, object_id, size) in enumerate(shown):
-            table.add_row(f"{message.label} @{object_id}",
-                          Text(format_bytes(size), justify="right"), key=str(number))
+        for number, new_object in enumerate(shown):
+            table.add_row(f"{message.label} @{new_object.node_id}",
+                          Text(format_bytes(new_object.self_size), justify="right"),
+                          key=str(number))
         self.show_level("diff-objects-view")
 
     @on(DataTable.RowSelected, "#diff-objects")
     def object_chosen(self, event: DataTable.RowSelected) -> None:
-        node, object_id, _ = self.objects[int(event.row_key.value)]
-        self.find_retainers(self.diff.after.path, node, f"{self.objects_label} @{object_id}")
+        chosen = self.objects[int(event.row_key.value)]
+        self.find_retainers(self.diff.after, chosen.node,
+                            f"{self.objects_label} @{chosen.node_id}")
 
     def on_retainers_ready(self, message: RetainersReady) -> None:
         self.set_class(False, "loading")

@@ -1,0 +1,418 @@
+"""The compiled loops of the heap analysis (numba, compiled on first use and cached per user).
+
+Every function here is a plain loop over the snapshot's columns, compiled by numba with
+`nogil`, so a UI thread keeps running while one works. Compiled code is cached in
+`$XDG_CACHE_HOME/memtui/numba` (default `~/.cache/memtui/numba`), not next to the package,
+which may be read-only for the user; `NUMBA_CACHE_DIR` set by the user wins. The first use
+on a machine compiles everything once (a few seconds); later runs load the cache.
+
+Graphs are given in CSR form: node v's edges are `first_edge[v]:first_edge[v + 1]`, their
+targets `edge_to[...]` (node ordinals).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def _cache_directory() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "memtui" / "numba"
+
+
+os.environ.setdefault("NUMBA_CACHE_DIR", str(_cache_directory()))
+
+import numba  # noqa: E402
+import numpy as np  # noqa: E402
+
+jit = numba.njit(cache=True, nogil=True, boundscheck=False)
+
+NO_NODE = -1
+
+
+@jit
+def parse_numbers(text: np.ndarray, out: np.ndarray) -> int:
+    """Parse comma-separated non-negative integers (whitespace allowed) from the bytes
+    `text` into `out`; the count parsed, or -1 for a negative number, -2 for another
+    character, -3 for a value over 2**32 - 1, -4 when `out` is too small."""
+    count = 0
+    value = 0
+    in_number = False
+    limit = out.size
+    for i in range(text.size):
+        c = text[i]
+        if 48 <= c <= 57:
+            value = value * 10 + (c - 48)
+            if value > 4294967295:
+                return -3
+            in_number = True
+        elif c == 44 or c == 32 or c == 10 or c == 13 or c == 9:
+            if in_number:
+                if count >= limit:
+                    return -4
+                out[count] = value
+                count += 1
+                value = 0
+                in_number = False
+        elif c == 45:
+            return -1
+        else:
+            return -2
+    if in_number:
+        if count >= limit:
+            return -4
+        out[count] = value
+        count += 1
+    return count
+
+
+@jit
+def reachable(first_edge, edge_to, followed, seeds, node_count):
+    """Mask of the nodes reachable from `seeds` over the edges where `followed` is true."""
+    seen = np.zeros(node_count, dtype=np.bool_)
+    stack = np.empty(node_count, dtype=np.int32)
+    top = 0
+    for s in seeds:
+        if not seen[s]:
+            seen[s] = True
+            stack[top] = s
+            top += 1
+    while top:
+        top -= 1
+        v = stack[top]
+        for e in range(first_edge[v], first_edge[v + 1]):
+            if followed[e]:
+                w = edge_to[e]
+                if not seen[w]:
+                    seen[w] = True
+                    stack[top] = w
+                    top += 1
+    return seen
+
+
+@jit
+def essential_edges(first_edge, edge_to, edge_type, edge_name, node_id, root, weak,
+                    shortcut, internal, weakmap_table_of_name, page_owned):
+    """DevTools' essential edges, as a mask: not weak, not a self edge, no shortcut except
+    the root's, no WeakMap table -> value edge (`weakmap_table_of_name[name]` is the table
+    id such an internal edge's name holds, else -1), and no edge from outside the page's
+    objects into them (`page_owned` empty: no such rule)."""
+    keep = np.empty(edge_to.size, dtype=np.bool_)
+    check_owned = page_owned.size > 0
+    for v in range(first_edge.size - 1):
+        for e in range(first_edge[v], first_edge[v + 1]):
+            w = edge_to[e]
+            kind = edge_type[e]
+            ok = kind != weak and w != v
+            if ok and kind == internal and weakmap_table_of_name[edge_name[e]] == node_id[v]:
+                ok = False
+            if ok and v != root and (
+                    kind == shortcut or (check_owned and page_owned[w] and not page_owned[v])):
+                ok = False
+            keep[e] = ok
+    return keep
+
+
+@jit
+def _retainers(first_edge, edge_to, kept, node_count):
+    """The reverse graph of the kept edges: (first_retainer, retainer) in CSR form."""
+    first = np.zeros(node_count + 1, dtype=np.int64)
+    for e in range(edge_to.size):
+        if kept[e]:
+            first[edge_to[e] + 1] += 1
+    for v in range(node_count):
+        first[v + 1] += first[v]
+    retainer = np.empty(first[node_count], dtype=np.int32)
+    fill = first[:-1].copy()
+    for v in range(node_count):
+        for e in range(first_edge[v], first_edge[v + 1]):
+            if kept[e]:
+                w = edge_to[e]
+                retainer[fill[w]] = v
+                fill[w] += 1
+    return first, retainer
+
+
+@jit
+def dominator_tree(first_edge, edge_to, kept, root):
+    """Immediate dominators over the kept edges, and the DFS order they were found in
+    (Lengauer-Tarjan, as DevTools runs it).
+
+    Nodes without any kept retainer are searched from as if the root held them; nodes
+    still unreached (cycles held only by each other) are numbered one by one as children
+    of the root. Returns (idom, order): idom[root] == root, order[0] == root.
+    """
+    n = first_edge.size - 1
+    first_retainer, retainer = _retainers(first_edge, edge_to, kept, n)
+    semi = np.zeros(n, dtype=np.int32)
+    vertex = np.empty(n + 1, dtype=np.int32)
+    parent = np.full(n, root, dtype=np.int32)
+    count = _depth_first(root, 0, first_edge, edge_to, kept, semi, vertex, parent)
+    if count < n:
+        for v in range(n):
+            if semi[v] == 0 and first_retainer[v] == first_retainer[v + 1]:
+                count = _depth_first(v, count, first_edge, edge_to, kept, semi, vertex, parent)
+    if count < n:
+        for v in range(n):
+            if semi[v] == 0:
+                count += 1
+                semi[v] = count
+                vertex[count] = v
+    label = np.arange(n, dtype=np.int32)
+    ancestor = np.full(n, NO_NODE, dtype=np.int32)
+    path = np.empty(n, dtype=np.int32)
+    bucket_head = np.full(n, NO_NODE, dtype=np.int32)
+    bucket_next = np.empty(n, dtype=np.int32)
+    # Once w is linked its parent is no longer read, so dom shares parent's memory.
+    dom = parent
+    for i in range(n, 1, -1):
+        w = vertex[i]
+        best = semi[w]
+        begin, end = first_retainer[w], first_retainer[w + 1]
+        if begin == end:
+            best = 1
+        for k in range(begin, end):
+            u = _evaluate(retainer[k], ancestor, label, semi, path)
+            if semi[u] < best:
+                best = semi[u]
+        semi[w] = best
+        holder = vertex[best]
+        bucket_next[w] = bucket_head[holder]
+        bucket_head[holder] = w
+        p = parent[w]
+        ancestor[w] = p
+        v = bucket_head[p]
+        bucket_head[p] = NO_NODE
+        while v >= 0:
+            u = _evaluate(v, ancestor, label, semi, path)
+            dom[v] = u if semi[u] < semi[v] else p
+            v = bucket_next[v]
+    for i in range(2, n + 1):
+        w = vertex[i]
+        if dom[w] != vertex[semi[w]]:
+            dom[w] = dom[dom[w]]
+    dom[root] = root
+    return dom, vertex[1:]
+
+
+@jit
+def _depth_first(start, count, first_edge, edge_to, kept, semi, vertex, parent):
+    """Number the nodes reached from `start` over kept edges in DFS preorder, after
+    `count`; returns the new count."""
+    n = semi.size
+    stack = np.empty(n, dtype=np.int32)
+    next_edge = np.empty(n, dtype=np.int64)
+    count += 1
+    semi[start] = count
+    vertex[count] = start
+    next_edge[start] = first_edge[start]
+    stack[0] = start
+    top = 1
+    while top:
+        v = stack[top - 1]
+        end = first_edge[v + 1]
+        e = next_edge[v]
+        w = NO_NODE
+        while e < end:
+            w = edge_to[e]
+            e += 1
+            if kept[e - 1] and semi[w] == 0:
+                break
+        else:
+            next_edge[v] = e
+            top -= 1
+            continue
+        next_edge[v] = e
+        parent[w] = v
+        count += 1
+        semi[w] = count
+        vertex[count] = w
+        next_edge[w] = first_edge[w]
+        stack[top] = w
+        top += 1
+    return count
+
+
+@jit
+def _evaluate(v, ancestor, label, semi, path):
+    """Lengauer-Tarjan's EVAL with path compression; `path` is scratch space."""
+    a = ancestor[v]
+    if a < 0:
+        return v
+    if ancestor[a] < 0:
+        return label[v]
+    length = 0
+    w = v
+    while ancestor[ancestor[w]] >= 0:
+        path[length] = w
+        length += 1
+        w = ancestor[w]
+    for i in range(length - 1, -1, -1):
+        w = path[i]
+        a = ancestor[w]
+        if semi[label[a]] < semi[label[w]]:
+            label[w] = label[a]
+        ancestor[w] = ancestor[a]
+    return label[v]
+
+
+@jit
+def subtree_sums(idom, order, values):
+    """Per node, the sum of `values` over the node and every node it dominates."""
+    sums = values.astype(np.int64)
+    for i in range(order.size - 1, 0, -1):
+        v = order[i]
+        sums[idom[v]] += sums[v]
+    return sums
+
+
+@jit
+def dominated_nodes(idom, root):
+    """The children of every node in the dominator tree, in CSR form (first, children)."""
+    n = idom.size
+    first = np.zeros(n + 1, dtype=np.int64)
+    for v in range(n):
+        if v != root:
+            first[idom[v] + 1] += 1
+    for v in range(n):
+        first[v + 1] += first[v]
+    children = np.empty(max(n - 1, 0), dtype=np.int32)
+    fill = first[:-1].copy()
+    for v in range(n):
+        if v != root:
+            d = idom[v]
+            children[fill[d]] = v
+            fill[d] += 1
+    return first, children
+
+
+@jit
+def class_retained_sizes(first_child, children, root, node_class, retained, class_count):
+    """DevTools' retained size per class: the sum of the retained sizes of the class's
+    counted objects (class >= 0) that no other counted object of the class dominates."""
+    result = np.zeros(class_count, dtype=np.int64)
+    on_path = np.zeros(class_count, dtype=np.int32)
+    n = node_class.size
+    stack = np.empty(n, dtype=np.int32)
+    next_child = np.empty(n, dtype=np.int64)
+    stack[0] = root
+    next_child[root] = first_child[root]
+    c = node_class[root]
+    if c >= 0:
+        result[c] += retained[root]
+        on_path[c] += 1
+    top = 1
+    while top:
+        v = stack[top - 1]
+        k = next_child[v]
+        if k < first_child[v + 1]:
+            next_child[v] = k + 1
+            w = children[k]
+            c = node_class[w]
+            if c >= 0:
+                if on_path[c] == 0:
+                    result[c] += retained[w]
+                on_path[c] += 1
+            next_child[w] = first_child[w]
+            stack[top] = w
+            top += 1
+        else:
+            top -= 1
+            c = node_class[v]
+            if c >= 0:
+                on_path[c] -= 1
+    return result
+
+
+@jit
+def single_owners(first_edge, edge_to, edge_type, ownable, weak):
+    """DevTools' `calculateShallowSizes` ownership: for every node, its owner (itself for
+    nodes that are not ownable), or -1 when no owner or several owners reach it."""
+    n = first_edge.size - 1
+    unvisited = -1
+    several = -2
+    owner = np.empty(n, dtype=np.int32)
+    worklist = np.empty(2 * n, dtype=np.int32)
+    top = 0
+    for v in range(n):
+        if ownable[v]:
+            owner[v] = unvisited
+        else:
+            owner[v] = v
+            worklist[top] = v
+            top += 1
+    while top:
+        top -= 1
+        v = worklist[top]
+        o = owner[v]
+        for e in range(first_edge[v], first_edge[v + 1]):
+            if edge_type[e] == weak:
+                continue
+            w = edge_to[e]
+            current = owner[w]
+            if current == unvisited:
+                owner[w] = o
+                worklist[top] = w
+                top += 1
+            elif current != w and current != o and current != several:
+                owner[w] = several
+                worklist[top] = w
+                top += 1
+    for v in range(n):
+        if owner[v] == several:
+            owner[v] = unvisited
+    return owner
+
+
+@jit
+def retainer_search(first_edge, edge_to, followed, user_roots, user_root_edges, root,
+                    system_distance):
+    """DevTools' distances: breadth-first over the followed edges from the user roots (at
+    distance 1, reached by `user_root_edges`), then from the root (at `system_distance`
+    when there are user roots, else 0) for whatever they do not reach. Returns
+    (distance, parent_edge), -1 where a node is not reached."""
+    n = first_edge.size - 1
+    distance = np.full(n, -1, dtype=np.int32)
+    parent_edge = np.full(n, -1, dtype=np.int64)
+    queue = np.empty(n + 1, dtype=np.int32)
+    tail = 0
+    for i in range(user_roots.size):
+        v = user_roots[i]
+        if distance[v] < 0:
+            distance[v] = 1
+            parent_edge[v] = user_root_edges[i]
+            queue[tail] = v
+            tail += 1
+    tail = _breadth_first(queue, 0, tail, first_edge, edge_to, followed, distance,
+                          parent_edge)
+    distance[root] = system_distance if user_roots.size else 0
+    queue[tail] = root
+    _breadth_first(queue, tail, tail + 1, first_edge, edge_to, followed, distance, parent_edge)
+    return distance, parent_edge
+
+
+@jit
+def _breadth_first(queue, head, tail, first_edge, edge_to, followed, distance, parent_edge):
+    """Visit from queue[head:tail] in discovery order; returns the new tail."""
+    while head < tail:
+        v = queue[head]
+        head += 1
+        for e in range(first_edge[v], first_edge[v + 1]):
+            if followed[e]:
+                w = edge_to[e]
+                if distance[w] < 0:
+                    distance[w] = distance[v] + 1
+                    parent_edge[w] = e
+                    queue[tail] = w
+                    tail += 1
+    return tail
+
+
+@jit
+def retainer_counts(edge_to, node_count):
+    """Number of edges of any type pointing at each node."""
+    counts = np.zeros(node_count, dtype=np.int32)
+    for e in range(edge_to.size):
+        counts[edge_to[e]] += 1
+    return counts

@@ -1,0 +1,164 @@
+"""One analysis per snapshot: every pass DevTools' `HeapSnapshot.initialize()` runs, in its
+order, each computed the first time something asks for it and then kept.
+
+parse (`load_snapshot`) -> shallow sizes -> DOM states -> names and classes (interface
+definitions inferred as data, applied in one place) -> dominators and retained sizes ->
+statistics. `summary`, `diff`, retainers and the UI all read from a `HeapAnalysis`, so no
+caller sequences passes itself and no pass runs twice.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+import numpy as np
+
+from memtui.heap import classes, statistics
+from memtui.heap.classes import ClassTable, InterfaceDefinitions, PlainObjects
+from memtui.heap.dominators import DominatorTree
+from memtui.heap.retainers import RetainerIndex
+from memtui.heap.snapshot import HeapSnapshot, load_snapshot
+from memtui.heap.statistics import DuplicateString, HeapStatistics, LargeObject
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class ClassRow:
+    """One row of the Summary view: a class with its count, shallow and retained sizes.
+    `index` is the class's index in the analysis's `classes` table."""
+
+    index: int
+    label: str
+    location: str | None
+    count: int
+    self_size: int
+    retained_size: int
+
+
+class HeapAnalysis:
+    """The analysis passes of one snapshot. Thread-safe: a pass asked for by two threads
+    runs once. `on_step` is told the name of each pass as it starts (for progress)."""
+
+    def __init__(self, snapshot: HeapSnapshot,
+                 on_step: Callable[[str], None] | None = None):
+        self.snapshot = snapshot
+        self.on_step = on_step
+        self._results: dict[object, object] = {}
+        self._lock = threading.RLock()
+
+    @classmethod
+    def of_file(cls, path: Path | str, on_progress: Callable[[float], None] | None = None,
+                on_step: Callable[[str], None] | None = None) -> HeapAnalysis:
+        """Parse the file (UsageError for a bad one) and analyse it on demand."""
+        return cls(load_snapshot(path, on_progress=on_progress), on_step)
+
+    def _pass(self, key: object, step: str, compute: Callable[[], T]) -> T:
+        with self._lock:
+            if key not in self._results:
+                if self.on_step is not None:
+                    self.on_step(step)
+                self._results[key] = compute()
+            return self._results[key]  # type: ignore[return-value]
+
+    @property
+    def shallow_sizes(self) -> np.ndarray:
+        """DevTools' shallow size of every node (int64)."""
+        return self._pass("shallow", "calculating shallow sizes",
+                          lambda: classes.shallow_sizes(self.snapshot))
+
+    @property
+    def dom_states(self) -> np.ndarray:
+        """DOM link state of every node (0 unknown, 1 attached, 2 detached)."""
+        return self._pass("dom", "propagating DOM state",
+                          lambda: classes.dom_states(self.snapshot))
+
+    @property
+    def plain_objects(self) -> PlainObjects:
+        return self._pass("plain", "collecting object properties",
+                          lambda: classes.plain_objects(self.snapshot))
+
+    @property
+    def interface_definitions(self) -> InterfaceDefinitions:
+        """This snapshot's inferred interface definitions, most used first."""
+        return self._pass("interfaces", "inferring interface definitions",
+                          lambda: classes.infer_interface_definitions(self.snapshot,
+                                                                      self.plain_objects))
+
+    @property
+    def classes(self) -> ClassTable:
+        """Every node's class, plain objects labelled by this snapshot's own interfaces."""
+        return self.classes_with(self.interface_definitions)
+
+    def classes_with(self, definitions: InterfaceDefinitions) -> ClassTable:
+        """Every node's class, plain objects labelled by `definitions` (DevTools' Comparison
+        view labels its base snapshot with the other snapshot's definitions)."""
+        return self._pass(("classes", definitions), "calculating object names",
+                          lambda: classes.class_table(self.snapshot, self.plain_objects,
+                                                      definitions, self.shallow_sizes,
+                                                      self.dom_states))
+
+    @property
+    def dominator_tree(self) -> DominatorTree:
+        """The dominator tree over DevTools' essential edges, with retained sizes."""
+        return self._pass("dominators", "calculating retained sizes",
+                          lambda: DominatorTree.build(self.snapshot, self.shallow_sizes))
+
+    @property
+    def retained_sizes(self) -> np.ndarray:
+        """Retained size of every node (int64)."""
+        return self.dominator_tree.retained
+
+    @property
+    def class_retained_sizes(self) -> np.ndarray:
+        """Retained size of every class of `classes`, as DevTools' Summary shows it."""
+        table = self.classes
+        return self._pass("class retained", "calculating class retained sizes",
+                          lambda: self.dominator_tree.class_retained_sizes(
+                              table.node_class, len(table.names)))
+
+    def class_rows(self) -> list[ClassRow]:
+        """The Summary view: every class with count, shallow and retained size, largest
+        retained size first."""
+        table = self.classes
+        retained = self.class_retained_sizes
+        counted = table.node_class >= 0
+        total = len(table.names)
+        counts = np.bincount(table.node_class[counted], minlength=total).tolist()
+        sizes = np.bincount(table.node_class[counted], table.node_self_size[counted],
+                            minlength=total).astype(np.int64).tolist()
+        rows = [ClassRow(index=i, label=table.names[i], location=table.locations[i],
+                         count=counts[i], self_size=sizes[i], retained_size=int(retained[i]))
+                for i in range(total)]
+        rows.sort(key=lambda r: (-r.retained_size, -r.self_size, r.label, r.location or ""))
+        return rows
+
+    @property
+    def statistics(self) -> HeapStatistics:
+        """DevTools' Statistics view: code, strings, JS arrays, typed arrays, system."""
+        return self._pass("statistics", "calculating statistics",
+                          lambda: statistics.heap_statistics(self.snapshot, self.shallow_sizes,
+                                                             self.retained_sizes))
+
+    @property
+    def duplicate_strings(self) -> list[DuplicateString]:
+        """Strings held more than once, most wasted bytes first."""
+        return self._pass("duplicates", "finding duplicated strings",
+                          lambda: statistics.duplicate_strings(self.snapshot,
+                                                               self.shallow_sizes,
+                                                               self.retained_sizes))
+
+    def largest_objects(self, count: int) -> list[LargeObject]:
+        """The `count` objects with the largest retained sizes."""
+        table = self.classes
+        return statistics.largest_objects(self.snapshot, table, self.retained_sizes, count)
+
+    @property
+    def retainers(self) -> RetainerIndex:
+        """Shortest retaining paths of every node."""
+        return self._pass("retainers", "searching retainers",
+                          lambda: RetainerIndex(self.snapshot))
