@@ -28,8 +28,9 @@ def weakmap_tables_by_name(snapshot: HeapSnapshot) -> np.ndarray:
     """Per string index, the WeakMap table id an internal edge of that name leaves (the
     table -> value edge DevTools drops), or -1."""
     tables = np.full(len(snapshot.strings), -1, dtype=np.int64)
-    internal = snapshot.edge_type == snapshot.edge_type_code("internal")
-    for index in np.unique(snapshot.edge_name[internal]).tolist():
+    internal = kernels.names_of_edges(snapshot.edge_type, snapshot.edge_name,
+                                      snapshot.edge_type_code("internal"), len(snapshot.strings))
+    for index in np.flatnonzero(internal).tolist():
         match = WEAKMAP_EDGE_NAME.match(snapshot.strings[index])
         if match:
             tables[index] = int(match.group(1))

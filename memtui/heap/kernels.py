@@ -27,8 +27,10 @@ import numba  # noqa: E402
 import numpy as np  # noqa: E402
 
 jit = numba.njit(cache=True, nogil=True, boundscheck=False)
+inline_jit = numba.njit(cache=True, nogil=True, boundscheck=False, inline="always")
 
 NO_NODE = -1
+NEGATIVE_NUMBER, NOT_A_NUMBER, TOO_LARGE, NO_ROOM = -1, -2, -3, -4
 
 
 @jit
@@ -45,23 +47,23 @@ def parse_numbers(text: np.ndarray, out: np.ndarray) -> int:
         if 48 <= c <= 57:
             value = value * 10 + (c - 48)
             if value > 4294967295:
-                return -3
+                return TOO_LARGE
             in_number = True
         elif c == 44 or c == 32 or c == 10 or c == 13 or c == 9:
             if in_number:
                 if count >= limit:
-                    return -4
+                    return NO_ROOM
                 out[count] = value
                 count += 1
                 value = 0
                 in_number = False
         elif c == 45:
-            return -1
+            return NEGATIVE_NUMBER
         else:
-            return -2
+            return NOT_A_NUMBER
     if in_number:
         if count >= limit:
-            return -4
+            return NO_ROOM
         out[count] = value
         count += 1
     return count
@@ -148,11 +150,15 @@ def dominator_tree(first_edge, edge_to, kept, root):
     semi = np.zeros(n, dtype=np.int32)
     vertex = np.empty(n + 1, dtype=np.int32)
     parent = np.full(n, root, dtype=np.int32)
-    count = _depth_first(root, 0, first_edge, edge_to, kept, semi, vertex, parent)
+    stack = np.empty(n, dtype=np.int32)
+    next_edge = np.empty(n, dtype=first_edge.dtype)
+    count = _depth_first(root, 0, first_edge, edge_to, kept, semi, vertex, parent, stack,
+                         next_edge)
     if count < n:
         for v in range(n):
             if semi[v] == 0 and first_retainer[v] == first_retainer[v + 1]:
-                count = _depth_first(v, count, first_edge, edge_to, kept, semi, vertex, parent)
+                count = _depth_first(v, count, first_edge, edge_to, kept, semi, vertex, parent,
+                                     stack, next_edge)
     if count < n:
         for v in range(n):
             if semi[v] == 0:
@@ -161,7 +167,7 @@ def dominator_tree(first_edge, edge_to, kept, root):
                 vertex[count] = v
     label = np.arange(n, dtype=np.int32)
     ancestor = np.full(n, NO_NODE, dtype=np.int32)
-    path = np.empty(n, dtype=np.int32)
+    path = stack
     bucket_head = np.full(n, NO_NODE, dtype=np.int32)
     bucket_next = np.empty(n, dtype=np.int32)
     # Once w is linked its parent is no longer read, so dom shares parent's memory.
@@ -197,12 +203,10 @@ def dominator_tree(first_edge, edge_to, kept, root):
 
 
 @jit
-def _depth_first(start, count, first_edge, edge_to, kept, semi, vertex, parent):
+def _depth_first(start, count, first_edge, edge_to, kept, semi, vertex, parent, stack,
+                 next_edge):
     """Number the nodes reached from `start` over kept edges in DFS preorder, after
-    `count`; returns the new count."""
-    n = semi.size
-    stack = np.empty(n, dtype=np.int32)
-    next_edge = np.empty(n, dtype=np.int64)
+    `count`; returns the new count. `stack` and `next_edge` are scratch space."""
     count += 1
     semi[start] = count
     vertex[count] = start
@@ -234,7 +238,7 @@ def _depth_first(start, count, first_edge, edge_to, kept, semi, vertex, parent):
     return count
 
 
-@jit
+@inline_jit
 def _evaluate(v, ancestor, label, semi, path):
     """Lengauer-Tarjan's EVAL with path compression; `path` is scratch space."""
     a = ancestor[v]
@@ -407,6 +411,16 @@ def _breadth_first(queue, head, tail, first_edge, edge_to, followed, distance, p
                     queue[tail] = w
                     tail += 1
     return tail
+
+
+@jit
+def names_of_edges(edge_type, edge_name, kind, string_count):
+    """Mask over the strings table: the names of the edges of type `kind`."""
+    used = np.zeros(string_count, dtype=np.bool_)
+    for e in range(edge_type.size):
+        if edge_type[e] == kind:
+            used[edge_name[e]] = True
+    return used
 
 
 @jit
