@@ -4,7 +4,9 @@ the largest single objects.
 The statistics follow DevTools' `JSHeapSnapshot.calculateStatistics` (over shallow sizes);
 duplicated strings its `duplicatedStrings` filter (strings and unflattened concatenated
 strings of non-zero size, grouped by value), with memlab's `string` analysis measure of waste
-(the retained size of all copies but one's share).
+(the retained size of all copies but one's share). V8 names most concatenated strings
+`(concatenated string)` instead of their text; those are left out, since equal names do not
+mean equal values there.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ TYPED_ARRAY_STORE = "system / JSArrayBufferData"
 STRING_TYPES = ("string", "concatenated string", "sliced string")
 DUPLICATE_STRING_TYPES = ("string", "concatenated string")
 CONS_PART_EDGES = ("first", "second")
+CONS_STRING_PLACEHOLDER = "(concatenated string)"
 
 
 @dataclass(frozen=True)
@@ -136,6 +139,8 @@ def duplicate_strings(snapshot: HeapSnapshot, self_size: np.ndarray,
     """String values held by more than one string node, most wasted bytes first."""
     candidates = np.flatnonzero(of_types(snapshot, DUPLICATE_STRING_TYPES) & (self_size > 0))
     candidates = candidates[~_flat_cons_strings(snapshot, candidates)]
+    placeholder = string_indexes(snapshot.strings, CONS_STRING_PLACEHOLDER)
+    candidates = candidates[~np.isin(snapshot.node_name[candidates], placeholder)]
     names = snapshot.node_name[candidates]
     distinct, name_slot = np.unique(names, return_inverse=True)
     canonical: dict[str, int] = {}

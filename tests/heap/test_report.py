@@ -102,6 +102,32 @@ def test_summary_table_is_aligned(files):
     assert all(row[column_end - 1] == "B" for row in rows)
 
 
+def test_summary_sections_beyond_classes(files):
+    analysis = HeapAnalysis.of_file(files.before)
+    plain = summary_json(files.before, analysis, top=3)
+    document = summary_json(files.before, analysis, top=3, statistics=True, strings=4,
+                            largest=5)
+    assert set(document) - set(plain) == {"statistics", "duplicate_strings", "largest_objects"}
+    stats = document["statistics"]
+    assert stats["total"] == sum(stats[k] for k in ("code", "strings", "js_arrays",
+                                                    "typed_arrays", "system",
+                                                    "other_js_objects", "other_native"))
+    assert len(document["duplicate_strings"]) == 4
+    assert set(document["duplicate_strings"][0]) == {"value", "count", "self_size",
+                                                     "retained_size", "wasted_size"}
+    largest = document["largest_objects"]
+    assert len(largest) == 5
+    assert [o["retained_size"] for o in largest] == sorted(
+        (o["retained_size"] for o in largest), reverse=True)
+    json.dumps(document)
+    text = summary_table(document)
+    for heading in ("Statistics", "Duplicated string", "Largest object", "Typed arrays"):
+        assert heading in text
+    for flag, options in (("--strings", {"strings": 0}), ("--largest", {"largest": -1})):
+        with pytest.raises(UsageError, match=flag):
+            summary_json(files.before, analysis, **options)
+
+
 def test_diff_json_follows_the_contract(files, comparable_diff):
     document = diff_json(files.before, files.after, comparable_diff)
     assert document["ids_comparable"] is True
