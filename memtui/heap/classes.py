@@ -207,14 +207,14 @@ def _dense_ids(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return unique, inverse.reshape(-1)
     present = np.zeros(top + 1, dtype=bool)
     present[keys] = True
-    rank = np.cumsum(present, dtype=np.int32 if top < 2**31 else np.int64)
+    rank: np.ndarray = np.cumsum(present, dtype=np.int32 if top < 2**31 else np.int64)
     rank -= 1
     return np.flatnonzero(present), rank[keys]
 
 
 def string_indexes(strings: list[str], wanted: str) -> np.ndarray:
     """Every index at which `wanted` occurs in the strings table."""
-    found = []
+    found: list[int] = []
     start = 0
     while True:
         try:
@@ -233,7 +233,8 @@ def _labels(snapshot: HeapSnapshot, plain: PlainObjects, definitions: InterfaceD
     names = snapshot.node_name
     interface = _match_interfaces(snapshot, plain, definitions)
     by_name = of_types(snapshot, TYPES_LABELLED_BY_NAME)
-    base = snapshot.node_type.astype(np.int64 if 2 * string_count > 2**30 else np.int32)
+    base: np.ndarray = snapshot.node_type.astype(np.int64 if 2 * string_count > 2**30
+                                                  else np.int32)
     base += string_count
     np.copyto(base, names, where=by_name, casting="unsafe")
     del by_name
@@ -371,7 +372,7 @@ def _positions(owner: np.ndarray) -> np.ndarray:
         return owner.astype(index_type)
     run_start = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]]).astype(index_type)
     lengths = np.diff(np.r_[run_start, len(owner)])
-    position = np.arange(len(owner), dtype=index_type)
+    position: np.ndarray = np.arange(len(owner), dtype=index_type)
     position -= np.repeat(run_start, lengths)
     return position
 

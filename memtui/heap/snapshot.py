@@ -346,12 +346,14 @@ class _ColumnSink:
     """Scatters a stream of integers, `width` per record, into per-field column arrays."""
 
     def __init__(self, reader: _Reader, fields: tuple[str, ...], count: int,
-                 dtypes: dict[str, type], checks: dict[str, Callable] | None = None):
+                 dtypes: dict[str, type[np.generic]],
+                 checks: dict[str, Callable] | None = None):
         self.reader = reader
         self.fields = fields
         self.width = len(fields)
         self.count = count
-        self.columns = {field: np.empty(count, dtype=dtype) for field, dtype in dtypes.items()}
+        self.columns: dict[str, np.ndarray] = {field: np.empty(count, dtype=dtype)
+                                               for field, dtype in dtypes.items()}
         self.checks = checks or {}
         self.received = 0
 
@@ -392,7 +394,7 @@ class _ColumnSink:
 class _BufferSink:
     """Keeps integer chunks for a section met before `snapshot.meta`, to replay later."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.parts: list[np.ndarray] = []
 
     def __call__(self, values: np.ndarray) -> None:
@@ -516,9 +518,16 @@ class _SnapshotParser:
                             edge_types=type_names("edge_types", edge_fields),
                             location_fields=location_fields)
 
+    def layout(self) -> tuple[dict, SnapshotMeta]:
+        """The header and its meta, once the `snapshot` section has been read."""
+        if self.header is None or self.meta is None:
+            raise UsageError(f'{self.reader.name} is not a heap snapshot (no "snapshot" '
+                             "section)", NOT_A_SNAPSHOT_HINT)
+        return self.header, self.meta
+
     def sink_for(self, key: str) -> _ColumnSink:
-        meta = self.meta
-        header = self.header
+        header, meta = self.layout()
+        dtypes: dict[str, type[np.generic]]
         if key == "nodes":
             dtypes = {"type": np.uint8, "name": np.uint32, "id": np.uint32,
                       "self_size": np.uint32, "edge_count": np.uint32}
@@ -567,33 +576,34 @@ class _SnapshotParser:
             self.edge_columns = columns
 
     def build(self) -> HeapSnapshot:
-        name = self.reader.name
-        if self.header is None:
-            raise UsageError(f'{name} is not a heap snapshot (no "snapshot" section)',
-                             NOT_A_SNAPSHOT_HINT)
-        for key, columns in (("nodes", self.node_columns), ("edges", self.edge_columns),
-                             ("strings", self.strings)):
-            if columns is None:
-                raise UsageError(f'{name} is not a heap snapshot (no "{key}" section)',
-                                 NOT_A_SNAPSHOT_HINT)
-        nodes = self.node_columns
-        edges = self.edge_columns
-        declared_edges = self.header["edge_count"]
+        header, meta = self.layout()
+        nodes, edges, strings = self.node_columns, self.edge_columns, self.strings
+        if nodes is None:
+            raise self.missing("nodes")
+        if edges is None:
+            raise self.missing("edges")
+        if strings is None:
+            raise self.missing("strings")
+        declared_edges = header["edge_count"]
         edge_sum = int(nodes["edge_count"].sum(dtype=np.int64))
         if edge_sum != declared_edges:
             raise self.corrupt(f"the nodes' edge counts add up to {edge_sum}, "
                                f"but snapshot.edge_count is {declared_edges}")
-        self.check_string_indexes(nodes, edges)
-        root = self.header.get("root_index", 0) // len(self.meta.node_fields)
-        extra_native = self.header.get("extra_native_bytes", 0)
+        self.check_string_indexes(meta, nodes, edges, len(strings))
+        root = header.get("root_index", 0) // len(meta.node_fields)
+        extra_native = header.get("extra_native_bytes", 0)
         if not isinstance(extra_native, int):
             extra_native = 0
-        return HeapSnapshot(path=self.path, meta=self.meta, nodes=nodes, edges=edges,
-                            strings=self.strings, locations=self.build_locations(),
+        return HeapSnapshot(path=self.path, meta=meta, nodes=nodes, edges=edges,
+                            strings=strings, locations=self.build_locations(meta),
                             root_index=root, extra_native_bytes=extra_native)
 
-    def check_string_indexes(self, nodes, edges) -> None:
-        string_count = len(self.strings)
+    def missing(self, key: str) -> UsageError:
+        return UsageError(f'{self.reader.name} is not a heap snapshot (no "{key}" section)',
+                          NOT_A_SNAPSHOT_HINT)
+
+    def check_string_indexes(self, meta: SnapshotMeta, nodes: dict[str, np.ndarray],
+                             edges: dict[str, np.ndarray], string_count: int) -> None:
         names = nodes["name"]
         if names.size and int(names.max()) >= string_count:
             node = int(np.argmax(names >= string_count))
@@ -602,9 +612,9 @@ class _SnapshotParser:
         names = edges["name_or_index"]
         if not names.size or int(names.max()) < string_count:
             return
-        named_by_string = np.ones(len(self.meta.edge_types), dtype=bool)
-        named_by_string[[self.meta.edge_types.index(t) for t in EDGE_TYPES_NAMED_BY_INDEX
-                         if t in self.meta.edge_types]] = False
+        named_by_string = np.ones(len(meta.edge_types), dtype=np.bool_)
+        named_by_string[[meta.edge_types.index(t) for t in EDGE_TYPES_NAMED_BY_INDEX
+                         if t in meta.edge_types]] = False
         for start in range(0, len(names), CHECK_BLOCK):
             block = slice(start, start + CHECK_BLOCK)
             out_of_range = names[block] >= string_count
@@ -614,8 +624,8 @@ class _SnapshotParser:
                 raise self.corrupt(f"edge {edge} names string {int(names[edge])}, "
                                    f"but there are only {string_count} strings")
 
-    def build_locations(self) -> NodeLocations:
-        fields = self.meta.location_fields
+    def build_locations(self, meta: SnapshotMeta) -> NodeLocations:
+        fields = meta.location_fields
         values = (np.concatenate(self.location_values) if self.location_values
                   else np.empty(0, dtype=np.uint32))
         self.location_values.clear()
@@ -628,7 +638,7 @@ class _SnapshotParser:
                                f"not a multiple of its {width} fields")
         table = values.reshape(-1, width)
         del values
-        ordinals = table[:, fields.index("object_index")] // len(self.meta.node_fields)
+        ordinals = table[:, fields.index("object_index")] // len(meta.node_fields)
         columns = [table[:, fields.index(f)] for f in ("script_id", "line", "column")]
         if ordinals.size > 1 and (ordinals[1:] < ordinals[:-1]).any():
             order = np.argsort(ordinals, kind="stable")
