@@ -137,8 +137,12 @@ def class_summaries(classes: ClassTable) -> list[ClassSummary]:
 
 def shallow_sizes(snapshot: HeapSnapshot) -> np.ndarray:
     """Self sizes as DevTools shows them: arrays and internal nodes owned by a single
-    object (through non-weak edges) add their size to that object and count as 0."""
-    sizes = snapshot.node_self_size.astype(np.int64)
+    object (through non-weak edges) add their size to that object and count as 0.
+
+    uint32 when the snapshot's total fits (sizes only move, so none can overflow), else
+    int64."""
+    total = int(snapshot.node_self_size.sum(dtype=np.int64))
+    sizes = snapshot.node_self_size.astype(np.uint32 if total < 2**32 else np.int64)
     if not _has_user_roots(snapshot):
         return sizes
     ownable = of_types(snapshot, OWNABLE_TYPES)

@@ -119,20 +119,22 @@ def essential_edges(first_edge, edge_to, edge_type, edge_name, node_id, root, we
 @jit
 def _retainers(first_edge, edge_to, kept, node_count):
     """The reverse graph of the kept edges: (first_retainer, retainer) in CSR form."""
-    first = np.zeros(node_count + 1, dtype=np.int64)
+    first = np.zeros(node_count + 1, dtype=np.int32)
     for e in range(edge_to.size):
         if kept[e]:
             first[edge_to[e] + 1] += 1
     for v in range(node_count):
         first[v + 1] += first[v]
     retainer = np.empty(first[node_count], dtype=np.int32)
-    fill = first[:-1].copy()
     for v in range(node_count):
         for e in range(first_edge[v], first_edge[v + 1]):
             if kept[e]:
                 w = edge_to[e]
-                retainer[fill[w]] = v
-                fill[w] += 1
+                retainer[first[w]] = v
+                first[w] += 1
+    for v in range(node_count, 0, -1):
+        first[v] = first[v - 1]
+    first[0] = 0
     return first, retainer
 
 
@@ -143,15 +145,18 @@ def dominator_tree(first_edge, edge_to, kept, root):
 
     Nodes without any kept retainer are searched from as if the root held them; nodes
     still unreached (cycles held only by each other) are numbered one by one as children
-    of the root. Returns (idom, order): idom[root] == root, order[0] == root.
+    of the root. Returns (idom, order): idom[root] == root, order[0] == root. Edge
+    positions must fit in int32 (the parser ensures it).
     """
     n = first_edge.size - 1
     first_retainer, retainer = _retainers(first_edge, edge_to, kept, n)
     semi = np.zeros(n, dtype=np.int32)
     vertex = np.empty(n + 1, dtype=np.int32)
     parent = np.full(n, root, dtype=np.int32)
+    # The search's scratch space is later reused: its stack as `path`, its edge cursors
+    # as `label`.
     stack = np.empty(n, dtype=np.int32)
-    next_edge = np.empty(n, dtype=first_edge.dtype)
+    next_edge = np.empty(n, dtype=np.int32)
     count = _depth_first(root, 0, first_edge, edge_to, kept, semi, vertex, parent, stack,
                          next_edge)
     if count < n:
@@ -165,7 +170,9 @@ def dominator_tree(first_edge, edge_to, kept, root):
                 count += 1
                 semi[v] = count
                 vertex[count] = v
-    label = np.arange(n, dtype=np.int32)
+    label = next_edge
+    for v in range(n):
+        label[v] = v
     ancestor = np.full(n, NO_NODE, dtype=np.int32)
     path = stack
     bucket_head = np.full(n, NO_NODE, dtype=np.int32)
@@ -275,7 +282,7 @@ def subtree_sums(idom, order, values):
 def dominated_nodes(idom, root):
     """The children of every node in the dominator tree, in CSR form (first, children)."""
     n = idom.size
-    first = np.zeros(n + 1, dtype=np.int64)
+    first = np.zeros(n + 1, dtype=np.int32)
     for v in range(n):
         if v != root:
             first[idom[v] + 1] += 1
@@ -299,7 +306,7 @@ def class_retained_sizes(first_child, children, root, node_class, retained, clas
     on_path = np.zeros(class_count, dtype=np.int32)
     n = node_class.size
     stack = np.empty(n, dtype=np.int32)
-    next_child = np.empty(n, dtype=np.int64)
+    next_child = np.empty(n, dtype=np.int32)
     stack[0] = root
     next_child[root] = first_child[root]
     c = node_class[root]
@@ -327,6 +334,19 @@ def class_retained_sizes(first_child, children, root, node_class, retained, clas
             if c >= 0:
                 on_path[c] -= 1
     return result
+
+
+@jit
+def class_totals(node_class, self_size, class_count):
+    """Per class, the number of nodes and the sum of their `self_size` (class -1: none)."""
+    counts = np.zeros(class_count, dtype=np.int64)
+    sizes = np.zeros(class_count, dtype=np.int64)
+    for v in range(node_class.size):
+        c = node_class[v]
+        if c >= 0:
+            counts[c] += 1
+            sizes[c] += self_size[v]
+    return counts, sizes
 
 
 @jit

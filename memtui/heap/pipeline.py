@@ -17,7 +17,7 @@ from typing import TypeVar
 
 import numpy as np
 
-from memtui.heap import classes, statistics
+from memtui.heap import classes, kernels, statistics
 from memtui.heap.classes import ClassTable, InterfaceDefinitions, PlainObjects
 from memtui.heap.dominators import DominatorTree
 from memtui.heap.retainers import RetainerIndex
@@ -115,22 +115,22 @@ class HeapAnalysis:
 
     @property
     def class_retained_sizes(self) -> np.ndarray:
-        """Retained size of every class of `classes`, as DevTools' Summary shows it."""
+        """Retained size of every class of `classes`, as DevTools' Summary shows it. The
+        dominator tree is built before the classes, so that the memory of its search and
+        that of the classes never add up."""
+        tree = self.dominator_tree
         table = self.classes
         return self._pass("class retained", "calculating class retained sizes",
-                          lambda: self.dominator_tree.class_retained_sizes(
-                              table.node_class, len(table.names)))
+                          lambda: tree.class_retained_sizes(table.node_class, len(table.names)))
 
     def class_rows(self) -> list[ClassRow]:
         """The Summary view: every class with count, shallow and retained size, largest
         retained size first."""
-        table = self.classes
         retained = self.class_retained_sizes
-        counted = table.node_class >= 0
+        table = self.classes
         total = len(table.names)
-        counts = np.bincount(table.node_class[counted], minlength=total).tolist()
-        sizes = np.bincount(table.node_class[counted], table.node_self_size[counted],
-                            minlength=total).astype(np.int64).tolist()
+        counts, sizes = (a.tolist() for a in kernels.class_totals(
+            table.node_class, table.node_self_size, total))
         rows = [ClassRow(index=i, label=table.names[i], location=table.locations[i],
                          count=counts[i], self_size=sizes[i], retained_size=int(retained[i]))
                 for i in range(total)]

@@ -25,6 +25,7 @@ CHUNK_SIZE = 1 << 20
 PARSE_THREADS = 2
 MAX_CHUNKS_IN_FLIGHT = 2 * PARSE_THREADS
 CHECK_BLOCK = 1 << 20
+MAX_RECORDS = 2**31 - 1  # node ordinals and edge positions are int32
 NUMBER_SEPARATOR = b","
 WHITESPACE = b" \t\r\n"
 REQUIRED_NODE_FIELDS = ("type", "name", "id", "self_size", "edge_count")
@@ -90,7 +91,7 @@ class HeapSnapshot:
         self.node_self_size: np.ndarray = nodes["self_size"]
         self.node_detachedness: np.ndarray | None = nodes.get("detachedness")
         self.node_count = len(self.node_type)
-        self.first_edge = np.zeros(self.node_count + 1, dtype=np.int64)
+        self.first_edge = np.zeros(self.node_count + 1, dtype=np.int32)
         self.first_edge[1:] = nodes["edge_count"]
         np.cumsum(self.first_edge, out=self.first_edge)
         self.edge_type: np.ndarray = edges["type"]
@@ -512,6 +513,10 @@ class _SnapshotParser:
             if not isinstance(header.get(key), int) or header[key] < 0:
                 raise UsageError(f'{name} has an invalid "snapshot": "{key}" is missing',
                                  NOT_A_SNAPSHOT_HINT)
+            if header[key] > MAX_RECORDS:
+                raise UsageError(f"{name} holds {header[key]:,} {key[:4]}s, more than memtui "
+                                 f"can analyse ({MAX_RECORDS:,})",
+                                 "DevTools cannot open it either")
         return SnapshotMeta(node_fields=node_fields,
                             node_types=type_names("node_types", node_fields),
                             edge_fields=edge_fields,
