@@ -450,8 +450,9 @@ def _location_keys(snapshot: HeapSnapshot) -> tuple[np.ndarray, np.ndarray, list
         return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64), []
     located = locations.node.astype(np.int64)
     is_object = snapshot.node_type[located] == snapshot.type_code("object")
-    script_id, line, column = (locations.script_id[is_object], locations.line[is_object],
-                               locations.column[is_object])
+    script_id, line, column = (locations.script_id[is_object].astype(np.int64),
+                               locations.line[is_object].astype(np.int64),
+                               locations.column[is_object].astype(np.int64))
     lines, columns = int(line.max(initial=0)) + 1, int(column.max(initial=0)) + 1
     combined = (script_id * lines + line) * columns + column
     unique, inverse = np.unique(combined, return_inverse=True)

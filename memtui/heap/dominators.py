@@ -72,31 +72,29 @@ def essential_edges(snapshot: HeapSnapshot) -> np.ndarray:
 
 @dataclass(frozen=True)
 class DominatorTree:
-    """The dominator tree of a snapshot, with each node's retained size."""
+    """The dominator tree of a snapshot over its essential edges."""
 
     idom: np.ndarray  # int32[n]; idom[root] == root
     order: np.ndarray  # int32[n]; the nodes in the DFS order of the search, root first
-    retained: np.ndarray  # int64[n]
 
     @classmethod
-    def build(cls, snapshot: HeapSnapshot, self_size: np.ndarray) -> DominatorTree:
-        """The tree of `snapshot` over its essential edges; retained sizes sum `self_size`
-        (DevTools' shallow sizes)."""
+    def build(cls, snapshot: HeapSnapshot) -> DominatorTree:
         keep = essential_edges(snapshot)
         idom, order = kernels.dominator_tree(snapshot.first_edge, snapshot.edge_to, keep,
                                              snapshot.root)
-        del keep
-        return cls(idom=idom, order=order, retained=kernels.subtree_sums(idom, order, self_size))
+        return cls(idom=idom, order=order)
 
     def subtree_sums(self, values: np.ndarray) -> np.ndarray:
-        """Per node, the sum of `values` over the node and everything it dominates."""
+        """Per node, the sum of `values` over the node and everything it dominates (with
+        DevTools' shallow sizes: the retained sizes)."""
         return kernels.subtree_sums(self.idom, self.order, values)
 
-    def class_retained_sizes(self, node_class: np.ndarray, class_count: int) -> np.ndarray:
+    def class_retained_sizes(self, node_class: np.ndarray, retained: np.ndarray,
+                             class_count: int) -> np.ndarray:
         """Retained size per class as DevTools' Summary shows it: the retained sizes of the
         class's counted objects (class index >= 0) that no other object of the class
         dominates."""
         root = int(self.order[0])
         first_child, children = kernels.dominated_nodes(self.idom, root)
-        return kernels.class_retained_sizes(first_child, children, root, node_class,
-                                            self.retained, class_count)
+        return kernels.class_retained_sizes(first_child, children, root, node_class, retained,
+                                            class_count)

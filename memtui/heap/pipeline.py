@@ -104,24 +104,27 @@ class HeapAnalysis:
 
     @property
     def dominator_tree(self) -> DominatorTree:
-        """The dominator tree over DevTools' essential edges, with retained sizes."""
-        return self._pass("dominators", "calculating retained sizes",
-                          lambda: DominatorTree.build(self.snapshot, self.shallow_sizes))
+        """The dominator tree over DevTools' essential edges."""
+        return self._pass("dominators", "calculating dominators",
+                          lambda: DominatorTree.build(self.snapshot))
 
     @property
     def retained_sizes(self) -> np.ndarray:
-        """Retained size of every node (int64)."""
-        return self.dominator_tree.retained
+        """Retained size of every node (int64). The dominator tree is built before the
+        shallow sizes and classes exist, so that their memory and that of its search never
+        add up."""
+        tree = self.dominator_tree
+        return self._pass("retained", "calculating retained sizes",
+                          lambda: tree.subtree_sums(self.shallow_sizes))
 
     @property
     def class_retained_sizes(self) -> np.ndarray:
-        """Retained size of every class of `classes`, as DevTools' Summary shows it. The
-        dominator tree is built before the classes, so that the memory of its search and
-        that of the classes never add up."""
-        tree = self.dominator_tree
+        """Retained size of every class of `classes`, as DevTools' Summary shows it."""
+        retained = self.retained_sizes
         table = self.classes
         return self._pass("class retained", "calculating class retained sizes",
-                          lambda: tree.class_retained_sizes(table.node_class, len(table.names)))
+                          lambda: self.dominator_tree.class_retained_sizes(
+                              table.node_class, retained, len(table.names)))
 
     def class_rows(self) -> list[ClassRow]:
         """The Summary view: every class with count, shallow and retained size, largest

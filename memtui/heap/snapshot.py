@@ -635,7 +635,7 @@ class _SnapshotParser:
                   else np.empty(0, dtype=np.uint32))
         self.location_values.clear()
         if not values.size or any(f not in fields for f in LOCATION_FIELDS):
-            empty = np.empty(0, dtype=np.int64)
+            empty = np.empty(0, dtype=np.int32)
             return NodeLocations(empty.astype(np.uint32), empty, empty, empty)
         width = len(fields)
         if values.size % width:
@@ -649,6 +649,6 @@ class _SnapshotParser:
             order = np.argsort(ordinals, kind="stable")
             ordinals = ordinals[order]
             columns = [column[order] for column in columns]
-        script_id, line, column = (c.astype(np.int64) for c in columns)
+        script_id, line, column = (c.astype(np.int32) for c in columns)
         return NodeLocations(node=ordinals.astype(np.uint32, copy=False), script_id=script_id,
                              line=line, column=column)
