@@ -10,7 +10,8 @@ caller sequences passes itself and no pass runs twice.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -42,26 +43,37 @@ class ClassRow:
 
 class HeapAnalysis:
     """The analysis passes of one snapshot. Thread-safe: a pass asked for by two threads
-    runs once. `on_step` is told the name of each pass as it starts (for progress)."""
+    runs once."""
 
-    def __init__(self, snapshot: HeapSnapshot,
-                 on_step: Callable[[str], None] | None = None):
+    def __init__(self, snapshot: HeapSnapshot):
         self.snapshot = snapshot
-        self.on_step = on_step
         self._results: dict[object, object] = {}
         self._lock = threading.RLock()
+        self._listener = threading.local()
 
     @classmethod
-    def of_file(cls, path: Path | str, on_progress: Callable[[float], None] | None = None,
-                on_step: Callable[[str], None] | None = None) -> HeapAnalysis:
+    def of_file(cls, path: Path | str,
+                on_progress: Callable[[float], None] | None = None) -> HeapAnalysis:
         """Parse the file (UsageError for a bad one) and analyse it on demand."""
-        return cls(load_snapshot(path, on_progress=on_progress), on_step)
+        return cls(load_snapshot(path, on_progress=on_progress))
+
+    @contextmanager
+    def steps_reported_to(self, on_step: Callable[[str], None]) -> Iterator[None]:
+        """Within the block, `on_step` is told the name of each pass this thread starts
+        (for progress; it may raise to stop the work before that pass)."""
+        previous = getattr(self._listener, "on_step", None)
+        self._listener.on_step = on_step
+        try:
+            yield
+        finally:
+            self._listener.on_step = previous
 
     def _pass(self, key: object, step: str, compute: Callable[[], T]) -> T:
         with self._lock:
             if key not in self._results:
-                if self.on_step is not None:
-                    self.on_step(step)
+                on_step = getattr(self._listener, "on_step", None)
+                if on_step is not None:
+                    on_step(step)
                 self._results[key] = compute()
             return self._results[key]  # type: ignore[return-value]
 

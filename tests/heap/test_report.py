@@ -221,6 +221,6 @@ def test_diff_table_names_the_heap_and_the_file_size(files, comparable_diff):
 
 
 def test_summary_table_names_its_size_the_heap(files):
-    summary = summary_json(files.before, load_snapshot(files.before))
+    summary = summary_json(files.before, HeapAnalysis.of_file(files.before))
     assert summary_table(summary).splitlines()[0].endswith(
         f" edges, heap {human_bytes(summary['self_size'])}")

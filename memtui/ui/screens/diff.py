@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
@@ -70,15 +71,12 @@ class SnapshotCache:
         with self.lock:
             return self.entries.get(path)
 
-    def get(self, path: Path, on_progress: Callable[[float], None],
-            on_step: Callable[[str], None]) -> HeapAnalysis:
-        """The analysis of the snapshot at `path`, parsed unless already cached; its passes
-        report to `on_step` as they start, in whichever worker runs them."""
+    def get(self, path: Path, on_progress: Callable[[float], None]) -> HeapAnalysis:
+        """The analysis of the snapshot at `path`, parsed unless already cached."""
         entry = self.cached(path)
         if entry is not None:
-            entry.on_step = on_step
             return entry
-        entry = HeapAnalysis(self.load(path, on_progress=on_progress), on_step)
+        entry = HeapAnalysis(self.load(path, on_progress=on_progress))
         with self.lock:
             self.entries[path] = entry
             while len(self.entries) > self.capacity:
@@ -224,14 +222,23 @@ class DiffBrowser(Vertical):
                 raise AnalysisCancelled
             self.post_message(AnalysisProgressed(f"parsing {path.name}…", fraction))
 
+        if self.cache.cached(path) is None:
+            on_progress(0.0)
+        return self.cache.get(path, on_progress)
+
+    def _steps(self, analysis: HeapAnalysis) -> AbstractContextManager[None]:
+        """Within the block, the passes this worker runs on `analysis` show as progress, and
+        a cancelled worker stops before its next pass."""
+        worker = get_current_worker()
+        path = analysis.snapshot.path
+        name = path.name if path else "the snapshot"
+
         def on_step(step: str) -> None:
             if worker.is_cancelled:
                 raise AnalysisCancelled
-            self.post_message(AnalysisProgressed(f"{step} of {path.name}…", None))
+            self.post_message(AnalysisProgressed(f"{step} of {name}…", None))
 
-        if self.cache.cached(path) is None:
-            on_progress(0.0)
-        return self.cache.get(path, on_progress, on_step)
+        return analysis.steps_reported_to(on_step)
 
     @work(thread=True, exclusive=True, group="analysis")
     def compare(self, before_path: Path, after_path: Path) -> None:
@@ -248,7 +255,8 @@ class DiffBrowser(Vertical):
             self.post_message(AnalysisProgressed("comparing…", None))
             comparable, reason = ids_comparable(before.snapshot, after.snapshot,
                                                 before_path, after_path)
-            diff = diff_snapshots(before, after, comparable, reason)
+            with self._steps(before), self._steps(after):
+                diff = diff_snapshots(before, after, comparable, reason)
             self.cache.diff = ((before_path, after_path), diff)
             self.post_message(DiffReady(diff))
         except AnalysisCancelled:
@@ -261,7 +269,9 @@ class DiffBrowser(Vertical):
         try:
             self.cache.keep_only([path])
             loaded = self._loader(path)
-            self.post_message(SummaryReady(path.name, class_summaries(loaded.classes)))
+            with self._steps(loaded):
+                rows = class_summaries(loaded.classes)
+            self.post_message(SummaryReady(path.name, rows))
         except AnalysisCancelled:
             return
         except MemtuiError as error:
@@ -270,8 +280,8 @@ class DiffBrowser(Vertical):
     @work(thread=True, exclusive=True, group="analysis")
     def list_new_objects(self, diff: HeapDiff, row: ClassDiff) -> None:
         try:
-            self._watch(diff.after)
-            objects = new_objects(diff, row.label, row.location)
+            with self._steps(diff.after):
+                objects = new_objects(diff, row.label, row.location)
         except AnalysisCancelled:
             return
         self.post_message(NewObjectsReady(row.label, row.location, objects))
@@ -279,25 +289,12 @@ class DiffBrowser(Vertical):
     @work(thread=True, exclusive=True, group="analysis")
     def find_retainers(self, analysis: HeapAnalysis, node: int, object_label: str) -> None:
         try:
-            self._watch(analysis)
-            chain = analysis.retainers.chain(node)
+            with self._steps(analysis):
+                chain = analysis.retainers.chain(node)
         except AnalysisCancelled:
             return
         if not get_current_worker().is_cancelled:
             self.post_message(RetainersReady(object_label, chain))
-
-    def _watch(self, analysis: HeapAnalysis) -> None:
-        """Report the passes `analysis` runs in this worker, and stop at the next one if
-        the worker is cancelled."""
-        worker = get_current_worker()
-        name = analysis.snapshot.path.name if analysis.snapshot.path else "the snapshot"
-
-        def on_step(step: str) -> None:
-            if worker.is_cancelled:
-                raise AnalysisCancelled
-            self.post_message(AnalysisProgressed(f"{step} of {name}…", None))
-
-        analysis.on_step = on_step
 
     def on_analysis_progressed(self, message: AnalysisProgressed) -> None:
         self.set_class(True, "loading")
