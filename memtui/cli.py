@@ -361,10 +361,19 @@ def _print_if_possible(line: str) -> None:
         print(line, flush=True)
 
 
+def _note_compile_cache() -> None:
+    from memtui.heap import kernels
+
+    if kernels.CACHE_PROBLEM is not None:
+        _note(f"compiled heap code is not cached ({kernels.CACHE_PROBLEM}): every run "
+              "compiles it again, which takes seconds")
+
+
 def cmd_summary(args: argparse.Namespace) -> int:
     from memtui.heap import report
     from memtui.heap.pipeline import HeapAnalysis
 
+    _note_compile_cache()
     document = report.summary_json(args.file, HeapAnalysis.of_file(args.file), args.top,
                                    statistics=args.statistics, strings=args.strings,
                                    largest=args.largest)
@@ -375,6 +384,7 @@ def cmd_summary(args: argparse.Namespace) -> int:
 def cmd_diff(args: argparse.Namespace) -> int:
     from memtui.heap import report
 
+    _note_compile_cache()
     diff = report.compare_files(args.before, args.after, args.ids_comparable)
     document = report.diff_json(args.before, args.after, diff, args.top, args.sort)
     print(json.dumps(document, indent=2) if args.json else report.diff_table(document))

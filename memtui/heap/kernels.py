@@ -4,7 +4,10 @@ Every function here is a plain loop over the snapshot's columns, compiled by num
 `nogil`, so a UI thread keeps running while one works. Compiled code is cached in
 `$XDG_CACHE_HOME/memtui/numba` (default `~/.cache/memtui/numba`), not next to the package,
 which may be read-only for the user; `NUMBA_CACHE_DIR` set by the user wins. The first use
-on a machine compiles everything once (a few seconds); later runs load the cache.
+on a machine compiles everything once (a few seconds); later runs load the cache. A cache
+directory that cannot be created, or that another user could write to (the cache holds
+machine code this process would run), is not used: everything is then compiled in every
+process, and `CACHE_PROBLEM` says why.
 
 Graphs are given in CSR form: node v's edges are `first_edge[v]:first_edge[v + 1]`, their
 targets `edge_to[...]` (node ordinals).
@@ -13,21 +16,39 @@ targets `edge_to[...]` (node ordinals).
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 
 
-def _cache_directory() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "memtui" / "numba"
+def _cache_directory() -> tuple[Path | None, str | None]:
+    """The compile cache to use, or None and why not."""
+    try:
+        given = os.environ.get("NUMBA_CACHE_DIR")
+        base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+        directory = Path(given) if given else Path(base) / "memtui" / "numba"
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        status = directory.stat()
+    except OSError as error:
+        return None, f"cannot create {error.filename or 'the cache'}: {error.strerror}"
+    except RuntimeError as error:  # no home directory
+        return None, str(error)
+    if status.st_uid != os.geteuid() or status.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        return None, f"{directory} is writable by another user"
+    if not os.access(directory, os.W_OK | os.X_OK):
+        return None, f"{directory} is not writable"
+    return directory, None
 
 
-os.environ.setdefault("NUMBA_CACHE_DIR", str(_cache_directory()))
+CACHE_DIRECTORY, CACHE_PROBLEM = _cache_directory()
+if CACHE_DIRECTORY is not None:
+    os.environ["NUMBA_CACHE_DIR"] = str(CACHE_DIRECTORY)
 
 import numba  # noqa: E402
 import numpy as np  # noqa: E402
 
-jit = numba.njit(cache=True, nogil=True, boundscheck=False)
-inline_jit = numba.njit(cache=True, nogil=True, boundscheck=False, inline="always")
+jit = numba.njit(cache=CACHE_DIRECTORY is not None, nogil=True, boundscheck=False)
+inline_jit = numba.njit(cache=CACHE_DIRECTORY is not None, nogil=True, boundscheck=False,
+                        inline="always")
 
 NO_NODE = -1
 NEGATIVE_NUMBER, NOT_A_NUMBER, TOO_LARGE, NO_ROOM = -1, -2, -3, -4

@@ -1,6 +1,7 @@
 """The summary and diff documents and their tables, from snapshots of a real Node program."""
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from memtui.heap.report import (
     summary_json,
     summary_table,
 )
+from tests.cli_helpers import run_memtui
 from tests.nodeproc import node_binary, node_majors, start_node
 
 SUMMARY_KEYS = {"class", "count", "self_size", "retained_size", "location"}
@@ -126,6 +128,23 @@ def test_summary_sections_beyond_classes(files):
     for flag, options in (("--strings", {"strings": 0}), ("--largest", {"largest": -1})):
         with pytest.raises(UsageError, match=flag):
             summary_json(files.before, analysis, **options)
+
+
+def test_summary_without_a_usable_compile_cache_still_answers(files, tmp_path):
+    """A cache directory that cannot be created: memtui compiles in the process, says so
+    on one line, and prints the same document."""
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("")
+    env = {**os.environ, "XDG_CACHE_HOME": str(blocker)}
+    env.pop("NUMBA_CACHE_DIR", None)
+    uncached = run_memtui("summary", "--json", str(files.before), env=env, timeout=120)
+    assert uncached.returncode == 0, uncached.stderr
+    assert uncached.stderr.startswith("memtui: compiled heap code is not cached (cannot "
+                                      f"create {blocker}")
+    assert uncached.stderr.count("\n") == 1
+    cached = run_memtui("summary", "--json", str(files.before))
+    assert cached.stderr == ""
+    assert json.loads(uncached.stdout) == json.loads(cached.stdout)
 
 
 def test_diff_json_follows_the_contract(files, comparable_diff):
