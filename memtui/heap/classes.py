@@ -48,16 +48,6 @@ class ClassTable:
 
 
 @dataclass(frozen=True)
-class ClassSummary:
-    """One row of the Summary view."""
-
-    label: str
-    location: str | None
-    count: int
-    self_size: int
-
-
-@dataclass(frozen=True)
 class InterfaceDefinition:
     """A DevTools interface: plain objects having all these properties get the label
     (`{a, b}`); inferred from one snapshot, applied to it or to another."""
@@ -120,19 +110,6 @@ def class_table(snapshot: HeapSnapshot, plain: PlainObjects, definitions: Interf
     locations = [location_names[i - 1] if i else None for i in location_ids.tolist()]
     return ClassTable(names=names, locations=locations, node_class=node_class,
                       node_self_size=self_size)
-
-
-def class_summaries(classes: ClassTable) -> list[ClassSummary]:
-    """Count and shallow size per class, largest self size first."""
-    total = len(classes.names)
-    counted = classes.node_class >= 0
-    counts = np.bincount(classes.node_class[counted], minlength=total)
-    sizes = np.bincount(classes.node_class[counted], classes.node_self_size[counted],
-                        minlength=total)
-    rows = [ClassSummary(label=classes.names[i], location=classes.locations[i],
-                         count=int(counts[i]), self_size=int(sizes[i])) for i in range(total)]
-    rows.sort(key=lambda row: (-row.self_size, -row.count, row.label, row.location or ""))
-    return rows
 
 
 def shallow_sizes(snapshot: HeapSnapshot) -> np.ndarray:

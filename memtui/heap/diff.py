@@ -136,6 +136,7 @@ class ClassDiff:
     deleted: int | None
     alloc_size: int | None
     freed_size: int | None
+    retained_after: int | None = None  # the class's retained size in AFTER, when asked for
 
     @property
     def count_delta(self) -> int:
@@ -178,14 +179,16 @@ class NewObject:
 
 def diff_snapshots(before: HeapAnalysis, after: HeapAnalysis, comparable: bool,
                    reason: str = "", *,
-                   shared_ids: tuple[np.ndarray, np.ndarray] | None = None) -> HeapDiff:
+                   shared_ids: tuple[np.ndarray, np.ndarray] | None = None,
+                   retained: bool = False) -> HeapDiff:
     """Per class, the Comparison view of `after` against the base `before`.
 
     As in DevTools, BEFORE's plain objects are labelled with AFTER's interface definitions
     (`{a, b}` classes), so one shape has one label in both. With comparable ids the rows are
     the classes with new or deleted objects (as DevTools lists them); otherwise the classes
     whose count or size changed. `shared_ids` is `shared_object_ids(...)` of the two
-    snapshots if the caller has it.
+    snapshots if the caller has it. With `retained`, each row also holds the class's
+    retained size in AFTER (which builds AFTER's dominator tree).
     """
     after_classes = after.classes
     before_classes = before.classes_with(after.interface_definitions)
@@ -212,6 +215,8 @@ def diff_snapshots(before: HeapAnalysis, after: HeapAnalysis, comparable: bool,
         listed = np.flatnonzero((new > 0) | (deleted > 0))
     else:
         listed = np.flatnonzero((count_before != count_after) | (bytes_before != bytes_after))
+    retained_of = ({(r.label, r.location): r.retained_size for r in after.class_rows()}
+                   if retained else {})
     rows = []
     for k in listed.tolist():
         label, location = keys[k]
@@ -223,6 +228,7 @@ def diff_snapshots(before: HeapAnalysis, after: HeapAnalysis, comparable: bool,
             deleted=int(deleted[k]) if comparable else None,
             alloc_size=int(alloc[k]) if comparable else None,
             freed_size=int(freed[k]) if comparable else None,
+            retained_after=retained_of.get(keys[k], 0) if retained else None,
         ))
     return HeapDiff(rows=rows, ids_comparable=comparable, reason=reason, before=before,
                     after=after, before_classes=before_classes)

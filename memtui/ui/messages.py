@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from textual.message import Message
 
 from memtui.events import MonitorEvent, SnapshotProgress
-from memtui.heap.classes import ClassSummary
 from memtui.heap.diff import HeapDiff, NewObject
+from memtui.heap.pipeline import ClassRow
 from memtui.heap.retainers import RetainerChain
 
 
@@ -60,7 +60,7 @@ class SummaryReady(Message):
     """The class summary of the only snapshot is ready."""
 
     name: str
-    rows: list[ClassSummary]
+    rows: list[ClassRow]
 
 
 @dataclass

@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 
 from memtui.heap import ClassTable, HeapAnalysis, HeapSnapshot, load_snapshot
-from memtui.heap.classes import class_summaries
 from tests.nodeproc import node_binary, node_majors, start_node
 
 NODE_TYPES = ["hidden", "array", "string", "object", "code", "closure", "regexp", "number",
@@ -39,8 +38,8 @@ def contents_snapshot(request, tmp_path_factory) -> WrittenSnapshot:
                          env={"HEAP_SNAPSHOT_PATH": str(path)}, ready=r"\.heapsnapshot$")
     process.kill()
     snapshot = load_snapshot(path)
-    classes = HeapAnalysis(snapshot).classes
-    return WrittenSnapshot(path, snapshot, classes, class_summaries(classes))
+    analysis = HeapAnalysis(snapshot)
+    return WrittenSnapshot(path, snapshot, analysis.classes, analysis.class_rows())
 
 
 @dataclass

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from memtui.heap import HeapAnalysis, load_snapshot
-from memtui.heap.classes import class_summaries, dom_states, shallow_sizes
+from memtui.heap.classes import dom_states, shallow_sizes
 
 SCRIPTS = Path(__file__).parent.parent / "node"
 
@@ -83,14 +83,14 @@ class TestRealHeap:
                                contents_snapshot.rows)
         assert sum(row.self_size for row in rows) == int(snap.node_self_size.sum())
         assert sum(row.count for row in rows) == int((classes.node_self_size != 0).sum())
-        assert [row.self_size for row in rows] == sorted((r.self_size for r in rows),
-                                                         reverse=True)
+        assert [row.retained_size for row in rows] == sorted(
+            (r.retained_size for r in rows), reverse=True)
         assert len({(row.label, row.location) for row in rows}) == len(rows)
 
 
 def summary_of(builder, tmp_path) -> dict[tuple[str, str | None], tuple[int, int]]:
     snap = load_snapshot(builder.write(tmp_path / "built.heapsnapshot"))
-    rows = class_summaries(HeapAnalysis(snap).classes)
+    rows = HeapAnalysis(snap).class_rows()
     return {(row.label, row.location): (row.count, row.self_size) for row in rows}
 
 
@@ -259,7 +259,7 @@ class TestDetachedNodes:
         snap = load_snapshot(builder.write(tmp_path / "dom.heapsnapshot"))
         assert dom_states(snap)[[attached, detached, via_detached, via_both, behind_js,
                                  js]].tolist() == [1, 2, 2, 1, 0, 0]
-        labels = {row.label for row in class_summaries(HeapAnalysis(snap).classes)}
+        labels = {row.label for row in HeapAnalysis(snap).class_rows()}
         assert {"Node / Attached", "Detached Node / Widget", "Detached Node / Child",
                 "Node / Shared", "Node / Hidden", "Holder"} <= labels
 

@@ -13,10 +13,12 @@ from textual.widgets import DataTable, Input, Label
 
 from memtui.events import SnapshotSaved
 from memtui.heap.capture import sidecar_path
+from memtui.heap.pipeline import HeapAnalysis
 from memtui.heap.snapshot import load_snapshot
 from memtui.monitor import Monitor
 from memtui.ui.screens.diff import AnalysisCancelled, DiffBrowser, SnapshotCache
 from memtui.ui.screens.snapshots import SnapshotListScreen
+from memtui.units import format_bytes
 from tests.nodeproc import node_binary, node_majors, start_node
 from tests.ui.fake_monitor import MIB, T0
 from tests.ui.helpers import wait_until
@@ -89,9 +91,14 @@ class TestComparison:
         async with app.run_test(size=LARGE) as pilot:
             await open_diff(pilot, fake, snapshot_pair)
             assert column_titles(app) == ["Class", "# New", "# Deleted", "# Delta",
-                                          "Alloc. Size", "Freed Size", "Size Delta"]
+                                          "Alloc. Size", "Freed Size", "Retained",
+                                          "Size Delta"]
             top = class_rows(app)[0]
             assert top[:4] == ["Order", "500", "0", "+500"]
+            after = HeapAnalysis(load_snapshot(snapshot_pair[1].path))
+            (order,) = [r for r in after.class_rows() if r.label == "Order"]
+            assert top[6] == format_bytes(order.retained_size)
+            assert order.retained_size >= order.self_size
             assert app.screen.query_one("#diff-title", Label).content == (
                 "Comparing the snapshot of 10:31:40 (before) → the snapshot of 10:32:40 (after)")
 
@@ -119,6 +126,25 @@ class TestComparison:
             assert str(objects.get_row_at(0)[0]).startswith("Order @")
             assert "500 new objects" in str(
                 app.screen.query_one("#diff-objects-title", Label).content)
+            assert [str(c.label) for c in objects.ordered_columns] == [
+                "Object", "Self Size", "Retained Size ▼"]
+            listed = browser(app).listed_objects
+            retained = [o.retained_size for o in listed]
+            assert retained == sorted(retained, reverse=True)
+            assert all(o.retained_size >= o.self_size for o in listed)
+            tree = after.retained_sizes
+            assert all(tree[o.node] == o.retained_size for o in listed)
+            assert str(objects.get_row_at(0)[2]) == format_bytes(retained[0])
+            await pilot.press("r")
+            assert [o.retained_size for o in browser(app).listed_objects] == sorted(retained)
+            x = objects.ordered_columns[0].get_render_width(objects)
+            await pilot.click(objects, offset=(x + 2, 0))
+            await wait_until(pilot, lambda: browser(app).objects_sort_key == "self_size")
+            selfs = [o.self_size for o in browser(app).listed_objects]
+            assert selfs == sorted(selfs, reverse=True)
+            await pilot.press("o")
+            assert browser(app).objects_sort_key == "retained"
+            objects.move_cursor(row=0)
 
             await pilot.press("enter")
             await wait_until(pilot, lambda: browser(app).level == "diff-retainers-view",
@@ -153,7 +179,7 @@ class TestComparison:
         async with app.run_test(size=SMALL) as pilot:
             await open_diff(pilot, fake, snapshot_pair)
             assert column_titles(app) == ["Class", "# New", "# Deleted", "# Delta",
-                                          "Size Delta"]
+                                          "Retained", "Size Delta"]
             assert class_rows(app)[0][0] == "Order"
 
     async def test_reopening_reuses_the_parsed_snapshots(self, make_app, snapshot_pair):
@@ -206,7 +232,7 @@ class TestNotComparable:
             await open_diff(pilot, fake, copies)
             assert "not comparable" in str(
                 app.screen.query_one("#diff-message", Label).content)
-            assert column_titles(app) == ["Class", "# Delta", "Size Delta"]
+            assert column_titles(app) == ["Class", "# Delta", "Retained", "Size Delta"]
             assert class_rows(app)[0][:2] == ["Order", "+500"]
             await pilot.press("enter")
             assert browser(app).level == "diff-classes-view"
@@ -221,7 +247,7 @@ class TestFewerThanTwo:
         app, fake = make_app()
         async with app.run_test(size=LARGE) as pilot:
             await open_diff(pilot, fake, snapshot_pair[1:])
-            assert column_titles(app) == ["Class", "Count", "Self Size"]
+            assert column_titles(app) == ["Class", "Count", "Self Size", "Retained Size"]
             assert "take two snapshots with `s` to compare them" in str(
                 app.screen.query_one("#diff-message", Label).content)
             assert any(row[0] == "Order" and row[1] == "1,000" for row in class_rows(app))

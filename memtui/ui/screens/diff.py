@@ -21,7 +21,6 @@ from textual.worker import get_current_worker
 
 from memtui.errors import MemtuiError
 from memtui.events import SnapshotSaved
-from memtui.heap.classes import class_summaries
 from memtui.heap.diff import (
     ClassDiff,
     HeapDiff,
@@ -45,7 +44,7 @@ from memtui.units import format_bytes, format_change
 WIDE_COLUMNS_FROM = 110
 MAX_LISTED_OBJECTS = 2000
 MAX_CLASS_LABEL = 60
-NARROW_CLASS_LABEL = 34
+NARROW_CLASS_LABEL = 25
 COMPARE_HINT = "take two snapshots with `s` to compare them"
 
 
@@ -123,12 +122,19 @@ DIFF_COLUMNS = (
            wide_only=True),
     Column("freed_size", "Freed Size", lambda r: r.freed_size, format_bytes, needs_ids=True,
            wide_only=True),
+    Column("retained", "Retained", lambda r: r.retained_after, format_bytes),
     Column("size_delta", "Size Delta", lambda r: r.size_delta, format_change),
 )
 SUMMARY_COLUMNS = (
     Column("class", "Class", _label, str),
     Column("count", "Count", lambda r: r.count, _count),
     Column("self_size", "Self Size", lambda r: r.self_size, format_bytes),
+    Column("retained", "Retained Size", lambda r: r.retained_size, format_bytes),
+)
+OBJECT_COLUMNS = (
+    Column("object", "Object", lambda o: o.node_id, str),
+    Column("self_size", "Self Size", lambda o: o.self_size, format_bytes),
+    Column("retained", "Retained Size", lambda o: o.retained_size, format_bytes),
 )
 
 
@@ -154,6 +160,9 @@ class DiffBrowser(Vertical):
         self.selected_class: ClassDiff | None = None
         self.objects: list[NewObject] = []
         self.objects_label = ""
+        self.objects_sort_key = "retained"
+        self.objects_sort_reverse = True
+        self.listed_objects: list[NewObject] = []
 
     def compose(self) -> ComposeResult:
         yield Label("", id="diff-title")
@@ -256,7 +265,7 @@ class DiffBrowser(Vertical):
             comparable, reason = ids_comparable(before.snapshot, after.snapshot,
                                                 before_path, after_path)
             with self._steps(before), self._steps(after):
-                diff = diff_snapshots(before, after, comparable, reason)
+                diff = diff_snapshots(before, after, comparable, reason, retained=True)
             self.cache.diff = ((before_path, after_path), diff)
             self.post_message(DiffReady(diff))
         except AnalysisCancelled:
@@ -270,7 +279,7 @@ class DiffBrowser(Vertical):
             self.cache.keep_only([path])
             loaded = self._loader(path)
             with self._steps(loaded):
-                rows = class_summaries(loaded.classes)
+                rows = loaded.class_rows()
             self.post_message(SummaryReady(path.name, rows))
         except AnalysisCancelled:
             return
@@ -381,13 +390,28 @@ class DiffBrowser(Vertical):
             self.sort_key, self.sort_reverse = key, key != "class"
         self.fill_classes()
 
+    def sort_objects_by(self, key: str) -> None:
+        """Sort the new objects by the column `key`; again on the same column reverses."""
+        if key == self.objects_sort_key:
+            self.objects_sort_reverse = not self.objects_sort_reverse
+        else:
+            self.objects_sort_key, self.objects_sort_reverse = key, True
+        self.fill_objects()
+
     def action_next_sort(self) -> None:
+        if self.level == "diff-objects-view":
+            keys = [c.key for c in OBJECT_COLUMNS]
+            self.sort_objects_by(keys[(keys.index(self.objects_sort_key) + 1) % len(keys)])
+            return
         keys = [c.key for c in self.columns]
         if self.sort_key in keys:
             self.sort_by(keys[(keys.index(self.sort_key) + 1) % len(keys)])
 
     def action_reverse_sort(self) -> None:
-        self.sort_by(self.sort_key)
+        if self.level == "diff-objects-view":
+            self.sort_objects_by(self.objects_sort_key)
+        else:
+            self.sort_by(self.sort_key)
 
     def action_filter(self) -> None:
         self.show_level("diff-classes-view")
@@ -396,6 +420,10 @@ class DiffBrowser(Vertical):
     @on(DataTable.HeaderSelected, "#diff-classes")
     def header_clicked(self, event: DataTable.HeaderSelected) -> None:
         self.sort_by(str(event.column_key.value))
+
+    @on(DataTable.HeaderSelected, "#diff-objects")
+    def objects_header_clicked(self, event: DataTable.HeaderSelected) -> None:
+        self.sort_objects_by(str(event.column_key.value))
 
     @on(Input.Changed, "#diff-filter")
     def filter_changed(self) -> None:
@@ -421,25 +449,40 @@ class DiffBrowser(Vertical):
         self.set_class(False, "loading")
         self.objects = message.objects
         self.objects_label = message.label
-        shown = self.objects[:MAX_LISTED_OBJECTS]
+        self.objects_sort_key, self.objects_sort_reverse = "retained", True
+        shown = min(len(self.objects), MAX_LISTED_OBJECTS)
         where = f" (constructor at {message.location})" if message.location else ""
         title = f"{message.label}{where}: {len(self.objects):,} new objects"
-        if len(shown) < len(self.objects):
-            title += f" ({len(shown):,} largest shown)"
+        if shown < len(self.objects):
+            title += f" ({shown:,} retaining most shown)"
         self.query_one("#diff-objects-title", Label).update(title + "; enter: retainers")
+        self.fill_objects()
+        self.show_level("diff-objects-view")
+
+    def fill_objects(self) -> None:
+        """Rebuild the new objects table in the chosen order; the list holds the objects
+        retaining most (at most MAX_LISTED_OBJECTS), whatever the order."""
+        column = next(c for c in OBJECT_COLUMNS if c.key == self.objects_sort_key)
+        self.listed_objects = sorted(self.objects[:MAX_LISTED_OBJECTS],
+                                     key=lambda o: _sort_value(column.value(o)),
+                                     reverse=self.objects_sort_reverse)
         table = self.query_one("#diff-objects", DataTable)
         table.clear(columns=True)
-        table.add_column("Object", key="object")
-        table.add_column(Text("Self Size", justify="right"), key="self_size")
-        for number, new_object in enumerate(shown):
-            table.add_row(f"{message.label} @{new_object.node_id}",
+        for shown in OBJECT_COLUMNS:
+            arrow = ((" ▼" if self.objects_sort_reverse else " ▲")
+                     if shown.key == self.objects_sort_key else "")
+            table.add_column(Text(shown.title + arrow,
+                                  justify="left" if shown.key == "object" else "right"),
+                             key=shown.key)
+        for number, new_object in enumerate(self.listed_objects):
+            table.add_row(f"{self.objects_label} @{new_object.node_id}",
                           Text(format_bytes(new_object.self_size), justify="right"),
+                          Text(format_bytes(new_object.retained_size), justify="right"),
                           key=str(number))
-        self.show_level("diff-objects-view")
 
     @on(DataTable.RowSelected, "#diff-objects")
     def object_chosen(self, event: DataTable.RowSelected) -> None:
-        chosen = self.objects[int(event.row_key.value)]
+        chosen = self.listed_objects[int(event.row_key.value)]
         self.find_retainers(self.diff.after, chosen.node,
                             f"{self.objects_label} @{chosen.node_id}")
 
