@@ -8,8 +8,9 @@ from textual.message import Message
 
 from memtui.events import MonitorEvent, SnapshotProgress
 from memtui.heap.diff import HeapDiff, NewObject
-from memtui.heap.pipeline import ClassRow
+from memtui.heap.pipeline import ClassRow, HeapAnalysis
 from memtui.heap.retainers import RetainerChain
+from memtui.heap.statistics import DuplicateString, HeapStatistics, LargeObject
 
 
 @dataclass
@@ -61,6 +62,7 @@ class SummaryReady(Message):
 
     name: str
     rows: list[ClassRow]
+    analysis: HeapAnalysis
 
 
 @dataclass
@@ -78,3 +80,13 @@ class RetainersReady(Message):
 
     object_label: str
     chain: RetainerChain | None
+
+
+@dataclass
+class StatisticsReady(Message):
+    """A snapshot's Statistics view, its most wasteful duplicated strings and its largest
+    objects."""
+
+    statistics: HeapStatistics
+    strings: list[DuplicateString]
+    largest: list[LargeObject]

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import shutil
 import threading
 from pathlib import Path
 
 import pytest
-from textual.widgets import DataTable, Input, Label
+from rich.console import Console
+from rich.table import Table
+from textual.widgets import DataTable, Input, Label, Static
 
 from memtui.events import SnapshotSaved
 from memtui.heap.capture import sidecar_path
@@ -17,6 +20,7 @@ from memtui.heap.pipeline import HeapAnalysis
 from memtui.heap.snapshot import load_snapshot
 from memtui.monitor import Monitor
 from memtui.ui.screens.diff import AnalysisCancelled, DiffBrowser, SnapshotCache
+from memtui.ui.screens.heap_statistics import HeapStatisticsScreen
 from memtui.ui.screens.snapshots import SnapshotListScreen
 from memtui.units import format_bytes
 from tests.nodeproc import node_binary, node_majors, start_node
@@ -238,6 +242,44 @@ class TestNotComparable:
             assert browser(app).level == "diff-classes-view"
             assert "cannot be told apart" in str(
                 app.screen.query_one("#diff-message", Label).content)
+
+
+class TestStatistics:
+    """`i` shows DevTools' Statistics, duplicated strings and largest objects of the after
+    snapshot, computed off the event loop."""
+
+    async def test_statistics_of_the_after_snapshot(self, make_app, snapshot_pair):
+        app, fake = make_app()
+        async with app.run_test(size=LARGE) as pilot:
+            await open_diff(pilot, fake, snapshot_pair)
+            await pilot.press("i")
+            await wait_until(pilot, lambda: isinstance(app.screen, HeapStatisticsScreen)
+                             and app.screen.query_one("#statistics-step", Label).content == ""
+                             and rendered(app, "#statistics-largest"), timeout=30)
+            after = HeapAnalysis(load_snapshot(snapshot_pair[1].path))
+            stats = after.statistics
+            categories = rendered(app, "#statistics-categories")
+            for name, size in stats.rows():
+                assert any(line.split("  ")[0].strip() == name and format_bytes(size) in line
+                           for line in categories.splitlines()), name
+            assert f"Total {format_bytes(stats.total)}" in " ".join(categories.split())
+            largest = rendered(app, "#statistics-largest").splitlines()
+            top = after.largest_objects(1)[0]
+            assert largest[1].startswith(top.label)
+            strings = rendered(app, "#statistics-strings")
+            assert strings.startswith("Duplicated strings")
+            await pilot.press("escape")
+            assert isinstance(app.screen, SnapshotListScreen)
+
+
+def rendered(app, selector: str) -> str:
+    """The text of a Static holding a Rich table, as a 200-column terminal shows it."""
+    content = app.screen.query_one(selector, Static).content
+    if not isinstance(content, Table):
+        return ""
+    console = Console(width=200, record=True, file=io.StringIO())
+    console.print(content)
+    return console.export_text()
 
 
 class TestFewerThanTwo:

@@ -39,6 +39,7 @@ from memtui.ui.messages import (
     RetainersReady,
     SummaryReady,
 )
+from memtui.ui.screens.heap_statistics import HeapStatisticsScreen
 from memtui.units import format_bytes, format_change
 
 WIDE_COLUMNS_FROM = 110
@@ -146,6 +147,7 @@ class DiffBrowser(Vertical):
         Binding("o", "next_sort", "sort", id="diff.sort"),
         Binding("r", "reverse_sort", "reverse", id="diff.reverse"),
         Binding("slash", "filter", "filter", key_display="/", id="diff.filter"),
+        Binding("i", "statistics", "stats", id="diff.statistics"),
     ]
 
     def __init__(self, cache: SnapshotCache, **kwargs):
@@ -153,6 +155,7 @@ class DiffBrowser(Vertical):
         self.cache = cache
         self.diff: HeapDiff | None = None
         self.summary: list | None = None
+        self.shown: tuple[HeapAnalysis, str] | None = None  # the after (or only) snapshot
         self.sort_key = "size_delta"
         self.sort_reverse = True
         self.wide = True
@@ -208,7 +211,7 @@ class DiffBrowser(Vertical):
 
     def analyse(self, snapshots: Sequence[SnapshotSaved]) -> None:
         """Compare the two given snapshots, or summarize one."""
-        self.diff, self.summary, self.listed = None, None, []
+        self.diff, self.summary, self.listed, self.shown = None, None, [], None
         self.query_one("#diff-classes", DataTable).clear(columns=True)
         self.show_level("diff-classes-view")
         self.set_class(True, "loading")
@@ -280,7 +283,7 @@ class DiffBrowser(Vertical):
             loaded = self._loader(path)
             with self._steps(loaded):
                 rows = loaded.class_rows()
-            self.post_message(SummaryReady(path.name, rows))
+            self.post_message(SummaryReady(path.name, rows, loaded))
         except AnalysisCancelled:
             return
         except MemtuiError as error:
@@ -321,6 +324,7 @@ class DiffBrowser(Vertical):
     def on_diff_ready(self, message: DiffReady) -> None:
         self.set_class(False, "loading")
         self.diff = message.diff
+        self.shown = (message.diff.after, "the after snapshot")
         if not message.diff.ids_comparable:
             self.say(f"Object ids are not comparable ({message.diff.reason}): showing count "
                      "and size deltas only.")
@@ -331,6 +335,7 @@ class DiffBrowser(Vertical):
     def on_summary_ready(self, message: SummaryReady) -> None:
         self.set_class(False, "loading")
         self.summary = message.rows
+        self.shown = (message.analysis, "the snapshot")
         self.sort_key, self.sort_reverse = "self_size", True
         self.fill_classes()
         self.query_one("#diff-classes", DataTable).focus()
@@ -412,6 +417,16 @@ class DiffBrowser(Vertical):
             self.sort_objects_by(self.objects_sort_key)
         else:
             self.sort_by(self.sort_key)
+
+    def action_statistics(self) -> None:
+        """DevTools' Statistics, duplicated strings and largest objects of the after (or
+        only) snapshot, once it is analysed."""
+        if self.shown is None:
+            return
+        analysis, which = self.shown
+        path = analysis.snapshot.path
+        self.app.push_screen(HeapStatisticsScreen(
+            analysis, f"Statistics of {which} ({path.name if path else 'in memory'})"))
 
     def action_filter(self) -> None:
         self.show_level("diff-classes-view")
