@@ -133,9 +133,7 @@ def shallow_sizes(snapshot: HeapSnapshot) -> np.ndarray:
     owner = owner[owned]
     transferred = (snapshot.node_type[owner] != snapshot.type_code("synthetic"))
     transferred &= owner != snapshot.root
-    owned, owner = owned[transferred], owner[transferred]
-    np.add.at(sizes, owner, sizes[owned])
-    sizes[owned] = 0
+    kernels.transfer_sizes(sizes, owned[transferred], owner[transferred])
     return sizes
 
 

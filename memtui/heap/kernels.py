@@ -371,6 +371,14 @@ def class_totals(node_class, self_size, class_count):
 
 
 @jit
+def transfer_sizes(sizes, owned, owner):
+    """Move the size of each owned[i] onto owner[i] (owners are never owned)."""
+    for i in range(owned.size):
+        sizes[owner[i]] += sizes[owned[i]]
+        sizes[owned[i]] = 0
+
+
+@jit
 def single_owners(first_edge, edge_to, edge_type, ownable, weak):
     """DevTools' `calculateShallowSizes` ownership: for every node, its owner (itself for
     nodes that are not ownable), or -1 when no owner or several owners reach it."""
