@@ -51,6 +51,7 @@ inline_jit = numba.njit(cache=CACHE_DIRECTORY is not None, nogil=True, boundsche
                         inline="always")
 
 NO_NODE = -1
+PEELED = -1  # a node's mark in the dominator search once it is taken out
 NEGATIVE_NUMBER, NOT_A_NUMBER, TOO_LARGE, NO_ROOM = -1, -2, -3, -4
 
 
@@ -161,31 +162,59 @@ def _retainers(first_edge, edge_to, kept, node_count):
 
 @jit
 def dominator_tree(first_edge, edge_to, kept, root):
-    """Immediate dominators over the kept edges, and the DFS order they were found in
-    (Lengauer-Tarjan, as DevTools runs it).
+    """Immediate dominators over the kept edges (Lengauer-Tarjan, as DevTools runs it), and
+    an order of the nodes in which each comes after its dominator, root first.
 
     Nodes without any kept retainer are searched from as if the root held them; nodes
     still unreached (cycles held only by each other) are numbered one by one as children
-    of the root. Returns (idom, order): idom[root] == root, order[0] == root. Edge
-    positions must fit in int32 (the parser ensures it).
+    of the root. Returns (idom, order): idom[root] == root. Edge positions must fit in
+    int32 (the parser ensures it).
+
+    Leaves that dominate nothing and have at most one retainer are taken out first, leaf
+    by leaf (their retainer dominates them, the root when they have none), and the search
+    runs on the rest. If some of the rest is unreachable even from the nodes without
+    retainers, it runs on the whole graph instead, so that DevTools' numbering of those
+    nodes decides.
     """
     n = first_edge.size - 1
     first_retainer, retainer = _retainers(first_edge, edge_to, kept, n)
+    result = _lengauer_tarjan(first_edge, edge_to, kept, root, first_retainer, retainer, True)
+    if result[2]:
+        return result[0], result[1]
+    result = _lengauer_tarjan(first_edge, edge_to, kept, root, first_retainer, retainer, False)
+    return result[0], result[1]
+
+
+@jit
+def _lengauer_tarjan(first_edge, edge_to, kept, root, first_retainer, retainer, peel):
+    """(idom, order, complete): with `peel`, complete is False when the peeled graph has
+    nodes no search reaches (the caller then runs again without peeling)."""
+    n = first_edge.size - 1
     semi = np.zeros(n, dtype=np.int32)
     vertex = np.empty(n + 1, dtype=np.int32)
+    # Once w is linked its parent is no longer read, so dom shares parent's memory; a
+    # peeled node's parent slot holds its dominator from the start.
     parent = np.full(n, root, dtype=np.int32)
+    dom = parent
     # The search's scratch space is later reused: its stack as `path`, its edge cursors
     # as `label`.
     stack = np.empty(n, dtype=np.int32)
     next_edge = np.empty(n, dtype=np.int32)
+    peeled = 0
+    if peel:
+        peeled = _peel_leaves(first_edge, edge_to, kept, root, first_retainer, retainer, semi,
+                              vertex, dom, stack, next_edge)
     count = _depth_first(root, 0, first_edge, edge_to, kept, semi, vertex, parent, stack,
                          next_edge)
-    if count < n:
+    inner = n - peeled
+    if count < inner:
         for v in range(n):
             if semi[v] == 0 and first_retainer[v] == first_retainer[v + 1]:
                 count = _depth_first(v, count, first_edge, edge_to, kept, semi, vertex, parent,
                                      stack, next_edge)
-    if count < n:
+    if count < inner:
+        if peel:
+            return dom, vertex[1:], False
         for v in range(n):
             if semi[v] == 0:
                 count += 1
@@ -198,9 +227,7 @@ def dominator_tree(first_edge, edge_to, kept, root):
     path = stack
     bucket_head = np.full(n, NO_NODE, dtype=np.int32)
     bucket_next = np.empty(n, dtype=np.int32)
-    # Once w is linked its parent is no longer read, so dom shares parent's memory.
-    dom = parent
-    for i in range(n, 1, -1):
+    for i in range(count, 1, -1):
         w = vertex[i]
         best = semi[w]
         begin, end = first_retainer[w], first_retainer[w + 1]
@@ -222,12 +249,50 @@ def dominator_tree(first_edge, edge_to, kept, root):
             u = _evaluate(v, ancestor, label, semi, path)
             dom[v] = u if semi[u] < semi[v] else p
             v = bucket_next[v]
-    for i in range(2, n + 1):
+    for i in range(2, count + 1):
         w = vertex[i]
         if dom[w] != vertex[semi[w]]:
             dom[w] = dom[dom[w]]
     dom[root] = root
-    return dom, vertex[1:]
+    return dom, vertex[1:], True
+
+
+@jit
+def _peel_leaves(first_edge, edge_to, kept, root, first_retainer, retainer, semi, vertex,
+                 dom, queue, out_degree):
+    """Take out, leaf first, the nodes that dominate nothing and have at most one retainer:
+    each gets its retainer (or the root) as dominator in `dom`, is marked in `semi` so the
+    search skips it, and is placed at the end of `vertex`, later leaves (their dominators)
+    first. Returns how many were taken out."""
+    n = first_edge.size - 1
+    for v in range(n):
+        degree = 0
+        for e in range(first_edge[v], first_edge[v + 1]):
+            if kept[e]:
+                degree += 1
+        out_degree[v] = degree
+    tail = 0
+    for v in range(n):
+        if v != root and out_degree[v] == 0 and first_retainer[v + 1] - first_retainer[v] <= 1:
+            queue[tail] = v
+            tail += 1
+    head = 0
+    slot = n
+    while head < tail:
+        v = queue[head]
+        head += 1
+        semi[v] = PEELED
+        vertex[slot] = v
+        slot -= 1
+        if first_retainer[v + 1] - first_retainer[v] == 1:
+            holder = retainer[first_retainer[v]]
+            dom[v] = holder
+            out_degree[holder] -= 1
+            if (holder != root and out_degree[holder] == 0
+                    and first_retainer[holder + 1] - first_retainer[holder] <= 1):
+                queue[tail] = holder
+                tail += 1
+    return n - slot
 
 
 @jit
