@@ -58,8 +58,9 @@ def page_owned_nodes(snapshot: HeapSnapshot) -> np.ndarray:
                              snapshot.node_count)
 
 
-def essential_edges(snapshot: HeapSnapshot) -> np.ndarray:
-    """Boolean mask over edges: the edges DevTools uses to build the dominator tree."""
+def essential_edge_bits(snapshot: HeapSnapshot) -> np.ndarray:
+    """The edges DevTools builds the dominator tree from, as a little-endian bit array (a
+    bit per edge: `np.unpackbits(bits, bitorder="little")` gives a mask)."""
     owned = page_owned_nodes(snapshot)
     if not owned.any():
         owned = owned[:0]
@@ -79,7 +80,7 @@ class DominatorTree:
 
     @classmethod
     def build(cls, snapshot: HeapSnapshot) -> DominatorTree:
-        keep = essential_edges(snapshot)
+        keep = essential_edge_bits(snapshot)
         idom, order = kernels.dominator_tree(snapshot.first_edge, snapshot.edge_to, keep,
                                              snapshot.root)
         return cls(idom=idom, order=order)

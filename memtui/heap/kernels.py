@@ -118,11 +118,12 @@ def reachable(first_edge, edge_to, followed, seeds, node_count):
 @jit
 def essential_edges(first_edge, edge_to, edge_type, edge_name, node_id, root, weak,
                     shortcut, internal, weakmap_table_of_name, page_owned):
-    """DevTools' essential edges, as a mask: not weak, not a self edge, no shortcut except
+    """DevTools' essential edges, as a little-endian bit array over the edges (a bit per
+    edge, so 1/8 of a byte mask): not weak, not a self edge, no shortcut except
     the root's, no WeakMap table -> value edge (`weakmap_table_of_name[name]` is the table
     id such an internal edge's name holds, else -1), and no edge from outside the page's
     objects into them (`page_owned` empty: no such rule)."""
-    keep = np.empty(edge_to.size, dtype=np.bool_)
+    keep = np.zeros((edge_to.size + 7) // 8, dtype=np.uint8)
     check_owned = page_owned.size > 0
     for v in range(first_edge.size - 1):
         for e in range(first_edge[v], first_edge[v + 1]):
@@ -134,8 +135,15 @@ def essential_edges(first_edge, edge_to, edge_type, edge_name, node_id, root, we
             if ok and v != root and (
                     kind == shortcut or (check_owned and page_owned[w] and not page_owned[v])):
                 ok = False
-            keep[e] = ok
+            if ok:
+                keep[e >> 3] |= np.uint8(1 << (e & 7))
     return keep
+
+
+@inline_jit
+def _is_set(bits, i):
+    """Bit i of a little-endian bit array (`np.packbits(..., bitorder="little")`)."""
+    return (bits[i >> 3] >> (i & 7)) & 1
 
 
 @jit
@@ -143,14 +151,14 @@ def _retainers(first_edge, edge_to, kept, node_count):
     """The reverse graph of the kept edges: (first_retainer, retainer) in CSR form."""
     first = np.zeros(node_count + 1, dtype=np.int32)
     for e in range(edge_to.size):
-        if kept[e]:
+        if _is_set(kept, e):
             first[edge_to[e] + 1] += 1
     for v in range(node_count):
         first[v + 1] += first[v]
     retainer = np.empty(first[node_count], dtype=np.int32)
     for v in range(node_count):
         for e in range(first_edge[v], first_edge[v + 1]):
-            if kept[e]:
+            if _is_set(kept, e):
                 w = edge_to[e]
                 retainer[first[w]] = v
                 first[w] += 1
@@ -162,7 +170,8 @@ def _retainers(first_edge, edge_to, kept, node_count):
 
 @jit
 def dominator_tree(first_edge, edge_to, kept, root):
-    """Immediate dominators over the kept edges (Lengauer-Tarjan, as DevTools runs it), and
+    """Immediate dominators over the edges whose bit is set in `kept` (Lengauer-Tarjan, as
+    DevTools runs it), and
     an order of the nodes in which each comes after its dominator, root first.
 
     Nodes without any kept retainer are searched from as if the root held them; nodes
@@ -268,7 +277,7 @@ def _peel_leaves(first_edge, edge_to, kept, root, first_retainer, retainer, semi
     for v in range(n):
         degree = 0
         for e in range(first_edge[v], first_edge[v + 1]):
-            if kept[e]:
+            if _is_set(kept, e):
                 degree += 1
         out_degree[v] = degree
     tail = 0
@@ -314,7 +323,7 @@ def _depth_first(start, count, first_edge, edge_to, kept, semi, vertex, parent, 
         while e < end:
             w = edge_to[e]
             e += 1
-            if kept[e - 1] and semi[w] == 0:
+            if semi[w] == 0 and _is_set(kept, e - 1):
                 break
         else:
             next_edge[v] = e

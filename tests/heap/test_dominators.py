@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from memtui.heap.dominators import essential_edges
+from memtui.heap.dominators import essential_edge_bits
 from memtui.heap.pipeline import HeapAnalysis
 from memtui.heap.snapshot import HeapSnapshot, NodeLocations, SnapshotMeta, load_snapshot
 from tests.nodeproc import node_binary, node_majors, start_node
@@ -42,7 +42,8 @@ def reference_dominators(snapshot: HeapSnapshot) -> list[int]:
 
     Nodes without any essential retainer hang from the root, as in DevTools.
     """
-    keep = essential_edges(snapshot)
+    keep = np.unpackbits(essential_edge_bits(snapshot), count=snapshot.edge_count,
+                         bitorder="little").astype(bool)
     n, root = snapshot.node_count, snapshot.root
     successors: list[list[int]] = [[] for _ in range(n)]
     predecessors: list[list[int]] = [[] for _ in range(n)]
