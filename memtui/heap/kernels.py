@@ -92,7 +92,8 @@ def parse_numbers(text: np.ndarray, out: np.ndarray) -> int:
 
 
 @jit
-def reachable(first_edge, edge_to, followed, seeds, node_count):
+def reachable(first_edge: np.ndarray, edge_to: np.ndarray, followed: np.ndarray, seeds: np.ndarray,
+              node_count: int) -> np.ndarray:
     """Mask of the nodes reachable from `seeds` over the edges where `followed` is true."""
     seen = np.zeros(node_count, dtype=np.bool_)
     stack = np.empty(node_count, dtype=np.int32)
@@ -116,8 +117,10 @@ def reachable(first_edge, edge_to, followed, seeds, node_count):
 
 
 @jit
-def essential_edges(first_edge, edge_to, edge_type, edge_name, node_id, root, weak,
-                    shortcut, internal, weakmap_table_of_name, page_owned):
+def essential_edges(first_edge: np.ndarray, edge_to: np.ndarray, edge_type: np.ndarray,
+                    edge_name: np.ndarray, node_id: np.ndarray, root: int, weak: int, shortcut: int,
+                    internal: int, weakmap_table_of_name: np.ndarray,
+                    page_owned: np.ndarray) -> np.ndarray:
     """DevTools' essential edges, as a little-endian bit array over the edges (a bit per
     edge, so 1/8 of a byte mask): not weak, not a self edge, no shortcut except
     the root's, no WeakMap table -> value edge (`weakmap_table_of_name[name]` is the table
@@ -141,13 +144,14 @@ def essential_edges(first_edge, edge_to, edge_type, edge_name, node_id, root, we
 
 
 @inline_jit
-def _is_set(bits, i):
+def _is_set(bits: np.ndarray, i: int) -> int:
     """Bit i of a little-endian bit array (`np.packbits(..., bitorder="little")`)."""
     return (bits[i >> 3] >> (i & 7)) & 1
 
 
 @jit
-def _retainers(first_edge, edge_to, kept, node_count):
+def _retainers(first_edge: np.ndarray, edge_to: np.ndarray, kept: np.ndarray,
+               node_count: int) -> tuple[np.ndarray, np.ndarray]:
     """The reverse graph of the kept edges: (first_retainer, retainer) in CSR form."""
     first = np.zeros(node_count + 1, dtype=np.int32)
     for e in range(edge_to.size):
@@ -169,7 +173,8 @@ def _retainers(first_edge, edge_to, kept, node_count):
 
 
 @jit
-def dominator_tree(first_edge, edge_to, kept, root):
+def dominator_tree(first_edge: np.ndarray, edge_to: np.ndarray, kept: np.ndarray,
+                   root: int) -> tuple[np.ndarray, np.ndarray]:
     """Immediate dominators over the edges whose bit is set in `kept` (Lengauer-Tarjan, as
     DevTools runs it), and
     an order of the nodes in which each comes after its dominator, root first.
@@ -195,7 +200,9 @@ def dominator_tree(first_edge, edge_to, kept, root):
 
 
 @jit
-def _lengauer_tarjan(first_edge, edge_to, kept, root, first_retainer, retainer, peel):
+def _lengauer_tarjan(first_edge: np.ndarray, edge_to: np.ndarray, kept: np.ndarray, root: int,
+                     first_retainer: np.ndarray, retainer: np.ndarray,
+                     peel: bool) -> tuple[np.ndarray, np.ndarray, bool]:
     """(idom, order, complete): with `peel`, complete is False when the peeled graph has
     nodes no search reaches (the caller then runs again without peeling)."""
     n = first_edge.size - 1
@@ -267,8 +274,10 @@ def _lengauer_tarjan(first_edge, edge_to, kept, root, first_retainer, retainer, 
 
 
 @jit
-def _peel_leaves(first_edge, edge_to, kept, root, first_retainer, retainer, semi, vertex,
-                 dom, queue, out_degree):
+def _peel_leaves(first_edge: np.ndarray, edge_to: np.ndarray, kept: np.ndarray, root: int,
+                 first_retainer: np.ndarray, retainer: np.ndarray, semi: np.ndarray,
+                 vertex: np.ndarray, dom: np.ndarray, queue: np.ndarray,
+                 out_degree: np.ndarray) -> int:
     """Take out, leaf first, the nodes that dominate nothing and have at most one retainer:
     each gets its retainer (or the root) as dominator in `dom`, is marked in `semi` so the
     search skips it, and is placed at the end of `vertex`, later leaves (their dominators)
@@ -305,8 +314,9 @@ def _peel_leaves(first_edge, edge_to, kept, root, first_retainer, retainer, semi
 
 
 @jit
-def _depth_first(start, count, first_edge, edge_to, kept, semi, vertex, parent, stack,
-                 next_edge):
+def _depth_first(start: int, count: int, first_edge: np.ndarray, edge_to: np.ndarray,
+                 kept: np.ndarray, semi: np.ndarray, vertex: np.ndarray, parent: np.ndarray,
+                 stack: np.ndarray, next_edge: np.ndarray) -> int:
     """Number the nodes reached from `start` over kept edges in DFS preorder, after
     `count`; returns the new count. `stack` and `next_edge` are scratch space."""
     count += 1
@@ -341,7 +351,8 @@ def _depth_first(start, count, first_edge, edge_to, kept, semi, vertex, parent, 
 
 
 @inline_jit
-def _evaluate(v, ancestor, label, semi, path):
+def _evaluate(v: int, ancestor: np.ndarray, label: np.ndarray, semi: np.ndarray,
+              path: np.ndarray) -> int:
     """Lengauer-Tarjan's EVAL with path compression; `path` is scratch space."""
     a = ancestor[v]
     if a < 0:
@@ -364,7 +375,7 @@ def _evaluate(v, ancestor, label, semi, path):
 
 
 @jit
-def subtree_sums(idom, order, values):
+def subtree_sums(idom: np.ndarray, order: np.ndarray, values: np.ndarray) -> np.ndarray:
     """Per node, the sum of `values` over the node and every node it dominates."""
     sums = values.astype(np.int64)
     for i in range(order.size - 1, 0, -1):
@@ -374,7 +385,7 @@ def subtree_sums(idom, order, values):
 
 
 @jit
-def dominated_nodes(idom, root):
+def dominated_nodes(idom: np.ndarray, root: int) -> tuple[np.ndarray, np.ndarray]:
     """The children of every node in the dominator tree, in CSR form (first, children)."""
     n = idom.size
     first = np.zeros(n + 1, dtype=np.int32)
@@ -394,7 +405,9 @@ def dominated_nodes(idom, root):
 
 
 @jit
-def class_retained_sizes(first_child, children, root, node_class, retained, class_count):
+def class_retained_sizes(first_child: np.ndarray, children: np.ndarray, root: int,
+                         node_class: np.ndarray, retained: np.ndarray,
+                         class_count: int) -> np.ndarray:
     """DevTools' retained size per class: the sum of the retained sizes of the class's
     counted objects (class >= 0) that no other counted object of the class dominates."""
     result = np.zeros(class_count, dtype=np.int64)
@@ -432,7 +445,8 @@ def class_retained_sizes(first_child, children, root, node_class, retained, clas
 
 
 @jit
-def class_totals(node_class, self_size, class_count):
+def class_totals(node_class: np.ndarray, self_size: np.ndarray,
+                 class_count: int) -> tuple[np.ndarray, np.ndarray]:
     """Per class, the number of nodes and the sum of their `self_size` (class -1: none)."""
     counts = np.zeros(class_count, dtype=np.int64)
     sizes = np.zeros(class_count, dtype=np.int64)
@@ -445,7 +459,7 @@ def class_totals(node_class, self_size, class_count):
 
 
 @jit
-def transfer_sizes(sizes, owned, owner):
+def transfer_sizes(sizes: np.ndarray, owned: np.ndarray, owner: np.ndarray) -> None:
     """Move the size of each owned[i] onto owner[i] (owners are never owned)."""
     for i in range(owned.size):
         sizes[owner[i]] += sizes[owned[i]]
@@ -453,7 +467,8 @@ def transfer_sizes(sizes, owned, owner):
 
 
 @jit
-def single_owners(first_edge, edge_to, edge_type, ownable, weak):
+def single_owners(first_edge: np.ndarray, edge_to: np.ndarray, edge_type: np.ndarray,
+                  ownable: np.ndarray, weak: int) -> np.ndarray:
     """DevTools' `calculateShallowSizes` ownership: for every node, its owner (itself for
     nodes that are not ownable), or -1 when no owner or several owners reach it."""
     n = first_edge.size - 1
@@ -493,8 +508,9 @@ def single_owners(first_edge, edge_to, edge_type, ownable, weak):
 
 
 @jit
-def retainer_search(first_edge, edge_to, followed, user_roots, user_root_edges, root,
-                    system_distance):
+def retainer_search(first_edge: np.ndarray, edge_to: np.ndarray, followed: np.ndarray,
+                    user_roots: np.ndarray, user_root_edges: np.ndarray, root: int,
+                    system_distance: int) -> tuple[np.ndarray, np.ndarray]:
     """DevTools' distances: breadth-first over the followed edges from the user roots (at
     distance 1, reached by `user_root_edges`), then from the root (at `system_distance`
     when there are user roots, else 0) for whatever they do not reach. Returns
@@ -520,7 +536,9 @@ def retainer_search(first_edge, edge_to, followed, user_roots, user_root_edges, 
 
 
 @jit
-def _breadth_first(queue, head, tail, first_edge, edge_to, followed, distance, parent_edge):
+def _breadth_first(queue: np.ndarray, head: int, tail: int, first_edge: np.ndarray,
+                   edge_to: np.ndarray, followed: np.ndarray, distance: np.ndarray,
+                   parent_edge: np.ndarray) -> int:
     """Visit from queue[head:tail] in discovery order; returns the new tail."""
     while head < tail:
         v = queue[head]
@@ -537,7 +555,8 @@ def _breadth_first(queue, head, tail, first_edge, edge_to, followed, distance, p
 
 
 @jit
-def names_of_edges(edge_type, edge_name, kind, string_count):
+def names_of_edges(edge_type: np.ndarray, edge_name: np.ndarray, kind: int,
+                   string_count: int) -> np.ndarray:
     """Mask over the strings table: the names of the edges of type `kind`."""
     used = np.zeros(string_count, dtype=np.bool_)
     for e in range(edge_type.size):
@@ -547,7 +566,7 @@ def names_of_edges(edge_type, edge_name, kind, string_count):
 
 
 @jit
-def retainer_counts(edge_to, node_count):
+def retainer_counts(edge_to: np.ndarray, node_count: int) -> np.ndarray:
     """Number of edges of any type pointing at each node."""
     counts = np.zeros(node_count, dtype=np.int32)
     for e in range(edge_to.size):

@@ -1,10 +1,12 @@
-"""One analysis per snapshot: every pass DevTools' `HeapSnapshot.initialize()` runs, in its
-order, each computed the first time something asks for it and then kept.
+"""One analysis per snapshot: the passes of DevTools' `HeapSnapshot.initialize()` (parse,
+shallow sizes, DOM state, names and classes with interface definitions kept as data and
+applied in one place, dominators and retained sizes, statistics), each computed the first
+time something asks for it, once, and kept.
 
-parse (`load_snapshot`) -> shallow sizes -> DOM states -> names and classes (interface
-definitions inferred as data, applied in one place) -> dominators and retained sizes ->
-statistics. `summary`, `diff`, retainers and the UI all read from a `HeapAnalysis`, so no
-caller sequences passes itself and no pass runs twice.
+`summary`, `diff`, retainers and the UI all read from a `HeapAnalysis`, so no caller
+sequences passes itself and no pass runs twice. A pass asks for the passes it needs; the
+dominator tree needs only the graph, and is built before the shallow sizes and classes when
+retained sizes are wanted, so that its search's memory and theirs never add up.
 """
 
 from __future__ import annotations
