@@ -69,6 +69,7 @@ class Measured:
     stderr: str
     stopped: str | None = None  # why run_measured killed the child, if it did
     load: float = 0.0  # the 1-minute load average when the child started
+    cpu_s: float = 0.0  # the child's user + system CPU time (all its threads)
 
     def result(self) -> dict:
         """The last JSON object line the child printed on stdout ({} if none)."""
@@ -121,7 +122,7 @@ def run_measured(args: Sequence[str], env: dict[str, str] | None = None, *,
     reported = usage.ru_maxrss * 1024
     peak = reported if reported > own_peak else polled_peak
     measured = Measured(wall, peak, child.returncode, out_path.read_text(), err_path.read_text(),
-                        stopped, load)
+                        stopped, load, usage.ru_utime + usage.ru_stime)
     out_path.unlink()
     err_path.unlink()
     return measured

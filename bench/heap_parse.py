@@ -121,11 +121,11 @@ def report(results: dict[str, Measured], first: Path, second: Path) -> bool:
         size = pair_size if name == "diff" else (second.stat().st_size if name == "summary 2"
                                                  else first_size)
         status = m.stopped or ("ok" if m.returncode == 0 else f"exit {m.returncode}")
-        rows.append([LABELS[name], f"{m.wall_s:.2f}", f"{m.peak_rss / MB:,.0f}",
-                     f"{m.peak_rss / size:.2f}", out.get("classes", "-"), f"{m.load:.2f}",
-                     status])
-    print_table(["command", "wall s", "peak RSS MB", "RSS/file(s)", "classes", "load",
-                 "status"], rows)
+        rows.append([LABELS[name], f"{m.wall_s:.2f}", f"{m.cpu_s:.2f}",
+                     f"{m.peak_rss / MB:,.0f}", f"{m.peak_rss / size:.2f}",
+                     out.get("classes", "-"), f"{m.load:.2f}", status])
+    print_table(["command", "wall s", "CPU s", "peak RSS MiB", "RSS/file(s)", "classes",
+                 "load", "status"], rows)
     for name, m in results.items():
         if m.returncode != 0 and not m.stopped:
             print(f"\n{name} failed (exit {m.returncode}): {m.stderr.strip()[-800:]}")
@@ -142,7 +142,8 @@ def report(results: dict[str, Measured], first: Path, second: Path) -> bool:
             if other is not None:
                 speedup = other.wall_s / summary.wall_s
                 checks.append((f"summary >= {factor:g}x faster than {peer}",
-                               f"{speedup:.2f}x", speedup >= factor))
+                               f"{speedup:.2f}x (CPU time: {other.cpu_s / summary.cpu_s:.2f}x)",
+                               speedup >= factor))
             elif peer in results:
                 checks.append((f"summary >= {factor:g}x faster than {peer}",
                                f"{peer} did not finish", None))
@@ -195,8 +196,8 @@ def main(argv: list[str] | None = None) -> int:
     nodes, edges = snapshot_counts(first)
     print(f"machine: {machine_line(args.node)}; load average at start "
           f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}")
-    print(f"snapshot: {first.name}: {first.stat().st_size / MB:,.0f} MB, {nodes:,} nodes, "
-          f"{edges:,} edges; second: {second.stat().st_size / MB:,.0f} MB\n")
+    print(f"snapshot: {first.name}: {first.stat().st_size / MB:,.0f} MiB, {nodes:,} nodes, "
+          f"{edges:,} edges; second: {second.stat().st_size / MB:,.0f} MiB\n")
 
     limits = ({"timeout_s": HUGE_PEER_TIMEOUT_S, "rss_limit": HUGE_PEER_RSS_LIMIT}
               if args.huge else {})
