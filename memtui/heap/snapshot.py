@@ -595,7 +595,14 @@ class _SnapshotParser:
             raise self.corrupt(f"the nodes' edge counts add up to {edge_sum}, "
                                f"but snapshot.edge_count is {declared_edges}")
         self.check_string_indexes(meta, nodes, edges, len(strings))
-        root = header.get("root_index", 0) // len(meta.node_fields)
+        root_index = header.get("root_index", 0)
+        width = len(meta.node_fields)
+        node_count = len(nodes["type"])
+        if (not isinstance(root_index, int) or root_index < 0 or root_index % width
+                or root_index // width >= node_count):
+            raise self.corrupt(f"its root_index {root_index!r} is not one of its "
+                               f"{node_count} nodes")
+        root = root_index // width
         extra_native = header.get("extra_native_bytes", 0)
         if not isinstance(extra_native, int):
             extra_native = 0
