@@ -92,6 +92,25 @@ def parse_numbers(text: np.ndarray, out: np.ndarray) -> int:
 
 
 @jit
+def scatter_field(values: np.ndarray, start: int, width: int, column: np.ndarray, row: int,
+                  limit: int, divisor: int) -> int:
+    """Copy values[start::width] into column[row:], checking each: below `limit` (0: no
+    check), and with a `divisor` a multiple of it, stored divided. Returns the index (in
+    the strided part) of the first value that fails, or -1."""
+    count = (values.size - start + width - 1) // width if start < values.size else 0
+    for k in range(count):
+        value = values[start + k * width]
+        if divisor:
+            if value % divisor or value // divisor >= limit:
+                return k
+            value = value // divisor
+        elif limit and value >= limit:
+            return k
+        column[row + k] = value
+    return -1
+
+
+@jit
 def reachable(first_edge: np.ndarray, edge_to: np.ndarray, followed: np.ndarray, seeds: np.ndarray,
               node_count: int) -> np.ndarray:
     """Mask of the nodes reachable from `seeds` over the edges where `followed` is true."""

@@ -343,12 +343,23 @@ def _parse_numbers(text: bytes) -> np.ndarray:
     return values[:count]
 
 
+@dataclass(frozen=True)
+class _FieldCheck:
+    """A column's values must be below `limit`; with a `divisor`, multiples of it, stored
+    divided (to_node: a node index times the node field count). `error(row, value)` is the
+    error for the first value that is not."""
+
+    limit: int
+    divisor: int
+    error: Callable[[int, int], UsageError]
+
+
 class _ColumnSink:
     """Scatters a stream of integers, `width` per record, into per-field column arrays."""
 
     def __init__(self, reader: _Reader, fields: tuple[str, ...], count: int,
                  dtypes: dict[str, type[np.generic]],
-                 checks: dict[str, Callable] | None = None):
+                 checks: dict[str, _FieldCheck] | None = None):
         self.reader = reader
         self.fields = fields
         self.width = len(fields)
@@ -366,17 +377,12 @@ class _ColumnSink:
             if column is None:
                 continue
             start = (position - self.received) % self.width
-            part = values[start::self.width]
             row = (self.received + start) // self.width
-            destination = column[row:row + len(part)]
-            if column.dtype == part.dtype:
-                destination[...] = part
-                part = destination
             check = self.checks.get(field)
-            if check is not None:
-                part = check(part, row)
-            if part is not destination:
-                destination[...] = part
+            limit, divisor = (check.limit, check.divisor) if check else (0, 0)
+            bad = kernels.scatter_field(values, start, self.width, column, row, limit, divisor)
+            if bad >= 0 and check is not None:
+                raise check.error(row + bad, int(values[start + bad * self.width]))
         self.received += len(values)
 
     def finish(self) -> dict[str, np.ndarray]:
@@ -547,28 +553,17 @@ class _SnapshotParser:
                   "to_node": self.check_to_node(node_field_count, header["node_count"])}
         return _ColumnSink(self.reader, meta.edge_fields, header["edge_count"], dtypes, checks)
 
-    def check_below(self, limit: int, what: str):
-        def check(values: np.ndarray, first_row: int) -> np.ndarray:
-            if values.size and values.max() >= limit:
-                bad = int(np.argmax(values >= limit))
-                raise self.corrupt(f"record {first_row + bad} has {what} "
-                                   f"{int(values[bad])} but the meta lists {limit}")
-            return values
-        return check
+    def check_below(self, limit: int, what: str) -> _FieldCheck:
+        def error(row: int, value: int) -> UsageError:
+            return self.corrupt(f"record {row} has {what} {value} but the meta lists {limit}")
+        return _FieldCheck(limit, 0, error)
 
-    def check_to_node(self, node_field_count: int, node_count: int):
-        def check(values: np.ndarray, first_row: int) -> np.ndarray:
-            ordinals = values // node_field_count
-            if values.size and (ordinals.max() >= node_count
-                                or (ordinals * node_field_count != values).any()):
-                bad = int(np.argmax((ordinals * node_field_count != values)
-                                    | (ordinals >= node_count)))
-                raise self.corrupt(
-                    f"edge {first_row + bad} has to_node {int(values[bad])}, which is not a "
-                    f"node (a multiple of {node_field_count} below "
-                    f"{node_count * node_field_count})")
-            return ordinals
-        return check
+    def check_to_node(self, node_field_count: int, node_count: int) -> _FieldCheck:
+        def error(row: int, value: int) -> UsageError:
+            return self.corrupt(
+                f"edge {row} has to_node {value}, which is not a node (a multiple of "
+                f"{node_field_count} below {node_count * node_field_count})")
+        return _FieldCheck(node_count, node_field_count, error)
 
     def corrupt(self, what: str) -> UsageError:
         return UsageError(f"{self.reader.name} is corrupt: {what}", NOT_A_SNAPSHOT_HINT)
