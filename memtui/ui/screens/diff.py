@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from rich.text import Text
 from textual import events, on, work
@@ -94,8 +94,8 @@ class Column:
 
     key: str
     title: str
-    value: Callable[[object], object]
-    show: Callable[[object], str]
+    value: Callable[[Any], Any]
+    show: Callable[[Any], str]
     needs_ids: bool = False
     wide_only: bool = False
 
