@@ -6,6 +6,7 @@ from pathlib import Path
 
 import psutil
 
+from memtui.container import cgroups_of
 from memtui.events import SnapshotRisk
 from memtui.sampler import Sample
 
@@ -30,36 +31,51 @@ def container_memory_usage(pid: int, proc: Path = Path("/proc"),
                          tightest=False)
 
 
-def _cgroup_value(pid: int, proc: Path, cgroup_root: Path, v2_file: str, v1_file: str,
-                  tightest: bool = True) -> int | None:
+def memory_cgroup_dirs(pid: int, proc: Path = Path("/proc"),
+                       cgroup_root: Path = Path("/sys/fs/cgroup")) -> tuple[Path, ...]:
+    """The directories of the process's memory cgroups (v2, and v1's memory controller),
+    each followed by its ancestors up to its hierarchy's root."""
+    return tuple(directory for directory, _ in _memory_cgroups(pid, proc, cgroup_root))
+
+
+def _memory_cgroups(pid: int, proc: Path, cgroup_root: Path) -> list[tuple[Path, bool]]:
+    """(directory, is v2) for each memory cgroup of the process and its ancestors."""
     try:
-        lines = (proc / str(pid) / "cgroup").read_text().splitlines()
+        cgroups = cgroups_of(pid, proc)
     except OSError:
-        return None
-    found: list[int] = []
-    for line in lines:
-        hierarchy, _, rest = line.partition(":")
-        controllers, _, path = rest.partition(":")
-        if hierarchy == "0" and controllers == "":
-            base, name = cgroup_root / "unified", v2_file
+        return []
+    found = []
+    for cgroup in cgroups:
+        if cgroup.hierarchy == "0" and not cgroup.controllers:
+            base, v2 = cgroup_root / "unified", True
             if not base.is_dir() or not (base / "cgroup.controllers").exists():
                 base = cgroup_root
-        elif "memory" in controllers.split(","):
-            base, name = cgroup_root / "memory", v1_file
+        elif "memory" in cgroup.controllers:
+            base, v2 = cgroup_root / "memory", False
         else:
             continue
-        directory = base / path.lstrip("/")
+        directory = base / cgroup.path.lstrip("/")
         if not directory.is_dir():
             directory = base
         while True:
-            value = _read_bytes(directory / name)
-            if value is not None:
-                found.append(value)
-                if not tightest:
-                    break
+            found.append((directory, v2))
             if directory == base or directory.parent == directory:
                 break
             directory = directory.parent
+    return found
+
+
+def _cgroup_value(pid: int, proc: Path, cgroup_root: Path, v2_file: str, v1_file: str,
+                  tightest: bool = True) -> int | None:
+    found: list[int] = []
+    innermost: set[bool] = set()
+    for directory, v2 in _memory_cgroups(pid, proc, cgroup_root):
+        if not tightest and v2 in innermost:
+            continue
+        value = _read_bytes(directory / (v2_file if v2 else v1_file))
+        if value is not None:
+            found.append(value)
+            innermost.add(v2)
     return min(found) if found else None
 
 

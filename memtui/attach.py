@@ -7,9 +7,14 @@ builds such as Debian's); or its executable's dynamic symbol names include `node
 (a renamed or single-executable-application binary). An inspector that answers
 `/json/version` with `"Browser": "node.js/..."` is the final proof before it is used.
 
-SIGUSR1 is sent only to a process recognised as Node, in this machine's network namespace,
-that catches the signal (bit 9 of `SigCgt`), does not run with `--disable-sigusr1`, and whose
-inspector port is free. It goes through a pidfd, so a recycled PID can never receive it.
+SIGUSR1 is sent only to a process recognised as Node, in a network namespace memtui can enter
+(its own, or a container's when memtui has the privilege), that catches the signal (bit 9 of
+`SigCgt`), does not run with `--disable-sigusr1`, whose inspector address is a loopback
+address (unless the caller allows another) that can be bound, and whose port is free in its
+own namespace. It goes through a pidfd, so a recycled PID can never receive it.
+
+An inspector is reached in the network namespace its process listens in: every socket to it
+(the /json probes here, the websocket in `inspector`) comes from `netns.connect`.
 
 Exit codes: everything the user must change in how memtui is invoked (no such PID, not Node,
 another user's process, SIGUSR1 not usable) is a UsageError (2); the inspector not appearing,
@@ -19,9 +24,11 @@ a held port or an unreachable address is a runtime failure (1).
 from __future__ import annotations
 
 import contextlib
+import errno
 import http.client
 import ipaddress
 import json
+import logging
 import mmap
 import os
 import re
@@ -37,12 +44,16 @@ from urllib.parse import urlsplit
 
 import psutil
 
+from memtui import netns
+from memtui.container import Container, container_of
 from memtui.errors import EXIT_RUNTIME, MemtuiError, TargetGone, UsageError
+from memtui.netns import NetworkNamespace
 
 DEFAULT_INSPECTOR_HOST = "127.0.0.1"
 DEFAULT_INSPECTOR_PORT = 9229
 HTTP_TIMEOUT = 2.0
 SIGNAL_POLL_INTERVAL = 0.05
+STARTING_INSPECTOR_GRACE = 2.0
 SIGUSR1_CAUGHT_BIT = 1 << (signal.SIGUSR1 - 1)
 MAX_JSON_BYTES = 1 << 20
 NODE_EXECUTABLE_NAME = re.compile(r"(node|nodejs)(\d+(\.\d+)*)?")
@@ -62,6 +73,9 @@ INSPECT_ADDRESS_OPTIONS = frozenset({
 INSPECT_PORT_OPTIONS = frozenset({"--inspect-port", "--debug-port"})
 _NODE_START_BY_IMAGE: dict[tuple[int, int, int], bool] = {}
 NO_INSPECTOR_HINT = "start node with --inspect, or call require('inspector').open() in the app"
+PID_TEXT = re.compile(r"[0-9]+")
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -75,11 +89,17 @@ class InspectorTarget:
     node_version: str | None
     opened_by_memtui: bool
     listen_host: str | None = None  # the address it is bound to, when known (0.0.0.0: all)
+    netns: NetworkNamespace | None = None  # where host:port is, when not memtui's namespace
 
     @property
     def address(self) -> str:
         """Where the inspector listens, as HOST:PORT (its bound address when known)."""
         return _format_address(self.listen_host or self.host, self.port)
+
+    @property
+    def loopback_only(self) -> bool:
+        """Whether the inspector can be reached from this host only."""
+        return _is_loopback(self.listen_host or self.host)
 
 
 @dataclass(frozen=True)
@@ -89,8 +109,11 @@ class NodeProcessInfo:
     pid: int
     user: str
     rss: int
-    inspector: str | None
+    inspector: str | None  # its address when open
     command: str
+    inspector_known: bool = True  # False: in a network namespace memtui may not enter
+    container: Container | None = None
+    netns: NetworkNamespace | None = None
 
 
 @dataclass(frozen=True)
@@ -98,6 +121,7 @@ class _Listener:
     host: str
     port: int
     inode: int
+    netns: NetworkNamespace | None = None
 
 
 @dataclass(frozen=True)
@@ -106,6 +130,7 @@ class _Inspector:
     port: int
     node_version: str
     listen_host: str | None = None
+    netns: NetworkNamespace | None = None
 
 
 class _ProbeFailed(Exception):
@@ -116,12 +141,22 @@ class _ProbeFailed(Exception):
         self.answered_http = answered_http
 
 
-def resolve_target(spec: str, *, signal_timeout: float = 5.0,
-                   allow_signal: bool = True) -> InspectorTarget:
-    """Turn a PID, HOST:PORT or ws:// URL into a verified inspector; blocking."""
+def pid_of(spec: str) -> int | None:
+    """The PID `spec` names (ASCII digits only), None when it is an address or URL."""
     spec = spec.strip()
-    if spec.isdigit():
-        return _resolve_pid(int(spec), signal_timeout, allow_signal)
+    return int(spec) if PID_TEXT.fullmatch(spec) else None
+
+
+def resolve_target(spec: str, *, signal_timeout: float = 5.0, allow_signal: bool = True,
+                   allow_non_loopback: bool = False) -> InspectorTarget:
+    """Turn a PID, HOST:PORT or ws:// URL into a verified inspector; blocking.
+
+    SIGUSR1 opens the inspector on the address the target's options configure; memtui
+    refuses when that is not a loopback address, unless `allow_non_loopback`."""
+    spec = spec.strip()
+    pid = pid_of(spec)
+    if pid is not None:
+        return _resolve_pid(pid, signal_timeout, allow_signal, allow_non_loopback)
     if spec.startswith("ws://"):
         return _resolve_ws_url(spec)
     host, port = _parse_address(spec)
@@ -136,10 +171,21 @@ def find_inspector_address(pid: int) -> tuple[str, int] | None:
     return (inspector.host, inspector.port) if inspector else None
 
 
+def still_listening(target: InspectorTarget) -> bool:
+    """Whether the target process still listens on its inspector's port (no HTTP request:
+    read from its sockets); True when that cannot be told (no PID, or it cannot be read)."""
+    if target.pid is None:
+        return True
+    try:
+        return any(listener.port == target.port for listener in _process_listeners(target.pid))
+    except OSError:
+        return False
+
+
 def refresh_ws_url(target: InspectorTarget) -> InspectorTarget:
     """Re-read the websocket URL (its UUID changes when the inspector restarts)."""
     try:
-        ws_url = _read_ws_url(target.host, target.port)
+        ws_url = _read_ws_url(target.host, target.port, target.netns)
     except _ProbeFailed as failure:
         raise TargetGone(
             f"inspector at {_format_address(target.host, target.port)} is gone: {failure}",
@@ -149,9 +195,9 @@ def refresh_ws_url(target: InspectorTarget) -> InspectorTarget:
 
 
 def list_node_processes() -> list[NodeProcessInfo]:
-    """Node processes on this host, with their open inspector; skips those it cannot read."""
+    """Node processes on this host and in its containers, with their open inspector (looked
+    for in each one's own network namespace); skips those it cannot read."""
     rows = []
-    own_network = _network_namespace("self")
     for pid in psutil.pids():
         try:
             if not _is_node_process(pid):
@@ -161,15 +207,33 @@ def list_node_processes() -> list[NodeProcessInfo]:
                 user = process.username()
                 rss = process.memory_info().rss
                 command = " ".join(process.cmdline())
-            inspector = None
-            if _network_namespace(pid) == own_network:
+            namespace = netns.namespace_of(pid)
+            inspector, known = None, True
+            try:
                 found = _find_inspector(pid)
                 inspector = (_format_address(found.listen_host or found.host, found.port)
                              if found else None)
-        except (psutil.Error, PermissionError, FileNotFoundError, ProcessLookupError):
+            except netns.NamespaceDenied:
+                known = False
+        except (psutil.Error, PermissionError, FileNotFoundError, ProcessLookupError,
+                TargetGone):
             continue
-        rows.append(NodeProcessInfo(pid, user, rss, inspector, command))
+        rows.append(NodeProcessInfo(pid, user, rss, inspector, command, known,
+                                    container_of(pid), namespace))
     return rows
+
+
+def innermost_pid(pid: int) -> int:
+    """The process's PID in its own PID namespace, which is what `process.pid` says inside:
+    the last field of `NSpid:` in /proc/PID/status (1 for a container's init)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        raise TargetGone(f"PID {pid} exited", None) from None
+    for line in status.splitlines():
+        if line.startswith("NSpid:"):
+            return int(line.split()[-1])
+    return pid
 
 
 def pid_of_listener(port: int, host: str = DEFAULT_INSPECTOR_HOST) -> int | None:
@@ -189,7 +253,8 @@ def sigusr1_caught(pid: int) -> bool:
     return False
 
 
-def _resolve_pid(pid: int, signal_timeout: float, allow_signal: bool) -> InspectorTarget:
+def _resolve_pid(pid: int, signal_timeout: float, allow_signal: bool,
+                 allow_non_loopback: bool) -> InspectorTarget:
     process = _require_process(pid)
     try:
         pidfd = os.pidfd_open(pid)
@@ -197,7 +262,8 @@ def _resolve_pid(pid: int, signal_timeout: float, allow_signal: bool) -> Inspect
         raise _no_such_pid(pid) from None
     try:
         with _reading(process):
-            return _attach_to_process(process, pidfd, signal_timeout, allow_signal)
+            return _attach_to_process(process, pidfd, signal_timeout, allow_signal,
+                                      allow_non_loopback)
     finally:
         os.close(pidfd)
 
@@ -214,21 +280,20 @@ def _reading(process: psutil.Process):
 
 
 def _attach_to_process(process: psutil.Process, pidfd: int, signal_timeout: float,
-                       allow_signal: bool) -> InspectorTarget:
+                       allow_signal: bool, allow_non_loopback: bool) -> InspectorTarget:
     pid = process.pid
     if not _is_node_process(pid):
         raise UsageError(
             f"PID {pid} ({process.name()}) is not a Node process",
             "give the PID of a node process; `memtui ps` lists them",
         )
-    if _network_namespace(pid) != _network_namespace("self"):
-        raise UsageError(
-            f"PID {pid} runs in another network namespace (a container?), "
-            "so its inspector is not reachable from here",
-            "run memtui inside that container, or publish the inspector port and give HOST:PORT",
-        )
+    namespace = netns.namespace_of(pid)
+    if namespace is not None:
+        netns.require_entry(namespace)
     inspector = _find_inspector(pid)
     if inspector:
+        log.debug("PID %d has an inspector open at %s", pid,
+                  _format_address(inspector.listen_host or inspector.host, inspector.port))
         return _target_for(pid, inspector, opened_by_memtui=False)
     if not allow_signal:
         raise MemtuiError(f"PID {pid} has no inspector open", NO_INSPECTOR_HINT)
@@ -244,13 +309,22 @@ def _attach_to_process(process: psutil.Process, pidfd: int, signal_timeout: floa
             NO_INSPECTOR_HINT,
         )
     host, port = _inspector_address_from_options(options)
-    _refuse_if_port_held(pid, host, port)
-    known = {listener.inode for listener in _process_listeners(pid)}
+    _refuse_non_loopback(pid, host, port, allow_non_loopback)
+    inspector = _refuse_if_port_held(process, host, port)
+    if inspector:
+        return _target_for(pid, inspector, opened_by_memtui=False)
+    _refuse_if_unbindable(pid, host, port)
+    log.debug("sending SIGUSR1 to PID %d (inspector configured at %s)", pid,
+              _format_address(host, port))
     signal.pidfd_send_signal(pidfd, signal.SIGUSR1)
-    inspector = _wait_for_new_inspector(process, known, signal_timeout)
+    inspector = _wait_for_inspector(process, signal_timeout)
+    if inspector:
+        log.debug("PID %d opened its inspector at %s", pid,
+                  _format_address(inspector.listen_host or inspector.host, inspector.port))
+        return _target_for(pid, inspector, opened_by_memtui=True)
+    inspector = _refuse_if_port_held(process, host, port)
     if inspector:
         return _target_for(pid, inspector, opened_by_memtui=True)
-    _refuse_if_port_held(pid, host, port)
     raise MemtuiError(
         f"PID {pid} did not open its inspector within {signal_timeout:g}s of SIGUSR1",
         "it has its own process.on('SIGUSR1') listener or runs with --disable-sigusr1; "
@@ -258,15 +332,13 @@ def _attach_to_process(process: psutil.Process, pidfd: int, signal_timeout: floa
     )
 
 
-def _wait_for_new_inspector(process: psutil.Process, known_inodes: set[int],
-                            timeout: float) -> _Inspector | None:
+def _wait_for_inspector(process: psutil.Process, timeout: float) -> _Inspector | None:
+    """Poll the process's listening sockets until one answers as its inspector."""
     deadline = time.monotonic() + timeout
     while True:
         if not process.is_running() or process.status() == psutil.STATUS_ZOMBIE:
             raise TargetGone(f"PID {process.pid} exited after SIGUSR1", None)
-        fresh = [listener for listener in _process_listeners(process.pid)
-                 if listener.inode not in known_inodes]
-        inspector = _first_inspector(fresh)
+        inspector = _find_inspector(process.pid)
         if inspector:
             return inspector
         if time.monotonic() >= deadline:
@@ -345,15 +417,16 @@ def _require_listed(ip: str, port: int, url: str) -> None:
 def _target_for(pid: int | None, inspector: _Inspector, *,
                 opened_by_memtui: bool) -> InspectorTarget:
     try:
-        ws_url = _read_ws_url(inspector.host, inspector.port)
+        ws_url = _read_ws_url(inspector.host, inspector.port, inspector.netns)
     except _ProbeFailed as failure:
         raise _unreachable(inspector.host, inspector.port, failure) from None
     return InspectorTarget(pid, inspector.host, inspector.port, ws_url,
-                           inspector.node_version, opened_by_memtui, inspector.listen_host)
+                           inspector.node_version, opened_by_memtui, inspector.listen_host,
+                           inspector.netns)
 
 
 def _parse_address(spec: str) -> tuple[str, int]:
-    match = re.fullmatch(r"\[([0-9a-fA-F:.]+)\]:(\d+)|([^:\[\]/\s]+):(\d+)", spec)
+    match = re.fullmatch(r"\[([0-9a-fA-F:.]+)\]:([0-9]+)|([^:\[\]/\s]+):([0-9]+)", spec)
     if not match:
         raise UsageError(
             f"{spec!r} is not a PID, HOST:PORT or ws:// URL",
@@ -373,7 +446,7 @@ def _numeric_hosts(host: str, port: int) -> list[str]:
     except socket.gaierror as error:
         raise MemtuiError(f"cannot resolve host {host!r}: {error.strerror}",
                           "give the inspector's IP address") from None
-    return list(dict.fromkeys(info[4][0] for info in infos))
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
 def _require_process(pid: int) -> psutil.Process:
@@ -396,6 +469,11 @@ def _permission_denied(process: psutil.Process) -> UsageError:
         owner = process.username()
     except psutil.Error:
         owner = "another user"
+    if os.geteuid() == 0:
+        return UsageError(
+            f"permission denied reading PID {process.pid}, even as root",
+            "it may belong to another user namespace or be protected by a security module",
+        )
     if owner == psutil.Process().username():
         return UsageError(
             f"permission denied: PID {process.pid} is more privileged than memtui",
@@ -453,10 +531,6 @@ def _contains(file, needle: bytes, size: int) -> bool:
         return image.find(needle, 0, min(size, SYMBOL_SCAN_LIMIT)) >= 0
 
 
-def _network_namespace(pid: int | str) -> str:
-    return os.readlink(f"/proc/{pid}/ns/net")
-
-
 def _node_options(pid: int) -> list[str]:
     """Node's own options: those before the script on the command line, then NODE_OPTIONS."""
     argv = [arg.decode(errors="replace")
@@ -508,23 +582,87 @@ def _parse_host_port(value: str, host: str, port: int) -> tuple[str, int]:
     return new_host or host, int(new_port) if new_port.isdigit() else port
 
 
-def _refuse_if_port_held(pid: int, host: str, port: int) -> None:
-    if port == 0:
+def _refuse_non_loopback(pid: int, host: str, port: int, allowed: bool) -> None:
+    if allowed or _is_loopback(host):
         return
-    holders = {
-        listener.inode for listener in _listening_sockets(f"/proc/{pid}/net")
-        if listener.port == port and _hosts_overlap(listener.host, host)
-    }
-    if not holders:
-        return
-    holder = _pid_holding(holders)
-    by = f"by PID {holder}" if holder is not None else "by another process"
-    if holder == pid:
-        by = "by the target itself, but not by its inspector"
-    raise MemtuiError(
-        f"the inspector port {_format_address(host, port)} of PID {pid} is already held {by}",
-        "free that port, or restart the target with --inspect-port=0 or another free port",
+    raise UsageError(
+        f"PID {pid} would open its inspector on {_format_address(host, port)}, which is not a "
+        "loopback address: anyone who can reach it could run code in the process",
+        "restart it with --inspect-port=127.0.0.1:PORT, or pass --allow-non-loopback-inspector "
+        "to open it there anyway for this session",
     )
+
+
+def _refuse_if_port_held(process: psutil.Process, host: str, port: int) -> _Inspector | None:
+    """Raise when another process holds the inspector's port. When the target holds it and
+    answers there as its inspector (another memtui's SIGUSR1 just opened it), return that;
+    a listener of its own that does not answer yet is given a moment to."""
+    if port == 0:
+        return None
+    pid = process.pid
+    deadline = time.monotonic() + STARTING_INSPECTOR_GRACE
+    while True:
+        holders = {
+            listener.inode for listener in _listening_sockets(f"/proc/{pid}/net")
+            if listener.port == port and _hosts_overlap(listener.host, host)
+        }
+        if not holders:
+            return None
+        holder = _pid_holding(holders)
+        if holder != pid:
+            by = f"by PID {holder}" if holder is not None else "by another process"
+            raise MemtuiError(
+                f"the inspector port {_format_address(host, port)} of PID {pid} is already "
+                f"held {by}",
+                "free that port, or restart the target with --inspect-port=0 or another port",
+            )
+        inspector = _find_inspector(pid)
+        if inspector:
+            return inspector
+        if time.monotonic() >= deadline:
+            raise MemtuiError(
+                f"PID {pid} itself listens on its inspector port "
+                f"{_format_address(host, port)}, with something that is not its inspector",
+                "restart it with --inspect-port=0 or another free port",
+            )
+        time.sleep(SIGNAL_POLL_INTERVAL)
+
+
+def _refuse_if_unbindable(pid: int, host: str, port: int) -> None:
+    """SIGUSR1 cannot open an inspector on an address that is not this host's: Node then
+    prints an error on its own stderr and goes on, which memtui would mistake for a
+    SIGUSR1 listener. A trial bind in its network namespace tells it first."""
+    try:
+        infos = socket.getaddrinfo(host, 0, type=socket.SOCK_STREAM)
+    except socket.gaierror as error:
+        raise MemtuiError(f"PID {pid}'s inspector is configured for host {host!r}, "
+                          f"which does not resolve: {error.strerror}", NO_INSPECTOR_HINT) from None
+    namespace = netns.namespace_of(pid)
+    for family, kind, _, _, address in infos:
+        with netns.new_socket(family, namespace, kind) as trial:
+            try:
+                trial.bind((address[0], 0, *address[2:]))
+            except OSError as error:
+                if error.errno == errno.EADDRNOTAVAIL:
+                    raise MemtuiError(
+                        f"PID {pid}'s inspector is configured for {_format_address(host, port)}, "
+                        "an address this host does not have, so SIGUSR1 cannot open it",
+                        "restart the target with --inspect-port=127.0.0.1:PORT",
+                    ) from None
+                raise
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        try:
+            infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+        except socket.gaierror:
+            return False
+        return all(ipaddress.ip_address(info[4][0]).is_loopback for info in infos)
 
 
 def _hosts_overlap(a: str, b: str) -> bool:
@@ -555,12 +693,15 @@ def _process_listeners(pid: int) -> list[_Listener]:
             link = os.readlink(fd.path)
             if link.startswith("socket:["):
                 inodes.add(int(link[8:-1]))
-    return [listener for listener in _listening_sockets(f"/proc/{pid}/net")
+    return [listener for listener in _listening_sockets(f"/proc/{pid}/net",
+                                                        netns.namespace_of(pid))
             if listener.inode in inodes]
 
 
-def _listening_sockets(net_dir: str) -> list[_Listener]:
-    """LISTEN rows of net_dir/tcp and tcp6, with addresses decoded (IPv4-mapped -> IPv4)."""
+def _listening_sockets(net_dir: str,
+                       namespace: NetworkNamespace | None = None) -> list[_Listener]:
+    """LISTEN rows of net_dir/tcp and tcp6 (tables of `namespace`), with addresses decoded
+    (IPv4-mapped -> IPv4)."""
     listeners = []
     for table in ("tcp", "tcp6"):
         try:
@@ -572,7 +713,8 @@ def _listening_sockets(net_dir: str) -> list[_Listener]:
             if len(fields) < 10 or fields[3] != TCP_LISTEN:
                 continue
             address, _, port = fields[1].partition(":")
-            listeners.append(_Listener(_decode_address(address), int(port, 16), int(fields[9])))
+            listeners.append(_Listener(_decode_address(address), int(port, 16), int(fields[9]),
+                                       namespace))
     return listeners
 
 
@@ -599,28 +741,30 @@ def _find_inspector(pid: int) -> _Inspector | None:
 
 
 def _first_inspector(listeners: list[_Listener]) -> _Inspector | None:
-    listen_hosts = {(_connect_host(listener.host), listener.port): listener.host
-                    for listener in listeners}
-    addresses = list(listen_hosts)
-    if not addresses:
+    """The first listener that answers as a Node inspector, probed in its namespace."""
+    by_address = {(_connect_host(listener.host), listener.port): listener
+                  for listener in listeners}
+    if not by_address:
         return None
 
     def probe(address: tuple[str, int]) -> _Inspector | None:
+        listener = by_address[address]
         try:
-            return replace(_probe_inspector(*address), listen_host=listen_hosts[address])
+            return replace(_probe_inspector(*address, listener.netns), listen_host=listener.host)
         except _ProbeFailed:
             return None
 
-    with ThreadPoolExecutor(max_workers=len(addresses)) as pool:
-        return next((found for found in pool.map(probe, addresses) if found), None)
+    with ThreadPoolExecutor(max_workers=len(by_address)) as pool:
+        return next((found for found in pool.map(probe, by_address) if found), None)
 
 
-def _probe_inspector(host: str, port: int) -> _Inspector:
-    version = _get_json(host, port, "/json/version")
+def _probe_inspector(host: str, port: int,
+                     namespace: NetworkNamespace | None = None) -> _Inspector:
+    version = _get_json(host, port, "/json/version", namespace)
     node_version = _node_version(version)
     if node_version is None:
         raise _ProbeFailed(_not_node_reason(version))
-    return _Inspector(host, port, node_version)
+    return _Inspector(host, port, node_version, netns=namespace)
 
 
 def _node_version(version: object) -> str | None:
@@ -635,8 +779,8 @@ def _not_node_reason(version: object) -> str:
     return f"it is {browser}, not Node" if browser else "it does not answer as a Node inspector"
 
 
-def _read_ws_url(host: str, port: int) -> str:
-    listed = _get_json(host, port, "/json/list")
+def _read_ws_url(host: str, port: int, namespace: NetworkNamespace | None = None) -> str:
+    listed = _get_json(host, port, "/json/list", namespace)
     for entry in listed if isinstance(listed, list) else []:
         url = entry.get("webSocketDebuggerUrl") if isinstance(entry, dict) else None
         if isinstance(url, str) and url.startswith("ws://"):
@@ -644,8 +788,22 @@ def _read_ws_url(host: str, port: int) -> str:
     raise _ProbeFailed("it lists no websocket to debug")
 
 
-def _get_json(host: str, port: int, path: str) -> object:
-    connection = http.client.HTTPConnection(host, port, timeout=HTTP_TIMEOUT)
+class _HTTPConnection(http.client.HTTPConnection):
+    """An HTTP connection whose socket comes from netns.connect."""
+
+    def __init__(self, host: str, port: int, namespace: NetworkNamespace | None):
+        super().__init__(host, port, timeout=HTTP_TIMEOUT)
+        self.namespace = namespace
+
+    def connect(self) -> None:
+        self.sock = netns.connect(self.host, self.port, HTTP_TIMEOUT, self.namespace)
+
+
+def _get_json(host: str, port: int, path: str,
+              namespace: NetworkNamespace | None = None) -> object:
+    """GET a JSON document from HOST:PORT (in `namespace`); NamespaceDenied and TargetGone
+    pass through, everything else is a _ProbeFailed."""
+    connection = _HTTPConnection(host, port, namespace)
     try:
         connection.request("GET", path, headers={"Host": _format_address(host, port)})
         response = connection.getresponse()

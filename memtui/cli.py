@@ -7,33 +7,44 @@ import asyncio
 import contextlib
 import csv
 import json
+import math
 import os
 import signal
 import sys
-from collections.abc import Callable, Coroutine
+import textwrap
+import time
+from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, NoReturn
 
-from memtui import __version__
-from memtui.attach import list_node_processes, resolve_target
+from memtui import __version__, diagnostics
+from memtui.attach import NodeProcessInfo, list_node_processes
 from memtui.errors import MemtuiError, UsageError
 from memtui.events import (
     ConnectionLost,
     Reconnected,
     Responsive,
     SampleTaken,
+    SnapshotProgress,
+    StillReconnecting,
     TargetExited,
+    TargetInfo,
     Unresponsive,
 )
+from memtui.heap.report import DIFF_COLUMNS
 from memtui.monitor import Monitor
+from memtui.private_file import open_private
 from memtui.sampler import GC_KINDS, Sample
-from memtui.units import format_bytes
+from memtui.units import format_bytes, format_duration
 
-CANCEL_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+CANCEL_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+MIN_INTERVAL_S = 0.1
+MAX_INTERVAL_S = 3600.0
+HELP_WIDTH = 78
 
 USAGE = """memtui TARGET [options]          live monitor (TARGET: PID, HOST:PORT or ws:// URL)
        memtui demo                      start the bundled leaky demo app and monitor it
-       memtui ps                        Node processes on this host and their inspectors
+       memtui ps                        Node processes on this host and in its containers
        memtui record TARGET [--interval S] [--duration S] [--format jsonl|csv] [-o FILE]
        memtui gc TARGET                 force a full GC, print heap used before -> after
        memtui snapshot TARGET [-o FILE] [--force]
@@ -42,86 +53,180 @@ USAGE = """memtui TARGET [options]          live monitor (TARGET: PID, HOST:PORT
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:
+    def error(self, message: str) -> NoReturn:
         raise UsageError(message, f"see '{self.prog} --help'")
 
 
-def _positive(text: str) -> float:
+def _seconds(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"not a finite number of seconds: {text!r}")
     if value <= 0:
         raise argparse.ArgumentTypeError(f"must be positive: {text!r}")
     return value
 
 
+def _interval(text: str) -> float:
+    value = _seconds(text)
+    if not MIN_INTERVAL_S <= value <= MAX_INTERVAL_S:
+        raise argparse.ArgumentTypeError(
+            f"must be between {MIN_INTERVAL_S:g} and {MAX_INTERVAL_S:g} seconds: {text!r}")
+    return value
+
+
+def _command(commands: Any, name: str, summary: str, example: str,
+             description: str | None = None) -> argparse.ArgumentParser:
+    """A subcommand whose --help starts with what it does and ends with an example."""
+    return commands.add_parser(name, help=summary,
+                               description=textwrap.fill(description or summary, HELP_WIDTH),
+                               epilog=f"example:\n  {example}",
+                               formatter_class=argparse.RawDescriptionHelpFormatter)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="memtui", usage=USAGE,
-                     description="Watch a live Node.js process's memory and GC from a terminal.")
-    parser.add_argument("--version", action="version", version=f"memtui {__version__}")
-    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
-    commands = parser.add_subparsers(dest="command", parser_class=_Parser, prog="memtui")
+                     description="Watch a live Node.js process's memory and GC from a terminal.",
+                     epilog="example:\n  memtui 1234        watch pid 1234 live (? lists the keys)"
+                            "\n\n'memtui COMMAND --help' describes each command's options.",
+                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"memtui {__version__}",
+                        help="print memtui's version and exit")
+    parser.add_argument("--debug", action="store_true",
+                        help="show the traceback with an error (default: a one-line error), "
+                             "and write a debug log in ~/.local/state/memtui (its path is "
+                             "printed on exit)")
+    parser.add_argument("--log", type=Path, default=None, metavar="FILE",
+                        help="write a debug log to FILE: attach decisions, every inspector "
+                             "request and reply (their sizes), detach steps (default: none)")
+    commands = parser.add_subparsers(dest="command", parser_class=_Parser, prog="memtui",
+                                     metavar="COMMAND")
 
     def attach_options(sub: argparse.ArgumentParser) -> None:
-        sub.add_argument("target", metavar="TARGET", help="PID, HOST:PORT or ws:// URL")
+        sub.add_argument("target", metavar="TARGET",
+                         help="the Node process: a PID (memtui opens its inspector with "
+                              "SIGUSR1 when closed and safe), HOST:PORT of an open inspector, "
+                              "or a ws:// debugger URL")
         sub.add_argument("--keep-inspector", action="store_true",
-                         help="leave an inspector memtui opened open on exit")
+                         help="leave an inspector memtui opened listening when memtui exits "
+                              "(default: close it again; refused for a non-loopback address)")
+        sub.add_argument("--allow-non-loopback-inspector", action="store_true",
+                         help="let SIGUSR1 open the inspector on the non-loopback address the "
+                              "target's options configure, reachable from other hosts: anyone "
+                              "who reaches it can run code in the process (default: refuse); "
+                              "memtui still closes it on exit")
 
-    monitor = commands.add_parser("monitor", help="live monitor (the default command)")
+    def interval_option(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("--interval", type=_interval, default=1.0, metavar="S",
+                         help=f"seconds between samples, {MIN_INTERVAL_S:g} to "
+                              f"{MAX_INTERVAL_S:g} (default: %(default)g)")
+
+    def snapshot_dir_option(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("--snapshot-dir", type=Path, default=None, metavar="DIR",
+                         help="directory for the snapshots taken with s (default: the "
+                              "current directory)")
+
+    monitor = _command(commands, "monitor", "live monitor (the default command)",
+                       "memtui 1234 --interval 0.5 --snapshot-dir /tmp")
     attach_options(monitor)
-    monitor.add_argument("--interval", type=_positive, default=1.0, help="seconds per sample")
-    monitor.add_argument("--snapshot-dir", type=Path, default=None,
-                         help="where snapshots go (default: the current directory)")
+    interval_option(monitor)
+    snapshot_dir_option(monitor)
 
-    demo = commands.add_parser("demo", help="start the bundled leaky demo app and monitor it")
-    demo.add_argument("--interval", type=_positive, default=1.0, help="seconds per sample")
-    demo.add_argument("--snapshot-dir", type=Path, default=None)
-    demo.add_argument("--node", default="node", help="the node binary to run the demo with")
+    demo = _command(commands, "demo", "start the bundled leaky demo app and monitor it",
+                    "memtui demo --node /opt/node-24/bin/node")
+    interval_option(demo)
+    snapshot_dir_option(demo)
+    demo.add_argument("--node", default="node", metavar="PATH",
+                      help="the Node binary that runs the demo app (default: %(default)s, "
+                           "found on PATH)")
 
-    commands.add_parser("ps", help="Node processes on this host with their inspector state")
+    _command(commands, "ps", "Node processes on this host with their inspector state",
+             "memtui ps")
 
-    record = commands.add_parser("record", help="write samples as JSON lines or CSV")
+    record = _command(commands, "record", "write samples as JSON lines or CSV",
+                      "memtui record 1234 --interval 1 --duration 60 -o deploy.jsonl")
     attach_options(record)
-    record.add_argument("--interval", type=_positive, default=1.0, help="seconds per sample")
-    record.add_argument("--duration", type=_positive, default=None,
-                        help="stop after this many seconds (default: until Ctrl-C)")
-    record.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
-    record.add_argument("-o", "--output", type=Path, default=None,
-                        help="file to write (default: standard output)")
+    interval_option(record)
+    record.add_argument("--duration", type=_seconds, default=None, metavar="S",
+                        help="stop after this many seconds (default: run until Ctrl-C or "
+                             "until the target exits)")
+    record.add_argument("--format", choices=("jsonl", "csv"), default="jsonl",
+                        help="jsonl: a JSON object per sample, one a line; csv: a header, "
+                             "then a row per sample, gc flattened to gc_minor, gc_major, ... "
+                             "(choices: %(choices)s; default: %(default)s)")
+    record.add_argument("-o", "--output", type=Path, default=None, metavar="FILE",
+                        help="file to write the samples to (default: standard output)")
 
-    gc = commands.add_parser("gc", help="force a full GC and print heap used before -> after")
+    gc = _command(commands, "gc", "force a full GC and print heap used before -> after",
+                  "memtui gc 1234")
     attach_options(gc)
 
-    snapshot = commands.add_parser("snapshot", help="capture a heap snapshot to a file")
+    snapshot = _command(commands, "snapshot", "capture a heap snapshot to a file",
+                        "memtui snapshot 1234 -o /tmp/before.heapsnapshot")
     attach_options(snapshot)
-    snapshot.add_argument("-o", "--output", type=Path, default=None,
-                          help="file or directory (default: memtui-PID-TIME.heapsnapshot here)")
+    snapshot.add_argument("-o", "--output", type=Path, default=None, metavar="FILE",
+                          help="the file to write, or a directory to write "
+                               "memtui-PID-TIME.heapsnapshot in (default: that name in the "
+                               "current directory)")
     snapshot.add_argument("--force", action="store_true",
-                          help="capture even when the target may run out of memory")
+                          help="capture even when the target may run out of memory (default: "
+                               "refuse when memtui estimates it may)")
 
-    summary = commands.add_parser("summary", help="classes of a heap snapshot")
-    summary.add_argument("file", type=Path)
-    summary.add_argument("--json", action="store_true")
-    summary.add_argument("--top", type=int, default=20)
+    summary = _command(commands, "summary", "classes of a heap snapshot",
+                       "memtui summary after.heapsnapshot --top 30",
+                       "Classes of a heap snapshot as Chrome DevTools' Summary view counts "
+                       "them, largest retained size first.")
+    summary.add_argument("file", type=Path, metavar="FILE",
+                         help="a .heapsnapshot file (written by memtui, Node or DevTools)")
+    summary.add_argument("--json", action="store_true",
+                         help="print a JSON document (file, nodes, edges, self_size, classes "
+                              "with class, count, self_size, retained_size, location, file, "
+                              "line, column; statistics, duplicate_strings, largest_objects "
+                              "when asked for) (default: a table)")
+    summary.add_argument("--top", type=int, default=20, metavar="N",
+                         help="list the N classes of largest retained size (default: "
+                              "%(default)s)")
     summary.add_argument("--statistics", action="store_true",
-                         help="DevTools' Statistics: code, strings, arrays, typed arrays, system")
+                         help="add DevTools' Statistics view: the heap's bytes in code, "
+                              "strings, JS arrays, typed arrays, system objects and the rest "
+                              "(default: classes only)")
     summary.add_argument("--strings", type=int, metavar="N", nargs="?", const=20,
-                         help="the N duplicated strings wasting most (default 20)")
+                         help="add the N duplicated strings wasting the most bytes (N "
+                              "omitted: %(const)s; default: none)")
     summary.add_argument("--largest", type=int, metavar="N", nargs="?", const=20,
-                         help="the N objects with the largest retained sizes (default 20)")
+                         help="add the N objects of largest retained size (N omitted: "
+                              "%(const)s; default: none)")
 
-    diff = commands.add_parser("diff", help="classes that changed between two snapshots")
-    diff.add_argument("before", type=Path)
-    diff.add_argument("after", type=Path)
-    diff.add_argument("--json", action="store_true")
-    diff.add_argument("--top", type=int, default=20)
-    diff.add_argument("--sort", default="size_delta")
+    diff = _command(commands, "diff", "classes that changed between two snapshots",
+                    "memtui diff before.heapsnapshot after.heapsnapshot --sort new --top 10",
+                    "Classes that changed between two heap snapshots, as Chrome DevTools' "
+                    "Comparison view counts them (objects matched by id when the snapshots "
+                    "come from one inspector session).")
+    diff.add_argument("before", type=Path, metavar="BEFORE",
+                      help="the earlier .heapsnapshot file, the base of the comparison")
+    diff.add_argument("after", type=Path, metavar="AFTER",
+                      help="the later .heapsnapshot file, compared with BEFORE")
+    diff.add_argument("--json", action="store_true",
+                      help="print a JSON document (before, after, ids_comparable, rows with "
+                           "the columns below, location, file, line, column) (default: a "
+                           "table)")
+    diff.add_argument("--top", type=int, default=20, metavar="N",
+                      help="list the first N classes in the sort order (default: "
+                           "%(default)s)")
+    diff.add_argument("--sort", choices=DIFF_COLUMNS, default="size_delta", metavar="COLUMN",
+                      help="the column to sort by, numbers largest first, names A-Z "
+                           "(choices: %(choices)s; default: %(default)s)")
     ids = diff.add_mutually_exclusive_group()
     ids.add_argument("--ids-comparable", dest="ids_comparable", action="store_true",
-                     default=None, help="treat object ids as comparable (one session)")
+                     default=None,
+                     help="match objects by id, as for snapshots of one inspector session "
+                          "(default: memtui's capture records decide, else the files' "
+                          "contents)")
     ids.add_argument("--ids-not-comparable", dest="ids_comparable", action="store_false",
-                     help="compare counts and sizes only")
+                     help="compare counts and sizes per class only, as for snapshots whose "
+                          "object ids were reset (default: decided as for --ids-comparable)")
     return parser
 
 
@@ -132,54 +237,123 @@ def main(argv: list[str] | None = None) -> int:
         argv.insert(0, "monitor")
     try:
         args = build_parser().parse_args(argv)
+        _start_log(args)
         if args.command is None:
             raise UsageError("no TARGET given", "try 'memtui demo', 'memtui ps' or 'memtui PID'")
         return HANDLERS[args.command](args)
     except MemtuiError as exc:
+        diagnostics.log.debug("failed: %s", exc, exc_info=True)
         if debug:
             raise
         print(f"memtui: error: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
-        return 130
+        return 128 + signal.SIGINT
     except BrokenPipeError:
         # The reader of the output went away (`| head`): end quietly, as Unix tools do,
         # without the interpreter failing to flush stdout again at exit.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except Exception as exc:
+        if debug:
+            raise
+        where = diagnostics.record_crash(exc)
+        hint = f"the traceback is in {where}" if where else "run with --debug for the traceback"
+        print(f"memtui: error: internal error: {type(exc).__name__}: {exc} ({hint})",
+              file=sys.stderr)
+        return 1
+    finally:
+        _say_where_the_log_is()
 
 
-def run_async(main_coroutine: Coroutine[Any, Any, int]) -> int:
-    """Run until done; Ctrl-C, SIGTERM and SIGHUP (the terminal went away) cancel it so its
-    `finally` blocks detach cleanly."""
+def _start_log(args: argparse.Namespace) -> None:
+    path = args.log or (diagnostics.default_log_path() if args.debug else None)
+    if path is None:
+        return
+    try:
+        diagnostics.start_log(path)
+    except OSError as exc:
+        raise UsageError(f"cannot write the log {path}: {exc.strerror}",
+                         "choose another file with --log") from exc
+
+
+def _say_where_the_log_is() -> None:
+    path = diagnostics.logging_to()
+    if path is not None:
+        with contextlib.suppress(OSError):
+            print(f"memtui: log written to {path}", file=sys.stderr)
+
+
+def run_async(main_coroutine: Coroutine[Any, Any, int],
+              interrupted: Callable[[int], int] = lambda signum: 0) -> int:
+    """Run until done. Ctrl-C, SIGTERM and SIGHUP (the terminal went away) cancel it so that
+    its `finally` blocks detach cleanly; then `interrupted(signum)` is the exit code."""
+    received: list[int] = []
 
     async def runner() -> int:
         task = asyncio.current_task()
+        assert task is not None
         loop = asyncio.get_running_loop()
+
+        def cancel(signum: int) -> None:
+            diagnostics.log.debug("signal %d: stopping", signum)
+            received.append(signum)
+            task.cancel()
+
         for signum in CANCEL_SIGNALS:
-            loop.add_signal_handler(signum, task.cancel)
+            loop.add_signal_handler(signum, cancel, signum)
         try:
             return await main_coroutine
         except asyncio.CancelledError:
-            return 0
+            return interrupted(received[0] if received else signal.SIGINT)
         finally:
             for signum in CANCEL_SIGNALS:
                 loop.remove_signal_handler(signum)
 
-    try:
-        return asyncio.run(runner())
-    except KeyboardInterrupt:
-        return 0
+    return asyncio.run(runner())
 
 
-async def attached(args: argparse.Namespace, action: Callable[[Monitor], Any], **options) -> Any:
-    """Start a Monitor on args.target, run `action`, and always detach."""
-    monitor = Monitor(args.target, keep_inspector=args.keep_inspector, **options)
+def interruption(what: str) -> Callable[[int], int]:
+    """For commands whose work an interruption cuts short: say so; exit 128 + the signal."""
+
+    def code(signum: int) -> int:
+        _note(f"{what} interrupted by {signal.Signals(signum).name}")
+        return 128 + signum
+
+    return code
+
+
+async def attached(args: argparse.Namespace, action: Callable[[Monitor], Awaitable[int]],
+                   **options: Any) -> int:
+    """Start a Monitor on args.target, say where it attached, run `action`, and always
+    detach, saying so when the target did not answer in time."""
+    monitor = Monitor(args.target, keep_inspector=args.keep_inspector,
+                      allow_non_loopback=args.allow_non_loopback_inspector, **options)
+    info = await monitor.start()
+    _note(attached_line(info))
     try:
-        await monitor.start()
         return await action(monitor)
     finally:
-        await asyncio.shield(monitor.close())
+        result = await asyncio.shield(monitor.close())
+        note = result.note(info.pid) if result is not None else None
+        if note is not None and monitor.exit_reason is None:
+            _note(note)
+
+
+def attached_line(info: TargetInfo) -> str:
+    """`attached to pid 1234 (node v20.1.0) through its inspector at 127.0.0.1:9229 (...)`"""
+    line = (f"attached to pid {info.pid} (node {info.node_version}) through its inspector at "
+            f"{info.address} ({INSPECTOR_FATE[info.inspector]})")
+    if not info.loopback_only:
+        line += "; WARNING: that address is reachable from other hosts"
+    return line
+
+
+INSPECTOR_FATE = {
+    "opened by memtui": "opened by memtui with SIGUSR1, closed again when memtui leaves",
+    "kept open": "opened by memtui with SIGUSR1, left open on exit (--keep-inspector)",
+    "already open": "already open, left open",
+}
 
 
 def cmd_record(args: argparse.Namespace) -> int:
@@ -193,6 +367,8 @@ def cmd_record(args: argparse.Namespace) -> int:
 
 async def _record(monitor: Monitor, args: argparse.Namespace, out: IO[str]) -> int:
     writer = SampleWriter(out, args.format)
+    pid = monitor.session.pid
+    lost_at: float | None = None
     events = monitor.events()
     with contextlib.suppress(TimeoutError):
         async with asyncio.timeout(args.duration):
@@ -200,18 +376,27 @@ async def _record(monitor: Monitor, args: argparse.Namespace, out: IO[str]) -> i
                 if isinstance(event, SampleTaken):
                     writer.write(event.sample)
                 elif isinstance(event, Unresponsive):
-                    _note(f"pid {monitor.info.pid} is not answering (event loop blocked?)")
+                    _note(f"pid {pid} is not answering (event loop blocked?)")
                 elif isinstance(event, TargetExited):
-                    raise MemtuiError(f"pid {monitor.info.pid} exited; "
+                    raise MemtuiError(f"pid {pid} {event.reason.describe()}; "
                                       f"{writer.count} samples written")
                 elif isinstance(event, ConnectionLost):
-                    _note(f"connection to pid {monitor.info.pid} lost ({event.reason}); "
-                          "reconnecting")
+                    lost_at = event.at
+                    _note(f"connection to pid {pid} lost ({event.reason}); reconnecting")
+                elif isinstance(event, StillReconnecting):
+                    _note(f"still reconnecting to pid {pid}, disconnected for "
+                          f"{format_duration(time.time() - event.since)} ({event.reason})")
                 elif isinstance(event, Reconnected):
-                    _note(f"reconnected to pid {monitor.info.pid}")
+                    lost_at = None
+                    _note(f"reconnected to pid {pid}")
                 elif isinstance(event, Responsive):
-                    _note(f"pid {monitor.info.pid} answers again")
+                    _note(f"pid {pid} answers again")
     await events.aclose()
+    if lost_at is not None:
+        raise MemtuiError(f"the recording ended disconnected from pid {pid} (for "
+                          f"{format_duration(time.time() - lost_at)}); "
+                          f"{writer.count} samples written",
+                          "its inspector was closed and not opened again")
     return 0
 
 
@@ -257,9 +442,10 @@ def _open_output(path: Path | None) -> tuple[IO[str], Callable[[], None]]:
     if path is None:
         return sys.stdout, lambda: None
     try:
-        handle = open(path, "w", encoding="utf-8", newline="")  # noqa: SIM115
+        handle = open_private(path)
     except OSError as exc:
-        raise UsageError(f"cannot write {path}: {exc.strerror}") from exc
+        reason = "it is a symbolic link" if exc.errno == 40 else exc.strerror
+        raise UsageError(f"cannot write {path}: {reason}") from exc
 
     def close() -> None:
         with contextlib.suppress(OSError):  # a full disk was already reported by the writer
@@ -275,12 +461,17 @@ def _note(text: str) -> None:
 def cmd_gc(args: argparse.Namespace) -> int:
     async def force(monitor: Monitor) -> int:
         result = await monitor.collect_garbage()
+        if result.freed >= 0:
+            outcome = f"freed {format_bytes(result.freed)}"
+        else:
+            outcome = (f"the heap grew by {format_bytes(-result.freed)}: the program "
+                       "allocated more than the GC freed")
         print(f"heap used {format_bytes(result.heap_used_before)} -> "
-              f"{format_bytes(result.heap_used_after)} "
-              f"(freed {format_bytes(result.freed)} in {result.duration_s:.2f}s)")
+              f"{format_bytes(result.heap_used_after)} ({outcome} in "
+              f"{result.duration_s:.2f}s)")
         return 0
 
-    return run_async(attached(args, force))
+    return run_async(attached(args, force), interruption("the forced GC"))
 
 
 def cmd_snapshot(args: argparse.Namespace) -> int:
@@ -289,19 +480,22 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
     async def capture(monitor: Monitor) -> int:
         risk = await monitor.snapshot_risk()
         if risk.risky and not args.force:
-            raise MemtuiError(f"refusing to snapshot pid {monitor.info.pid}: {risk.reason}",
+            raise MemtuiError(f"refusing to snapshot pid {monitor.session.pid}: {risk.reason}",
                               "use --force to capture anyway")
         path = args.output
         if path is not None and path.is_dir():
             monitor.snapshot_dir, path = path, None
         progress = _progress_printer() if sys.stderr.isatty() else None
-        saved = await monitor.take_snapshot(progress, path)
-        if progress is not None:
-            print(file=sys.stderr)
-        print(f"{saved.path} ({format_bytes(saved.size)}, {saved.duration_s:.1f}s)")
+        try:
+            saved = await monitor.take_snapshot(progress, path)
+        finally:
+            if progress is not None:
+                print(file=sys.stderr)
+        print(f"{saved.path} (file {format_bytes(saved.size)}; {saved.cost()})")
         return 0
 
-    return run_async(attached(args, capture))
+    return run_async(attached(args, capture),
+                     interruption("the snapshot (none was written)"))
 
 
 def _check_writable_directory(output: Path | None) -> None:
@@ -313,8 +507,8 @@ def _check_writable_directory(output: Path | None) -> None:
                          "choose another directory with -o")
 
 
-def _progress_printer() -> Callable:
-    def show(progress) -> None:
+def _progress_printer() -> Callable[[SnapshotProgress], None]:
+    def show(progress: SnapshotProgress) -> None:
         share = f"{100 * progress.done / progress.total:3.0f}%" if progress.total else "   "
         print(f"\rsnapshot {share} {format_bytes(progress.bytes_written)} written ",
               end="", file=sys.stderr, flush=True)
@@ -323,21 +517,34 @@ def _progress_printer() -> Callable:
 
 
 def cmd_ps(args: argparse.Namespace) -> int:
-    rows = [("PID", "USER", "RSS", "INSPECTOR", "COMMAND")]
-    rows += [(str(p.pid), p.user, format_bytes(p.rss), p.inspector or "closed", p.command)
-             for p in list_node_processes()]
-    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    rows = [("PID", "USER", "RSS", "INSPECTOR", "CONTAINER", "COMMAND")]
+    rows += [(str(p.pid), p.user, format_bytes(p.rss), _inspector_cell(p), _container_cell(p),
+              p.command) for p in list_node_processes()]
+    widths = [max(len(row[i]) for row in rows) for i in range(5)]
     for row in rows:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False))
-              + "  " + row[4])
+              + "  " + row[5])
     return 0
+
+
+def _inspector_cell(row: NodeProcessInfo) -> str:
+    if not row.inspector_known:
+        return "? (needs root)"
+    return row.inspector or "closed"
+
+
+def _container_cell(row: NodeProcessInfo) -> str:
+    """The container's label, else `netns INODE` for another network namespace, else -."""
+    if row.container is not None:
+        return row.container.label
+    return "-" if row.netns is None else f"netns {row.netns.inode}"
 
 
 def cmd_monitor(args: argparse.Namespace) -> int:
     from memtui.ui import run_monitor
 
-    target = resolve_target(args.target)
-    monitor = Monitor(target, interval=args.interval, keep_inspector=args.keep_inspector,
+    monitor = Monitor(args.target, interval=args.interval, keep_inspector=args.keep_inspector,
+                      allow_non_loopback=args.allow_non_loopback_inspector,
                       snapshot_dir=args.snapshot_dir)
     return run_monitor(monitor, on_exit_message=_print_if_possible)
 
@@ -348,8 +555,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     process = start_demo(args.node)
     try:
-        monitor = Monitor(resolve_target(str(process.pid)), interval=args.interval,
-                          snapshot_dir=args.snapshot_dir, exit_code=process.poll)
+        monitor = Monitor(str(process.pid), interval=args.interval,
+                          snapshot_dir=args.snapshot_dir, wait_status=process.poll)
         return run_monitor(monitor, on_exit_message=_print_if_possible)
     finally:
         stop_demo(process)

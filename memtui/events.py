@@ -4,8 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
+from memtui.container import Container
 from memtui.sampler import Sample
+from memtui.target_exit import ExitReason
+from memtui.units import format_bytes
+
+InspectorState = Literal["opened by memtui", "kept open", "already open"]
+"""Who opened the inspector memtui reaches the target through, and what happens on exit."""
 
 
 @dataclass(frozen=True)
@@ -18,8 +25,13 @@ class TargetInfo:
     started_at: float
     heap_limit: int
     container_limit: int | None
-    inspector: str  # "opened by memtui", "already open", "given address"
-    address: str  # host:port of the inspector
+    inspector: InspectorState
+    address: str
+    """Where the inspector listens, HOST:PORT (its bound address: 0.0.0.0 for all)."""
+    loopback_only: bool
+    container: Container | None = None
+    netns_inode: int | None = None
+    """Its network namespace's inode, when not memtui's."""
 
 
 @dataclass(frozen=True)
@@ -44,7 +56,7 @@ class Responsive:
 @dataclass(frozen=True)
 class TargetExited:
     at: float
-    exit_code: int | None
+    reason: ExitReason
 
 
 @dataclass(frozen=True)
@@ -54,11 +66,21 @@ class ConnectionLost:
 
 
 @dataclass(frozen=True)
+class StillReconnecting:
+    """The target lives but memtui could not connect again since `since`; repeated every
+    few seconds while that lasts."""
+
+    since: float
+    reason: str
+
+
+@dataclass(frozen=True)
 class Reconnected:
     at: float
 
 
-MonitorEvent = SampleTaken | Unresponsive | Responsive | TargetExited | ConnectionLost | Reconnected
+MonitorEvent = (SampleTaken | Unresponsive | Responsive | TargetExited | ConnectionLost
+                | StillReconnecting | Reconnected)
 
 
 @dataclass(frozen=True)
@@ -93,7 +115,24 @@ class SnapshotRisk:
 
 @dataclass(frozen=True)
 class SnapshotSaved:
+    """A captured snapshot, and what it cost the target: the pause (from the request to the
+    last chunk: V8 builds and serialises on the target's main thread) and its RSS before,
+    at its highest during the capture, and after (it often stays up)."""
+
     path: Path
     size: int
     taken_at: float
     duration_s: float
+    rss_before: int | None = None
+    rss_peak: int | None = None
+    rss_after: int | None = None
+
+    def cost(self) -> str:
+        """`paused the target 2.1s; its RSS 200.0 MiB -> 1.3 GiB at the peak, 900.0 MiB after`"""
+        text = f"paused the target {self.duration_s:.1f}s"
+        if self.rss_before is not None and self.rss_peak is not None:
+            text += (f"; its RSS {format_bytes(self.rss_before)} -> "
+                     f"{format_bytes(self.rss_peak)} at the peak")
+            if self.rss_after is not None:
+                text += f", {format_bytes(self.rss_after)} after"
+        return text

@@ -6,15 +6,24 @@ import asyncio
 import contextlib
 import itertools
 import json
+import logging
 from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 import websockets
 
+from memtui import netns
 from memtui.errors import MemtuiError, TargetGone
+from memtui.netns import NetworkNamespace
 
 EventHandler = Callable[[dict], None]
+QUIET_EVENTS = frozenset({"HeapProfiler.addHeapSnapshotChunk",
+                          "HeapProfiler.reportHeapSnapshotProgress"})
+READER_GRACE_S = 1.0
+
+log = logging.getLogger(__name__)
 
 
 class ProtocolError(MemtuiError):
@@ -30,8 +39,32 @@ class InspectorClosed(TargetGone):
     """The websocket closed: the target exited, or its inspector was closed."""
 
 
+class DispatchError(MemtuiError):
+    """An incoming message could not be handled: an event handler raised, or the frame was
+    not JSON. Raised by the next call, so it is neither lost nor taken for a closed
+    connection; the reader goes on."""
+
+
+class _Connection(websockets.ClientConnection):
+    """A websocket connection that never sends a close frame: when Node closes the
+    connection, it drops the TCP connection instead of answering with one (see Inspector)."""
+
+    def send_data(self) -> None:
+        if self.protocol.close_rcvd is not None:
+            self.protocol.data_to_send()
+            self.transport.abort()
+            return
+        super().send_data()
+
+
 class Inspector:
-    """Requests with ids and per-call timeouts, events by method, close fails every pending call."""
+    """Requests with ids and per-call timeouts, events by method, close fails every pending call.
+
+    No websocket close frame is ever sent: when a client's close frame crosses the close
+    frames Node sends while its inspector closes, Node crashes (see DESIGN.md), and a
+    dropped TCP connection is what Node handles safely. So `close` drops the connection, and
+    a close frame from Node is answered by dropping it too.
+    """
 
     def __init__(self, socket: websockets.ClientConnection):
         self._socket = socket
@@ -39,22 +72,33 @@ class Inspector:
         self._pending: dict[int, tuple[str, asyncio.Future]] = {}
         self._handlers: dict[str, list[EventHandler]] = defaultdict(list)
         self._closed_reason: str | None = None
+        self._dispatch_error: DispatchError | None = None
         self.closed = asyncio.Event()
         self._reader = asyncio.create_task(self._read())
 
     @classmethod
-    async def connect(cls, ws_url: str, timeout: float = 5.0) -> Inspector:
-        """Open the websocket. Node drops the connection on a ping frame, so pings are off."""
+    async def connect(cls, ws_url: str, timeout: float = 5.0,
+                      namespace: NetworkNamespace | None = None) -> Inspector:
+        """Open the websocket, over a socket made in the network namespace the URL's address
+        is in (None: memtui's). Node drops the connection on a ping frame, so pings are off."""
+        parts = urlsplit(ws_url)
         try:
-            socket = await websockets.connect(
-                ws_url, ping_interval=None, max_size=None, open_timeout=timeout,
-                close_timeout=1, compression=None,
-            )
+            sock = await asyncio.to_thread(netns.connect, parts.hostname or "", parts.port or 80,
+                                           timeout, namespace)
+            try:
+                socket = await websockets.connect(
+                    ws_url, sock=sock, ping_interval=None, max_size=None, open_timeout=timeout,
+                    close_timeout=1, compression=None, create_connection=_Connection,
+                )
+            except BaseException:
+                sock.close()
+                raise
         except (OSError, TimeoutError, websockets.InvalidHandshake) as exc:
             raise MemtuiError(
                 f"cannot connect to the inspector at {ws_url}: {exc}",
                 "is the process still running? another tool may hold the inspector",
             ) from exc
+        log.debug("connected to %s", ws_url)
         return cls(socket)
 
     def on(self, method: str, handler: EventHandler) -> Callable[[], None]:
@@ -64,17 +108,23 @@ class Inspector:
 
     async def send(self, method: str, params: dict | None = None,
                    timeout: float | None = 10.0) -> dict[str, Any]:
-        """Send a request and wait for its result; None means no timeout."""
+        """Send a request and wait for its result; None means no timeout. Raises the
+        DispatchError of an earlier incoming message first, once."""
+        if self._dispatch_error is not None:
+            error, self._dispatch_error = self._dispatch_error, None
+            raise error
         if self._closed_reason is not None:
             raise InspectorClosed(f"inspector connection closed ({self._closed_reason})")
         call_id = next(self._ids)
         future = asyncio.get_running_loop().create_future()
         self._pending[call_id] = (method, future)
+        message = json.dumps({"id": call_id, "method": method, "params": params or {}})
+        log.debug("SEND %d %s (%d bytes)", call_id, method, len(message))
         try:
-            await self._socket.send(json.dumps({"id": call_id, "method": method,
-                                                "params": params or {}}))
+            await self._socket.send(message)
             return await asyncio.wait_for(future, timeout)
         except TimeoutError:
+            log.debug("TIMEOUT %d %s after %ss", call_id, method, timeout)
             raise MemtuiError(f"inspector did not answer {method} within {timeout:g}s",
                               "the target's event loop may be blocked") from None
         except websockets.ConnectionClosed:
@@ -98,35 +148,69 @@ class Inspector:
         return reply.get("result", {}).get("value")
 
     async def close(self) -> None:
-        await self._socket.close()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._reader
+        """Drop the connection (no close frame: see the class docstring); idempotent."""
+        transport = self._socket.transport
+        if not transport.is_closing():
+            log.debug("dropping the connection")
+            transport.close()
+        try:
+            await asyncio.wait_for(asyncio.shield(self._reader), READER_GRACE_S)
+        except TimeoutError:
+            transport.abort()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reader
 
     async def _read(self) -> None:
         try:
             async for raw in self._socket:
-                self._dispatch(json.loads(raw))
+                self._dispatch(raw)
             self._closed_reason = "closed by the target"
         except websockets.ConnectionClosed as exc:
             self._closed_reason = f"connection lost: {exc}"
         finally:
             if self._closed_reason is None:
                 self._closed_reason = "reader stopped"
+            log.debug("connection closed (%s)", self._closed_reason)
             for method, future in self._pending.values():
                 if not future.done():
                     future.set_exception(InspectorClosed(
                         f"inspector connection closed during {method} ({self._closed_reason})"))
             self.closed.set()
 
-    def _dispatch(self, message: dict) -> None:
+    def _dispatch(self, raw: str | bytes) -> None:
+        """Route one incoming frame; a failure is kept for the next call, never raised here."""
+        try:
+            message = json.loads(raw)
+        except ValueError:
+            self._failed(DispatchError(f"the inspector sent a frame that is not JSON: "
+                                       f"{raw[:80]!r}"))
+            return
         if "id" in message:
-            method, future = self._pending.get(message["id"], (None, None))
-            if future is None or future.done():
+            pending = self._pending.get(message["id"])
+            method = pending[0] if pending is not None else None
+            log.debug("RECV %s %s (%d bytes)%s", message["id"], method, len(raw),
+                      " error" if "error" in message else "")
+            if pending is None or pending[1].done():
                 return
+            method, future = pending
             if "error" in message:
-                future.set_exception(ProtocolError(method, message["error"]))
+                future.set_exception(ProtocolError(method or "?", message["error"]))
             else:
                 future.set_result(message.get("result", {}))
         elif "method" in message:
-            for handler in list(self._handlers.get(message["method"], ())):
-                handler(message.get("params", {}))
+            event = message["method"]
+            if event not in QUIET_EVENTS:
+                log.debug("EVENT %s (%d bytes)", event, len(raw))
+            for handler in list(self._handlers.get(event, ())):
+                try:
+                    handler(message.get("params", {}))
+                except Exception as exc:  # a handler's bug must not stop the reader
+                    error = DispatchError(f"handling the inspector event {event} failed: "
+                                          f"{type(exc).__name__}: {exc}")
+                    error.__cause__ = exc
+                    self._failed(error)
+
+    def _failed(self, error: DispatchError) -> None:
+        log.error("%s", error, exc_info=error.__cause__)
+        if self._dispatch_error is None:
+            self._dispatch_error = error

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from dataclasses import replace
 from pathlib import Path
 
 from memtui import analysis
 from memtui.attach import InspectorTarget
+from memtui.capture import CaptureOrigin, capture_snapshot, default_snapshot_path
+from memtui.container import container_of
 from memtui.errors import MemtuiError, TargetGone
 from memtui.events import (
     ConnectionLost,
@@ -20,37 +23,43 @@ from memtui.events import (
     SnapshotProgress,
     SnapshotRisk,
     SnapshotSaved,
+    StillReconnecting,
     TargetExited,
     TargetInfo,
     Unresponsive,
 )
-from memtui.heap.capture import CaptureOrigin, capture_snapshot, default_snapshot_path
 from memtui.sampler import History
-from memtui.session import Session
+from memtui.session import DetachResult, Session
+from memtui.target_exit import ExitReason, ExitWatch
 
 RECONNECT_EVERY = 1.0
+STILL_RECONNECTING_EVERY = 5.0
+RSS_POLL_S = 0.05
 
 
 class Monitor:
     """Attach to TARGET, sample it every `interval` seconds, force GCs and take snapshots.
 
-    TARGET is a PID, HOST:PORT or ws:// URL, or an InspectorTarget already resolved (so a
-    caller can report attach errors before it takes over the terminal).
+    TARGET is a PID, HOST:PORT or ws:// URL, or an InspectorTarget already resolved.
+    `wait_status` gives the target's exit status when memtui is its parent (the demo).
     """
 
     def __init__(self, target: str | InspectorTarget, *, interval: float = 1.0,
-                 keep_inspector: bool = False, snapshot_dir: Path | None = None,
-                 history_size: int = 86_400,
-                 exit_code: Callable[[], int | None] | None = None):
+                 keep_inspector: bool = False, allow_non_loopback: bool = False,
+                 snapshot_dir: Path | None = None, history_size: int = 86_400,
+                 wait_status: Callable[[], int | None] | None = None):
         self.target = target
         self.interval = interval
         self.keep_inspector = keep_inspector
+        self.allow_non_loopback = allow_non_loopback
         self.snapshot_dir = snapshot_dir or Path.cwd()
         self.history = History(history_size)
         self.info: TargetInfo | None = None
         self.snapshots: list[SnapshotSaved] = []
         self.unresponsive_after = max(2 * interval, 3.0)
-        self._exit_code = exit_code or (lambda: None)
+        self.exit_reason: ExitReason | None = None
+        self._wait_status = wait_status or (lambda: None)
+        self._exit_watch: ExitWatch | None = None
         self._session: Session | None = None
 
     @property
@@ -59,23 +68,39 @@ class Monitor:
             raise MemtuiError("not attached")
         return self._session
 
+    @property
+    def attached(self) -> bool:
+        return self._session is not None
+
     async def start(self) -> TargetInfo:
-        """Attach, connect and install the probe. Raises MemtuiError on failure."""
-        self._session = await Session.open(self.target, keep_inspector=self.keep_inspector,
-                                           interval=self.interval)
-        session = self._session
-        first = await session.read()
+        """Attach, connect and install the probe. Raises MemtuiError on failure, after
+        detaching again when it got that far."""
+        session = await Session.open(self.target, keep_inspector=self.keep_inspector,
+                                     interval=self.interval,
+                                     allow_non_loopback=self.allow_non_loopback)
+        self._session = session
+        try:
+            first = await session.read()
+        except BaseException:
+            await asyncio.shield(self.close())
+            raise
         self.history.append(first)
+        host_pid, namespace = session.host_pid, session.target.netns
+        limit = analysis.container_memory_limit(host_pid) if host_pid is not None else None
+        if host_pid is not None:
+            self._exit_watch = ExitWatch.of(host_pid, analysis.memory_cgroup_dirs(host_pid),
+                                            limit)
         self.info = TargetInfo(
             pid=session.pid, command=session.command, node_version=session.node_version,
             started_at=session.started_at, heap_limit=first.heap_limit,
-            container_limit=analysis.container_memory_limit(session.pid),
-            inspector=session.inspector_state,
-            address=session.target.address,
+            container_limit=limit, inspector=session.inspector_state,
+            address=session.target.address, loopback_only=session.target.loopback_only,
+            container=None if host_pid is None else container_of(host_pid),
+            netns_inode=None if namespace is None else namespace.inode,
         )
         return self.info
 
-    async def events(self) -> AsyncIterator[MonitorEvent]:
+    async def events(self) -> AsyncGenerator[MonitorEvent, None]:
         """Sample until the target exits; yields samples and state changes."""
         loop = asyncio.get_running_loop()
         next_at = loop.time()
@@ -85,11 +110,14 @@ class Monitor:
                     yield event
             except TargetGone as exc:
                 if not self.session.process_alive():
-                    yield TargetExited(at=time.time(), exit_code=self._exit_code())
+                    yield self._exited()
                     return
-                yield ConnectionLost(at=time.time(), reason=str(exc))
-                if not await self._reconnect():
-                    yield TargetExited(at=time.time(), exit_code=self._exit_code())
+                lost_at = time.time()
+                yield ConnectionLost(at=lost_at, reason=str(exc))
+                async for event in self._reconnect(lost_at):
+                    yield event
+                if not self.session.process_alive():
+                    yield self._exited()
                     return
                 yield Reconnected(at=time.time())
                 next_at = loop.time()
@@ -113,15 +141,29 @@ class Monitor:
         self.history.append(sample)
         yield SampleTaken(sample)
 
-    async def _reconnect(self) -> bool:
-        """Connect again while the process lives; False when it exited meanwhile."""
+    async def _reconnect(self, since: float) -> AsyncIterator[MonitorEvent]:
+        """Connect again while the process lives, saying every few seconds that it goes on;
+        ends connected, or once the process exited."""
+        said_at = time.monotonic()
         while self.session.process_alive():
             try:
                 await self.session.reconnect()
-                return True
-            except MemtuiError:
+                return
+            except MemtuiError as error:
+                if time.monotonic() - said_at >= STILL_RECONNECTING_EVERY:
+                    said_at = time.monotonic()
+                    yield StillReconnecting(since=since, reason=str(error))
                 await asyncio.sleep(RECONNECT_EVERY)
-        return False
+
+    def _exited(self) -> TargetExited:
+        self.exit_reason = self.why_exited()
+        return TargetExited(at=time.time(), reason=self.exit_reason)
+
+    def why_exited(self) -> ExitReason:
+        """How the target ended, as far as can be known (see memtui.target_exit)."""
+        if self._exit_watch is None:
+            return ExitReason()
+        return self._exit_watch.reason(self._wait_status())
 
     async def collect_garbage(self) -> GcResult:
         """Force a full GC (waits until the target's event loop is free)."""
@@ -134,23 +176,41 @@ class Monitor:
     async def snapshot_risk(self) -> SnapshotRisk:
         """How much memory a snapshot would add to the target, against what is free."""
         sample = self.history.latest or await self.session.read()
-        pid = self.session.pid
+        pid = self.session.host_pid
+        if pid is None:
+            return analysis.snapshot_risk(sample, None, None)
         return analysis.snapshot_risk(sample, analysis.container_memory_limit(pid),
                                       analysis.container_memory_usage(pid))
 
     async def take_snapshot(self, on_progress: Callable[[SnapshotProgress], None] | None = None,
                             path: Path | None = None) -> SnapshotSaved:
-        """Stream a heap snapshot to `path` (default: a timestamped file in snapshot_dir)."""
+        """Stream a heap snapshot to `path` (default: a timestamped file in snapshot_dir),
+        noting what it cost the target. A target that dies meanwhile is said to, with how."""
         session = self.session
         path = path or default_snapshot_path(session.pid, self.snapshot_dir)
         origin = CaptureOrigin(pid=session.pid, session=session.connection_id,
-                               node_version=session.node_version)
-        saved = await capture_snapshot(session.inspector, path, origin, on_progress)
+                               node_version=session.node_version, cwd=session.cwd)
+        rss = session.rss_watch()
+        watcher = asyncio.create_task(rss.watch(RSS_POLL_S))
+        try:
+            saved = await capture_snapshot(session.inspector, path, origin, on_progress)
+        except TargetGone as error:
+            if session.process_alive():
+                raise
+            self.exit_reason = self.why_exited()
+            raise TargetGone(f"pid {session.pid} {self.exit_reason.describe()} during the "
+                             "snapshot; no snapshot was written") from error
+        finally:
+            watcher.cancel()
+        saved = replace(saved, rss_before=rss.before, rss_peak=rss.peak, rss_after=rss.now())
         self.snapshots.append(saved)
         return saved
 
-    async def close(self) -> None:
-        """Remove the probe and close an inspector memtui opened (unless keep_inspector)."""
-        if self._session is not None:
-            session, self._session = self._session, None
-            await session.close()
+    async def close(self) -> DetachResult | None:
+        """Remove the probe and drop the connection; an inspector a memtui opened is closed
+        by the target once no client is connected (unless keep_inspector). None when not
+        attached."""
+        if self._session is None:
+            return None
+        session, self._session = self._session, None
+        return await session.close()

@@ -1,18 +1,29 @@
 // memtui's probe: installed in the target by Runtime.evaluate, removed on detach.
 // The file is one function expression: memtui evaluates
 // `(<this file>)(require, ACTION, CLIENT, INTERVAL_S, INSPECTOR)`. ACTION "install" registers
-// CLIENT, which samples every INTERVAL_S seconds, and "uninstall" unregisters it; GCs are
-// counted while at least one client is registered. A client silent for three of its
-// intervals (and at least a minute) is taken as gone: a memtui that was killed, or lost its
-// connection, cannot uninstall. Each sample is the short call
-// `globalThis[Symbol.for('memtui.probe')].sample(CLIENT)`, which answers {ok, reading | error}.
-// Nothing here may throw into the target: every entry point and callback catches everything.
+// CLIENT, which samples every INTERVAL_S seconds; "uninstall" unregisters it; "release"
+// registers nothing and only records INSPECTOR (a memtui whose attach failed after it opened
+// the inspector). GCs are counted while at least one client is registered. Each sample is
+// the short call `globalThis[Symbol.for('memtui.probe')].sample(CLIENT)`, which answers
+// {ok, reading | error}. Nothing here may throw into the target: every entry point and
+// callback catches everything.
 //
-// INSPECTOR ({opened, keep}) says whether the installing memtui opened the target's inspector
-// (SIGUSR1) and whether it was asked to keep it open. The target remembers it, so that the
-// last memtui to leave closes an inspector some memtui opened, whichever memtui that was:
-// "uninstall" then answers closeInspector: true. When the probe removes itself because its
-// clients went silent, it closes such an inspector itself.
+// A client is gone when it has been silent for three of its intervals (and at least a
+// minute: a memtui that was stopped), or when no TCP connection to the inspector is left (a
+// memtui that was killed, or that left while the target was blocked and its uninstall only
+// ran later).
+//
+// INSPECTOR ({opened, keep}) says whether the calling memtui opened the target's inspector
+// (SIGUSR1) and whether it was asked to keep it open. The target remembers it in the keeper,
+// which outlives the probe, so that an inspector some memtui opened is closed once no memtui
+// is registered, whichever memtui opened it, unless one was asked to keep it.
+//
+// The keeper closes the inspector only when no TCP connection to it is open
+// (/proc/self/net/tcp{,6}): Node's inspector crashes the process (SIGSEGV, Node 20-26) when a
+// client's websocket frame crosses the close frames inspector.close() sends its clients, and
+// its close() pauses the process until every client has answered. So a leaving memtui drops
+// its connection and the keeper closes the inspector after it, from a timer: the close never
+// depends on memtui being alive, and happens as soon as the target runs JavaScript again.
 //
 // GCs are counted with a gc PerformanceObserver. v8.GCProfiler costs less per collection, but
 // it can only be read by stopping it, and a stopped profiler keeps writing every collection's
@@ -21,9 +32,16 @@
 (function memtuiProbe(requireFn, action, client, intervalS, inspector) {
   'use strict';
   const KEY = Symbol.for('memtui.probe');
-  const VERSION = 3;
+  const KEEPER_KEY = Symbol.for('memtui.keeper');
+  const VERSION = 4;
   const MIN_STALE_MS = 60 * 1000;
-  const CHECK_STALE_MS = 5000;
+  const CHECK_MS = 1000;
+  const CLOSE_CHECK_MS = 100;
+  const QUIET_MS_WITHOUT_PROC = 1000;
+  // TCP states of a connection the inspector still serves: established, SYN received, and
+  // close wait (the client left; Node has not closed its end yet).
+  const SERVED_STATES = '01|03|08';
+  const READS = 3;
   const GC_KINDS = { 1: 'minor', 4: 'major', 8: 'incremental', 16: 'weakcb' };
 
   function createProbe() {
@@ -34,9 +52,7 @@
       counts: { minor: 0, major: 0, incremental: 0, weakcb: 0 },
       pauseMs: 0,
       clients: new Map(),
-      inspector: { opened: false, keep: false },
       observer: null,
-      timer: null,
     };
     state.observer = new PerformanceObserver((list) => {
       try {
@@ -50,22 +66,7 @@
     });
     state.observer.observe({ entryTypes: ['gc'] });
 
-    // Forgets clients that are gone; when none is left, removes the probe and closes an
-    // inspector memtui opened, as the last of them would have on its way out.
-    state.tick = function tick() {
-      try {
-        forgetStale(state, Date.now());
-        if (state.clients.size === 0) {
-          remove(state);
-          if (inspectorToClose(state)) requireFn('inspector').close();
-        }
-      } catch (_) { /* never throw in the target */ }
-    };
-    state.timer = setInterval(state.tick, CHECK_STALE_MS);
-    state.timer.unref();
-
     state.shutdown = function shutdown() {
-      clearInterval(state.timer);
       state.observer.disconnect();
     };
 
@@ -95,6 +96,7 @@
         gc,
         gc_pause_ms: state.pauseMs - self.basePauseMs,
         elu: elu.utilization,
+        elu_span_ms: elu.idle + elu.active,
       };
     };
     state.loopUtilization = () => performance.eventLoopUtilization();
@@ -109,30 +111,132 @@
     return state;
   }
 
-  function forgetStale(state, now) {
+  // Forgets the clients that are gone: those silent for their stale time, and all of them
+  // when no connection to the inspector is left. The connections are counted only when a
+  // client has been silent for two of its intervals, as reading the TCP tables costs more
+  // than a sample.
+  function forgetGone(state, keeper, now) {
+    let quiet = false;
     for (const [id, info] of state.clients) {
-      if (now - info.lastSeen > info.staleMs) state.clients.delete(id);
+      const silent = now - info.lastSeen;
+      if (silent > info.staleMs) state.clients.delete(id);
+      else if (silent > info.quietMs) quiet = true;
     }
+    if (quiet && inspectorConnections(keeper) === 0) state.clients.clear();
   }
 
-  function inspectorToClose(state) {
-    return state.inspector.opened && !state.inspector.keep;
-  }
-
-  function register(state, id, seconds, flags) {
+  function register(state, id, seconds) {
     const now = Date.now();
-    forgetStale(state, now);
-    if (flags && flags.opened) state.inspector.opened = true;
-    if (flags && flags.keep) state.inspector.keep = true;
     if (state.clients.has(id)) return false;
+    const intervalMs = 1000 * (Number(seconds) || 0);
     state.clients.set(id, {
       baseCounts: Object.assign({}, state.counts),
       basePauseMs: state.pauseMs,
       elu: state.loopUtilization(),
       lastSeen: now,
-      staleMs: Math.max(MIN_STALE_MS, 3 * 1000 * (Number(seconds) || 0)),
+      quietMs: Math.max(3000, 2 * intervalMs),
+      staleMs: Math.max(MIN_STALE_MS, 3 * intervalMs),
     });
     return true;
+  }
+
+  function hidden(key, value) {
+    Object.defineProperty(globalThis, key, {
+      value, configurable: true, enumerable: false, writable: true,
+    });
+    return value;
+  }
+
+  // The keeper outlives the probe: it remembers whether a memtui opened the inspector (at
+  // which URL, so that one the program reopened itself is left alone) and whether one asked
+  // to keep it, checks the clients on a timer, and closes the inspector when its turn comes.
+  function keeperOf() {
+    const found = globalThis[KEEPER_KEY];
+    if (found) return found;
+    const keeper = hidden(KEEPER_KEY, {
+      opened: false, keep: false, url: null, timer: null, lastCall: Date.now(),
+    });
+    keeper.check = () => check(keeper);
+    return keeper;
+  }
+
+  // A memtui that opened the inspector says so each time it installs; the URL tells that
+  // instance from one the program reopens itself later.
+  function mark(keeper, flags) {
+    keeper.lastCall = Date.now();
+    if (flags && flags.opened) {
+      keeper.opened = true;
+      keeper.url = requireFn('inspector').url() || null;
+    }
+    if (flags && flags.keep) keeper.keep = true;
+  }
+
+  function schedule(keeper, ms) {
+    if (keeper.timer) clearTimeout(keeper.timer);
+    keeper.timer = setTimeout(keeper.check, ms);
+    keeper.timer.unref();
+  }
+
+  // Connections to the inspector's port, from this network namespace's TCP tables; null
+  // when they cannot be read or the inspector is closed. The kernel serves a table a page
+  // per read and resumes each read at a position, so a table that changes meanwhile (other
+  // connections opening and closing) can skip rows: each table is read READS times and
+  // the most rows seen counts.
+  function inspectorConnections(keeper) {
+    const url = requireFn('inspector').url();
+    if (!url) return null;
+    const port = new URL(url).port;
+    const hex = Number(port).toString(16).toUpperCase().padStart(4, '0');
+    const row = new RegExp(`^\\s*\\d+: [0-9A-F]+:${hex} [0-9A-F]+:[0-9A-F]+ (${SERVED_STATES}) `,
+      'gm');
+    const fs = requireFn('fs');
+    let count = null;
+    for (const table of ['/proc/self/net/tcp', '/proc/self/net/tcp6']) {
+      let most = null;
+      for (let read = 0; read < READS; read++) {
+        let text;
+        try { text = fs.readFileSync(table, 'latin1'); } catch (_) { break; }
+        most = Math.max(most || 0, (text.match(row) || []).length);
+      }
+      if (most !== null) count = (count || 0) + most;
+    }
+    keeper.connections = count;
+    return count;
+  }
+
+  // Runs on the keeper's timer: forgets gone clients and removes a probe with none left;
+  // then, with no client registered, closes an inspector a memtui opened once no connection
+  // to it is left (or, when they cannot be counted, after a quiet second), and retires.
+  function check(keeper) {
+    try {
+      keeper.timer = null;
+      const now = Date.now();
+      const state = globalThis[KEY];
+      if (state) {
+        forgetGone(state, keeper, now);
+        if (state.clients.size > 0) return schedule(keeper, CHECK_MS);
+        remove(state);
+      }
+      const inspectorModule = requireFn('inspector');
+      const url = inspectorModule.url();
+      if (!keeper.opened || keeper.keep || !url || url !== keeper.url) return retire(keeper);
+      const connections = inspectorConnections(keeper);
+      const quiet = connections === null && now - keeper.lastCall >= QUIET_MS_WITHOUT_PROC;
+      if (connections === 0 || quiet) {
+        retire(keeper);
+        inspectorModule.close();
+        return undefined;
+      }
+      return schedule(keeper, CLOSE_CHECK_MS);
+    } catch (_) {
+      return retire(keeper);
+    }
+  }
+
+  function retire(keeper) {
+    if (keeper.timer) clearTimeout(keeper.timer);
+    keeper.timer = null;
+    if (globalThis[KEEPER_KEY] === keeper) delete globalThis[KEEPER_KEY];
   }
 
   // Also removes a probe left by an older memtui (version 1 had no shutdown()).
@@ -146,27 +250,26 @@
 
   try {
     let state = globalThis[KEY];
-    if (action === 'install') {
-      if (state && state.version !== VERSION) {
-        remove(state);
-        state = undefined;
-      }
-      if (!state) {
-        state = createProbe();
-        Object.defineProperty(globalThis, KEY, {
-          value: state, configurable: true, enumerable: false, writable: true,
-        });
-      }
-      const added = register(state, client, intervalS, inspector);
-      return { ok: true, clients: state.clients.size, added };
+    const keeper = keeperOf();
+    if (state && state.version !== VERSION) {
+      if (state.inspector) mark(keeper, state.inspector);
+      remove(state);
+      state = undefined;
     }
-    if (action === 'uninstall') {
-      if (!state) return { ok: true, clients: 0, closeInspector: false };
-      state.clients.delete(client);
-      const last = state.clients.size === 0;
-      if (last) remove(state);
-      const closeInspector = last && inspectorToClose(state);
-      return { ok: true, clients: state.clients.size, closeInspector };
+    mark(keeper, inspector);
+    if (action === 'install') {
+      if (!state) state = hidden(KEY, createProbe());
+      const added = register(state, client, intervalS);
+      schedule(keeper, CHECK_MS);
+      return { ok: true, clients: state.clients.size, added, opened: keeper.opened };
+    }
+    if (action === 'uninstall' || action === 'release') {
+      if (state) state.clients.delete(client);
+      const clients = state ? state.clients.size : 0;
+      if (state && clients === 0) remove(state);
+      const closing = clients === 0 && keeper.opened && !keeper.keep;
+      schedule(keeper, closing ? CLOSE_CHECK_MS : CHECK_MS);
+      return { ok: true, clients, closing };
     }
     return { ok: false, error: 'unknown action ' + String(action) };
   } catch (err) {

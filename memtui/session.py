@@ -5,83 +5,176 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import time
 import uuid
-from dataclasses import replace
+from dataclasses import dataclass
 from importlib import resources
 
 import psutil
 
 from memtui import attach
-from memtui.errors import MemtuiError, TargetGone
+from memtui.attach_lock import attaching
+from memtui.errors import MemtuiError, TargetGone, UsageError
+from memtui.events import InspectorState
 from memtui.inspector import Inspector
 from memtui.sampler import GcCounters, HeapSpace, Sample
 
 PROBE_SOURCE = resources.files("memtui").joinpath("probe.js").read_text(encoding="utf-8")
 PROBE_CALL = "globalThis[Symbol.for('memtui.probe')]"
 DETACH_TIMEOUT = 3.0
+SETTLE_S = 0.25
+"""How long memtui stays silent on a connection to an inspector it found open, in case the
+target was closing it: the close must not meet a frame of memtui's (see DESIGN.md)."""
+CLOSE_WAIT_S = 2.0
+"""How long a memtui whose leaving closes the inspector holds the attach lock for the
+target to close it, so that no memtui connects meanwhile."""
+CLOSE_POLL_S = 0.05
+ATTACH_TRIES = 3
+MEASURED_SHARE = 0.5
+"""ELU and CPU% are shown only when measured over at least this share of the interval."""
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class DetachResult:
+    """What detaching did: whether the target ran the uninstall in time, and whether the
+    inspector a memtui opened is being closed (by the target, once no client is connected;
+    when it did not answer, as soon as it runs JavaScript again)."""
+
+    answered: bool
+    closes_inspector: bool
+
+    def note(self, pid: int) -> str | None:
+        """What happens next, when the target did not answer in time."""
+        if self.answered:
+            return None
+        then = ("removes memtui's probe and closes the inspector memtui opened"
+                if self.closes_inspector else "removes memtui's probe")
+        return f"pid {pid} did not answer in time; it {then} when it runs JavaScript again"
 
 
 class Session:
     """An attached target: inspector connection, probe client id, and what to undo on detach."""
 
     def __init__(self, target: attach.InspectorTarget, inspector: Inspector, pid: int,
-                 node_version: str, keep_inspector: bool, interval: float = 1.0):
+                 node_version: str, keep_inspector: bool, interval: float = 1.0,
+                 cwd: str | None = None):
         self.target = target
         self.inspector = inspector
-        self.pid = pid
+        self.pid = pid  # as this host sees it; a remote target's own process.pid
         self.node_version = node_version
+        self.cwd = cwd
         self.keep_inspector = keep_inspector
         self.interval = interval
         self.client_id = f"memtui-{uuid.uuid4().hex[:12]}"
         self.connection_id = uuid.uuid4().hex
-        self._process = _local_process(pid)
+        self.opened_by_a_memtui = target.opened_by_memtui
+        self._process = _local_process(target.pid)
         self._last: Sample | None = None
+        self._last_cpu: tuple[float, float] | None = None
         self._carried: tuple[GcCounters, float] = (GcCounters(), 0.0)
 
     @classmethod
-    async def open(cls, spec: str | attach.InspectorTarget, *,
-                   keep_inspector: bool = False, interval: float = 1.0) -> Session:
+    async def open(cls, spec: str | attach.InspectorTarget, *, keep_inspector: bool = False,
+                   interval: float = 1.0, allow_non_loopback: bool = False) -> Session:
         """Attach to TARGET (PID, HOST:PORT, ws:// URL or a resolved target), connect, confirm
-        the pid and install the probe for a client sampling every `interval` seconds."""
-        target = spec if isinstance(spec, attach.InspectorTarget) else \
-            await asyncio.to_thread(attach.resolve_target, spec)
-        session = await cls._connect(target, keep_inspector, interval)
-        if target.pid is not None and session.pid != target.pid:
-            await session.inspector.close()
-            raise MemtuiError(f"the inspector at {target.host}:{target.port} belongs to pid "
-                              f"{session.pid}, not {target.pid}",
-                              "another process holds that port; give its address instead")
-        return session
+        the pid and install the probe for a client sampling every `interval` seconds.
+
+        Holds the target's attach lock throughout. Any failure after memtui opened the
+        inspector hands it to the probe's keeper, which closes it again. An inspector memtui
+        opened on a non-loopback address (`allow_non_loopback`) is never kept open."""
+        pid = spec.pid if isinstance(spec, attach.InspectorTarget) else attach.pid_of(spec)
+        async with attaching(pid):
+            for attempt in range(1, ATTACH_TRIES + 1):
+                if isinstance(spec, attach.InspectorTarget):
+                    target = spec
+                else:
+                    try:
+                        target = await asyncio.to_thread(attach.resolve_target, spec,
+                                                         allow_non_loopback=allow_non_loopback)
+                    except UsageError:
+                        raise
+                    except MemtuiError:
+                        # An inspector found open may have closed before memtui reached it.
+                        if pid is None or attempt == ATTACH_TRIES or not _alive(pid):
+                            raise
+                        log.debug("attach failed; trying again", exc_info=True)
+                        continue
+                log.debug("attaching to %s (%s)", target.address,
+                          "opened by memtui" if target.opened_by_memtui else "already open")
+                if keep_inspector and target.opened_by_memtui and not target.loopback_only:
+                    await release_inspector(target)
+                    raise UsageError(
+                        f"memtui opened pid {target.pid}'s inspector on {target.address}, "
+                        "which is not a loopback address, and will not leave it open",
+                        "drop --keep-inspector")
+                try:
+                    return await cls._connect(target, keep_inspector, interval)
+                except _ClosedOnArrival:
+                    log.debug("the inspector closed as memtui arrived (try %d)", attempt)
+                    if isinstance(spec, attach.InspectorTarget) or attempt == ATTACH_TRIES:
+                        raise MemtuiError(f"the inspector of pid {target.pid} closed as memtui "
+                                          "connected", "try again") from None
+        raise AssertionError("unreachable")
 
     @classmethod
     async def _connect(cls, target: attach.InspectorTarget, keep_inspector: bool,
                        interval: float) -> Session:
-        inspector = await Inspector.connect(target.ws_url)
         try:
-            facts = await inspector.evaluate("({pid: process.pid, version: process.version})")
+            inspector = await Inspector.connect(target.ws_url, namespace=target.netns)
+        except MemtuiError as error:
+            if not target.opened_by_memtui and not attach.still_listening(target):
+                raise _ClosedOnArrival from error
+            if target.opened_by_memtui:
+                raise MemtuiError(f"{error.message}; memtui opened the inspector of pid "
+                                  f"{target.pid} and could not close it again",
+                                  error.hint) from error
+            raise
+        if not target.opened_by_memtui:
+            await _settle(inspector)
+        try:
+            facts = await inspector.evaluate(
+                "({pid: process.pid, version: process.version, cwd: process.cwd()})")
+            if target.pid is not None:
+                _confirm_pid(target, target.pid, facts["pid"])
+            pid = facts["pid"] if target.pid is None else target.pid
+            session = cls(target, inspector, pid, facts["version"], keep_inspector,
+                          interval, facts.get("cwd"))
+            await session.install_probe()
         except BaseException:
+            if target.opened_by_memtui:
+                await _release(inspector, keep=False)
             await inspector.close()
             raise
-        session = cls(target, inspector, facts["pid"], facts["version"], keep_inspector, interval)
-        await session.install_probe()
         return session
 
     async def reconnect(self) -> None:
-        """Connect again to the same process; the inspector's URL may have changed. An
-        inspector that memtui opened and that was closed meanwhile (by a probe whose
-        clients all went silent, say) is opened again as at attach: SIGUSR1, after the same
-        checks. One the program opened is left for the program to reopen: racing it would
-        make its own `inspector.open()` throw."""
+        """Connect again to the same process, finding its inspector again from its listening
+        sockets (the program may have reopened it on another port). An inspector that memtui
+        opened and that was closed meanwhile is opened again as at attach: SIGUSR1, after the
+        same checks. One the program opened is left for the program to reopen: racing it
+        would make its own `inspector.open()` throw."""
         try:
             target = await asyncio.to_thread(attach.refresh_ws_url, self.target)
         except TargetGone:
-            if self.target.pid is None or not self.target.opened_by_memtui:
+            if self.target.pid is None:
                 raise
-            target = await asyncio.to_thread(attach.resolve_target, str(self.target.pid))
-        self.inspector = await Inspector.connect(target.ws_url)
-        self.target = replace(target, opened_by_memtui=self.target.opened_by_memtui)
+            async with attaching(self.target.pid):
+                target = await asyncio.to_thread(
+                    attach.resolve_target, str(self.target.pid),
+                    allow_signal=self.target.opened_by_memtui)
+                self.inspector = await Inspector.connect(target.ws_url, namespace=target.netns)
+                await self._adopt(target)
+            return
+        self.inspector = await Inspector.connect(target.ws_url, namespace=target.netns)
+        await self._adopt(target)
+
+    async def _adopt(self, target: attach.InspectorTarget) -> None:
+        self.target = target
         self.connection_id = uuid.uuid4().hex
+        log.debug("reconnected to %s", target.address)
         await self.install_probe()
 
     async def install_probe(self) -> None:
@@ -94,6 +187,8 @@ class Session:
         if not answer or not answer.get("ok"):
             raise MemtuiError(f"cannot install memtui's probe in pid {self.pid}: "
                               f"{(answer or {}).get('error', 'no answer')}")
+        self.opened_by_a_memtui = bool(answer.get("opened"))
+        log.debug("probe installed: %s", answer)
         if answer.get("added") and self._last is not None:
             self._carried = (self._last.gc, self._last.gc_pause_ms)
 
@@ -111,25 +206,47 @@ class Session:
         return self._last
 
     def _sample(self, reading: dict) -> Sample:
-        """A Sample from the probe's reading; GC figures continue from before a reinstall."""
+        """A Sample from the probe's reading; GC figures continue from before a reinstall.
+        ELU and CPU% are None unless measured over most of an interval (not over the few
+        milliseconds between installing the probe and the first reading)."""
         rss, cpu = reading["rss"], None
         carried_gc, carried_pause_ms = self._carried
         if self._process is not None:
             with contextlib.suppress(psutil.Error):
                 rss = self._process.memory_info().rss
-                cpu = self._process.cpu_percent(None)
+                cpu = self._cpu_percent()
+        measured_s = reading.get("elu_span_ms", 0) / 1000
+        elu = reading["elu"] if measured_s >= MEASURED_SHARE * self.interval else None
         return Sample(
-            t=reading["t"], pid=reading["pid"], rss=rss,
+            t=reading["t"], pid=self.pid, rss=rss,
             heap_total=reading["heap_total"], heap_used=reading["heap_used"],
             external=reading["external"], array_buffers=reading["array_buffers"],
             heap_limit=reading["heap_limit"], gc=carried_gc + GcCounters(**reading["gc"]),
-            gc_pause_ms=carried_pause_ms + reading["gc_pause_ms"], elu=reading["elu"],
+            gc_pause_ms=carried_pause_ms + reading["gc_pause_ms"], elu=elu,
             cpu_percent=cpu,
             heap_spaces=tuple(HeapSpace(*space) for space in reading["heap_spaces"]),
         )
 
+    def _cpu_percent(self) -> float | None:
+        """The target's CPU use since the previous sample, in % of one core."""
+        assert self._process is not None
+        times = self._process.cpu_times()
+        now = (time.monotonic(), times.user + times.system)
+        last, self._last_cpu = self._last_cpu, now
+        if last is None or now[0] - last[0] < MEASURED_SHARE * self.interval:
+            return None
+        return max(0.0, 100 * (now[1] - last[1]) / (now[0] - last[0]))
+
     async def heap_used(self) -> int:
         return await self.inspector.evaluate("process.memoryUsage().heapUsed")
+
+    @property
+    def host_pid(self) -> int | None:
+        """The target's PID on this host (None for an inspector on another host)."""
+        return self.target.pid
+
+    def rss_watch(self) -> RssWatch:
+        return RssWatch(self._process)
 
     def process_alive(self) -> bool:
         """Whether the target still runs (True when it is not on this host)."""
@@ -155,33 +272,131 @@ class Session:
         return time.time()
 
     @property
-    def inspector_state(self) -> str:
-        if self.target.opened_by_memtui:
+    def inspector_state(self) -> InspectorState:
+        if self.target.opened_by_memtui or self.opened_by_a_memtui:
             return "kept open" if self.keep_inspector else "opened by memtui"
         return "already open"
 
-    async def close(self) -> None:
-        """Remove the probe. The last memtui to leave closes an inspector that a memtui
-        opened (this one or another), unless one of them was asked to keep it open."""
+    async def close(self) -> DetachResult:
+        """Remove this client from the probe and drop the connection. The last memtui to
+        leave hands an inspector that a memtui opened to the probe's keeper, which closes it
+        once no client is connected (unless one memtui was asked to keep it open); this
+        memtui holds the attach lock meanwhile (CLOSE_WAIT_S at most). A target that does not
+        answer within DETACH_TIMEOUT runs the queued uninstall when it runs JavaScript
+        again; memtui does not wait for that."""
+        async with attaching(self.target.pid):
+            result = await self._uninstall()
+            if result.answered and result.closes_inspector:
+                deadline = time.monotonic() + CLOSE_WAIT_S
+                while attach.still_listening(self.target) and time.monotonic() < deadline:
+                    await asyncio.sleep(CLOSE_POLL_S)
+                log.debug("inspector %s", "still open" if attach.still_listening(self.target)
+                          else "closed")
+        return result
+
+    async def _uninstall(self) -> DetachResult:
         try:
             answer = await self.inspector.evaluate(
                 f"({PROBE_SOURCE})(require, 'uninstall', {json.dumps(self.client_id)})",
                 DETACH_TIMEOUT, command_line_api=True)
-            if answer and answer.get("closeInspector"):
-                await self.inspector.evaluate(
-                    "(() => { const inspector = require('inspector');"
-                    " setTimeout(() => { try { inspector.close(); } catch (_) {} }, 50);"
-                    " return true; })()", DETACH_TIMEOUT, command_line_api=True)
+            log.debug("probe uninstalled: %s", answer)
+            return DetachResult(True, bool(answer and answer.get("closing")))
         except TargetGone:
-            pass
+            return DetachResult(False, False)
+        except MemtuiError as error:
+            log.debug("uninstall not answered: %s", error)
+            return DetachResult(False, self.target.opened_by_memtui and not self.keep_inspector)
         finally:
             await self.inspector.close()
 
 
-def _local_process(pid: int) -> psutil.Process | None:
+class RssWatch:
+    """The target's RSS when created, at its highest while `watch` runs, and now."""
+
+    def __init__(self, process: psutil.Process | None):
+        self._process = process
+        self.before = self.now()
+        self.peak = self.before
+
+    def now(self) -> int | None:
+        if self._process is None:
+            return None
+        try:
+            return int(self._process.memory_info().rss)
+        except psutil.Error:
+            return None
+
+    def poll(self) -> None:
+        rss = self.now()
+        if rss is not None and (self.peak is None or rss > self.peak):
+            self.peak = rss
+
+    async def watch(self, every_s: float) -> None:
+        """Poll until cancelled."""
+        while True:
+            self.poll()
+            await asyncio.sleep(every_s)
+
+
+def _confirm_pid(target: attach.InspectorTarget, pid: int, reported: int) -> None:
+    """Refuse an inspector whose `process.pid` is not PID's PID in its own namespace."""
+    expected = attach.innermost_pid(pid)
+    if reported == expected:
+        return
+    theirs = "" if expected == pid else f" (which is pid {expected} in its PID namespace)"
+    raise MemtuiError(f"the inspector at {target.address} belongs to pid {reported}, "
+                      f"not PID {pid}{theirs}",
+                      "another process holds that port; give its address instead")
+
+
+async def release_inspector(target: attach.InspectorTarget, keep: bool = False) -> None:
+    """Hand an inspector memtui opened, but never attached to, to the probe's keeper, which
+    closes it again (the live view's terminal failed before attaching, say)."""
+    inspector = await Inspector.connect(target.ws_url, namespace=target.netns)
     try:
-        process = psutil.Process(pid)
-        process.cpu_percent(None)
-        return process
+        await _release(inspector, keep)
+    finally:
+        await inspector.close()
+
+
+async def _release(inspector: Inspector, keep: bool) -> None:
+    flags = json.dumps({"opened": True, "keep": keep})
+    try:
+        answer = await inspector.evaluate(
+            f"({PROBE_SOURCE})(require, 'release', null, 0, {flags})", DETACH_TIMEOUT,
+            command_line_api=True)
+        log.debug("inspector released to the keeper: %s", answer)
+    except MemtuiError as error:
+        log.warning("could not hand the inspector to the keeper: %s", error)
+
+
+class _ClosedOnArrival(Exception):
+    """The inspector memtui found open closed as memtui connected."""
+
+
+async def _settle(inspector: Inspector) -> None:
+    """Stay silent SETTLE_S on a new connection to an inspector memtui found open: if the
+    target was closing it (its keeper counts connections, then closes), the close comes in
+    that time, before memtui has sent a frame it could meet. Raises _ClosedOnArrival then."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(inspector.closed.wait(), SETTLE_S)
+    if inspector.closed.is_set():
+        await inspector.close()
+        raise _ClosedOnArrival
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
+def _local_process(pid: int | None) -> psutil.Process | None:
+    """The target as seen from this host, when it runs here (None for a remote inspector)."""
+    if pid is None:
+        return None
+    try:
+        return psutil.Process(pid)
     except psutil.Error:
         return None

@@ -3,8 +3,9 @@
     python screenshots/generate.py [--seconds 150] [--interval 0.5] [--node node]
 
 Starts `memtui demo`'s leaky app, lets the live monitor sample it for `--seconds`, then
-saves monitor.svg, help.svg, snapshot-progress.svg and snapshots.svg (two snapshots ten
-seconds apart) beside this script.
+saves monitor.svg, help.svg, snapshot-progress.svg, snapshots.svg (two snapshots ten
+seconds apart) and retainers.svg (what keeps the first new SessionRecord alive) beside this
+script.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from memtui.demo import start_demo, stop_demo
 from memtui.monitor import Monitor
 from memtui.ui import MemtuiApp
 from memtui.ui.screens.dialogs import ConfirmDialog
+from memtui.ui.screens.diff import DiffBrowser
 from memtui.ui.widgets.status import StatusLine
 
 SCREENSHOTS = Path(__file__).parent
@@ -70,6 +72,16 @@ def diff_shown(app: MemtuiApp) -> bool:
                 and not browser.first().has_class("loading"))
 
 
+async def show_retainers(app: MemtuiApp, pilot: Pilot) -> None:
+    """From the diff's first class, its new objects, then what keeps the first alive."""
+    browser = app.screen.query_one(DiffBrowser)
+    await pilot.press("enter")
+    await wait_until(pilot, lambda: browser.level == "objects", 60)
+    await pilot.press("enter")
+    await wait_until(pilot, lambda: browser.level == "retainers"
+                     and not browser.has_class("loading"), 60)
+
+
 async def compare_later(app: MemtuiApp, pilot: Pilot, seconds: float) -> None:
     """Let the demo leak for `seconds` more, then take the snapshot to compare against."""
     samples = len(app.monitor.history) + seconds / app.monitor.interval
@@ -112,7 +124,9 @@ async def generate(seconds: float, interval: float, node: str) -> None:
                 await pilot.press("d")
                 await wait_until(pilot, lambda: diff_shown(app), 120)
                 save(app, "snapshots.svg")
-                await pilot.press("escape", "q")
+                await show_retainers(app, pilot)
+                save(app, "retainers.svg")
+                await pilot.press("q")
                 await wait_until(pilot, lambda: not app.is_running, 15)
     finally:
         stop_demo(process)

@@ -6,6 +6,7 @@ import fcntl
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -61,8 +62,10 @@ class NodeProcess:
         self.pid = self.proc.pid
         self.lines: list[str] = []
         self._cond = threading.Condition()
-        for stream in (self.proc.stdout, self.proc.stderr):
-            threading.Thread(target=self._read, args=(stream,), daemon=True).start()
+        self._readers = [threading.Thread(target=self._read, args=(stream,), daemon=True)
+                         for stream in (self.proc.stdout, self.proc.stderr)]
+        for reader in self._readers:
+            reader.start()
 
     def _read(self, stream) -> None:
         for line in stream:
@@ -98,17 +101,27 @@ class NodeProcess:
     def alive(self) -> bool:
         return self.proc.poll() is None
 
+    def all_lines(self, timeout: float = 10.0) -> list[str]:
+        """Kill the process and return every line it wrote, once both pipes are read."""
+        self.kill()
+        for reader in self._readers:
+            reader.join(timeout)
+        return list(self.lines)
+
     def kill(self) -> None:
+        """Kill its process group (it leads one): a wrapper's node child goes with it."""
         if self.proc.poll() is None:
-            self.proc.kill()
+            os.killpg(self.pid, signal.SIGKILL)
         self.proc.wait(10)
 
 
 def start_node(node: str, script: str, *node_args: str, args: tuple[str, ...] = (),
-               env: dict | None = None, ready: str | None = "ready") -> NodeProcess:
-    """Start `node [node_args] tests/node/<script> [args]` and wait for it to print `ready`."""
+               env: dict | None = None, ready: str | None = "ready",
+               wrapper: tuple[str, ...] = ()) -> NodeProcess:
+    """Start `[wrapper] node [node_args] tests/node/<script> [args]` and wait for it to print
+    `ready`. A wrapper (`unshare ...`) ends by running the rest of its command line."""
     path = script if os.path.isabs(script) else str(SCRIPTS / script)
-    process = NodeProcess([node, *node_args, path, *args], env=env)
+    process = NodeProcess([*wrapper, node, *node_args, path, *args], env=env)
     if ready:
         try:
             process.wait_for_line(ready)

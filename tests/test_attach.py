@@ -386,6 +386,7 @@ class TestProcessTable:
         rows = {row.pid: row for row in list_node_processes()}
 
         assert rows[closed.pid].inspector is None
+        assert (rows[closed.pid].container, rows[closed.pid].netns) == (None, None)
         assert rows[opened.pid].inspector == f"127.0.0.1:{port}"
         assert rows[opened.pid].user == getpass.getuser()
         assert rows[opened.pid].rss > 1_000_000

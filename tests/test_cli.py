@@ -1,5 +1,6 @@
 """The command line's contract: one-line errors, exit codes, no tracebacks."""
 
+import re
 import subprocess
 
 import pytest
@@ -59,5 +60,7 @@ def test_ps_lists_a_node_process_with_its_inspector(spawn):
     port = target.inspector_port()
     result = run_memtui("ps")
     assert result.returncode == 0
+    assert result.stdout.split("\n")[0].split() == [
+        "PID", "USER", "RSS", "INSPECTOR", "CONTAINER", "COMMAND"]
     line = next(line for line in result.stdout.splitlines() if line.startswith(f"{target.pid} "))
-    assert f"127.0.0.1:{port}" in line and "idle.js" in line
+    assert re.search(rf" 127\.0\.0\.1:{port} +- +\S+ .*idle\.js$", line), line

@@ -13,7 +13,8 @@ from tests.cli_helpers import jsonl, run_memtui, start_memtui, wait_until_inspec
 
 def probe_installed(pid: int) -> bool:
     async def check() -> bool:
-        inspector = await Inspector.connect(resolve_target(str(pid)).ws_url)
+        target = resolve_target(str(pid))
+        inspector = await Inspector.connect(target.ws_url, namespace=target.netns)
         try:
             return await inspector.evaluate("typeof globalThis[Symbol.for('memtui.probe')]") \
                 != "undefined"

@@ -3,6 +3,9 @@
 import json
 
 from tests.cli_helpers import run_memtui
+from tests.nodeproc import SCRIPTS
+
+ROOT = SCRIPTS.parents[1]
 
 
 def test_two_snapshots_of_a_leak_diff_to_the_leaking_class(node, spawn, tmp_path):
@@ -13,18 +16,26 @@ def test_two_snapshots_of_a_leak_diff_to_the_leaking_class(node, spawn, tmp_path
     target.wait_for_line("grown 1000")
     assert run_memtui("snapshot", str(target.pid), "-o", str(after)).returncode == 0
 
-    summary = json.loads(run_memtui("summary", str(after), "--json", "--top", "500").stdout)
+    summary = json.loads(run_memtui("summary", str(after), "--json", "--top", "500",
+                                    cwd=ROOT).stdout)
     orders = [c for c in summary["classes"] if c["class"] == "Order"]
     assert len(orders) == 1 and orders[0]["count"] == 1000
-    assert orders[0]["location"] is not None
+    assert orders[0]["location"].count(":") == 2
+    assert (orders[0]["file"], orders[0]["line"], orders[0]["column"]) == (
+        "tests/node/diff_orders.js", 4, 14)
+    table = run_memtui("summary", str(after), "--top", "500", cwd=ROOT).stdout
+    assert next(line for line in table.splitlines() if line.startswith("Order ")).endswith(
+        "  tests/node/diff_orders.js:4:14")
 
-    result = run_memtui("diff", str(before), str(after), "--json", "--sort", "count_delta")
+    result = run_memtui("diff", str(before), str(after), "--json", "--sort", "count_delta",
+                        cwd=ROOT)
     assert result.returncode == 0, result.stderr
     document = json.loads(result.stdout)
     assert document["ids_comparable"] is False  # two memtui sessions: ids were reset between
     row = next(r for r in document["rows"] if r["class"] == "Order")
     assert (row["count_before"], row["count_after"], row["count_delta"]) == (500, 1000, 500)
     assert row["new"] is None and row["deleted"] is None
+    assert (row["file"], row["line"]) == ("tests/node/diff_orders.js", 4)
 
     forced = json.loads(run_memtui("diff", str(before), str(after), "--json",
                                    "--ids-comparable").stdout)

@@ -20,7 +20,7 @@ STOP_TIMEOUT_S = 5.0
 PR_SET_PDEATHSIG = 1
 
 
-def start_demo(node: str = "node") -> subprocess.Popen:
+def start_demo(node: str = "node") -> subprocess.Popen[str]:
     """Start the demo with its inspector on a free loopback port; returns once it serves HTTP.
 
     The demo's stderr (the inspector's banner) goes to a temporary file, so it never
@@ -51,21 +51,23 @@ def _end_with_parent() -> None:
     ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
-def _wait_until_ready(proc: subprocess.Popen, deadline: float) -> bool:
+def _wait_until_ready(proc: subprocess.Popen[str], deadline: float) -> bool:
     """Read the demo's stdout until it announces its address; False at EOF or the deadline."""
+    stdout = proc.stdout
+    assert stdout is not None
     with selectors.DefaultSelector() as selector:
-        selector.register(proc.stdout, selectors.EVENT_READ)
+        selector.register(stdout, selectors.EVENT_READ)
         while (remaining := deadline - time.monotonic()) > 0 and selector.select(remaining):
-            line = proc.stdout.readline()
+            line = stdout.readline()
             if not line:
                 return False
             if line.startswith(READY_PREFIX):
-                proc.stdout.close()
+                stdout.close()
                 return True
     return False
 
 
-def stop_demo(proc: subprocess.Popen) -> None:
+def stop_demo(proc: subprocess.Popen[str]) -> None:
     """Stop the demo: SIGTERM, then SIGKILL if it has not exited within a few seconds."""
     if proc.poll() is None:
         proc.terminate()

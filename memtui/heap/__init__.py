@@ -1,5 +1,6 @@
 """Heap snapshots: parse, then analyse once per snapshot (`HeapAnalysis`): classes as
-DevTools shows them, dominators and retained sizes, statistics, diff and retainers."""
+DevTools shows them, dominators and retained sizes, statistics, script names, sub-groups,
+diff and retainers."""
 
 from memtui.heap.classes import ClassTable, InterfaceDefinition
 from memtui.heap.pipeline import ClassRow, HeapAnalysis

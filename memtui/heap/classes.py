@@ -46,6 +46,14 @@ class ClassTable:
     node_class: np.ndarray
     node_self_size: np.ndarray
 
+    def members(self, label: str, location: str | None) -> np.ndarray:
+        """Node ordinals of the class (label, location), in node order (none if no such
+        class)."""
+        for index, key in enumerate(zip(self.names, self.locations, strict=True)):
+            if key == (label, location):
+                return np.flatnonzero(self.node_class == index)
+        return np.empty(0, dtype=np.int64)
+
 
 @dataclass(frozen=True)
 class InterfaceDefinition:

@@ -8,13 +8,12 @@ session; when they do not, the diff falls back to count and size differences per
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from memtui.heap.capture import sidecar_path
+from memtui.heap.capture_record import read_capture_record
 from memtui.heap.classes import ClassTable, of_types
 from memtui.heap.pipeline import HeapAnalysis
 from memtui.heap.snapshot import HeapSnapshot
@@ -23,27 +22,6 @@ ID_CHECK_TYPES = ("object", "closure", "string", "regexp")
 ID_CHECK_SAMPLE = 20000
 ID_CHECK_MIN_SHARED = 100
 ID_MISMATCH_TOLERANCE = 0.01
-
-
-@dataclass(frozen=True)
-class CaptureRecord:
-    """The sidecar memtui writes next to a snapshot it captured."""
-
-    pid: int
-    session: str
-    taken_at: float | None
-    node_version: str | None
-
-
-def read_capture_record(snapshot_path: Path | str) -> CaptureRecord | None:
-    """The snapshot's sidecar (`<path>.memtui.json`), or None if absent or unreadable."""
-    try:
-        record = json.loads(sidecar_path(Path(snapshot_path)).read_text())
-        return CaptureRecord(pid=int(record["pid"]), session=str(record["session"]),
-                             taken_at=record.get("taken_at"),
-                             node_version=record.get("node_version"))
-    except (OSError, ValueError, TypeError, KeyError):
-        return None
 
 
 def shared_object_ids(before: HeapSnapshot, after: HeapSnapshot) -> tuple[np.ndarray, np.ndarray]:
@@ -58,7 +36,7 @@ def ids_comparable(before: HeapSnapshot, after: HeapSnapshot, before_path: Path 
                    shared_ids: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[bool, str]:
     """Whether object ids name the same objects in both snapshots, and why memtui thinks so.
 
-    `override` (the --ids-comparable / --ids-not-comparable flags) wins; then the sidecars
+    `override` (the --ids-comparable / --ids-not-comparable flags) wins; then the capture records
     memtui writes (same pid and same inspector session); otherwise the contents: objects
     present in both files under one id must agree in type and name. `shared_ids` is
     `shared_object_ids(before, after)` if the caller has it.
@@ -240,10 +218,9 @@ def new_objects(diff: HeapDiff, label: str, location: str | None = None) -> list
     dominator tree on first use."""
     if not diff.ids_comparable:
         return []
-    key = (label, location)
     after, before = diff.after.snapshot, diff.before.snapshot
-    after_nodes = _nodes_of_class(diff.after_classes, key)
-    before_nodes = _nodes_of_class(diff.before_classes, key)
+    after_nodes = diff.after_classes.members(label, location)
+    before_nodes = diff.before_classes.members(label, location)
     fresh = after_nodes[~np.isin(after.node_id[after_nodes], before.node_id[before_nodes])]
     retained = diff.after.retained_sizes[fresh]
     sizes = diff.after_classes.node_self_size[fresh]
@@ -252,6 +229,72 @@ def new_objects(diff: HeapDiff, label: str, location: str | None = None) -> list
     return [NewObject(node=n, node_id=i, self_size=s, retained_size=r) for n, i, s, r in zip(
         fresh.tolist(), after.node_id[fresh].tolist(), sizes[order].tolist(),
         retained[order].tolist(), strict=True)]
+
+
+def diff_groups(diff: HeapDiff, label: str, location: str | None, *,
+                retained: bool = False) -> list[ClassDiff]:
+    """The Comparison view's numbers of each sub-group of a class (`groups.group_nodes`), as
+    rows labelled with the sub-group's name and location; like `diff_snapshots`, only the
+    sub-groups with new or deleted objects (with comparable ids) or a changed count or size
+    (without). With `retained`, each row also holds the sub-group's retained size in AFTER."""
+    after = diff.after.sub_groups(label, location)
+    before = diff.before.sub_groups(label, location, diff.after.interface_definitions)
+    keys = sorted(set(after.keys) | set(before.keys),
+                  key=lambda key: (key.name, key.location or ""))
+    index = {key: i for i, key in enumerate(keys)}
+    in_after = np.array([index[key] for key in after.keys], dtype=np.int64)[after.group]
+    in_before = np.array([index[key] for key in before.keys], dtype=np.int64)[before.group]
+    size_after = diff.after_classes.node_self_size[after.nodes]
+    size_before = diff.before_classes.node_self_size[before.nodes]
+    count = len(keys)
+    if diff.ids_comparable:
+        after_ids = diff.after.snapshot.node_id[after.nodes]
+        before_ids = diff.before.snapshot.node_id[before.nodes]
+        added = ~_present(after_ids, before_ids)
+        removed = ~_present(before_ids, after_ids)
+        # An object kept from BEFORE is one object: it counts in the sub-group it has now,
+        # so that # Delta stays # New - # Deleted in every sub-group, as in its class.
+        by_id = np.argsort(after_ids)
+        kept = np.flatnonzero(~removed)
+        in_before[kept] = in_after[by_id[np.searchsorted(after_ids[by_id], before_ids[kept])]]
+
+    def tally(group: np.ndarray, weights: np.ndarray | None = None) -> list[int]:
+        return np.bincount(group, weights=weights, minlength=count).astype(np.int64).tolist()
+
+    counts_after, counts_before = tally(in_after), tally(in_before)
+    bytes_after, bytes_before = tally(in_after, size_after), tally(in_before, size_before)
+    if diff.ids_comparable:
+        new, deleted = tally(in_after[added]), tally(in_before[removed])
+        alloc = tally(in_after[added], size_after[added])
+        freed = tally(in_before[removed], size_before[removed])
+    retained_of = (dict(zip(after.keys, diff.after.group_retained_sizes(label, location)
+                            .tolist(), strict=True)) if retained else {})
+    rows = []
+    for i, key in enumerate(keys):
+        comparable = diff.ids_comparable
+        if comparable and not (new[i] or deleted[i]):
+            continue
+        if not comparable and (counts_after[i], bytes_after[i]) == (counts_before[i],
+                                                                    bytes_before[i]):
+            continue
+        rows.append(ClassDiff(
+            label=key.name, location=key.location,
+            count_before=counts_before[i], count_after=counts_after[i],
+            size_before=bytes_before[i], size_after=bytes_after[i],
+            new=new[i] if comparable else None, deleted=deleted[i] if comparable else None,
+            alloc_size=alloc[i] if comparable else None,
+            freed_size=freed[i] if comparable else None,
+            retained_after=retained_of.get(key, 0) if retained else None))
+    return rows
+
+
+def _present(values: np.ndarray, pool: np.ndarray) -> np.ndarray:
+    """Mask of the `values` found in `pool` (`np.isin` through one sort of the pool)."""
+    ordered = np.sort(pool)
+    if not ordered.size:
+        return np.zeros(len(values), dtype=bool)
+    position = np.minimum(np.searchsorted(ordered, values), len(ordered) - 1)
+    return ordered[position] == values
 
 
 def _class_keys(table: ClassTable) -> list[tuple[str, str | None]]:
@@ -289,8 +332,3 @@ def _unmatched(before_classes: ClassTable, after_classes: ClassTable, nodes_b: n
 def _sum_by(keys: np.ndarray, values: np.ndarray, length: int) -> np.ndarray:
     """Per key, the sum of its values (exact: byte counts stay far below 2**53)."""
     return np.bincount(keys, weights=values, minlength=length).astype(np.int64)
-
-
-def _nodes_of_class(table: ClassTable, key: tuple[str, str | None]) -> np.ndarray:
-    classes = [i for i, k in enumerate(_class_keys(table)) if k == key]
-    return np.flatnonzero(np.isin(table.node_class, classes))

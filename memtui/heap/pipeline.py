@@ -3,10 +3,14 @@ shallow sizes, DOM state, names and classes with interface definitions kept as d
 applied in one place, dominators and retained sizes, statistics), each computed the first
 time something asks for it, once, and kept.
 
-`summary`, `diff`, retainers and the UI all read from a `HeapAnalysis`, so no caller
-sequences passes itself and no pass runs twice. A pass asks for the passes it needs; the
-dominator tree needs only the graph, and is built before the shallow sizes and classes when
-retained sizes are wanted, so that its search's memory and theirs never add up.
+After DevTools' passes come memtui's own: the names of the scripts (for `file:line:column`),
+the sub-groups of the classes whose one label covers many things (`groups.group_nodes`) and
+their retained sizes, and the retainer search.
+
+`summary`, `diff`, retainers, retainer chains and the UI all read from a `HeapAnalysis`, so
+no caller sequences passes itself and no pass runs twice. A pass asks for the passes it
+needs; the dominator tree needs only the graph, and is built before the shallow sizes and
+classes when retained sizes are wanted, so that its search's memory and theirs never add up.
 """
 
 from __future__ import annotations
@@ -20,9 +24,10 @@ from typing import TypeVar
 
 import numpy as np
 
-from memtui.heap import classes, kernels, statistics
+from memtui.heap import classes, groups, kernels, scripts, statistics
 from memtui.heap.classes import ClassTable, InterfaceDefinitions, PlainObjects
 from memtui.heap.dominators import DominatorTree
+from memtui.heap.groups import SubGroups
 from memtui.heap.retainers import RetainerIndex
 from memtui.heap.snapshot import HeapSnapshot, load_snapshot
 from memtui.heap.statistics import DuplicateString, HeapStatistics, LargeObject
@@ -32,10 +37,9 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class ClassRow:
-    """One row of the Summary view: a class with its count, shallow and retained sizes.
-    `index` is the class's index in the analysis's `classes` table."""
+    """One row of the Summary view: a class (or one of its sub-groups) with its count,
+    shallow and retained sizes."""
 
-    index: int
     label: str
     location: str | None
     count: int
@@ -148,11 +152,56 @@ class HeapAnalysis:
         total = len(table.names)
         counts, sizes = (a.tolist() for a in kernels.class_totals(
             table.node_class, table.node_self_size, total))
-        rows = [ClassRow(index=i, label=table.names[i], location=table.locations[i],
+        rows = [ClassRow(label=table.names[i], location=table.locations[i],
                          count=counts[i], self_size=sizes[i], retained_size=int(retained[i]))
                 for i in range(total)]
         rows.sort(key=lambda r: (-r.retained_size, -r.self_size, r.label, r.location or ""))
         return rows
+
+    def sub_groups(self, label: str, location: str | None,
+                   definitions: InterfaceDefinitions | None = None) -> SubGroups:
+        """The class's members split into sub-groups (`groups.group_nodes`); with
+        `definitions`, the class as `classes_with(definitions)` labels it."""
+        table = self.classes if definitions is None else self.classes_with(definitions)
+        key = ("groups", definitions, label, location)
+        return self._pass(key, "grouping " + label,
+                          lambda: groups.sub_groups(self.snapshot, label,
+                                                    table.members(label, location)))
+
+    def group_retained_sizes(self, label: str, location: str | None) -> np.ndarray:
+        """Retained size of each sub-group of the class, in `sub_groups(...).keys` order, as
+        for classes: the members that no other member of their sub-group dominates."""
+        found = self.sub_groups(label, location)
+        retained = self.retained_sizes
+
+        def compute() -> np.ndarray:
+            node_group = np.full(self.snapshot.node_count, -1, dtype=np.int32)
+            node_group[found.nodes] = found.group
+            return self.dominator_tree.class_retained_sizes(node_group, retained,
+                                                            len(found.keys))
+
+        return self._pass(("group retained", label, location),
+                          "calculating retained sizes of " + label, compute)
+
+    def group_rows(self, label: str, location: str | None) -> list[ClassRow]:
+        """The Summary view of the class's sub-groups, largest shallow size first."""
+        found = self.sub_groups(label, location)
+        retained = self.group_retained_sizes(label, location).tolist()
+        count = len(found.keys)
+        counts = np.bincount(found.group, minlength=count).tolist()
+        sizes = np.bincount(found.group, weights=self.classes.node_self_size[found.nodes],
+                            minlength=count).astype(np.int64).tolist()
+        rows = [ClassRow(label=key.name, location=key.location, count=counts[i],
+                         self_size=sizes[i], retained_size=retained[i])
+                for i, key in enumerate(found.keys)]
+        rows.sort(key=lambda r: (-r.self_size, -r.count, r.label, r.location or ""))
+        return rows
+
+    @property
+    def script_names(self) -> dict[int, str]:
+        """The name of each script id a located closure belongs to."""
+        return self._pass("scripts", "naming scripts",
+                          lambda: scripts.script_names(self.snapshot))
 
     @property
     def statistics(self) -> HeapStatistics:

@@ -8,20 +8,22 @@ from __future__ import annotations
 from pathlib import Path
 
 from memtui.errors import UsageError
+from memtui.heap.capture_record import read_capture_record
 from memtui.heap.diff import (
     HeapDiff,
     diff_snapshots,
     ids_comparable,
-    read_capture_record,
     shared_object_ids,
 )
 from memtui.heap.pipeline import HeapAnalysis
+from memtui.heap.scripts import source_files
 from memtui.heap.snapshot import HeapSnapshot
 from memtui.units import format_bytes, format_change
 
 DIFF_COLUMNS = ("class", "count_before", "count_after", "new", "deleted", "count_delta",
                 "size_before", "size_after", "alloc_size", "freed_size", "size_delta",
                 "location")
+SOURCE_FIELDS = ("file", "line", "column")
 TEXT_COLUMNS = ("class", "location")
 DEFAULT_SORT_BY_IDS = "alloc_size"
 DEFAULT_SORT_WITHOUT_IDS = "size_delta"
@@ -30,7 +32,7 @@ MAX_LABEL_WIDTH = 60
 
 def snapshot_facts(path: Path | str, snapshot: HeapSnapshot, self_size: int) -> dict:
     """The `before`/`after` object of `diff --json`: file, file_size (bytes on disk), nodes,
-    edges, self_size (the heap: every object's size), taken_at (from memtui's sidecar, or
+    edges, self_size (the heap: every object's size), taken_at (from memtui's capture record, or
     null)."""
     record = read_capture_record(path)
     return {"file": str(path), "file_size": Path(path).stat().st_size,
@@ -42,13 +44,16 @@ def summary_json(path: Path | str, analysis: HeapAnalysis, top: int | None = Non
                  statistics: bool = False, strings: int | None = None,
                  largest: int | None = None) -> dict:
     """`memtui summary --json`: classes as DevTools' Summary view, largest retained size
-    first; with `statistics`, DevTools' Statistics view; with `strings`, that many
-    duplicated strings; with `largest`, that many largest objects by retained size."""
+    first; `file`, `line` and `column` (1-based) say where a located class is defined. With
+    `statistics`, DevTools' Statistics view; with `strings`, that many duplicated strings;
+    with `largest`, that many largest objects by retained size."""
     for flag, value in (("--top", top), ("--strings", strings), ("--largest", largest)):
         _check_count(flag, value)
     snapshot = analysis.snapshot
+    files = source_files(path, analysis.script_names)
     classes = [{"class": r.label, "count": r.count, "self_size": r.self_size,
-                "retained_size": r.retained_size, "location": r.location}
+                "retained_size": r.retained_size, "location": r.location,
+                **files.fields(r.location)}
                for r in analysis.class_rows()[:top]]
     document: dict = {"file": str(path), "nodes": snapshot.node_count,
                       "edges": snapshot.edge_count,
@@ -68,7 +73,7 @@ def summary_json(path: Path | str, analysis: HeapAnalysis, top: int | None = Non
     if largest is not None:
         document["largest_objects"] = [
             {"object": o.label, "id": o.node_id, "class": o.class_label,
-             "location": o.location, "self_size": o.self_size,
+             "location": o.location, **files.fields(o.location), "self_size": o.self_size,
              "retained_size": o.retained_size} for o in analysis.largest_objects(largest)]
     return document
 
@@ -92,17 +97,20 @@ def diff_json(before_path: Path | str, after_path: Path | str, diff: HeapDiff,
               top: int | None = None, sort: str | None = None) -> dict:
     """`memtui diff --json`. Rows sorted by `sort` (numbers largest first, text A-Z, nulls
     last), by default as DevTools' Comparison view (Alloc. Size), or by size delta when ids
-    are not comparable; `ids_comparable_reason` says why ids were, or were not, compared."""
+    are not comparable; `ids_comparable_reason` says why ids were, or were not, compared.
+    `file`, `line` and `column` (1-based) say where a located class is defined."""
     _check_count("--top", top)
     if sort is None:
         sort = DEFAULT_SORT_BY_IDS if diff.ids_comparable else DEFAULT_SORT_WITHOUT_IDS
     if sort not in DIFF_COLUMNS:
         raise UsageError(f"cannot sort by {sort!r}", "use one of: " + ", ".join(DIFF_COLUMNS))
+    files = source_files(after_path, diff.after.script_names, diff.before.script_names)
     rows = [{"class": r.label, "count_before": r.count_before, "count_after": r.count_after,
              "new": r.new, "deleted": r.deleted, "count_delta": r.count_delta,
              "size_before": r.size_before, "size_after": r.size_after,
              "alloc_size": r.alloc_size, "freed_size": r.freed_size,
-             "size_delta": r.size_delta, "location": r.location} for r in diff.rows]
+             "size_delta": r.size_delta, "location": r.location, **files.fields(r.location)}
+            for r in diff.rows]
     rows.sort(key=lambda row: (row["class"], row["location"] or ""))
     rows.sort(key=lambda row: _sort_key(row[sort], sort))
     return {
@@ -150,6 +158,14 @@ def _sizes(facts: dict) -> str:
     return f"heap {human_bytes(facts['self_size'])}, file {human_bytes(facts['file_size'])}"
 
 
+def _where(row: dict) -> str:
+    """A row's Location cell: `file:line:column`, V8's `script_id:line:col` when the script
+    has no name, empty without a location."""
+    if row.get("file"):
+        return f"{row['file']}:{row['line']}:{row['column']}"
+    return row["location"] or ""
+
+
 def render_table(headers: list[str], rows: list[list[str]]) -> str:
     """Columns aligned with two spaces between them; the first column left-aligned, the
     last (location) left-aligned, the numbers right-aligned."""
@@ -177,7 +193,7 @@ def summary_table(summary: dict) -> str:
     header = (f"{summary['file']}: {summary['nodes']:,} nodes, {summary['edges']:,} edges, "
               f"heap {human_bytes(summary['self_size'])}")
     rows = [[_label(c["class"]), _count(c["count"]), human_bytes(c["self_size"]),
-             human_bytes(c["retained_size"]), c["location"] or ""]
+             human_bytes(c["retained_size"]), _where(c)]
             for c in summary["classes"]]
     parts = [header, render_table(["Class", "Count", "Shallow Size", "Retained Size",
                                    "Location"], rows)]
@@ -197,7 +213,7 @@ def summary_table(summary: dict) -> str:
     largest = summary.get("largest_objects")
     if largest is not None:
         lines = [[_label(o["object"]), human_bytes(o["self_size"]),
-                  human_bytes(o["retained_size"]), o["location"] or ""] for o in largest]
+                  human_bytes(o["retained_size"]), _where(o)] for o in largest]
         parts.append(render_table(["Largest object", "Shallow Size", "Retained Size",
                                    "Location"], lines))
     return "\n\n".join(parts)
@@ -224,7 +240,7 @@ def diff_table(document: dict) -> str:
         rows = [[_label(r["class"]), _count(r["new"]), _count(r["deleted"]),
                  _count(r["count_delta"], signed=True), human_bytes(r["alloc_size"]),
                  human_bytes(r["freed_size"]), human_bytes(r["size_delta"], signed=True),
-                 r["location"] or ""] for r in document["rows"]]
+                 _where(r)] for r in document["rows"]]
     else:
         header = f"ids not comparable: {reason}" if reason else "ids not comparable"
         lines.insert(0, header + "; showing count and size changes per class only")
@@ -233,7 +249,7 @@ def diff_table(document: dict) -> str:
         rows = [[_label(r["class"]), _count(r["count_before"]), _count(r["count_after"]),
                  _count(r["count_delta"], signed=True), human_bytes(r["size_before"]),
                  human_bytes(r["size_after"]), human_bytes(r["size_delta"], signed=True),
-                 r["location"] or ""] for r in document["rows"]]
+                 _where(r)] for r in document["rows"]]
     if not rows:
         return "\n".join([*lines, "", "no class changed"])
     return "\n".join([*lines, "", render_table(headers, rows)])

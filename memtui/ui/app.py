@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import signal
 import time
@@ -20,6 +21,8 @@ from memtui.ui.messages import MonitorEventArrived, MonitorStopped
 from memtui.ui.screens.diff import SnapshotCache
 from memtui.ui.screens.monitor import MonitorScreen
 
+log = logging.getLogger(__name__)
+
 
 class TerminalDriver(LinuxDriver):
     """Textual's Linux driver, except that output is dropped once the terminal has hung up.
@@ -29,18 +32,22 @@ class TerminalDriver(LinuxDriver):
     detaching and exiting."""
 
     def write(self, data: str) -> None:
-        if os.isatty(self._file.fileno()):
+        if self._file is not None and os.isatty(self._file.fileno()):
             super().write(data)
 
 
 class MemtuiApp(App[int]):
-    """The live monitor for one target. `clock` gives the wall time (tests freeze it)."""
+    """The live monitor for one target. `clock` gives the wall time (tests freeze it).
+
+    An unexpected exception anywhere in the app ends it with code 1 and is kept in `crash`
+    (its traceback goes to the log, not the terminal); `run_monitor` detaches after it."""
 
     CSS_PATH = Path(__file__).with_name("memtui.tcss")
     TITLE = "memtui"
     ENABLE_COMMAND_PALETTE = False
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+c", "quit", "quit", show=False, priority=True),
+        Binding("q", "quit", "quit", show=False),
     ]
 
     def __init__(self, monitor: Monitor, clock: Callable[[], float] = time.time):
@@ -48,6 +55,7 @@ class MemtuiApp(App[int]):
         self.monitor = monitor
         self.clock = clock
         self.failure: MemtuiError | None = None
+        self.crash: Exception | None = None
         self.detach_problem: str | None = None
         self.monitor_screen = MonitorScreen(monitor, clock)
         self.snapshot_cache = SnapshotCache()
@@ -80,8 +88,23 @@ class MemtuiApp(App[int]):
             return
         screen.post_message(MonitorStopped(None))
 
+    def _handle_exception(self, error: Exception) -> None:
+        """Textual's hook for an exception nothing handled: keep it for `run_monitor` (and
+        for a test's pilot, which re-raises it) and exit, instead of printing a traceback
+        with the target left attached."""
+        log.error("the live view failed", exc_info=error)
+        if self.crash is None:
+            self.crash = error
+        if self._exception is None:
+            self._exception = error
+            self._exception_event.set()
+        self.exit(1, return_code=1)
+
     async def action_quit(self) -> None:
-        """Ctrl+C and Ctrl+Q detach as `q` does, instead of leaving the target as it is."""
+        """`q` on every screen, Ctrl+C and Ctrl+Q detach and quit, instead of leaving the
+        target as it is."""
+        if self.screen is not self.monitor_screen:
+            self.notify("detaching…")
         self.monitor_screen.action_detach()
 
     def exit_message(self) -> str:
@@ -98,13 +121,28 @@ class MemtuiApp(App[int]):
 
 def run_monitor(monitor: Monitor, *,
                 on_exit_message: Callable[[str], None] | None = None) -> int:
-    """Run the live monitor until the user quits; returns the exit code.
+    """Attach, then run the live monitor until the user quits; returns the exit code.
 
-    Attach failures are re-raised as the MemtuiError once the terminal is restored.
+    Attach failures raise their MemtuiError before the terminal is taken. However the app
+    ends (a key, a signal, a hung-up terminal, an exception of its own), memtui detaches
+    before this returns; the app's own exception is re-raised after that.
     `on_exit_message` receives a one-line summary (e.g. to print it) after a normal quit.
     """
+    return asyncio.run(_run_monitor(monitor, on_exit_message))
+
+
+async def _run_monitor(monitor: Monitor,
+                       on_exit_message: Callable[[str], None] | None) -> int:
+    await monitor.start()
     app = MemtuiApp(monitor)
-    app.run()
+    try:
+        await app.run_async()
+    finally:
+        if monitor.attached:
+            log.debug("detaching after the app ended")
+            await asyncio.shield(monitor.close())
+    if app.crash is not None:
+        raise app.crash
     if app.failure is not None:
         raise app.failure
     if on_exit_message is not None:

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from textual.message import Message
 
 from memtui.events import MonitorEvent, SnapshotProgress
-from memtui.heap.diff import HeapDiff, NewObject
-from memtui.heap.pipeline import ClassRow, HeapAnalysis
-from memtui.heap.retainers import RetainerChain
+from memtui.heap.chains import ChainLine
+from memtui.heap.diff import HeapDiff
 from memtui.heap.statistics import DuplicateString, HeapStatistics, LargeObject
+from memtui.ui.diff_view import ClassData, ListedObject
 
 
 @dataclass
@@ -51,35 +52,37 @@ class AnalysisFailed(Message):
 
 @dataclass
 class DiffReady(Message):
-    """The comparison of the two picked snapshots is ready."""
+    """The comparison of the two picked snapshots is ready, with its rows' sub-groups."""
 
     diff: HeapDiff
+    data: ClassData
 
 
 @dataclass
 class SummaryReady(Message):
-    """The class summary of the only snapshot is ready."""
+    """The class summary of the only snapshot is ready, with its rows' sub-groups and its
+    heap size (every object's size)."""
 
-    name: str
-    rows: list[ClassRow]
-    analysis: HeapAnalysis
+    path: Path
+    data: ClassData
+    heap_size: int
 
 
 @dataclass
-class NewObjectsReady(Message):
-    """A class's new objects, largest retained size first."""
+class ObjectsReady(Message):
+    """A class's (or sub-group's) listed objects, in order, under `title`."""
 
-    label: str
-    location: str | None
-    objects: list[NewObject]
+    title: str
+    objects: list[ListedObject]
 
 
 @dataclass
 class RetainersReady(Message):
-    """The shortest retainer chain of an object, None when nothing reaches it."""
+    """What keeps an object alive, nearest holder first; `lines` is None when nothing
+    reaches it from the GC roots."""
 
-    object_label: str
-    chain: RetainerChain | None
+    object_line: str
+    lines: list[ChainLine] | None
 
 
 @dataclass

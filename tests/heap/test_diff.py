@@ -7,12 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from memtui.heap.capture import sidecar_path
+from memtui.heap.capture_record import read_capture_record, record_path
 from memtui.heap.diff import (
     diff_snapshots,
     ids_comparable,
     new_objects,
-    read_capture_record,
     shared_object_ids,
 )
 from memtui.heap.pipeline import HeapAnalysis
@@ -73,7 +72,7 @@ def row_of(diff, label):
 
 
 def write_sidecar(snapshot: Path, pid: int, session: str) -> None:
-    sidecar_path(snapshot).write_text(json.dumps(
+    record_path(snapshot).write_text(json.dumps(
         {"pid": pid, "session": session, "taken_at": 1.0, "node_version": "v20.0.0"}))
 
 
@@ -169,7 +168,7 @@ def test_sidecars_decide_by_pid_and_session(snapshots, tmp_path):
 def test_unreadable_sidecar_falls_back_to_contents(snapshots, tmp_path):
     before, after = tmp_path / "a.heapsnapshot", tmp_path / "b.heapsnapshot"
     write_sidecar(before, 10, "session-1")
-    sidecar_path(after).write_text("{not json")
+    record_path(after).write_text("{not json")
     assert read_capture_record(after) is None
     comparable, _ = ids_comparable(snapshots.before, snapshots.other_process, before, after)
     assert not comparable

@@ -8,10 +8,11 @@ from pathlib import Path
 import pytest
 
 from memtui.errors import UsageError
-from memtui.heap.capture import sidecar_path
+from memtui.heap.capture_record import record_path
 from memtui.heap.pipeline import HeapAnalysis
 from memtui.heap.report import (
     DIFF_COLUMNS,
+    SOURCE_FIELDS,
     compare_files,
     diff_json,
     diff_table,
@@ -23,7 +24,8 @@ from memtui.heap.report import (
 from tests.cli_helpers import run_memtui
 from tests.nodeproc import node_binary, node_majors, start_node
 
-SUMMARY_KEYS = {"class", "count", "self_size", "retained_size", "location"}
+SUMMARY_KEYS = {"class", "count", "self_size", "retained_size", "location", "file", "line",
+                "column"}
 
 
 @dataclass
@@ -83,6 +85,26 @@ def test_summary_rows_for_known_classes(files):
     assert kept["location"].count(":") == 2
     (holder,) = [c for c in summary["classes"] if c["class"] == "Holder"]
     assert holder["retained_size"] > 1 << 20
+
+
+def test_located_classes_name_their_file_line_and_column(files, monkeypatch):
+    """Relative to memtui's directory without a capture record, to the target's with one."""
+    script = Path(__file__).parents[1] / "node" / "heap_diff_kept.js"
+    monkeypatch.chdir(script.parents[2])
+    kept = kept_row(summary_json(files.before, HeapAnalysis.of_file(files.before))["classes"])
+    assert (kept["file"], kept["line"]) == ("tests/node/heap_diff_kept.js", 10)
+    assert kept["column"] > 1
+    sidecar = record_path(files.before)
+    sidecar.write_text(json.dumps({"pid": 1, "session": "s", "cwd": str(script.parent)}))
+    try:
+        summary = summary_json(files.before, HeapAnalysis.of_file(files.before))
+    finally:
+        sidecar.unlink()
+    kept = kept_row(summary["classes"])
+    assert kept["file"] == "heap_diff_kept.js"
+    assert f"heap_diff_kept.js:10:{kept['column']}" in summary_table(summary)
+    unlocated = next(c for c in summary["classes"] if c["location"] is None)
+    assert (unlocated["file"], unlocated["line"], unlocated["column"]) == (None, None, None)
 
 
 def test_summary_top_keeps_the_largest(files):
@@ -153,7 +175,7 @@ def test_diff_json_follows_the_contract(files, comparable_diff):
     assert document["before"]["file"] == str(files.before)
     assert document["after"]["nodes"] == comparable_diff.after.snapshot.node_count
     assert document["before"]["taken_at"] is None
-    assert all(tuple(row) == DIFF_COLUMNS for row in document["rows"])
+    assert all(tuple(row) == DIFF_COLUMNS + SOURCE_FIELDS for row in document["rows"])
     kept = kept_row(document["rows"])
     assert (kept["new"], kept["deleted"], kept["count_delta"]) == (500, 200, 300)
     assert kept["size_delta"] == kept["alloc_size"] - kept["freed_size"] > 0
@@ -164,7 +186,7 @@ def test_diff_json_follows_the_contract(files, comparable_diff):
 
 
 def test_diff_json_reports_taken_at_from_the_sidecar(files, comparable_diff, tmp_path):
-    sidecar = sidecar_path(files.after)
+    sidecar = record_path(files.after)
     sidecar.write_text(json.dumps({"pid": 1, "session": "s", "taken_at": 1763721234.5,
                                    "node_version": "v24.0.0"}))
     try:
@@ -213,6 +235,8 @@ def test_diff_table_says_ids_were_compared(files, comparable_diff):
     assert lines[0].startswith("ids comparable: ")
     kept = next(line for line in lines if line.startswith("Kept "))
     assert kept.split()[1:4] == ["500", "200", "+300"]
+    assert kept.endswith("heap_diff_kept.js:10:" + str(kept_row(
+        diff_json(files.before, files.after, comparable_diff)["rows"])["column"]))
 
 
 def test_human_bytes_and_alignment():

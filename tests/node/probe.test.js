@@ -9,12 +9,51 @@ const vm = require('node:vm');
 const source = fs.readFileSync(path.join(__dirname, '..', '..', 'memtui', 'probe.js'), 'utf8');
 const probe = vm.runInThisContext(source);
 const KEY = Symbol.for('memtui.probe');
+const KEEPER = Symbol.for('memtui.keeper');
 const sample = (client) => globalThis[KEY].sample(client);
 const settle = () => new Promise((resolve) => setImmediate(resolve));
+const check = () => globalThis[KEEPER].check();
+
+// A target whose inspector listens on 127.0.0.1:PORT, with `connections` TCP connections to it
+// in /proc/self/net/tcp; close() is counted.
+function fakeTarget(port = 9229) {
+  const target = { url: `ws://127.0.0.1:${port}/uuid`, connections: 0, closed: 0, proc: true };
+  const hex = port.toString(16).toUpperCase().padStart(4, '0');
+  const table = () => {
+    const rows = ['  sl  local_address rem_address   st tx_queue rx_queue',
+      `   0: 0100007F:${hex} 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0`,
+      `   1: 0100007F:C350 0100007F:${hex} 01 00000000:00000000 00:00000000 00000000     0`];
+    for (let i = 0; i < target.connections; i++) {
+      rows.push(`  ${i + 2}: 0100007F:${hex} 0100007F:C35${i} 01 00000000:00000000 00:00000000 0`);
+    }
+    return rows.join('\n') + '\n';
+  };
+  const inspector = {
+    url: () => target.url,
+    close: () => { target.closed += 1; target.url = undefined; },
+  };
+  const fs = {
+    readFileSync: (file) => {
+      if (!target.proc) throw new Error('EACCES');
+      return file.endsWith('tcp6') ? '  sl  local_address\n' : table();
+    },
+  };
+  target.require = (name) => (name === 'inspector' ? inspector : name === 'fs' ? fs : require(name));
+  return target;
+}
+
+function cleanUp() {
+  const keeper = globalThis[KEEPER];
+  if (keeper && keeper.timer) clearTimeout(keeper.timer);
+  delete globalThis[KEEPER];
+  delete globalThis[KEY];
+}
 
 test('install answers ok and registers the client', () => {
-  assert.deepStrictEqual(probe(require, 'install', 'a'), { ok: true, clients: 1, added: true });
+  assert.deepStrictEqual(probe(require, 'install', 'a'),
+    { ok: true, clients: 1, added: true, opened: false });
   probe(require, 'uninstall', 'a');
+  cleanUp();
 });
 
 test('a reading has every field of a sample', () => {
@@ -57,10 +96,12 @@ test('counts are per client, since that client attached', async () => {
 
 test('installing twice is idempotent and one uninstall removes it', () => {
   probe(require, 'install', 'a');
-  assert.deepStrictEqual(probe(require, 'install', 'a'), { ok: true, clients: 1, added: false });
+  assert.deepStrictEqual(probe(require, 'install', 'a'),
+    { ok: true, clients: 1, added: false, opened: false });
   assert.deepStrictEqual(probe(require, 'uninstall', 'a'),
-    { ok: true, clients: 0, closeInspector: false });
+    { ok: true, clients: 0, closing: false });
   assert.strictEqual(globalThis[KEY], undefined);
+  cleanUp();
 });
 
 test('a second client keeps the probe alive when the first detaches', () => {
@@ -73,11 +114,15 @@ test('a second client keeps the probe alive when the first detaches', () => {
   assert.strictEqual(globalThis[KEY], undefined);
 });
 
-test('a probe of another version is replaced on install', () => {
-  globalThis[KEY] = { version: 0, observer: { disconnect() { throw new Error('boom'); } } };
-  assert.deepStrictEqual(probe(require, 'install', 'a'), { ok: true, clients: 1, added: true });
-  assert.strictEqual(globalThis[KEY].version, 3);
-  probe(require, 'uninstall', 'a');
+test('a probe of another version is replaced on install, keeping what it knew', () => {
+  const target = fakeTarget();
+  globalThis[KEY] = { version: 3, inspector: { opened: true, keep: false },
+    observer: { disconnect() { throw new Error('boom'); } } };
+  assert.deepStrictEqual(probe(target.require, 'install', 'a'),
+    { ok: true, clients: 1, added: true, opened: true });
+  assert.strictEqual(globalThis[KEY].version, 4);
+  probe(target.require, 'uninstall', 'a');
+  cleanUp();
 });
 
 test('nothing throws into the target: failures come back as {ok: false}', () => {
@@ -93,8 +138,9 @@ test('nothing throws into the target: failures come back as {ok: false}', () => 
   probe(require, 'uninstall', 'a');
   assert.deepStrictEqual(probe(broken, 'install', 'a'), { ok: false, error: 'no require' });
   assert.deepStrictEqual(probe(require, 'uninstall', 'nobody'),
-    { ok: true, clients: 0, closeInspector: false });
+    { ok: true, clients: 0, closing: false });
   assert.strictEqual(probe(require, 'bogus', 'a').ok, false);
+  cleanUp();
 });
 
 test('the observer is disconnected on uninstall', async () => {
@@ -138,61 +184,125 @@ test('counts by kind and pause time agree with a gc PerformanceObserver', async 
 });
 
 test('a probe whose clients all went silent removes itself', () => {
-  probe(require, 'install', 'a');
+  const target = fakeTarget();
+  target.connections = 1;
+  probe(target.require, 'install', 'a');
   const state = globalThis[KEY];
-  state.tick();
+  check();
   assert.strictEqual(globalThis[KEY], state);
   state.clients.get('a').lastSeen = 0;
-  state.tick();
+  check();
   assert.strictEqual(globalThis[KEY], undefined);
-  assert.deepStrictEqual(probe(require, 'uninstall', 'a'),
-    { ok: true, clients: 0, closeInspector: false });
+  assert.strictEqual(globalThis[KEEPER], undefined);
+  cleanUp();
 });
 
-test('the last client to leave is told to close an inspector that any memtui opened', () => {
-  const opened = { opened: true, keep: false };
-  probe(require, 'install', 'opener', 1, opened);
-  probe(require, 'install', 'joiner', 1, { opened: false, keep: false });
-  assert.deepStrictEqual(probe(require, 'uninstall', 'opener'),
-    { ok: true, clients: 1, closeInspector: false });
-  assert.deepStrictEqual(probe(require, 'uninstall', 'joiner'),
-    { ok: true, clients: 0, closeInspector: true });
-  probe(require, 'install', 'opener', 1, opened);
-  probe(require, 'install', 'keeper', 1, { opened: false, keep: true });
-  probe(require, 'uninstall', 'keeper');
-  assert.strictEqual(probe(require, 'uninstall', 'opener').closeInspector, false);
-  probe(require, 'install', 'plain', 1);
-  assert.strictEqual(probe(require, 'uninstall', 'plain').closeInspector, false);
+test('the keeper closes an inspector a memtui opened once no client is left', () => {
+  const target = fakeTarget();
+  target.connections = 1;
+  probe(target.require, 'install', 'opener', 1, { opened: true, keep: false });
+  probe(target.require, 'install', 'joiner', 1, { opened: false, keep: false });
+  assert.deepStrictEqual(probe(target.require, 'uninstall', 'opener'),
+    { ok: true, clients: 1, closing: false });
+  check();
+  assert.deepStrictEqual(probe(target.require, 'uninstall', 'joiner'),
+    { ok: true, clients: 0, closing: true });
+  check();
+  assert.strictEqual(target.closed, 0, 'not while a client is connected');
+  target.connections = 0;
+  check();
+  assert.strictEqual(target.closed, 1);
+  assert.strictEqual(globalThis[KEEPER], undefined);
+  cleanUp();
 });
 
-test('a probe whose clients all went silent closes an inspector memtui opened', () => {
-  let closed = 0;
-  const withInspector = (name) => (name === 'inspector' ? { close() { closed += 1; } } : require(name));
-  for (const opened of [false, true]) {
-    probe(withInspector, 'install', 'a', 1, { opened, keep: false });
-    const state = globalThis[KEY];
-    state.clients.get('a').lastSeen = 0;
-    state.tick();
-    assert.strictEqual(globalThis[KEY], undefined);
-    assert.strictEqual(closed, opened ? 1 : 0);
-  }
+test('one memtui asked to keep it open wins, and one the program opened is left alone', () => {
+  const kept = fakeTarget();
+  probe(kept.require, 'install', 'opener', 1, { opened: true, keep: false });
+  probe(kept.require, 'install', 'keeper', 1, { opened: false, keep: true });
+  probe(kept.require, 'uninstall', 'keeper');
+  assert.strictEqual(probe(kept.require, 'uninstall', 'opener').closing, false);
+  check();
+  assert.strictEqual(kept.closed, 0);
+  cleanUp();
+  const programs = fakeTarget();
+  probe(programs.require, 'install', 'plain', 1);
+  assert.strictEqual(probe(programs.require, 'uninstall', 'plain').closing, false);
+  check();
+  assert.strictEqual(programs.closed, 0);
+  cleanUp();
+});
+
+test('an inspector the program reopened itself is not closed', () => {
+  const target = fakeTarget();
+  probe(target.require, 'install', 'a', 1, { opened: true, keep: false });
+  target.url = 'ws://127.0.0.1:9229/another-uuid';
+  probe(target.require, 'uninstall', 'a');
+  check();
+  assert.strictEqual(target.closed, 0);
+  assert.strictEqual(globalThis[KEEPER], undefined);
+  cleanUp();
+});
+
+test('a release closes the inspector a failed attach opened, registering no one', () => {
+  const target = fakeTarget();
+  assert.deepStrictEqual(probe(target.require, 'release', null, 0, { opened: true }),
+    { ok: true, clients: 0, closing: true });
+  assert.strictEqual(globalThis[KEY], undefined);
+  check();
+  assert.strictEqual(target.closed, 1);
+  cleanUp();
+});
+
+test('clients are forgotten once no connection to the inspector is left', () => {
+  const target = fakeTarget();
+  target.connections = 1;
+  probe(target.require, 'install', 'killed', 1, { opened: true, keep: false });
+  const state = globalThis[KEY];
+  state.clients.get('killed').lastSeen = Date.now() - 2000;
+  check();
+  assert.ok(state.clients.has('killed'), 'silent for less than its quiet time');
+  state.clients.get('killed').lastSeen = Date.now() - 4000;
+  check();
+  assert.ok(state.clients.has('killed'), 'quiet, but still connected');
+  target.connections = 0;
+  check();
+  assert.strictEqual(globalThis[KEY], undefined);
+  assert.strictEqual(target.closed, 1);
+  cleanUp();
+});
+
+test('without the TCP tables, the keeper closes after a quiet second', () => {
+  const target = fakeTarget();
+  target.proc = false;
+  probe(target.require, 'install', 'a', 1, { opened: true, keep: false });
+  probe(target.require, 'uninstall', 'a');
+  check();
+  assert.strictEqual(target.closed, 0);
+  globalThis[KEEPER].lastCall = Date.now() - 1000;
+  check();
+  assert.strictEqual(target.closed, 1);
+  cleanUp();
 });
 
 test('a silent client is forgotten after three of its intervals, and at least a minute', () => {
-  probe(require, 'install', 'slow', 100);
-  probe(require, 'install', 'fast', 1);
+  const target = fakeTarget();
+  target.connections = 1;
+  probe(target.require, 'install', 'slow', 100);
+  probe(target.require, 'install', 'fast', 1);
   const state = globalThis[KEY];
   const now = Date.now();
   state.clients.get('slow').lastSeen = now - 120 * 1000;
   state.clients.get('fast').lastSeen = now - 59 * 1000;
-  state.tick();
+  check();
   assert.deepStrictEqual([...state.clients.keys()], ['slow', 'fast']);
   state.clients.get('fast').lastSeen = now - 61 * 1000;
-  state.tick();
+  check();
   assert.deepStrictEqual([...state.clients.keys()], ['slow']);
   state.clients.get('slow').lastSeen = now - 301 * 1000;
-  state.tick();
+  check();
   assert.strictEqual(globalThis[KEY], undefined);
+  cleanUp();
 });
 
 test('an installed probe does not keep the process alive', () => {

@@ -17,6 +17,7 @@ from memtui.events import (
     TargetInfo,
 )
 from memtui.sampler import GcCounters, History, Sample
+from memtui.session import DetachResult
 
 T0 = 1_763_721_000.0
 MIB = 1024 * 1024
@@ -30,6 +31,7 @@ INFO = TargetInfo(
     container_limit=512 * MIB,
     inspector="opened by memtui",
     address="127.0.0.1:40123",
+    loopback_only=True,
 )
 
 
@@ -67,6 +69,7 @@ class FakeMonitor:
         self.queue: asyncio.Queue[MonitorEvent | MemtuiError | None] = asyncio.Queue()
         self.next_index = 0
         self.closed = False
+        self.exit_reason = None
         self.close_calls = 0
         self.close_release: asyncio.Event | None = None
         self.gc_result = GcResult(52 * MIB, 40 * MIB, 0.12)
@@ -142,9 +145,14 @@ class FakeMonitor:
         self.snapshots.append(saved)
         return saved
 
-    async def close(self) -> None:
+    @property
+    def attached(self) -> bool:
+        return self.info is not None and not self.closed
+
+    async def close(self) -> DetachResult | None:
         self.close_calls += 1
         if self.close_release is not None:
             await self.close_release.wait()
         self.closed = True
         self.end()
+        return DetachResult(answered=True, closes_inspector=True)

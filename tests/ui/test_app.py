@@ -7,6 +7,7 @@ from dataclasses import replace
 
 from textual.widgets import DataTable, Input, Label
 
+from memtui.container import Container
 from memtui.errors import MemtuiError, UsageError
 from memtui.events import (
     ConnectionLost,
@@ -16,6 +17,7 @@ from memtui.events import (
     TargetExited,
     Unresponsive,
 )
+from memtui.target_exit import ExitReason
 from memtui.ui.model import CHART_METRIC_SETS
 from memtui.ui.screens.dialogs import ConfirmDialog, MarkerPrompt
 from memtui.ui.screens.help import HelpScreen
@@ -65,6 +67,19 @@ class TestFigures:
         async with app.run_test(size=SIZE) as pilot:
             await attached(pilot, fake)
             assert "no container  inspector 127.0.0.1:40123" in header_text(pilot)
+
+    async def test_header_names_the_container_of_a_containerized_target(self, make_app):
+        docker = Container("3f2a1b9c0d1e" + "ab" * 26, "docker")
+        app, fake = make_app(info=replace(INFO, container=docker, netns_inode=4026532177))
+        async with app.run_test(size=SIZE) as pilot:
+            await attached(pilot, fake)
+            assert "pid 4242  container docker 3f2a1b9c0d1e  node v20" in header_text(pilot)
+
+    async def test_header_names_a_network_namespace_of_no_known_container(self, make_app):
+        app, fake = make_app(info=replace(INFO, netns_inode=4026532177))
+        async with app.run_test(size=SIZE) as pilot:
+            await attached(pilot, fake)
+            assert "pid 4242  netns 4026532177  node v20" in header_text(pilot)
 
     async def test_each_sample_updates_value_and_change(self, make_app):
         app, fake = make_app()
@@ -288,15 +303,28 @@ class TestTargetStates:
         app, fake = make_app()
         async with app.run_test(size=SIZE) as pilot:
             await attached(pilot, fake)
-            fake.feed(TargetExited(T0 + 301, 3))
+            fake.feed(TargetExited(T0 + 301, ExitReason(code=3)))
             fake.end()
             await wait_until(pilot, lambda: "exited" in header_text(pilot))
-            assert "exited (code 3)" in header_text(pilot)
+            assert "exit code 3 at 10:35:01" in header_text(pilot)
+            assert "inspector" not in header_text(pilot)
             assert status_text(pilot) == (
-                "target exited with code 3 at 10:35:01; its history stays on screen")
+                "the target exited with code 3 at 10:35:01; its history stays on screen")
             assert metric_value(pilot, "heap_used") == heap_used(300)
             await pilot.press("g")
-            assert status_text(pilot) == "cannot force a GC: the target is exited (code 3)"
+            assert status_text(pilot) == "cannot force a GC: the target is exited"
+
+    async def test_an_oom_kill_is_named_in_the_header(self, make_app):
+        app, fake = make_app()
+        async with app.run_test(size=SIZE) as pilot:
+            await attached(pilot, fake)
+            fake.feed(TargetExited(T0 + 301, ExitReason(signal=9, oom_killed=True,
+                                                        memory_limit=512 * 2**20)))
+            await wait_until(pilot, lambda: "exited" in header_text(pilot))
+            assert "OOM-killed at 10:35:01" in header_text(pilot)
+            assert status_text(pilot).startswith(
+                "the target was OOM-killed by the kernel at its cgroup's memory limit of "
+                "512.0 MiB at 10:35:01")
 
     async def test_connection_lost_then_reconnected(self, make_app):
         app, fake = make_app()

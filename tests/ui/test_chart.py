@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.text import Text
 
 from memtui.events import TargetExited
+from memtui.target_exit import ExitReason
 from memtui.ui.model import CHART_METRIC_SETS, WINDOWS, Marker, visible_samples
 from memtui.ui.widgets.chart import (
     ChartRequest,
@@ -108,7 +109,7 @@ class TestChartOnScreen:
         async with app.run_test(size=(80, 24)) as pilot:
             await self.drawn_end(pilot)
             fake.feed_samples(1)
-            fake.feed(TargetExited(T0 + 301, 0))
+            fake.feed(TargetExited(T0 + 301, ExitReason(code=0)))
             await wait_until(pilot, lambda: app.monitor_screen.query_one(MemoryChart).drawn_for[0]
                              .end == T0 + 300, what="chart drawn up to the last sample")
 

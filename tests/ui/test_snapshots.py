@@ -7,6 +7,7 @@ import asyncio
 import pytest
 
 from memtui.events import ConnectionLost, Responsive, SnapshotRisk, TargetExited, Unresponsive
+from memtui.target_exit import ExitReason
 from memtui.ui import MemtuiApp
 from memtui.ui.model import Marker
 from memtui.ui.screens.dialogs import ConfirmDialog
@@ -158,7 +159,7 @@ class TestTargetStates:
 
     def test_exited(self, snap_compare, app, fake):
         async def exit_target(pilot) -> None:
-            fake.feed(TargetExited(T0 + 301, 137))
+            fake.feed(TargetExited(T0 + 301, ExitReason(signal=9)))
             await wait_until(pilot, lambda: pilot.app.monitor_screen.exited_at is not None)
 
         assert snap_compare(app, terminal_size=SMALL, run_before=live(fake, then=exit_target))

@@ -24,10 +24,11 @@ MAX_STRING_SHOWN = 60
 
 
 class HeapStatisticsScreen(Screen[None]):
-    """The statistics of one analysed snapshot; escape, i or q goes back."""
+    """The statistics of one analysed snapshot; escape or t goes back, q quits memtui."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape,i,q", "app.pop_screen", "back", id="statistics.close"),
+        Binding("escape,t", "app.pop_screen", "back", id="statistics.close"),
+        Binding("q", "app.quit", "quit", id="statistics.quit"),
     ]
 
     def __init__(self, analysis: HeapAnalysis, title: str):

@@ -20,6 +20,7 @@ from memtui.events import (
     Responsive,
     SampleTaken,
     SnapshotProgress,
+    StillReconnecting,
     TargetExited,
     Unresponsive,
 )
@@ -46,7 +47,7 @@ from memtui.ui.screens.log import MessageLogScreen
 from memtui.ui.screens.snapshots import SnapshotListScreen
 from memtui.ui.widgets.chart import MemoryChart
 from memtui.ui.widgets.gc import GcPanel
-from memtui.ui.widgets.header import TargetHeader
+from memtui.ui.widgets.header import TargetHeader, TargetState
 from memtui.ui.widgets.metrics import MetricsPanel
 from memtui.ui.widgets.status import StatusLine
 from memtui.units import format_bytes
@@ -88,8 +89,9 @@ class MonitorScreen(Screen[None]):
         self.chart_metrics = 0
         self.paused_at: float | None = None
         self.markers: list[Marker] = []
-        self.target_state = "attaching…"
+        self.target_state: TargetState = "attaching…"
         self.exited_at: float | None = None
+        self.ending: str | None = None
         self.gc_running = False
         self.snapshot_running = False
         self.detaching = False
@@ -131,7 +133,8 @@ class MonitorScreen(Screen[None]):
         uptime = None
         if info is not None:
             uptime = (self.exited_at or self.clock()) - info.started_at
-        self.query_one(TargetHeader).show(info, self.target_state, self.paused, uptime)
+        self.query_one(TargetHeader).show(info, self.target_state, self.paused, uptime,
+                                          self.ending)
 
     def redraw(self) -> None:
         """Recompute every figure from the history, up to the pause instant when paused."""
@@ -166,14 +169,17 @@ class MonitorScreen(Screen[None]):
             self.status(f"target responsive again at {clock_time(event.at)}", "good", "state")
         elif isinstance(event, TargetExited):
             self.exited_at = event.at
-            code = "unknown" if event.exit_code is None else event.exit_code
-            self.target_state = f"exited (code {code})"
-            self.status(f"target exited with code {code} at {clock_time(event.at)};"
+            self.target_state = "exited"
+            self.ending = f"{event.reason.short()} at {clock_time(event.at)}"
+            self.status(f"the target {event.reason.describe()} at {clock_time(event.at)};"
                         " its history stays on screen", "error", "result")
         elif isinstance(event, ConnectionLost):
             self.target_state = "reconnecting…"
             self.status(f"connection lost — reconnecting… ({event.reason})", "warning",
                         "state")
+        elif isinstance(event, StillReconnecting):
+            self.status(f"still reconnecting, disconnected since {clock_time(event.since)}"
+                        f" ({event.reason})", "warning", "state")
         elif isinstance(event, Reconnected):
             self.target_state = "live"
             self.status(f"reconnected at {clock_time(event.at)}", "good", "state")
@@ -327,7 +333,12 @@ class MonitorScreen(Screen[None]):
     async def detach(self) -> None:
         self.status("detaching…")
         try:
-            await asyncio.wait_for(self.monitor.close(), DETACH_TIMEOUT_S)
+            result = await asyncio.wait_for(self.monitor.close(), DETACH_TIMEOUT_S)
         except (MemtuiError, TimeoutError) as error:
             self.memtui_app.detach_problem = str(error) or "timed out closing the inspector session"
+        else:
+            info = self.monitor.info
+            note = result.note(info.pid) if result is not None and info is not None else None
+            if note is not None and self.exited_at is None:
+                self.memtui_app.detach_problem = note
         self.app.exit(0)

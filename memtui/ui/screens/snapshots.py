@@ -16,6 +16,8 @@ from memtui.events import SnapshotSaved
 from memtui.ui.messages import DiffReady, SummaryReady
 from memtui.ui.model import clock_time, display_path, shorten_path
 from memtui.ui.screens.diff import COMPARE_HINT, DiffBrowser
+from memtui.ui.screens.help import DETACHED_NOTE, QUIT_KEY, HelpPage, HelpScreen
+from memtui.ui.widgets.tables import RowTable
 from memtui.units import format_bytes
 
 if TYPE_CHECKING:
@@ -28,6 +30,10 @@ SCROLLBAR_WIDTH = 2
 VISIBLE_ROWS = 5
 MIN_PATH_WIDTH = 12
 
+COLUMNS_NOTE = ("Columns as in DevTools' Comparison view, and Retained: the class's retained "
+                "size in the after snapshot. A narrow terminal gives up Freed Size, then "
+                "Alloc. Size, then Size Delta, then Retained (never the sorted column).")
+
 
 class SnapshotListScreen(Screen[None]):
     """One row per snapshot of this session, oldest first: when it was taken, its heap size
@@ -37,10 +43,12 @@ class SnapshotListScreen(Screen[None]):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "back", "back", id="snapshots.back"),
-        Binding("d,q", "app.pop_screen", "monitor", id="snapshots.monitor"),
+        Binding("d", "app.pop_screen", "monitor", show=False, id="snapshots.monitor"),
         Binding("p", "focus_picker", "pick", id="snapshots.focus_picker"),
-        Binding("b", "pick(0)", "before", id="snapshots.before"),
-        Binding("a", "pick(1)", "after", id="snapshots.after"),
+        Binding("b", "pick(0)", "before", show=False, id="snapshots.before"),
+        Binding("a", "pick(1)", "after", show=False, id="snapshots.after"),
+        Binding("question_mark", "help", "help", key_display="?", id="snapshots.help"),
+        Binding("q", "app.quit", "quit", id="snapshots.quit"),
     ]
 
     def __init__(self, snapshots: Sequence[SnapshotSaved], heap_sizes: dict[Path, int]):
@@ -57,7 +65,7 @@ class SnapshotListScreen(Screen[None]):
         yield Label(f"Heap snapshots of this session ({len(self.snapshots)})",
                     classes="screen-title")
         if self.snapshots:
-            yield DataTable(cursor_type="row", zebra_stripes=True, id="snapshot-table")
+            yield RowTable(zebra_stripes=True, id="snapshot-table")
             yield DiffBrowser(self.memtui_app.snapshot_cache, id="diff-browser")
         else:
             yield Label(f"No snapshots yet: {COMPARE_HINT}.", id="no-snapshots")
@@ -110,38 +118,59 @@ class SnapshotListScreen(Screen[None]):
         if self.snapshots:
             self.fill_snapshots()
 
-    def on_diff_ready(self, _message: DiffReady) -> None:
-        self.learn_heap_sizes()
-
-    def on_summary_ready(self, _message: SummaryReady) -> None:
-        self.learn_heap_sizes()
-
-    def learn_heap_sizes(self) -> None:
-        """Note the heap size of each analysed snapshot, and show it."""
-        cache = self.memtui_app.snapshot_cache
-        for snapshot in self.snapshots:
-            entry = cache.cached(snapshot.path)
-            if entry is not None:
-                self.heap_sizes[snapshot.path] = int(entry.classes.node_self_size.sum())
+    def on_diff_ready(self, message: DiffReady) -> None:
+        diff = message.diff
+        for analysis, classes in ((diff.before, diff.before_classes),
+                                  (diff.after, diff.after_classes)):
+            if analysis.snapshot.path is not None:
+                self.heap_sizes[analysis.snapshot.path] = int(classes.node_self_size.sum())
         self.fill_snapshots()
+
+    def on_summary_ready(self, message: SummaryReady) -> None:
+        self.heap_sizes[message.path] = message.heap_size
+        self.fill_snapshots()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Picking needs two snapshots: with fewer, p, b and a are not offered."""
+        if action in ("focus_picker", "pick"):
+            return len(self.snapshots) >= 2
+        return True
 
     def action_focus_picker(self) -> None:
         self.query_one("#snapshot-table", DataTable).focus()
 
     def action_pick(self, role: int) -> None:
         """Make the highlighted snapshot the base (0) or the compared one (1); picking the
-        other role's snapshot swaps the two."""
-        if len(self.snapshots) < 2:
-            self.notify(COMPARE_HINT, severity="warning")
-            return
+        other role's snapshot swaps the two. The focus goes to (or stays on) the list, where
+        the pick was made."""
         table = self.query_one("#snapshot-table", DataTable)
+        table.focus()
         row = table.cursor_row
+        names = ("before", "after")
+        if row == self.picked[role]:
+            self.notify(f"snapshot {row + 1} is already the {names[role]} one")
+            return
         if row == self.picked[1 - role]:
             self.picked.reverse()
         else:
             self.picked[role] = row
         self.fill_snapshots()
-        self.query_one(DiffBrowser).analyse([self.snapshots[i] for i in self.picked])
+        self.query_one(DiffBrowser).analyse([self.snapshots[i] for i in self.picked],
+                                            take_focus=False)
+
+    def action_help(self) -> None:
+        self.app.push_screen(HelpScreen(self.help_page()))
+
+    def help_page(self) -> HelpPage:
+        """The keys of this screen as it is now (one snapshot: no picking, no new objects)."""
+        browsers = self.query(DiffBrowser)
+        keys = list(browsers.first().help_keys()) if browsers else []
+        if len(self.snapshots) >= 2:
+            keys.append(("p b a", "to the snapshot list; make its highlighted one before / after"))
+        keys += [("esc", "back one level; from the classes, back to the monitor"),
+                 ("d", "back to the monitor"), ("?", "this help"), QUIT_KEY]
+        return HelpPage("memtui keys: snapshots and their diff", tuple(keys),
+                        (COLUMNS_NOTE, DETACHED_NOTE) if browsers else ())
 
     def action_back(self) -> None:
         browsers = self.query(DiffBrowser)

@@ -14,7 +14,7 @@ from functools import lru_cache
 from itertools import groupby
 from typing import Any
 
-from plotext._utility import (  # type: ignore[import-untyped]
+from plotext._utility import (
     colors_to_ansi,
     get_matrix_data,
 )

@@ -2,23 +2,31 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from rich.text import Text
 from textual.widget import Widget
 
 from memtui.events import TargetInfo
 from memtui.units import format_bytes, format_duration
 
-STATE_STYLES = {
-    "live": "bold green",
+TargetState = Literal["attaching…", "live", "unresponsive", "reconnecting…", "exited",
+                      "detached"]
+"""What the monitor knows of the target, as the header's first word shows it."""
+
+STATE_STYLES: dict[TargetState, str] = {
     "attaching…": "bold yellow",
+    "live": "bold green",
     "unresponsive": "bold red",
     "reconnecting…": "bold yellow",
+    "exited": "bold reverse red",
     "detached": "bold red",
 }
 
 
 class TargetHeader(Widget):
-    """Two lines: state, pid, Node version, uptime, command; then heap, container, inspector."""
+    """Two lines: state, pid, container, Node version, uptime, command; then heap, container
+    limit, inspector."""
 
     DEFAULT_CSS = """
     TargetHeader { height: 2; }
@@ -27,22 +35,25 @@ class TargetHeader(Widget):
     def __init__(self, *, id: str | None = None):
         super().__init__(id=id)
         self.info: TargetInfo | None = None
-        self.state = "attaching…"
+        self.state: TargetState = "attaching…"
         self.paused = False
         self.uptime: str | None = None
+        self.ending: str | None = None
 
-    def show(self, info: TargetInfo | None, state: str, paused: bool,
-             uptime: float | None) -> None:
-        """Replace what the header shows; refreshed only when its text changes."""
-        shown = (info, state, paused, None if uptime is None else format_duration(uptime))
-        if shown != (self.info, self.state, self.paused, self.uptime):
-            self.info, self.state, self.paused, self.uptime = shown
+    def show(self, info: TargetInfo | None, state: TargetState, paused: bool,
+             uptime: float | None, ending: str | None = None) -> None:
+        """Replace what the header shows; refreshed only when its text changes. `ending` says
+        how the target ended (shown instead of its inspector, which is gone)."""
+        shown = (info, state, paused, None if uptime is None else format_duration(uptime),
+                 ending)
+        if shown != (self.info, self.state, self.paused, self.uptime, self.ending):
+            self.info, self.state, self.paused, self.uptime, self.ending = shown
             self.refresh()
 
     def render(self) -> Text:
         width = self.size.width
         first = Text(no_wrap=True, overflow="ellipsis")
-        first.append(f" {self.state} ", STATE_STYLES.get(self.state, "bold reverse red"))
+        first.append(f" {self.state} ", STATE_STYLES[self.state])
         if self.paused:
             first.append(" ")
             first.append(" PAUSED ", "bold reverse yellow")
@@ -50,6 +61,10 @@ class TargetHeader(Widget):
         if info is None:
             return first
         first.append(f"  pid {info.pid}", "bold")
+        if info.container is not None:
+            first.append(f"  container {info.container.label}", "bold")
+        elif info.netns_inode is not None:
+            first.append(f"  netns {info.netns_inode}", "bold")
         first.append(f"  node {info.node_version}")
         if self.uptime is not None:
             first.append(f"  up {self.uptime}")
@@ -61,9 +76,13 @@ class TargetHeader(Widget):
         else:
             long_container = f"container limit {format_bytes(info.container_limit)}"
             short_container = f"container {format_bytes(info.container_limit)}"
-        long_form = (f"{heap_limit}  {long_container}"
-                     f"  inspector {info.address} ({info.inspector})")
-        short_form = f"{heap_limit}  {short_container}  inspector {info.address}"
+        if self.ending is not None:
+            long_form = f"{heap_limit}  {long_container}  {self.ending}"
+            short_form = f"{heap_limit}  {short_container}  {self.ending}"
+        else:
+            long_form = (f"{heap_limit}  {long_container}"
+                         f"  inspector {info.address} ({info.inspector})")
+            short_form = f"{heap_limit}  {short_container}  inspector {info.address}"
         second = Text(long_form if len(long_form) <= width else short_form, no_wrap=True)
         second.truncate(width, overflow="ellipsis")
         return Text("\n").join([first, second])

@@ -1,10 +1,9 @@
-"""Capture a heap snapshot from the inspector, streamed to disk through a `.part` file."""
+"""Capture a heap snapshot from the inspector, streamed to disk and renamed when complete."""
 
 from __future__ import annotations
 
 import contextlib
-import json
-import os
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -13,18 +12,22 @@ from pathlib import Path
 
 from memtui.errors import MemtuiError, TargetGone, UsageError
 from memtui.events import SnapshotProgress, SnapshotSaved
+from memtui.heap.capture_record import CaptureRecord, write_capture_record
 from memtui.inspector import Inspector
+from memtui.private_file import AtomicFile
 
-SIDECAR_SUFFIX = ".memtui.json"
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class CaptureOrigin:
-    """What tells whether two snapshots' object ids can be compared: same pid, same session."""
+    """What tells whether two snapshots' object ids can be compared (same pid, same
+    session), and the process's working directory."""
 
     pid: int
     session: str
     node_version: str
+    cwd: str | None = None
 
 
 def default_snapshot_path(pid: int, directory: Path, now: float | None = None) -> Path:
@@ -33,22 +36,15 @@ def default_snapshot_path(pid: int, directory: Path, now: float | None = None) -
     return directory / f"memtui-{pid}-{stamp}.heapsnapshot"
 
 
-def sidecar_path(snapshot: Path) -> Path:
-    return snapshot.with_name(snapshot.name + SIDECAR_SUFFIX)
-
-
-class _PartFile:
-    """A 0600 `.part` file that becomes the snapshot only when complete."""
+class _SnapshotFile:
+    """The snapshot being written: a private temporary file, renamed when complete."""
 
     def __init__(self, path: Path):
-        self.path = path
-        self.part = path.with_name(path.name + ".part")
         try:
-            fd = os.open(self.part, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            self.out = AtomicFile(path)
         except OSError as exc:
-            raise UsageError(f"cannot write {self.part}: {exc.strerror}",
+            raise UsageError(f"cannot write a snapshot in {path.parent}: {exc.strerror}",
                              "choose another directory with -o") from exc
-        self.file = os.fdopen(fd, "w", encoding="utf-8")
         self.written = 0
         self.error: OSError | None = None
 
@@ -56,22 +52,9 @@ class _PartFile:
         if self.error is not None:
             return
         try:
-            self.written += self.file.write(chunk)
+            self.written += self.out.file.write(chunk)
         except OSError as exc:
             self.error = exc
-
-    def commit(self) -> int:
-        self.file.flush()
-        os.fsync(self.file.fileno())
-        self.file.close()
-        os.replace(self.part, self.path)
-        return self.path.stat().st_size
-
-    def discard(self) -> None:
-        with contextlib.suppress(OSError):
-            self.file.close()
-        with contextlib.suppress(OSError):
-            self.part.unlink()
 
 
 async def capture_snapshot(inspector: Inspector, path: Path, origin: CaptureOrigin,
@@ -79,7 +62,7 @@ async def capture_snapshot(inspector: Inspector, path: Path, origin: CaptureOrig
                            ) -> SnapshotSaved:
     """Take a heap snapshot into `path`; on any failure no file that looks complete is left."""
     started = time.time()
-    out = _PartFile(path)
+    out = _SnapshotFile(path)
     progress = {"done": 0, "total": 0}
 
     def on_chunk(params: dict) -> None:
@@ -101,29 +84,28 @@ async def capture_snapshot(inspector: Inspector, path: Path, origin: CaptureOrig
         await inspector.send("HeapProfiler.takeHeapSnapshot",
                              {"reportProgress": True}, timeout=None)
         if out.error is not None:
-            raise MemtuiError(f"cannot write {out.part}: {out.error.strerror}; "
+            raise MemtuiError(f"cannot write {path}: {out.error.strerror}; "
                               "the snapshot was discarded", "free disk space or use -o elsewhere")
         if out.written == 0:
             raise MemtuiError("the inspector sent an empty snapshot")
-        size = out.commit()
+        try:
+            size = out.out.commit()
+        except OSError as exc:
+            raise MemtuiError(f"cannot write {path}: {exc.strerror}; the snapshot was "
+                              "discarded", "free disk space or use -o elsewhere") from exc
     except TargetGone as exc:
-        out.discard()
+        out.out.discard()
         raise TargetGone(f"the target went away during the snapshot ({exc}); "
                          "no snapshot was written") from exc
     except BaseException:
-        out.discard()
+        out.out.discard()
         raise
     finally:
         for undo in unsubscribe:
             undo()
-    _write_sidecar(path, origin, started)
-    return SnapshotSaved(path=path, size=size, taken_at=started, duration_s=time.time() - started)
-
-
-def _write_sidecar(path: Path, origin: CaptureOrigin, taken_at: float) -> None:
-    record = {"pid": origin.pid, "session": origin.session, "taken_at": taken_at,
-              "node_version": origin.node_version}
+    log.debug("snapshot %s: %d bytes in %.1fs", path, size, time.time() - started)
     with contextlib.suppress(OSError):
-        fd = os.open(sidecar_path(path), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as sidecar:
-            json.dump(record, sidecar)
+        write_capture_record(path, CaptureRecord(
+            pid=origin.pid, session=origin.session, taken_at=started,
+            node_version=origin.node_version, cwd=origin.cwd))
+    return SnapshotSaved(path=path, size=size, taken_at=started, duration_s=time.time() - started)
