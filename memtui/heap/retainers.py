@@ -113,11 +113,10 @@ def followed_edges(snapshot: HeapSnapshot) -> np.ndarray:
     """Mask of the edges the retainer search follows."""
     sources = snapshot.edge_source()
     follow = snapshot.edge_type != snapshot.edge_type_code("weak")
-    tables = weakmap_tables_by_name(snapshot)
-    table_of_edge = tables[snapshot.edge_name]
-    table_of_edge[snapshot.edge_type != snapshot.edge_type_code("internal")] = -1
-    follow &= table_of_edge != snapshot.node_id[sources]
-    del table_of_edge
+    internal = np.flatnonzero(snapshot.edge_type == snapshot.edge_type_code("internal"))
+    table_of_edge = weakmap_tables_by_name(snapshot)[snapshot.edge_name[internal]]
+    follow[internal[table_of_edge == snapshot.node_id[sources[internal]]]] = False
+    del internal, table_of_edge
     string_index = {s: i for i, s in enumerate(snapshot.strings)
                     if s in ("system / NativeContext", "sloppy_function_map",
                              "(map descriptors)")}
