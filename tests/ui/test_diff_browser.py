@@ -375,6 +375,7 @@ class TestLeaks:
             assert group.parent is function
             assert class_rows(app)[1][0] == "LeakFunc()  leak_listener.js:8:41"
             assert group.row.new == 500
+            assert group.row.retained_after >= group.row.size_delta > 0
             groups = [line.row for line in browser(app).listed if line.parent is function]
             assert sum(g.new for g in groups) == function.new
             assert sum(g.size_delta for g in groups) == function.size_delta
@@ -439,7 +440,8 @@ class TestLeaks:
 
 
 class TestDemo:
-    """In the demo's diff, the leaking SessionRecord is the first row (issue 10.5)."""
+    """In the demo's diff, the leaking SessionRecord is the first row (issue 10.5), with its
+    retained size and that of each new record (issue 13.3)."""
 
     async def test_session_records_lead_the_demo_diff(self, make_app, tmp_path, system_node):
         process = start_demo(system_node)
@@ -459,6 +461,22 @@ class TestDemo:
             assert class_rows(app)[0][0].startswith("SessionRecord  ")
             assert "leaky_app.js:9:14" in class_rows(app)[0][0]
             assert view_state(app).startswith("Your classes first")
+
+            await pilot.resize_terminal(120, 40)
+            await wait_until(pilot, lambda: "Retained" in column_titles(app))
+            record = browser(app).listed[0].row
+            after = HeapAnalysis.of_file(second.path)
+            (expected,) = [row for row in after.class_rows() if row.label == "SessionRecord"]
+            assert record.retained_after == expected.retained_size >= record.size_delta > 0
+            retained = class_rows(app)[0][column_titles(app).index("Retained")]
+            assert retained == format_bytes(expected.retained_size)
+            await pilot.press("enter")
+            await wait_until(pilot, lambda: browser(app).level == "objects")
+            objects = browser(app).listed_objects
+            assert column_titles(app, "#diff-objects")[-1] == "Retained Size"
+            assert [o.retained for o in objects] == sorted((o.retained for o in objects),
+                                                           reverse=True)
+            assert all(o.retained >= o.size for o in objects)
 
 
 class TestNotComparable:
