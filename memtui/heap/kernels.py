@@ -592,20 +592,3 @@ def retainer_counts(edge_to: np.ndarray, node_count: int) -> np.ndarray:
         counts[edge_to[e]] += 1
     return counts
 
-
-@jit
-def first_targets(first_edge: np.ndarray, edge_type: np.ndarray, edge_name: np.ndarray,
-                  edge_to: np.ndarray, nodes: np.ndarray, kind: int,
-                  wanted_name: np.ndarray) -> np.ndarray:
-    """Per node of `nodes` (-1: none), the target of its first edge of type `kind` whose
-    name (a string index) is marked in `wanted_name`, or -1."""
-    targets = np.full(nodes.size, -1, dtype=np.int64)
-    for i in range(nodes.size):
-        v = nodes[i]
-        if v < 0:
-            continue
-        for e in range(first_edge[v], first_edge[v + 1]):
-            if edge_type[e] == kind and wanted_name[edge_name[e]]:
-                targets[i] = edge_to[e]
-                break
-    return targets

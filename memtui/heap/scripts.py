@@ -18,9 +18,7 @@ from urllib.parse import unquote, urlsplit
 
 import numpy as np
 
-from memtui.heap import kernels
 from memtui.heap.capture_record import read_capture_record
-from memtui.heap.classes import string_indexes
 from memtui.heap.snapshot import HeapSnapshot
 
 SHARED_EDGE = "shared"
@@ -80,12 +78,21 @@ def script_names(snapshot: HeapSnapshot) -> dict[int, str]:
 def _targets(snapshot: HeapSnapshot, nodes: np.ndarray, names: tuple[str, ...]) -> np.ndarray:
     """Per node (-1: none), what its first internal edge named one of `names` points at, or
     -1."""
-    wanted = np.zeros(len(snapshot.strings), dtype=bool)
-    for name in names:
-        wanted[string_indexes(snapshot.strings, name)] = True
-    return kernels.first_targets(snapshot.first_edge, snapshot.edge_type, snapshot.edge_name,
-                                 snapshot.edge_to, nodes, snapshot.edge_type_code("internal"),
-                                 wanted)
+    targets = np.full(nodes.size, -1, dtype=np.int64)
+    present = np.flatnonzero(nodes >= 0)
+    edges = snapshot.edges_of(nodes[present])
+    owner = np.repeat(present, snapshot.edge_counts_of(nodes[present]))
+    internal = snapshot.edge_type[edges] == snapshot.edge_type_code("internal")
+    edges, owner = edges[internal], owner[internal]
+    if not edges.size:
+        return targets
+    distinct, inverse = np.unique(snapshot.edge_name[edges], return_inverse=True)
+    wanted = np.array([snapshot.strings[i] in names for i in distinct.tolist()], dtype=bool)
+    named = wanted[inverse.reshape(-1)]
+    edges, owner = edges[named], owner[named]
+    first = np.r_[True, owner[1:] != owner[:-1]] if owner.size else owner.astype(bool)
+    targets[owner[first]] = snapshot.edge_to[edges[first]]
+    return targets
 
 
 def display_path(script: str, cwd: str | None) -> str:
