@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import psutil
 
 from memtui.container import cgroups_of
 from memtui.events import SnapshotRisk
-from memtui.sampler import Sample
+from memtui.sampler import HeapSpace, Sample
 
 UNLIMITED = 1 << 60
-# V8 builds the snapshot in the target; measured peaks run from about 2x the used heap for
-# large-object heaps to about 15x for heaps of many small objects (224 MB -> 3.4 GB, Node 20).
-SNAPSHOT_OVERHEAD_FACTOR = 4.0
+# The most a heap snapshot adds to the target's RSS while V8 builds its graph in the target and
+# sends it (bench/snapshot_memory.py; figures and reasoning in bench/README.md). V8 keeps a graph
+# node per object and an edge per reference, plus the JSON not yet read by the client, so the
+# cost follows the number of objects per byte: up to SNAPSHOT_PER_HEAP_BYTE times the used
+# heap for the smallest objects. And V8 names each index of an array or hash table holding
+# references as its own string, in a buffer of 1 KiB, so an array of N references costs about
+# 1.2 KiB x N: up to SNAPSHOT_PER_LARGE_OBJECT_BYTE times the large-object space, where every
+# such array over about 16,000 elements lives. Shorter ones and Node's own heap are the floor.
+SNAPSHOT_FLOOR = 64 << 20
+SNAPSHOT_PER_HEAP_BYTE = 15.0
+SNAPSHOT_PER_LARGE_OBJECT_BYTE = 170.0
 RISKY_SHARE = 0.8
 
 
@@ -89,10 +98,30 @@ def _read_bytes(path: Path) -> int | None:
     return int(text) if text.isdigit() else None
 
 
+def snapshot_extra_estimate(spaces: Sequence[HeapSpace], heap_used: int) -> int:
+    """The most a heap snapshot should add to the target's RSS, from its heap spaces' used sizes.
+
+    Without space figures, all of `heap_used` is taken as large arrays of references, the worst.
+    """
+    if not spaces:
+        return int(SNAPSHOT_FLOOR + heap_used * SNAPSHOT_PER_LARGE_OBJECT_BYTE)
+    large = sum(space.used for space in spaces if _holds_large_arrays(space.name))
+    rest = sum(space.used for space in spaces) - large
+    return int(SNAPSHOT_FLOOR + rest * SNAPSHOT_PER_HEAP_BYTE
+               + large * SNAPSHOT_PER_LARGE_OBJECT_BYTE)
+
+
+def _holds_large_arrays(space: str) -> bool:
+    """Whether a V8 heap space can hold arrays over 128 KiB (large_object_space and its kin).
+
+    The code spaces hold compiled code, not arrays."""
+    return "large_object" in space and not space.startswith("code")
+
+
 def snapshot_risk(sample: Sample, container_limit: int | None,
                   container_usage: int | None = None) -> SnapshotRisk:
     """Estimate the extra memory a heap snapshot makes the target use, against what is free."""
-    estimate = int(sample.heap_used * SNAPSHOT_OVERHEAD_FACTOR)
+    estimate = snapshot_extra_estimate(sample.heap_spaces, sample.heap_used)
     available = psutil.virtual_memory().available
     reason = f"{_mib(available)} free on the host"
     if container_limit is not None:
@@ -106,7 +135,7 @@ def snapshot_risk(sample: Sample, container_limit: int | None,
     verdict = "may run out of memory" if risky else "fits"
     return SnapshotRisk(
         estimated_extra=estimate, available=available, risky=risky,
-        reason=f"the snapshot needs about {_mib(estimate)} more in the target, {reason}: "
+        reason=f"the snapshot may need up to {_mib(estimate)} more in the target, {reason}: "
                f"{verdict}",
     )
 

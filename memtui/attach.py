@@ -39,12 +39,14 @@ import struct
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
+from enum import Enum
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import psutil
 
 from memtui import netns
+from memtui.attach_lock import signalling_port
 from memtui.container import Container, container_of
 from memtui.errors import EXIT_RUNTIME, MemtuiError, TargetGone, UsageError
 from memtui.netns import NetworkNamespace
@@ -54,6 +56,8 @@ DEFAULT_INSPECTOR_PORT = 9229
 HTTP_TIMEOUT = 2.0
 SIGNAL_POLL_INTERVAL = 0.05
 STARTING_INSPECTOR_GRACE = 2.0
+HELD_PORT_GRACE = 5.0
+SIGNAL_TRIES = 3
 SIGUSR1_CAUGHT_BIT = 1 << (signal.SIGUSR1 - 1)
 MAX_JSON_BYTES = 1 << 20
 NODE_EXECUTABLE_NAME = re.compile(r"(node|nodejs)(\d+(\.\d+)*)?")
@@ -90,6 +94,10 @@ class InspectorTarget:
     opened_by_memtui: bool
     listen_host: str | None = None  # the address it is bound to, when known (0.0.0.0: all)
     netns: NetworkNamespace | None = None  # where host:port is, when not memtui's namespace
+    fixed_port: bool = False
+    """Opened by memtui's SIGUSR1 on the port the options configure (9229 unless set): the
+    port every process's SIGUSR1 uses, which memtui frees by moving the inspector."""
+    moved_from: int | None = None
 
     @property
     def address(self) -> str:
@@ -169,6 +177,27 @@ def find_inspector_address(pid: int) -> tuple[str, int] | None:
     with _reading(process):
         inspector = _find_inspector(pid)
     return (inspector.host, inspector.port) if inspector else None
+
+
+def wait_for_moved_inspector(target: InspectorTarget, timeout: float) -> InspectorTarget:
+    """The inspector of target's process once it listens on another port than target's;
+    MemtuiError at the deadline."""
+    assert target.pid is not None
+    pid = target.pid
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            listeners = [listener for listener in _process_listeners(pid)
+                         if listener.port != target.port]
+        except OSError:
+            raise TargetGone(f"PID {pid} exited while its inspector moved", None) from None
+        inspector = _first_inspector(listeners)
+        if inspector:
+            return replace(_target_for(pid, inspector, opened_by_memtui=True),
+                           moved_from=target.port)
+        time.sleep(SIGNAL_POLL_INTERVAL)
+    raise MemtuiError(f"PID {pid}'s inspector did not move off port {target.port} within "
+                      f"{timeout:g}s", "it is closed; try again")
 
 
 def still_listening(target: InspectorTarget) -> bool:
@@ -310,18 +339,26 @@ def _attach_to_process(process: psutil.Process, pidfd: int, signal_timeout: floa
         )
     host, port = _inspector_address_from_options(options)
     _refuse_non_loopback(pid, host, port, allow_non_loopback)
-    inspector = _refuse_if_port_held(process, host, port)
-    if inspector:
-        return _target_for(pid, inspector, opened_by_memtui=False)
-    _refuse_if_unbindable(pid, host, port)
-    log.debug("sending SIGUSR1 to PID %d (inspector configured at %s)", pid,
-              _format_address(host, port))
-    signal.pidfd_send_signal(pidfd, signal.SIGUSR1)
-    inspector = _wait_for_inspector(process, signal_timeout)
-    if inspector:
+    opened: _Inspector | _LostThePort | None = None
+    with signalling_port(namespace.inode if namespace else None, port):
+        for _ in range(SIGNAL_TRIES):
+            found = _refuse_if_port_held(process, host, port)
+            if found:
+                return _target_for(pid, found, opened_by_memtui=False)
+            _refuse_if_unbindable(pid, host, port)
+            log.debug("sending SIGUSR1 to PID %d (inspector configured at %s)", pid,
+                      _format_address(host, port))
+            signal.pidfd_send_signal(pidfd, signal.SIGUSR1)
+            opened = _wait_for_inspector(process, signal_timeout, host, port)
+            if opened is not _LostThePort.LOST:
+                break
+            log.debug("another process took port %d first; trying again", port)
+    if isinstance(opened, _Inspector):
+        inspector = opened
         log.debug("PID %d opened its inspector at %s", pid,
                   _format_address(inspector.listen_host or inspector.host, inspector.port))
-        return _target_for(pid, inspector, opened_by_memtui=True)
+        return replace(_target_for(pid, inspector, opened_by_memtui=True),
+                       fixed_port=port != 0 and inspector.port == port)
     inspector = _refuse_if_port_held(process, host, port)
     if inspector:
         return _target_for(pid, inspector, opened_by_memtui=True)
@@ -332,8 +369,15 @@ def _attach_to_process(process: psutil.Process, pidfd: int, signal_timeout: floa
     )
 
 
-def _wait_for_inspector(process: psutil.Process, timeout: float) -> _Inspector | None:
-    """Poll the process's listening sockets until one answers as its inspector."""
+class _LostThePort(Enum):
+    LOST = "another process bound the configured port first"
+
+
+def _wait_for_inspector(process: psutil.Process, timeout: float, host: str,
+                        port: int) -> _Inspector | _LostThePort | None:
+    """Poll the process's listening sockets until one answers as its inspector. Returns
+    _LostThePort.LOST when another process holds the configured port meanwhile (two SIGUSR1s
+    at once: the other process bound it first, and this one's inspector failed to start)."""
     deadline = time.monotonic() + timeout
     while True:
         if not process.is_running() or process.status() == psutil.STATUS_ZOMBIE:
@@ -341,9 +385,17 @@ def _wait_for_inspector(process: psutil.Process, timeout: float) -> _Inspector |
         inspector = _find_inspector(process.pid)
         if inspector:
             return inspector
+        if port != 0 and _held_by_another(process.pid, host, port):
+            return _LostThePort.LOST
         if time.monotonic() >= deadline:
             return None
         time.sleep(SIGNAL_POLL_INTERVAL)
+
+
+def _held_by_another(pid: int, host: str, port: int) -> bool:
+    holders = {listener.inode for listener in _listening_sockets(f"/proc/{pid}/net")
+               if listener.port == port and _hosts_overlap(listener.host, host)}
+    return bool(holders) and _pid_holding(holders) not in (None, pid)
 
 
 def _resolve_address(host: str, port: int) -> InspectorTarget:
@@ -594,13 +646,16 @@ def _refuse_non_loopback(pid: int, host: str, port: int, allowed: bool) -> None:
 
 
 def _refuse_if_port_held(process: psutil.Process, host: str, port: int) -> _Inspector | None:
-    """Raise when another process holds the inspector's port. When the target holds it and
-    answers there as its inspector (another memtui's SIGUSR1 just opened it), return that;
-    a listener of its own that does not answer yet is given a moment to."""
+    """Raise when another process holds the inspector's port; another Node process is given
+    HELD_PORT_GRACE to free it (a memtui attaching to it moves its inspector off the port).
+    When the target holds it and answers there as its inspector (another memtui's SIGUSR1
+    just opened it), return that; a listener of its own that does not answer yet is given a
+    moment to."""
     if port == 0:
         return None
     pid = process.pid
     deadline = time.monotonic() + STARTING_INSPECTOR_GRACE
+    held_deadline = time.monotonic() + HELD_PORT_GRACE
     while True:
         holders = {
             listener.inode for listener in _listening_sockets(f"/proc/{pid}/net")
@@ -609,6 +664,10 @@ def _refuse_if_port_held(process: psutil.Process, host: str, port: int) -> _Insp
         if not holders:
             return None
         holder = _pid_holding(holders)
+        if holder != pid and holder is not None and time.monotonic() < held_deadline \
+                and _is_node_quietly(holder):
+            time.sleep(SIGNAL_POLL_INTERVAL)
+            continue
         if holder != pid:
             by = f"by PID {holder}" if holder is not None else "by another process"
             raise MemtuiError(
@@ -626,6 +685,13 @@ def _refuse_if_port_held(process: psutil.Process, host: str, port: int) -> _Insp
                 "restart it with --inspect-port=0 or another free port",
             )
         time.sleep(SIGNAL_POLL_INTERVAL)
+
+
+def _is_node_quietly(pid: int) -> bool:
+    try:
+        return _is_node_process(pid)
+    except OSError:
+        return False
 
 
 def _refuse_if_unbindable(pid: int, host: str, port: int) -> None:

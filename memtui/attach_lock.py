@@ -1,4 +1,5 @@
-"""A host-wide lock per target process, held by the memtui attaching to it.
+"""Host-wide locks between memtuis: one per target process, held by the memtui attaching to
+it; one per inspector port, held while a memtui's SIGUSR1 opens an inspector there.
 
 Attaching is a sequence (look for an inspector, SIGUSR1, wait for it, connect, install the
 probe, which records in the target that a memtui opened the inspector); two memtuis doing it
@@ -16,12 +17,15 @@ import errno
 import logging
 import socket
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import psutil
 
 POLL_S = 0.05
 WAIT_S = 20.0
+
+_held_here: set[str] = set()
+"""Locks this process holds: taking one again (a detach inside a failed attach) is free."""
 
 log = logging.getLogger(__name__)
 
@@ -37,10 +41,13 @@ def lock_name(pid: int) -> str | None:
 
 @contextlib.asynccontextmanager
 async def attaching(pid: int | None, wait_s: float = WAIT_S) -> AsyncIterator[None]:
-    """Hold the attach lock of `pid` (nothing for None). After `wait_s` without it (a memtui
-    stuck while attaching), go on without it: attaching copes with a concurrent attach, only
-    less precisely."""
+    """Hold the attach lock of `pid` (nothing for None; re-entrant within this process).
+    After `wait_s` without it (a memtui stuck while attaching), go on without it: attaching
+    copes with a concurrent attach, only less precisely."""
     name = lock_name(pid) if pid is not None else None
+    if name in _held_here:
+        yield
+        return
     held = None
     if name is not None:
         deadline = time.monotonic() + wait_s
@@ -50,10 +57,12 @@ async def attaching(pid: int | None, wait_s: float = WAIT_S) -> AsyncIterator[No
             log.warning("attach lock %s still held after %ss; going on without it", name, wait_s)
         else:
             log.debug("attach lock %s taken", name)
+            _held_here.add(name)
     try:
         yield
     finally:
         if held is not None:
+            _held_here.discard(name)
             held.close()
             log.debug("attach lock %s released", name)
 
@@ -68,3 +77,23 @@ def _bind(name: str) -> socket.socket | None:
             raise
         return None
     return lock
+
+
+@contextlib.contextmanager
+def signalling_port(netns_inode: int | None, port: int, wait_s: float = WAIT_S) -> Iterator[None]:
+    """Hold the lock of an inspector port (in the network namespace of that inode, None for
+    memtui's) while SIGUSR1 opens an inspector on it: every process's SIGUSR1 opens on the
+    same port (9229), and of two signalled at once, one fails to bind and writes an error in
+    its program's log. Port 0 (an ephemeral port each time) needs no lock; blocking."""
+    if port == 0:
+        yield
+        return
+    name = f"memtui-sigusr1-{netns_inode or 'host'}-{port}"
+    deadline = time.monotonic() + wait_s
+    while (held := _bind(name)) is None and time.monotonic() < deadline:
+        time.sleep(POLL_S)
+    try:
+        yield
+    finally:
+        if held is not None:
+            held.close()

@@ -342,8 +342,11 @@ async def attached(args: argparse.Namespace, action: Callable[[Monitor], Awaitab
 
 def attached_line(info: TargetInfo) -> str:
     """`attached to pid 1234 (node v20.1.0) through its inspector at 127.0.0.1:9229 (...)`"""
+    fate = INSPECTOR_FATE[info.inspector]
+    if info.moved_from is not None:
+        fate = fate.replace("with SIGUSR1", f"with SIGUSR1 and moved off port {info.moved_from}")
     line = (f"attached to pid {info.pid} (node {info.node_version}) through its inspector at "
-            f"{info.address} ({INSPECTOR_FATE[info.inspector]})")
+            f"{info.address} ({fate})")
     if not info.loopback_only:
         line += "; WARNING: that address is reachable from other hosts"
     return line

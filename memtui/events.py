@@ -30,6 +30,8 @@ class TargetInfo:
     """Where the inspector listens, HOST:PORT (its bound address: 0.0.0.0 for all)."""
     loopback_only: bool
     container: Container | None = None
+    moved_from: int | None = None
+    """The port memtui's SIGUSR1 opened the inspector on before moving it (to free it)."""
     netns_inode: int | None = None
     """Its network namespace's inode, when not memtui's."""
 

@@ -35,6 +35,7 @@ from memtui.target_exit import ExitReason, ExitWatch
 RECONNECT_EVERY = 1.0
 STILL_RECONNECTING_EVERY = 5.0
 RSS_POLL_S = 0.05
+EXIT_GRACE_S = 0.5
 
 
 class Monitor:
@@ -97,6 +98,7 @@ class Monitor:
             address=session.target.address, loopback_only=session.target.loopback_only,
             container=None if host_pid is None else container_of(host_pid),
             netns_inode=None if namespace is None else namespace.inode,
+            moved_from=session.target.moved_from,
         )
         return self.info
 
@@ -109,7 +111,7 @@ class Monitor:
                 async for event in self._read_one():
                     yield event
             except TargetGone as exc:
-                if not self.session.process_alive():
+                if await self.session.ended(EXIT_GRACE_S):
                     yield self._exited()
                     return
                 lost_at = time.time()
@@ -195,7 +197,7 @@ class Monitor:
         try:
             saved = await capture_snapshot(session.inspector, path, origin, on_progress)
         except TargetGone as error:
-            if session.process_alive():
+            if not await session.ended():
                 raise
             self.exit_reason = self.why_exited()
             raise TargetGone(f"pid {session.pid} {self.exit_reason.describe()} during the "

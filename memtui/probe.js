@@ -3,7 +3,9 @@
 // `(<this file>)(require, ACTION, CLIENT, INTERVAL_S, INSPECTOR)`. ACTION "install" registers
 // CLIENT, which samples every INTERVAL_S seconds; "uninstall" unregisters it; "release"
 // registers nothing and only records INSPECTOR (a memtui whose attach failed after it opened
-// the inspector). GCs are counted while at least one client is registered. Each sample is
+// the inspector); "move" has the inspector a client opened on a fixed port moved to an
+// ephemeral one once no connection is left. GCs are counted while at least one client is
+// registered. Each sample is
 // the short call `globalThis[Symbol.for('memtui.probe')].sample(CLIENT)`, which answers
 // {ok, reading | error}. Nothing here may throw into the target: every entry point and
 // callback catches everything.
@@ -42,6 +44,7 @@
   // close wait (the client left; Node has not closed its end yet).
   const SERVED_STATES = '01|03|08';
   const READS = 3;
+  const MOVE_WAIT_MS = 5000;
   const GC_KINDS = { 1: 'minor', 4: 'major', 8: 'incremental', 16: 'weakcb' };
 
   function createProbe() {
@@ -211,6 +214,11 @@
     try {
       keeper.timer = null;
       const now = Date.now();
+      if (keeper.moveTo) {
+        if (inspectorConnections(keeper) === 0) move(keeper);
+        else if (now - keeper.moveAsked > MOVE_WAIT_MS) keeper.moveTo = null;
+        if (keeper.moveTo) return schedule(keeper, CLOSE_CHECK_MS);
+      }
       const state = globalThis[KEY];
       if (state) {
         forgetGone(state, keeper, now);
@@ -225,12 +233,32 @@
       if (connections === 0 || quiet) {
         retire(keeper);
         inspectorModule.close();
+        if (keeper.restorePort) process.debugPort = keeper.restorePort;
         return undefined;
       }
       return schedule(keeper, CLOSE_CHECK_MS);
     } catch (_) {
       return retire(keeper);
     }
+  }
+
+  // Moves the inspector a memtui opened on the port every process's SIGUSR1 uses (9229) to an
+  // ephemeral port, freeing that port for the next process; the port SIGUSR1 uses
+  // (process.debugPort, which open() changes) is restored when the keeper closes it.
+  function move(keeper) {
+    const inspectorModule = requireFn('inspector');
+    const host = keeper.moveTo;
+    const port = process.debugPort;
+    keeper.moveTo = null;
+    inspectorModule.close();
+    try {
+      inspectorModule.open(0, host);
+    } catch (_) {
+      process.debugPort = port;
+      return;
+    }
+    keeper.restorePort = port;
+    keeper.url = inspectorModule.url() || null;
   }
 
   function retire(keeper) {
@@ -262,6 +290,16 @@
       const added = register(state, client, intervalS);
       schedule(keeper, CHECK_MS);
       return { ok: true, clients: state.clients.size, added, opened: keeper.opened };
+    }
+    if (action === 'move') {
+      const movable = keeper.opened && !keeper.keep && state && state.clients.has(client) &&
+        requireFn('inspector').url() === keeper.url;
+      if (movable) {
+        keeper.moveTo = (inspector && inspector.host) || '127.0.0.1';
+        keeper.moveAsked = Date.now();
+        schedule(keeper, CLOSE_CHECK_MS);
+      }
+      return { ok: true, moving: Boolean(movable) };
     }
     if (action === 'uninstall' || action === 'release') {
       if (state) state.clients.delete(client);

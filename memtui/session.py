@@ -31,6 +31,7 @@ CLOSE_WAIT_S = 2.0
 target to close it, so that no memtui connects meanwhile."""
 CLOSE_POLL_S = 0.05
 ATTACH_TRIES = 3
+MOVE_WAIT_S = 3.0
 MEASURED_SHARE = 0.5
 """ELU and CPU% are shown only when measured over at least this share of the interval."""
 
@@ -111,12 +112,16 @@ class Session:
                         "which is not a loopback address, and will not leave it open",
                         "drop --keep-inspector")
                 try:
-                    return await cls._connect(target, keep_inspector, interval)
+                    session = await cls._connect(target, keep_inspector, interval)
                 except _ClosedOnArrival:
                     log.debug("the inspector closed as memtui arrived (try %d)", attempt)
                     if isinstance(spec, attach.InspectorTarget) or attempt == ATTACH_TRIES:
                         raise MemtuiError(f"the inspector of pid {target.pid} closed as memtui "
                                           "connected", "try again") from None
+                    continue
+                if target.fixed_port and target.loopback_only and not keep_inspector:
+                    await session._move_off_fixed_port()
+                return session
         raise AssertionError("unreachable")
 
     @classmethod
@@ -149,6 +154,29 @@ class Session:
             await inspector.close()
             raise
         return session
+
+    async def _move_off_fixed_port(self) -> None:
+        """Have the target move the inspector memtui just opened on the port every process's
+        SIGUSR1 uses (9229 by default) to an ephemeral loopback port, and connect there: the
+        next process can then be opened too. On any failure memtui detaches."""
+        old = self.target
+        flags = json.dumps({"opened": True, "keep": False, "host": old.host})
+        try:
+            answer = await self.inspector.evaluate(
+                f"({PROBE_SOURCE})(require, 'move', {json.dumps(self.client_id)}, "
+                f"{self.interval}, {flags})", command_line_api=True)
+            if not (answer and answer.get("moving")):
+                return
+            await self.inspector.close()
+            target = await asyncio.to_thread(attach.wait_for_moved_inspector, old, MOVE_WAIT_S)
+            self.inspector = await Inspector.connect(target.ws_url, namespace=target.netns)
+            self.target = target
+            await self.install_probe()
+        except BaseException:
+            with contextlib.suppress(MemtuiError):
+                await self.close()
+            raise
+        log.debug("inspector moved from port %d to %s", old.port, self.target.address)
 
     async def reconnect(self) -> None:
         """Connect again to the same process, finding its inspector again from its listening
@@ -247,6 +275,16 @@ class Session:
 
     def rss_watch(self) -> RssWatch:
         return RssWatch(self._process)
+
+    async def ended(self, within_s: float = 1.0) -> bool:
+        """Whether the target ends within `within_s`: a lost connection may come a moment
+        before the process is gone (the kernel closes its sockets while killing it)."""
+        deadline = time.monotonic() + within_s
+        while self.process_alive():
+            if time.monotonic() >= deadline:
+                return False
+            await asyncio.sleep(0.02)
+        return True
 
     def process_alive(self) -> bool:
         """Whether the target still runs (True when it is not on this host)."""

@@ -23,13 +23,16 @@ def _take_the_terminal() -> None:
 
 
 class LiveTerminal:
-    """`python -m memtui ARGS` on a pseudo-terminal; what it draws is kept in `output`."""
+    """`python -m memtui ARGS` on a pseudo-terminal; what it draws is kept in `output`.
+    `program` runs `python -c PROGRAM ARGS` instead (memtui with a change of the test's)."""
 
-    def __init__(self, *args: str, columns: int = 120, rows: int = 40):
+    def __init__(self, *args: str, columns: int = 120, rows: int = 40,
+                 program: str | None = None):
         self.master, slave = pty.openpty()
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
+        command = ["-m", "memtui"] if program is None else ["-c", program]
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "memtui", *args], stdin=slave, stdout=slave, stderr=slave,
+            [sys.executable, *command, *args], stdin=slave, stdout=slave, stderr=slave,
             start_new_session=True, preexec_fn=_take_the_terminal,
             env={**os.environ, "TERM": "xterm-256color"})
         os.close(slave)

@@ -1,5 +1,6 @@
 """attach: PID / HOST:PORT / ws:// URL -> a verified Node inspector, against real Node processes."""
 
+import asyncio
 import getpass
 import json
 import os
@@ -25,6 +26,7 @@ from memtui.attach import (
     sigusr1_caught,
 )
 from memtui.errors import EXIT_RUNTIME, EXIT_USAGE, MemtuiError, TargetGone
+from memtui.session import release_inspector
 
 URL_LINE = r"ready (ws://\S+)"
 SIGUSR1_BIT = 1 << (signal.SIGUSR1 - 1)
@@ -167,6 +169,7 @@ class TestSigusr1:
         assert target.node_version == node_version(node)
         assert process.alive()
         assert not resolve_target(str(process.pid)).opened_by_memtui
+        asyncio.run(release_inspector(target))
 
     def test_own_listener_ends_in_error_after_deadline(self, node, spawn):
         process = spawn("own_sigusr1.js", "--inspect-port=0", node=node)
@@ -225,6 +228,7 @@ class TestSigusr1:
         assert target.opened_by_memtui
         assert target.port == process.inspector_port()
         assert process.pid in {row.pid for row in list_node_processes()}
+        asyncio.run(release_inspector(target))
 
     def test_node_named_process_without_handler_is_not_signalled(self, child, tmp_path):
         fake_node = tmp_path / "node"

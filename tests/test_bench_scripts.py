@@ -14,10 +14,12 @@ sys.path.insert(0, str(BENCH))
 
 import benchlib  # noqa: E402
 import heap_parse  # noqa: E402
+import snapshot_memory  # noqa: E402
 import watch_overhead  # noqa: E402
 
 
-@pytest.mark.parametrize("script", ["watch_overhead.py", "monitor_cost.py", "heap_parse.py"])
+@pytest.mark.parametrize("script", ["watch_overhead.py", "monitor_cost.py", "heap_parse.py",
+                                    "snapshot_memory.py"])
 def test_script_help_exits_cleanly(script):
     done = subprocess.run([sys.executable, str(BENCH / script), "--help"],
                           capture_output=True, text=True, timeout=60)
@@ -270,3 +272,32 @@ def test_attributed_share_is_memtuis_share_of_the_main_thread_by_time_blocks():
 def test_overall_verdict_rests_on_the_attribution_unless_a_measure_fails(
         throughput, attributed, expected):
     assert watch_overhead.overall_verdict(throughput, attributed) == expected
+
+
+def test_snapshot_workload_reaches_its_size_and_measures_its_pauses(system_node):
+    process = snapshot_memory.start_workload(system_node, "objects", 8, "--inspect-port=0")
+    try:
+        ready = snapshot_memory.json_line(process, "ready", 1)
+        assert ready["stats"]["memory"]["heapUsed"] >= 8 << 20
+        assert ready["stats"]["spaces"]["old_space"]["used"] > 0
+        assert snapshot_memory.ask(process, "mark", "marked", 10) == {"marked": True}
+        report = snapshot_memory.ask(process, "report", "max_gap_ms", 10)
+        assert 0 <= report["max_gap_ms"] < 5000
+        assert snapshot_memory.reset_peak(process.pid)
+    finally:
+        process.kill()
+
+
+def test_expected_peak_scales_the_largest_size_measured_of_the_shape():
+    def measured(shape, size_mib, rss_before, peak):
+        return snapshot_memory.Measurement(
+            major="20", node_version="v20", shape=shape, size_mib=size_mib, client="memtui",
+            heap_used=size_mib << 20, spaces={}, external=0, array_buffers=0, native_contexts=1,
+            rss_before=rss_before, peak_hwm=peak, peak_sampled=0, rss_after=0, pause_ms=0,
+            main_cpu_s=0, capture_s=0, nodes=0, edges=0, file_size=0, estimate=0,
+            load_before=0, load_after=0)
+
+    done = [measured("objects", 20, 100, 300), measured("objects", 50, 200, 800),
+            measured("arrays", 100, 100, 100)]
+    assert snapshot_memory.expected_peak(done, "objects", 100) == int(400 + 600 * 2 * 1.15)
+    assert snapshot_memory.expected_peak(done, "maps", 100) is None

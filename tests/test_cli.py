@@ -1,7 +1,10 @@
 """The command line's contract: one-line errors, exit codes, no tracebacks."""
 
+import os
 import re
 import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -17,6 +20,12 @@ def unused_pid() -> int:
     ((), "no TARGET given"),
     (("record",), "the following arguments are required: TARGET"),
     (("record", "1", "--interval", "-1"), "must be positive"),
+    (("record", "1", "--interval", "nan"), "not a finite number of seconds"),
+    (("record", "1", "--interval", "inf"), "not a finite number of seconds"),
+    (("record", "1", "--interval", "1e-9"), "must be between 0.1 and 3600 seconds"),
+    (("record", "1", "--duration", "nan"), "not a finite number of seconds"),
+    (("record", "1", "--duration", "0"), "must be positive"),
+    (("gc", "\u0663\u0664"), "is not a PID, HOST:PORT or ws:// URL"),
     (("record", "1", "--format", "xml"), "invalid choice"),
     (("bogus-flag-only", "--nope"), "unrecognized arguments: --nope"),
 ])
@@ -64,3 +73,32 @@ def test_ps_lists_a_node_process_with_its_inspector(spawn):
         "PID", "USER", "RSS", "INSPECTOR", "CONTAINER", "COMMAND"]
     line = next(line for line in result.stdout.splitlines() if line.startswith(f"{target.pid} "))
     assert re.search(rf" 127\.0\.0\.1:{port} +- +\S+ .*idle\.js$", line), line
+
+
+def test_the_debug_log_has_the_attach_the_inspector_traffic_and_the_detach(spawn, tmp_path):
+    target = spawn("idle.js", "--inspect-port=0")
+    log = tmp_path / "memtui.log"
+    result = run_memtui("--log", str(log), "record", str(target.pid), "--duration", "1")
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.endswith(f"memtui: log written to {log}\n")
+    text = log.read_text()
+    for expected in ("sending SIGUSR1 to PID", "SEND 1 Runtime.evaluate", "RECV 1 ",
+                     "probe installed", "probe uninstalled", "dropping the connection"):
+        assert expected in text, expected
+    assert oct(log.stat().st_mode & 0o777) == "0o600"
+
+
+def test_an_unexpected_failure_is_one_line_with_its_traceback_in_a_crash_log(tmp_path):
+    program = ("import sys, memtui.cli as cli\n"
+               "def boom(args): raise ZeroDivisionError('a bug')\n"
+               "cli.HANDLERS['ps'] = boom\n"
+               "sys.exit(cli.main(['ps']))\n")
+    result = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True,
+                            env={**os.environ, "XDG_STATE_HOME": str(tmp_path)}, timeout=60)
+    assert result.returncode == 1
+    line, logged = result.stderr.splitlines()
+    assert line.startswith("memtui: error: internal error: ZeroDivisionError: a bug (the "
+                           f"traceback is in {tmp_path}/memtui/memtui-crash-")
+    crash_log = Path(line.rpartition("the traceback is in ")[2].rstrip(")"))
+    assert "Traceback" in crash_log.read_text() and "ZeroDivisionError" in crash_log.read_text()
+    assert logged == f"memtui: log written to {crash_log}"

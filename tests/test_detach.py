@@ -45,7 +45,7 @@ def test_inspector_that_was_already_open_stays_open_without_the_probe(node, spaw
 
 
 def test_keep_inspector_leaves_the_opened_inspector_open(spawn):
-    target = spawn("idle.js", "--inspect-port=0")
+    target = spawn("idle.js", "--inspect-port=0", inspector_may_stay_open=True)
     result = run_memtui("gc", str(target.pid), "--keep-inspector")
     assert result.returncode == 0, result.stderr
     assert find_inspector_address(target.pid) is not None

@@ -100,3 +100,44 @@ def _wait_for_part_file(directory: Path, deadline: float = 60.0) -> Path | None:
             return parts[0]
         time.sleep(0.02)
     return None
+
+
+def test_planted_symlinks_and_loose_modes_are_not_followed(spawn, tmp_path):
+    """Default names are predictable and memtui runs as root: a symlink at a snapshot's or a
+    capture record's name is replaced, never written through; the files are 0600."""
+    target = spawn("idle.js", "--inspect=127.0.0.1:0")
+    victim = tmp_path / "victim"
+    victim.write_text("precious")
+    snapshot = tmp_path / "planted.heapsnapshot"
+    snapshot.symlink_to(victim)
+    (tmp_path / "planted.heapsnapshot.memtui.json").symlink_to(victim)
+    loose = tmp_path / "loose.heapsnapshot"
+    loose.write_text("old")
+    loose.chmod(0o666)
+    for path in (snapshot, loose):
+        result = run_memtui("snapshot", str(target.pid), "-o", str(path))
+        assert result.returncode == 0, result.stderr
+        assert path.is_file() and not path.is_symlink()
+        assert path.stat().st_mode & 0o777 == 0o600
+        record = path.with_name(path.name + ".memtui.json")
+        assert not record.is_symlink() and record.stat().st_mode & 0o777 == 0o600
+    assert victim.read_text() == "precious"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "loose.heapsnapshot", "loose.heapsnapshot.memtui.json", "planted.heapsnapshot",
+        "planted.heapsnapshot.memtui.json", "victim"]
+
+
+def test_a_record_file_is_created_0600_and_never_through_a_symlink(spawn, tmp_path):
+    target = spawn("idle.js", "--inspect=127.0.0.1:0")
+    victim = tmp_path / "victim"
+    victim.write_text("precious")
+    planted = tmp_path / "samples.jsonl"
+    planted.symlink_to(victim)
+    refused = run_memtui("record", str(target.pid), "--duration", "1", "-o", str(planted))
+    assert refused.returncode == 2
+    assert refused.stderr == f"memtui: error: cannot write {planted}: it is a symbolic link\n"
+    fresh = tmp_path / "fresh.jsonl"
+    written = run_memtui("record", str(target.pid), "--duration", "1", "-o", str(fresh))
+    assert written.returncode == 0, written.stderr
+    assert fresh.stat().st_mode & 0o777 == 0o600
+    assert victim.read_text() == "precious"

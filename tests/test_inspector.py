@@ -1,11 +1,13 @@
 """The CDP client against a real Node inspector."""
 
 import asyncio
+import json
 
 import pytest
+import websockets
 
 from memtui.errors import MemtuiError
-from memtui.inspector import Inspector, InspectorClosed, ProtocolError
+from memtui.inspector import DispatchError, Inspector, InspectorClosed, ProtocolError
 
 
 @pytest.fixture
@@ -68,3 +70,58 @@ async def test_pending_calls_fail_when_the_target_dies(target, inspector):
 async def test_connecting_to_a_closed_port_is_a_clear_error():
     with pytest.raises(MemtuiError, match="cannot connect to the inspector"):
         await Inspector.connect("ws://127.0.0.1:9/none", timeout=2)
+
+
+async def test_a_failing_event_handler_is_raised_by_the_next_call_and_the_reader_goes_on(
+        inspector):
+    def broken(params: dict) -> None:
+        raise KeyError("chunk")
+
+    inspector.on("Runtime.executionContextCreated", broken)
+    await inspector.send("Runtime.enable")
+    with pytest.raises(DispatchError, match=r"Runtime\.executionContextCreated failed: KeyError"):
+        await inspector.evaluate("1")
+    assert await inspector.evaluate("2") == 2
+    await inspector.send("Runtime.disable")
+
+
+async def test_a_frame_that_is_not_json_is_reported_not_fatal(unused_tcp_port):
+    """memtui's own logic: no Node sends such a frame, so a fake server does."""
+
+    async def serve(connection: websockets.ServerConnection) -> None:
+        async for message in connection:
+            request = json.loads(message)
+            await connection.send("{not json")
+            await connection.send(json.dumps({"id": request["id"], "result": {}}))
+
+    async with websockets.serve(serve, "127.0.0.1", unused_tcp_port):
+        client = await Inspector.connect(f"ws://127.0.0.1:{unused_tcp_port}/x")
+        try:
+            assert await client.send("A.first") == {}
+            with pytest.raises(DispatchError, match="not JSON"):
+                await client.send("A.second")
+            assert await client.send("A.third") == {}
+        finally:
+            await client.close()
+
+
+async def test_close_sends_no_close_frame(unused_tcp_port):
+    """A close frame crossing Node's own can crash Node (DESIGN.md): memtui drops the TCP
+    connection instead, on its own close and on the server's."""
+    seen: list[int | None] = []
+
+    async def serve(connection: websockets.ServerConnection) -> None:
+        try:
+            async for _ in connection:
+                pass
+        finally:
+            close = connection.protocol.close_rcvd
+            seen.append(None if close is None else close.code)
+
+    async with websockets.serve(serve, "127.0.0.1", unused_tcp_port):
+        client = await Inspector.connect(f"ws://127.0.0.1:{unused_tcp_port}/x")
+        await client.close()
+        deadline = asyncio.get_running_loop().time() + 5
+        while not seen and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.02)
+    assert seen == [None]

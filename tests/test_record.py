@@ -3,6 +3,7 @@
 import csv
 import io
 import itertools
+import os
 
 from tests.cli_helpers import jsonl, run_memtui, start_memtui, wait_until_inspector_closed
 
@@ -100,3 +101,14 @@ def test_a_reader_that_stops_early_ends_record_quietly_and_detached(spawn):
                              "(opened by memtui with SIGUSR1, closed again when memtui leaves)")
     assert target.alive()
     assert wait_until_inspector_closed(target.pid)
+
+
+def test_the_first_sample_has_no_elu_or_cpu_figures_measured_over_no_time(spawn):
+    target = spawn("idle.js", "--inspect-port=0")
+    result = run_memtui("record", str(target.pid), "--interval", "0.5", "--duration", "2.2")
+    assert result.returncode == 0, result.stderr
+    samples = jsonl(result.stdout)
+    assert samples[0]["elu"] is None and samples[0]["cpu_percent"] is None
+    for sample in samples[1:]:
+        assert 0 <= sample["elu"] <= 1
+        assert 0 <= sample["cpu_percent"] <= 100 * (os.cpu_count() or 1) + 1

@@ -31,7 +31,13 @@ function fakeTarget(port = 9229) {
   const inspector = {
     url: () => target.url,
     close: () => { target.closed += 1; target.url = undefined; },
+    open: (openPort, host) => {
+      target.opened.push([openPort, host]);
+      target.url = `ws://${host}:40001/moved`;
+      process.debugPort = 40001;
+    },
   };
+  target.opened = [];
   const fs = {
     readFileSync: (file) => {
       if (!target.proc) throw new Error('EACCES');
@@ -282,6 +288,35 @@ test('without the TCP tables, the keeper closes after a quiet second', () => {
   globalThis[KEEPER].lastCall = Date.now() - 1000;
   check();
   assert.strictEqual(target.closed, 1);
+  cleanUp();
+});
+
+test('an inspector opened on a fixed port moves to an ephemeral one, then closes there', () => {
+  const target = fakeTarget();
+  const debugPort = process.debugPort;
+  target.connections = 1;
+  probe(target.require, 'install', 'a', 1, { opened: true, keep: false });
+  assert.deepStrictEqual(probe(target.require, 'move', 'a', 1, { opened: true, keep: false }),
+    { ok: true, moving: true });
+  check();
+  assert.deepStrictEqual(target.opened, [], 'not while the mover is still connected');
+  target.connections = 0;
+  check();
+  assert.deepStrictEqual(target.opened, [[0, '127.0.0.1']]);
+  assert.strictEqual(target.closed, 1);
+  assert.ok(globalThis[KEY].clients.has('a'), 'the mover stays registered meanwhile');
+  probe(target.require, 'uninstall', 'a');
+  check();
+  assert.strictEqual(target.closed, 2);
+  assert.strictEqual(process.debugPort, debugPort, 'the port SIGUSR1 uses is restored');
+  cleanUp();
+});
+
+test('only an inspector a memtui opened, and not kept, is moved', () => {
+  const target = fakeTarget();
+  probe(target.require, 'install', 'a', 1, { opened: false, keep: false });
+  assert.deepStrictEqual(probe(target.require, 'move', 'a', 1), { ok: true, moving: false });
+  probe(target.require, 'uninstall', 'a');
   cleanUp();
 });
 

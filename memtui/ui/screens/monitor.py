@@ -258,7 +258,7 @@ class MonitorScreen(Screen[None]):
                             "warning")
                 capture = await self.app.push_screen_wait(ConfirmDialog(
                     "Capturing a heap snapshot may exhaust the target's memory.",
-                    f"It needs about {format_bytes(risk.estimated_extra)} more; available:"
+                    f"It may need up to {format_bytes(risk.estimated_extra)} more; available:"
                     f" {available}. {risk.reason}\nThe target pauses while V8 writes the"
                     " snapshot. Capture anyway?",
                 ))

@@ -1,0 +1,193 @@
+"""memtui never leaves a target less safe than it found it, on the failure paths (issue 9):
+a busy or blocked target, several memtuis at once, an interrupted command, a failed attach,
+an inspector that moves. Every test here also passes the `spawn` fixture's check that no
+inspector memtui opened is left listening."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import subprocess
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from memtui.attach import find_inspector_address
+from memtui.errors import MemtuiError
+from memtui.session import Session
+from tests.cli_helpers import jsonl, run_memtui, start_memtui, wait_until_inspector_closed
+from tests.live_terminal import LiveTerminal
+
+
+def first_sample(memtui: subprocess.Popen) -> None:
+    assert memtui.stdout is not None
+    assert memtui.stdout.readline().startswith("{")
+
+
+class TestBlockedTarget:
+    """A target blocked in native code cannot answer memtui's detach: the recording is still
+    good, and the target closes the inspector memtui opened once it runs JavaScript again."""
+
+    def test_a_recording_that_ends_while_the_target_is_blocked_exits_0(self, spawn):
+        target = spawn("blocking.js", "--inspect-port=0", args=("6",))
+        memtui = start_memtui("record", str(target.pid), "--interval", "0.2",
+                              "--duration", "2")
+        first_sample(memtui)
+        target.send("go\n")
+        target.wait_for_line("^blocking$")
+        _, err = memtui.communicate(timeout=30)
+        assert memtui.returncode == 0, err
+        assert "did not answer in time; it removes memtui's probe and closes the inspector " \
+               "memtui opened when it runs JavaScript again" in err
+        assert find_inspector_address(target.pid) is not None, "closed while blocked?"
+        target.wait_for_line("^unblocked$", timeout=20)
+        assert wait_until_inspector_closed(target.pid)
+        assert target.alive()
+
+    @pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGHUP], ids=["sigterm", "sighup"])
+    def test_a_signal_while_the_target_is_blocked_detaches(self, spawn, stop):
+        target = spawn("blocking.js", "--inspect-port=0", args=("5",))
+        memtui = start_memtui("record", str(target.pid), "--interval", "0.2")
+        first_sample(memtui)
+        target.send("go\n")
+        target.wait_for_line("^blocking$")
+        memtui.send_signal(stop)
+        _, err = memtui.communicate(timeout=30)
+        assert memtui.returncode == 0, err
+        assert "Traceback" not in err
+        target.wait_for_line("^unblocked$", timeout=20)
+        assert wait_until_inspector_closed(target.pid)
+
+
+class TestInterruptedCapture:
+    def test_ctrl_c_during_a_snapshot_exits_non_zero_with_no_file(self, spawn, tmp_path):
+        target = spawn("big_heap.js", "--inspect-port=0")
+        memtui = start_memtui("snapshot", str(target.pid), "-o", str(tmp_path))
+        assert memtui.stderr is not None
+        assert memtui.stderr.readline().startswith("memtui: attached to pid")
+        deadline = time.monotonic() + 30
+        while not any(tmp_path.iterdir()) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        memtui.send_signal(signal.SIGINT)
+        _, err = memtui.communicate(timeout=60)
+        assert memtui.returncode == 128 + signal.SIGINT, err
+        assert "the snapshot (none was written) interrupted by SIGINT" in err
+        assert list(tmp_path.iterdir()) == []
+        assert target.alive()
+        assert wait_until_inspector_closed(target.pid, deadline=60), "after the snapshot"
+
+    def test_ctrl_c_in_the_first_second_of_a_snapshot_in_the_live_view(self, spawn, tmp_path):
+        target = spawn("big_heap.js", "--inspect-port=0")
+        terminal = LiveTerminal(str(target.pid), "--snapshot-dir", str(tmp_path))
+        try:
+            terminal.wait_for("attached; sampling")
+            terminal.press(b"s")
+            terminal.wait_for("capturing")
+            terminal.press(b"\x03")
+            assert terminal.wait_exit(60) == 0
+        finally:
+            terminal.close()
+        assert target.alive()
+        assert wait_until_inspector_closed(target.pid, deadline=30)
+
+
+class TestConcurrentMemtuis:
+    def test_ten_records_at_once_on_a_closed_inspector_all_succeed(self, spawn):
+        target = spawn("idle.js", "--inspect-port=0")
+        with ThreadPoolExecutor(10) as pool:
+            results = list(pool.map(
+                lambda _: run_memtui("record", str(target.pid), "--duration", "1"), range(10)))
+        for result in results:
+            assert result.returncode == 0, result.stderr
+            assert len(jsonl(result.stdout)) >= 1
+        assert sum("Debugger listening" in line for line in target.lines) >= 1
+        assert wait_until_inspector_closed(target.pid)
+
+    def test_a_blocked_loop_survives_memtuis_coming_and_going(self, spawn):
+        """The loop that crashed Node (issue 9, point 0), shortened: commands one after the
+        other and two at a time, against a target blocked 600 ms of every 700."""
+        target = spawn("blocked_loop.js", "--inspect-port=0", args=("600", "700"))
+        for round_number in range(6):
+            gc = run_memtui("gc", str(target.pid))
+            assert gc.returncode == 0, gc.stderr
+            pair = [start_memtui("record", str(target.pid), "--duration",
+                                 str(1 + round_number % 2)) for _ in range(2)]
+            for memtui in pair:
+                _, err = memtui.communicate(timeout=30)
+                assert memtui.returncode == 0, err
+            assert target.alive(), target.lines[-5:]
+        assert wait_until_inspector_closed(target.pid)
+
+
+class TestFailures:
+    async def test_a_failed_attach_after_sigusr1_closes_the_inspector_again(self, spawn,
+                                                                            monkeypatch):
+        target = spawn("idle.js", "--inspect-port=0")
+
+        async def refuse(self: Session) -> None:
+            raise MemtuiError("the probe could not be installed")
+
+        monkeypatch.setattr(Session, "install_probe", refuse)
+        with pytest.raises(MemtuiError, match="the probe could not be installed"):
+            await Session.open(str(target.pid))
+        assert "Debugger attached." in target.lines
+        assert await asyncio.to_thread(wait_until_inspector_closed, target.pid)
+
+    def test_the_live_view_detaches_when_it_fails(self, spawn):
+        target = spawn("idle.js", "--inspect-port=0")
+        program = (
+            "import sys\n"
+            "from memtui.ui.screens.monitor import MonitorScreen\n"
+            "def broken(self): raise RuntimeError('a bug in the live view')\n"
+            "MonitorScreen.action_pause = broken\n"
+            "from memtui.cli import main\n"
+            "sys.exit(main(sys.argv[1:]))\n")
+        terminal = LiveTerminal(str(target.pid), program=program)
+        try:
+            terminal.wait_for("attached; sampling")
+            terminal.press(b" ")
+            assert terminal.wait_exit() == 1
+        finally:
+            terminal.close()
+        shown = terminal.output.decode(errors="replace")
+        assert "memtui: error: internal error: RuntimeError: a bug in the live view" in shown
+        assert "Traceback" not in shown
+        assert target.alive()
+        assert wait_until_inspector_closed(target.pid)
+
+
+class TestReconnecting:
+    def test_an_inspector_the_program_moves_is_found_again(self, spawn):
+        target = spawn("move_inspector.js")
+        memtui = start_memtui("record", str(target.pid), "--interval", "0.2",
+                              "--duration", "4")
+        first_sample(memtui)
+        target.send("move\n")
+        target.wait_for_line("^moved ")
+        out, err = memtui.communicate(timeout=30)
+        assert memtui.returncode == 0, err
+        assert "reconnected" in err
+        assert len(jsonl(out)) >= 10
+
+    def test_a_recording_that_ends_disconnected_is_a_failure(self, spawn):
+        target = spawn("move_inspector.js")
+        memtui = start_memtui("record", str(target.pid), "--interval", "0.2",
+                              "--duration", "7")
+        first_sample(memtui)
+        target.send("close\n")
+        _, err = memtui.communicate(timeout=30)
+        assert memtui.returncode == 1, err
+        assert "still reconnecting to pid" in err
+        assert "memtui: error: the recording ended disconnected from pid" in err
+
+
+def test_a_recorded_address_is_said_in_every_headless_command(spawn, tmp_path):
+    target = spawn("idle.js", "--inspect=127.0.0.1:0")
+    port = target.inspector_port()
+    for args in (("gc",), ("record", "--duration", "1"), ("snapshot", "-o", str(tmp_path))):
+        result = run_memtui(args[0], str(target.pid), *args[1:])
+        assert result.returncode == 0, result.stderr
+        assert f"through its inspector at 127.0.0.1:{port} (already open, left open)" \
+            in result.stderr, args
+
