@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import TypeVar, cast
 
 import numpy as np
 
@@ -76,12 +76,15 @@ class HeapAnalysis:
 
     def _pass(self, key: object, step: str, compute: Callable[[], T]) -> T:
         with self._lock:
-            if key not in self._results:
-                on_step = getattr(self._listener, "on_step", None)
-                if on_step is not None:
-                    on_step(step)
-                self._results[key] = compute()
-            return self._results[key]  # type: ignore[return-value]
+            if key in self._results:
+                # Each key is only ever stored by the one `compute` that returns its type.
+                return cast(T, self._results[key])
+            on_step = getattr(self._listener, "on_step", None)
+            if on_step is not None:
+                on_step(step)
+            result = compute()
+            self._results[key] = result
+            return result
 
     @property
     def shallow_sizes(self) -> np.ndarray:
