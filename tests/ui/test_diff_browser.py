@@ -539,6 +539,29 @@ class TestStatistics:
         assert fake.closed
 
 
+    async def test_help_lists_the_statistics_keys_and_fits_80x24(self, make_app,
+                                                                 snapshot_pair):
+        app, fake = make_app()
+        async with app.run_test(size=SMALL) as pilot:
+            await open_diff(pilot, fake, snapshot_pair)
+            await pilot.press("t")
+            screen = app.screen
+            assert isinstance(screen, HeapStatisticsScreen)
+            await pilot.press("question_mark")
+            help_screen = app.screen
+            assert isinstance(help_screen, HelpScreen)
+            assert help_screen.page.title == "memtui keys: the statistics of a snapshot"
+            listed = " ".join(key for key, _ in help_screen.page.keys).split()
+            for binding in HeapStatisticsScreen.BINDINGS:
+                for key in binding.key.split(","):
+                    assert KEY_NAMES.get(key, key) in listed, binding
+            await assert_fits(pilot, help_screen)
+            await pilot.press("escape")
+            assert app.screen is screen
+            await pilot.press("escape")
+            assert isinstance(app.screen, SnapshotListScreen)
+
+
 def rendered(app, selector: str) -> str:
     """The text of a Static holding a Rich table, as a 200-column terminal shows it."""
     content = app.screen.query_one(selector, Static).content

@@ -17,17 +17,35 @@ from textual.worker import get_current_worker
 
 from memtui.heap.pipeline import HeapAnalysis
 from memtui.ui.messages import AnalysisProgressed, StatisticsReady
+from memtui.ui.screens.help import QUIT_KEY, HelpPage, HelpScreen
 from memtui.units import format_bytes
 
 LISTED = 20
 MAX_STRING_SHOWN = 60
 
+STATISTICS_HELP = HelpPage(
+    "memtui keys: the statistics of a snapshot",
+    (
+        ("↑ ↓", "scroll a line; PgUp PgDn: a page, Home End: top / bottom"),
+        ("esc t", "back to the diff browser"),
+        ("?", "this help"),
+        QUIT_KEY,
+    ),
+    ("Statistics: the snapshot's shallow sizes by kind, as DevTools' Statistics view "
+     "counts them.",
+     "Duplicated strings: one text held by several string objects; Wasted is what all "
+     "copies but one retain.",
+     "Largest objects: those retaining most, what freeing each alone would free."),
+)
+
 
 class HeapStatisticsScreen(Screen[None]):
-    """The statistics of one analysed snapshot; escape or t goes back, q quits memtui."""
+    """The statistics of one analysed snapshot; escape or t goes back, ? lists the keys,
+    q quits memtui."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,t", "app.pop_screen", "back", id="statistics.close"),
+        Binding("question_mark", "help", "help", key_display="?", id="statistics.help"),
         Binding("q", "app.quit", "quit", id="statistics.quit"),
     ]
 
@@ -47,6 +65,9 @@ class HeapStatisticsScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.compute()
+
+    def action_help(self) -> None:
+        self.app.push_screen(HelpScreen(STATISTICS_HELP))
 
     @work(thread=True, exclusive=True)
     def compute(self) -> None:
