@@ -49,7 +49,7 @@ USAGE = """memtui TARGET [options]          live monitor (TARGET: PID, HOST:PORT
        memtui record TARGET [--interval S] [--duration S] [--format jsonl|csv] [-o FILE]
        memtui gc TARGET                 force a full GC, print heap used before -> after
        memtui snapshot TARGET [-o FILE] [--force]
-       memtui summary FILE [--json] [--top N]
+       memtui summary FILE [--json] [--top N] [--statistics] [--strings N] [--largest N]
        memtui diff BEFORE AFTER [--json] [--top N] [--sort COLUMN]"""
 
 
@@ -192,10 +192,21 @@ def build_parser() -> argparse.ArgumentParser:
     summary.add_argument("--json", action="store_true",
                          help="print a JSON document (file, nodes, edges, self_size, classes "
                               "with class, count, self_size, retained_size, location, file, "
-                              "line, column) (default: a table)")
+                              "line, column; statistics, duplicate_strings, largest_objects "
+                              "when asked for) (default: a table)")
     summary.add_argument("--top", type=int, default=20, metavar="N",
                          help="list the N classes of largest retained size (default: "
                               "%(default)s)")
+    summary.add_argument("--statistics", action="store_true",
+                         help="add DevTools' Statistics view: the heap's bytes in code, "
+                              "strings, JS arrays, typed arrays, system objects and the rest "
+                              "(default: classes only)")
+    summary.add_argument("--strings", type=int, metavar="N", nargs="?", const=20,
+                         help="add the N duplicated strings wasting the most bytes (N "
+                              "omitted: %(const)s; default: none)")
+    summary.add_argument("--largest", type=int, metavar="N", nargs="?", const=20,
+                         help="add the N objects of largest retained size (N omitted: "
+                              "%(const)s; default: none)")
 
     diff = _command(commands, "diff", "classes that changed between two snapshots",
                     "memtui diff before.heapsnapshot after.heapsnapshot --sort new --top 10",
@@ -590,11 +601,22 @@ def _print_if_possible(line: str) -> None:
         print(line, flush=True)
 
 
+def _note_compile_cache() -> None:
+    from memtui.heap import kernels
+
+    if kernels.CACHE_PROBLEM is not None:
+        _note(f"compiled heap code is not cached ({kernels.CACHE_PROBLEM}): every run "
+              "compiles it again, which takes seconds")
+
+
 def cmd_summary(args: argparse.Namespace) -> int:
     from memtui.heap import report
-    from memtui.heap.snapshot import load_snapshot
+    from memtui.heap.pipeline import HeapAnalysis
 
-    document = report.summary_json(args.file, load_snapshot(args.file), args.top)
+    _note_compile_cache()
+    document = report.summary_json(args.file, HeapAnalysis.of_file(args.file), args.top,
+                                   statistics=args.statistics, strings=args.strings,
+                                   largest=args.largest)
     print(json.dumps(document, indent=2) if args.json else report.summary_table(document))
     return 0
 
@@ -602,6 +624,7 @@ def cmd_summary(args: argparse.Namespace) -> int:
 def cmd_diff(args: argparse.Namespace) -> int:
     from memtui.heap import report
 
+    _note_compile_cache()
     diff = report.compare_files(args.before, args.after, args.ids_comparable)
     document = report.diff_json(args.before, args.after, diff, args.top, args.sort)
     print(json.dumps(document, indent=2) if args.json else report.diff_table(document))

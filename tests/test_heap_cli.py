@@ -44,6 +44,13 @@ def test_two_snapshots_of_a_leak_diff_to_the_leaking_class(node, spawn, tmp_path
     table = run_memtui("diff", str(before), str(after), "--top", "5")
     assert table.returncode == 0 and "Order" in table.stdout
 
+    sections = run_memtui("summary", str(after), "--statistics", "--strings", "--largest", "3")
+    assert sections.returncode == 0, sections.stderr
+    for heading in ("Statistics", "Duplicated string", "Largest object"):
+        assert heading in sections.stdout
+    bad = run_memtui("summary", str(after), "--strings", "0")
+    assert bad.returncode == 2 and bad.stderr.startswith("memtui: error: --strings")
+
 
 def test_bad_snapshot_files_are_one_line_errors_with_exit_2(tmp_path):
     cases = {"empty": b"", "not-json": b"hello", "other-shape": b'{"a": 1}'}
