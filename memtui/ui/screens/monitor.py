@@ -359,7 +359,8 @@ class MonitorScreen(Screen[None]):
     async def detach(self) -> None:
         self.status("detaching…")
         try:
-            result = await asyncio.wait_for(self.monitor.close(), DETACH_TIMEOUT_S)
+            async with asyncio.timeout(DETACH_TIMEOUT_S):
+                result = await self.monitor.close()
         except (MemtuiError, TimeoutError) as error:
             self.memtui_app.detach_problem = str(error) or "timed out closing the inspector session"
         else:
