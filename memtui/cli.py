@@ -275,6 +275,19 @@ def main(argv: list[str] | None = None) -> int:
         _say_where_the_log_is()
 
 
+def _emit(text: str) -> None:
+    """Print a command's result on stdout: one that cannot be written (a full disk) is a
+    one-line error, and stdout is then dropped so that exiting does not fail on it again."""
+    try:
+        print(text, flush=True)
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise MemtuiError(f"cannot write the output: {exc.strerror}",
+                          "free disk space, or write it elsewhere") from exc
+
+
 def _start_log(args: argparse.Namespace) -> None:
     path = args.log or (diagnostics.default_log_path() if args.debug else None)
     if path is None:
@@ -492,7 +505,7 @@ def cmd_gc(args: argparse.Namespace) -> int:
         else:
             outcome = (f"the heap grew by {format_bytes(-result.freed)}: the program "
                        "allocated more than the GC freed")
-        print(f"heap used {format_bytes(result.heap_used_before)} -> "
+        _emit(f"heap used {format_bytes(result.heap_used_before)} -> "
               f"{format_bytes(result.heap_used_after)} ({outcome} in "
               f"{result.duration_s:.2f}s)")
         return 0
@@ -517,7 +530,7 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
         finally:
             if progress is not None:
                 print(file=sys.stderr)
-        print(f"{saved.path} (file {format_bytes(saved.size)}; {saved.cost()})")
+        _emit(f"{saved.path} (file {format_bytes(saved.size)}; {saved.cost()})")
         return 0
 
     return run_async(attached(args, capture),
@@ -617,7 +630,7 @@ def cmd_summary(args: argparse.Namespace) -> int:
     document = report.summary_json(args.file, HeapAnalysis.of_file(args.file), args.top,
                                    statistics=args.statistics, strings=args.strings,
                                    largest=args.largest)
-    print(json.dumps(document, indent=2) if args.json else report.summary_table(document))
+    _emit(json.dumps(document, indent=2) if args.json else report.summary_table(document))
     return 0
 
 
@@ -627,7 +640,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
     _note_compile_cache()
     diff = report.compare_files(args.before, args.after, args.ids_comparable)
     document = report.diff_json(args.before, args.after, diff, args.top, args.sort)
-    print(json.dumps(document, indent=2) if args.json else report.diff_table(document))
+    _emit(json.dumps(document, indent=2) if args.json else report.diff_table(document))
     return 0
 
 
