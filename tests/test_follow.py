@@ -3,15 +3,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import time
+from collections.abc import Iterator
 
 import pytest
 
 from memtui.successor import Lineage, group_of
 from tests.cli_helpers import jsonl, run_memtui, start_memtui
 from tests.live_terminal import LiveTerminal
+from tests.nodeproc import NodeProcess
 
 
 class StderrLines:
@@ -35,28 +38,33 @@ def wait_for_samples(path, count: int, timeout: float = 15) -> None:
         time.sleep(0.05)
 
 
-def record_following(pid: int, out, duration: str) -> tuple[subprocess.Popen, StderrLines]:
-    memtui = start_memtui("record", str(pid), "--follow", "--interval", "0.2",
+@contextlib.contextmanager
+def recording_until_the_exit(old: NodeProcess, out,
+                             duration: str) -> Iterator[tuple[subprocess.Popen, StderrLines]]:
+    """`memtui record OLD --follow` until it has samples, then OLD killed; yields once memtui
+    waits for a successor, and kills memtui if it still runs after the block."""
+    memtui = start_memtui("record", str(old.pid), "--follow", "--interval", "0.2",
                           "--duration", duration, "-o", str(out))
-    return memtui, StderrLines(memtui)
+    stderr = StderrLines(memtui)
+    try:
+        stderr.wait_for("attached to pid")
+        wait_for_samples(out, 1)
+        old.kill()
+        stderr.wait_for("waiting for its successor")
+        yield memtui, stderr
+        memtui.wait(30)
+    finally:
+        memtui.kill()
+        memtui.wait()
 
 
 def test_record_follows_the_process_that_replaced_the_target(spawn, tmp_path):
     service = ("--service", tmp_path.name)
     old = spawn("idle.js", args=service)
     out = tmp_path / "samples.jsonl"
-    memtui, stderr = record_following(old.pid, out, "6")
-    try:
-        stderr.wait_for("attached to pid")
-        wait_for_samples(out, 2)
-        old.kill()
-        stderr.wait_for("waiting for its successor")
+    with recording_until_the_exit(old, out, "6") as (memtui, stderr):
         new = spawn("idle.js", args=service)
         stderr.wait_for(f"restarted: pid {old.pid} -> {new.pid}")
-        memtui.wait(30)
-    finally:
-        memtui.kill()
-        memtui.wait()
     assert memtui.returncode == 0, stderr.lines + memtui.stderr.read().splitlines()
     pids = [row["pid"] for row in jsonl(out.read_text())]
     assert pids[0] == old.pid and pids[-1] == new.pid
@@ -69,21 +77,11 @@ def test_a_process_of_another_command_is_not_followed(spawn, tmp_path):
         pytest.skip(f"the tests run in {group_of(os.getpid())}, where every process is kin "
                     "to every other")
     old = spawn("idle.js", args=("--service", f"a-{tmp_path.name}"))
-    out = tmp_path / "samples.jsonl"
-    memtui, stderr = record_following(old.pid, out, "3")
-    try:
-        stderr.wait_for("attached to pid")
-        wait_for_samples(out, 1)
-        old.kill()
-        stderr.wait_for("waiting for its successor")
+    with recording_until_the_exit(old, tmp_path / "samples.jsonl", "3") as (memtui, _):
         stranger = spawn("idle.js", args=("--service", f"b-{tmp_path.name}"))
-        memtui.wait(30)
-    finally:
-        memtui.kill()
-        memtui.wait()
-    rest = memtui.stderr.read()
     assert memtui.returncode == 1
-    assert f"the recording ended waiting for the successor of pid {old.pid}" in rest
+    assert (f"the recording ended waiting for the successor of pid {old.pid}"
+            in memtui.stderr.read())
     assert not any("Debugger" in line for line in stranger.all_lines())
 
 
