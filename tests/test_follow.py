@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import subprocess
 import time
 from collections.abc import Iterator
 
+import psutil
 import pytest
 
 from memtui.successor import Lineage, group_of
-from tests.cli_helpers import jsonl, run_memtui, start_memtui
+from tests.cli_helpers import jsonl, run_memtui, start_memtui, wait_until_inspector_closed
 from tests.live_terminal import LiveTerminal
 from tests.nodeproc import NodeProcess
 
@@ -122,3 +124,24 @@ def test_the_live_view_offers_to_follow_the_successor(spawn, tmp_path):
     finally:
         terminal.close()
     assert new.alive()
+
+
+def test_the_live_view_follows_a_target_its_supervisor_restarts(spawn, tmp_path):
+    """A supervisor script (a shell loop) restarts the program as soon as it exits, before
+    memtui has noticed the exit."""
+    supervisor = spawn("idle.js", args=("--service", tmp_path.name),
+                       wrapper=("sh", "-c", 'while :; do "$@"; done', "supervisor"))
+    old = psutil.Process(supervisor.pid).children()[0].pid
+    terminal = LiveTerminal(str(old), "--follow", "--interval", "0.2")
+    try:
+        terminal.wait_for("attached; sampling")
+        os.kill(old, signal.SIGKILL)
+        terminal.wait_for(f"restarted: pid {old} -> ")
+        new = next(child.pid for child in psutil.Process(supervisor.pid).children()
+                   if child.pid != old)
+        terminal.wait_for(f"pid {new}")
+        terminal.press(b"q")
+        assert terminal.wait_exit() == 0
+    finally:
+        terminal.close()
+    assert wait_until_inspector_closed(new)
