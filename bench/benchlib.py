@@ -67,6 +67,9 @@ class Measured:
     returncode: int
     stdout: str
     stderr: str
+    stopped: str | None = None  # why run_measured killed the child, if it did
+    load: float = 0.0  # the 1-minute load average when the child started
+    cpu_s: float = 0.0  # the child's user + system CPU time (all its threads)
 
     def result(self) -> dict:
         """The last JSON object line the child printed on stdout ({} if none)."""
@@ -80,8 +83,11 @@ class Measured:
         return {}
 
 
-def run_measured(args: Sequence[str], env: dict[str, str] | None = None) -> Measured:
-    """Run `args` to completion and measure its wall time and peak RSS.
+def run_measured(args: Sequence[str], env: dict[str, str] | None = None, *,
+                 timeout_s: float | None = None, rss_limit: int | None = None) -> Measured:
+    """Run `args` to completion and measure its wall time and peak RSS. A child that runs
+    past `timeout_s` or whose RSS passes `rss_limit` bytes is killed (`stopped` says which),
+    so a peer that cannot cope with a file does not take the shared machine down with it.
 
     A child's ru_maxrss (from wait4) starts at this process's own peak RSS, because Linux
     carries the spawning memory's high-water mark across exec. When it exceeds our own peak
@@ -93,6 +99,8 @@ def run_measured(args: Sequence[str], env: dict[str, str] | None = None) -> Meas
     out_path = WORK / f"child-{os.getpid()}.out"
     err_path = WORK / f"child-{os.getpid()}.err"
     polled_peak = 0
+    stopped = None
+    load = os.getloadavg()[0]
     with open(out_path, "w") as out, open(err_path, "w") as err:
         started = time.perf_counter()
         child = subprocess.Popen(args, stdout=out, stderr=err, env=env)
@@ -101,12 +109,20 @@ def run_measured(args: Sequence[str], env: dict[str, str] | None = None) -> Meas
             if pid:
                 break
             polled_peak = max(polled_peak, vm_hwm(child.pid))
+            elapsed = time.perf_counter() - started
+            if stopped is None and timeout_s is not None and elapsed > timeout_s:
+                stopped = f"killed after {timeout_s:.0f} s"
+            elif stopped is None and rss_limit is not None and polled_peak > rss_limit:
+                stopped = f"killed at {polled_peak / MB:,.0f} MB RSS after {elapsed:.1f} s"
+            if stopped is not None:
+                child.kill()
             time.sleep(0.02)
         wall = time.perf_counter() - started
         child.returncode = os.waitstatus_to_exitcode(status)
     reported = usage.ru_maxrss * 1024
     peak = reported if reported > own_peak else polled_peak
-    measured = Measured(wall, peak, child.returncode, out_path.read_text(), err_path.read_text())
+    measured = Measured(wall, peak, child.returncode, out_path.read_text(), err_path.read_text(),
+                        stopped, load, usage.ru_utime + usage.ru_stime)
     out_path.unlink()
     err_path.unlink()
     return measured

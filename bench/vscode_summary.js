@@ -6,7 +6,8 @@ const { decode_bytes } = require('@vscode/v8-heap-parser');
 
 const started = process.hrtime.bigint();
 const graph = decode_bytes(fs.readFileSync(process.argv[2]));
-const groups = graph.get_class_groups(0, 0xffffffff, true);
+const noRetained = process.argv[3] !== "--retained";
+const groups = graph.get_class_groups(0, 0xffffffff, noRetained);
 let objects = 0;
 for (const group of groups) objects += group.children_len;
 const inner = Number(process.hrtime.bigint() - started) / 1e9;

@@ -665,7 +665,7 @@ def _refuse_if_port_held(process: psutil.Process, host: str, port: int) -> _Insp
             return None
         holder = _pid_holding(holders)
         if holder != pid and holder is not None and time.monotonic() < held_deadline \
-                and _is_node_quietly(holder):
+                and is_node(holder):
             time.sleep(SIGNAL_POLL_INTERVAL)
             continue
         if holder != pid:
@@ -687,7 +687,8 @@ def _refuse_if_port_held(process: psutil.Process, host: str, port: int) -> _Insp
         time.sleep(SIGNAL_POLL_INTERVAL)
 
 
-def _is_node_quietly(pid: int) -> bool:
+def is_node(pid: int) -> bool:
+    """Whether PID is a Node process; False when it cannot be told (gone, unreadable)."""
     try:
         return _is_node_process(pid)
     except OSError:

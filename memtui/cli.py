@@ -18,12 +18,13 @@ from pathlib import Path
 from typing import IO, Any, NoReturn
 
 from memtui import __version__, diagnostics
-from memtui.attach import NodeProcessInfo, list_node_processes
+from memtui.attach import NodeProcessInfo, list_node_processes, pid_of
 from memtui.errors import MemtuiError, UsageError
 from memtui.events import (
     ConnectionLost,
     Reconnected,
     Responsive,
+    Restarted,
     SampleTaken,
     SnapshotProgress,
     StillReconnecting,
@@ -48,7 +49,7 @@ USAGE = """memtui TARGET [options]          live monitor (TARGET: PID, HOST:PORT
        memtui record TARGET [--interval S] [--duration S] [--format jsonl|csv] [-o FILE]
        memtui gc TARGET                 force a full GC, print heap used before -> after
        memtui snapshot TARGET [-o FILE] [--force]
-       memtui summary FILE [--json] [--top N]
+       memtui summary FILE [--json] [--top N] [--statistics] [--strings N] [--largest N]
        memtui diff BEFORE AFTER [--json] [--top N] [--sort COLUMN]"""
 
 
@@ -123,6 +124,12 @@ def build_parser() -> argparse.ArgumentParser:
                          help=f"seconds between samples, {MIN_INTERVAL_S:g} to "
                               f"{MAX_INTERVAL_S:g} (default: %(default)g)")
 
+    def follow_option(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("--follow", action="store_true",
+                         help="when the target exits, wait for its successor (same systemd "
+                              "unit or container, else same command and directory, started "
+                              "after the exit) and attach to it (default: stop)")
+
     def snapshot_dir_option(sub: argparse.ArgumentParser) -> None:
         sub.add_argument("--snapshot-dir", type=Path, default=None, metavar="DIR",
                          help="directory for the snapshots taken with s (default: the "
@@ -132,6 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
                        "memtui 1234 --interval 0.5 --snapshot-dir /tmp")
     attach_options(monitor)
     interval_option(monitor)
+    follow_option(monitor)
     snapshot_dir_option(monitor)
 
     demo = _command(commands, "demo", "start the bundled leaky demo app and monitor it",
@@ -149,6 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
                       "memtui record 1234 --interval 1 --duration 60 -o deploy.jsonl")
     attach_options(record)
     interval_option(record)
+    follow_option(record)
     record.add_argument("--duration", type=_seconds, default=None, metavar="S",
                         help="stop after this many seconds (default: run until Ctrl-C or "
                              "until the target exits)")
@@ -183,10 +192,21 @@ def build_parser() -> argparse.ArgumentParser:
     summary.add_argument("--json", action="store_true",
                          help="print a JSON document (file, nodes, edges, self_size, classes "
                               "with class, count, self_size, retained_size, location, file, "
-                              "line, column) (default: a table)")
+                              "line, column; statistics, duplicate_strings, largest_objects "
+                              "when asked for) (default: a table)")
     summary.add_argument("--top", type=int, default=20, metavar="N",
                          help="list the N classes of largest retained size (default: "
                               "%(default)s)")
+    summary.add_argument("--statistics", action="store_true",
+                         help="add DevTools' Statistics view: the heap's bytes in code, "
+                              "strings, JS arrays, typed arrays, system objects and the rest "
+                              "(default: classes only)")
+    summary.add_argument("--strings", type=int, metavar="N", nargs="?", const=20,
+                         help="add the N duplicated strings wasting the most bytes (N "
+                              "omitted: %(const)s; default: none)")
+    summary.add_argument("--largest", type=int, metavar="N", nargs="?", const=20,
+                         help="add the N objects of largest retained size (N omitted: "
+                              "%(const)s; default: none)")
 
     diff = _command(commands, "diff", "classes that changed between two snapshots",
                     "memtui diff before.heapsnapshot after.heapsnapshot --sort new --top 10",
@@ -253,6 +273,19 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     finally:
         _say_where_the_log_is()
+
+
+def _emit(text: str) -> None:
+    """Print a command's result on stdout: one that cannot be written (a full disk) is a
+    one-line error, and stdout is then dropped so that exiting does not fail on it again."""
+    try:
+        print(text, flush=True)
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise MemtuiError(f"cannot write the output: {exc.strerror}",
+                          "free disk space, or write it elsewhere") from exc
 
 
 def _start_log(args: argparse.Namespace) -> None:
@@ -324,7 +357,8 @@ async def attached(args: argparse.Namespace, action: Callable[[Monitor], Awaitab
         return await action(monitor)
     finally:
         result = await asyncio.shield(monitor.close())
-        note = result.note(info.pid) if result is not None else None
+        pid = monitor.info.pid if monitor.info else info.pid
+        note = result.note(pid) if result is not None else None
         if note is not None and monitor.exit_reason is None:
             _note(note)
 
@@ -349,10 +383,11 @@ INSPECTOR_FATE = {
 
 
 def cmd_record(args: argparse.Namespace) -> int:
+    _require_pid_to_follow(args)
     out, close = _open_output(args.output)
     try:
         return run_async(attached(args, lambda m: _record(m, args, out),
-                                  interval=args.interval))
+                                  interval=args.interval, follow=args.follow))
     finally:
         close()
 
@@ -361,6 +396,7 @@ async def _record(monitor: Monitor, args: argparse.Namespace, out: IO[str]) -> i
     writer = SampleWriter(out, args.format)
     pid = monitor.session.pid
     lost_at: float | None = None
+    exited_at: float | None = None
     events = monitor.events()
     with contextlib.suppress(TimeoutError):
         async with asyncio.timeout(args.duration):
@@ -370,8 +406,14 @@ async def _record(monitor: Monitor, args: argparse.Namespace, out: IO[str]) -> i
                 elif isinstance(event, Unresponsive):
                     _note(f"pid {pid} is not answering (event loop blocked?)")
                 elif isinstance(event, TargetExited):
-                    raise MemtuiError(f"pid {pid} {event.reason.describe()}; "
-                                      f"{writer.count} samples written")
+                    if not (monitor.follow and monitor.can_follow):
+                        raise MemtuiError(f"pid {pid} {event.reason.describe()}; "
+                                          f"{writer.count} samples written")
+                    exited_at = event.at
+                    _note(f"pid {pid} {event.reason.describe()}; waiting for its successor")
+                elif isinstance(event, Restarted):
+                    exited_at, pid = None, event.new_pid
+                    _note(event.describe())
                 elif isinstance(event, ConnectionLost):
                     lost_at = event.at
                     _note(f"connection to pid {pid} lost ({event.reason}); reconnecting")
@@ -384,6 +426,11 @@ async def _record(monitor: Monitor, args: argparse.Namespace, out: IO[str]) -> i
                 elif isinstance(event, Responsive):
                     _note(f"pid {pid} answers again")
     await events.aclose()
+    if exited_at is not None:
+        raise MemtuiError(f"the recording ended waiting for the successor of pid {pid} (for "
+                          f"{format_duration(time.time() - exited_at)}); "
+                          f"{writer.count} samples written",
+                          "no process of the same service or command started")
     if lost_at is not None:
         raise MemtuiError(f"the recording ended disconnected from pid {pid} (for "
                           f"{format_duration(time.time() - lost_at)}); "
@@ -473,7 +520,7 @@ def cmd_gc(args: argparse.Namespace) -> int:
         else:
             outcome = (f"the heap grew by {format_bytes(-result.freed)}: the program "
                        "allocated more than the GC freed")
-        print(f"heap used {format_bytes(result.heap_used_before)} -> "
+        _emit(f"heap used {format_bytes(result.heap_used_before)} -> "
               f"{format_bytes(result.heap_used_after)} ({outcome} in "
               f"{result.duration_s:.2f}s)")
         return 0
@@ -498,7 +545,7 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
         finally:
             if progress is not None:
                 print(file=sys.stderr)
-        print(f"{saved.path} (file {format_bytes(saved.size)}; {saved.cost()})")
+        _emit(f"{saved.path} (file {format_bytes(saved.size)}; {saved.cost()})")
         return 0
 
     return run_async(attached(args, capture),
@@ -550,10 +597,17 @@ def _container_cell(row: NodeProcessInfo) -> str:
 def cmd_monitor(args: argparse.Namespace) -> int:
     from memtui.ui import run_monitor
 
+    _require_pid_to_follow(args)
     monitor = Monitor(args.target, interval=args.interval, keep_inspector=args.keep_inspector,
                       allow_non_loopback=args.allow_non_loopback_inspector,
-                      snapshot_dir=args.snapshot_dir)
+                      snapshot_dir=args.snapshot_dir, follow=args.follow)
     return run_monitor(monitor, on_exit_message=_print_if_possible)
+
+
+def _require_pid_to_follow(args: argparse.Namespace) -> None:
+    if args.follow and pid_of(args.target) is None:
+        raise UsageError(f"--follow needs a PID, not {args.target!r}",
+                         "a successor is found from the process that exited")
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -575,21 +629,33 @@ def _print_if_possible(line: str) -> None:
         print(line, flush=True)
 
 
+def _note_compile_cache() -> None:
+    from memtui.heap import kernels
+
+    if kernels.CACHE_PROBLEM is not None:
+        _note(f"compiled heap code is not cached ({kernels.CACHE_PROBLEM}): every run "
+              "compiles it again, which takes seconds")
+
+
 def cmd_summary(args: argparse.Namespace) -> int:
     from memtui.heap import report
-    from memtui.heap.snapshot import load_snapshot
+    from memtui.heap.pipeline import HeapAnalysis
 
-    document = report.summary_json(args.file, load_snapshot(args.file), args.top)
-    print(json.dumps(document, indent=2) if args.json else report.summary_table(document))
+    _note_compile_cache()
+    document = report.summary_json(args.file, HeapAnalysis.of_file(args.file), args.top,
+                                   statistics=args.statistics, strings=args.strings,
+                                   largest=args.largest)
+    _emit(json.dumps(document, indent=2) if args.json else report.summary_table(document))
     return 0
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
     from memtui.heap import report
 
+    _note_compile_cache()
     diff = report.compare_files(args.before, args.after, args.ids_comparable)
     document = report.diff_json(args.before, args.after, diff, args.top, args.sort)
-    print(json.dumps(document, indent=2) if args.json else report.diff_table(document))
+    _emit(json.dumps(document, indent=2) if args.json else report.diff_table(document))
     return 0
 
 

@@ -81,8 +81,23 @@ class Reconnected:
     at: float
 
 
+@dataclass(frozen=True)
+class Restarted:
+    """The target exited and memtui attached to its successor (`--follow`)."""
+
+    at: float
+    old_pid: int
+    new_pid: int
+    reason: ExitReason
+    """How the old process ended."""
+
+    def describe(self) -> str:
+        """`restarted: pid 1234 -> 1301 (exited with code 1)`"""
+        return f"restarted: pid {self.old_pid} -> {self.new_pid} ({self.reason.short()})"
+
+
 MonitorEvent = (SampleTaken | Unresponsive | Responsive | TargetExited | ConnectionLost
-                | StillReconnecting | Reconnected)
+                | StillReconnecting | Reconnected | Restarted)
 
 
 @dataclass(frozen=True)

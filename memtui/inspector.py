@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 import json
 import logging
@@ -122,7 +121,8 @@ class Inspector:
         log.debug("SEND %d %s (%d bytes)", call_id, method, len(message))
         try:
             await self._socket.send(message)
-            return await asyncio.wait_for(future, timeout)
+            async with asyncio.timeout(timeout):
+                return await future
         except TimeoutError:
             log.debug("TIMEOUT %d %s after %ss", call_id, method, timeout)
             raise MemtuiError(f"inspector did not answer {method} within {timeout:g}s",
@@ -154,11 +154,11 @@ class Inspector:
             log.debug("dropping the connection")
             transport.close()
         try:
-            await asyncio.wait_for(asyncio.shield(self._reader), READER_GRACE_S)
+            async with asyncio.timeout(READER_GRACE_S):
+                await asyncio.shield(self._reader)
         except TimeoutError:
             transport.abort()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._reader
+            await asyncio.wait({self._reader})
 
     async def _read(self) -> None:
         try:

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import replace
 from pathlib import Path
+
+import psutil
 
 from memtui import analysis
 from memtui.attach import InspectorTarget
@@ -19,6 +23,7 @@ from memtui.events import (
     MonitorEvent,
     Reconnected,
     Responsive,
+    Restarted,
     SampleTaken,
     SnapshotProgress,
     SnapshotRisk,
@@ -30,12 +35,18 @@ from memtui.events import (
 )
 from memtui.sampler import History
 from memtui.session import DetachResult, Session
+from memtui.successor import Lineage, find_successor
 from memtui.target_exit import ExitReason, ExitWatch
 
 RECONNECT_EVERY = 1.0
 STILL_RECONNECTING_EVERY = 5.0
 RSS_POLL_S = 0.05
 EXIT_GRACE_S = 0.5
+FOLLOW_POLL_S = 0.5
+FOLLOW_GIVE_UP_ON_S = 10.0
+"""A successor that cannot be attached to for this long is passed over."""
+
+log = logging.getLogger(__name__)
 
 
 class Monitor:
@@ -43,12 +54,13 @@ class Monitor:
 
     TARGET is a PID, HOST:PORT or ws:// URL, or an InspectorTarget already resolved.
     `wait_status` gives the target's exit status when memtui is its parent (the demo).
+    With `follow`, a target that exits is replaced by its successor (memtui.successor).
     """
 
     def __init__(self, target: str | InspectorTarget, *, interval: float = 1.0,
                  keep_inspector: bool = False, allow_non_loopback: bool = False,
                  snapshot_dir: Path | None = None, history_size: int = 86_400,
-                 wait_status: Callable[[], int | None] | None = None):
+                 wait_status: Callable[[], int | None] | None = None, follow: bool = False):
         self.target = target
         self.interval = interval
         self.keep_inspector = keep_inspector
@@ -62,6 +74,11 @@ class Monitor:
         self._wait_status = wait_status or (lambda: None)
         self._exit_watch: ExitWatch | None = None
         self._session: Session | None = None
+        self.follow = follow
+        self._lineage: Lineage | None = None
+        self._attaching: asyncio.Future[TargetInfo] | None = None
+        """An attach to a successor under way: `close` waits for it, so that an inspector
+        it opened is closed too."""
 
     @property
     def session(self) -> Session:
@@ -71,7 +88,7 @@ class Monitor:
 
     @property
     def attached(self) -> bool:
-        return self._session is not None
+        return self._session is not None or self._attaching is not None
 
     async def start(self) -> TargetInfo:
         """Attach, connect and install the probe. Raises MemtuiError on failure, after
@@ -91,6 +108,10 @@ class Monitor:
         if host_pid is not None:
             self._exit_watch = ExitWatch.of(host_pid, analysis.memory_cgroup_dirs(host_pid),
                                             limit)
+            try:
+                self._lineage = Lineage.of(host_pid)
+            except (psutil.Error, OSError):
+                self._lineage = None
         self.info = TargetInfo(
             pid=session.pid, command=session.command, node_version=session.node_version,
             started_at=session.started_at, heap_limit=first.heap_limit,
@@ -102,8 +123,76 @@ class Monitor:
         )
         return self.info
 
+    @property
+    def can_follow(self) -> bool:
+        """Whether a successor can be looked for: the target is a local process."""
+        return self._lineage is not None
+
     async def events(self) -> AsyncGenerator[MonitorEvent, None]:
-        """Sample until the target exits; yields samples and state changes."""
+        """Sample until the target exits (with `follow`, its successors too); yields samples
+        and state changes."""
+        while True:
+            async for event in self._events_until_exit():
+                yield event
+            if not (self.follow and self.can_follow):
+                return
+            async for event in self._attach_successor():
+                yield event
+
+    async def follow_successor(self) -> AsyncGenerator[MonitorEvent, None]:
+        """After the target exited: wait for its successor, attach, and go on as `events`."""
+        self.follow = True
+        async for event in self._attach_successor():
+            yield event
+        async for event in self.events():
+            yield event
+
+    async def _attach_successor(self) -> AsyncIterator[MonitorEvent]:
+        """Wait (without end) for the exited target's successor and attach to it; yields
+        Restarted. A candidate that cannot be attached to is tried again for a while (a
+        process that just started may not catch SIGUSR1 yet), then passed over."""
+        assert self._lineage is not None
+        old_pid = self.info.pid if self.info else 0
+        old_host_pid = self.session.host_pid if self._session else None
+        reason = self.exit_reason or self.why_exited()
+        latest = self.history.latest
+        last_seen = latest.t if latest else time.time()
+        await self.close()
+        passed_over: set[int] = {old_host_pid} if old_host_pid is not None else set()
+        failing_since: dict[int, float] = {}
+        while True:
+            pid = await asyncio.to_thread(self._find_successor, last_seen, passed_over)
+            info = await self._attach_to(pid) if pid is not None else None
+            if info is not None:
+                self.exit_reason = None
+                yield Restarted(at=time.time(), old_pid=old_pid, new_pid=info.pid,
+                                reason=reason)
+                return
+            if pid is not None:
+                first = failing_since.setdefault(pid, time.monotonic())
+                if time.monotonic() - first >= FOLLOW_GIVE_UP_ON_S:
+                    passed_over.add(pid)
+            await asyncio.sleep(FOLLOW_POLL_S)
+
+    async def _attach_to(self, pid: int) -> TargetInfo | None:
+        """Attach to PID; None when that fails. Not cut short by a cancellation (`close`
+        waits for it instead)."""
+        self.target = str(pid)
+        self._attaching = attaching = asyncio.ensure_future(self.start())
+        try:
+            return await asyncio.shield(attaching)
+        except MemtuiError as error:
+            log.info("cannot attach to successor %d yet: %s", pid, error)
+            return None
+        finally:
+            if attaching.done():
+                self._attaching = None
+
+    def _find_successor(self, last_seen: float, passed_over: set[int]) -> int | None:
+        assert self._lineage is not None
+        return find_successor(self._lineage, last_seen, passed_over)
+
+    async def _events_until_exit(self) -> AsyncGenerator[MonitorEvent, None]:
         loop = asyncio.get_running_loop()
         next_at = loop.time()
         while True:
@@ -212,6 +301,10 @@ class Monitor:
         """Remove the probe and drop the connection; an inspector a memtui opened is closed
         by the target once no client is connected (unless keep_inspector). None when not
         attached."""
+        if self._attaching is not None:
+            attaching, self._attaching = self._attaching, None
+            with contextlib.suppress(MemtuiError):
+                await asyncio.shield(attaching)
         if self._session is None:
             return None
         session, self._session = self._session, None

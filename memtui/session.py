@@ -422,7 +422,8 @@ async def _settle(inspector: Inspector) -> None:
     target was closing it (its keeper counts connections, then closes), the close comes in
     that time, before memtui has sent a frame it could meet. Raises _ClosedOnArrival then."""
     with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(inspector.closed.wait(), SETTLE_S)
+        async with asyncio.timeout(SETTLE_S):
+            await inspector.closed.wait()
     if inspector.closed.is_set():
         await inspector.close()
         raise _ClosedOnArrival

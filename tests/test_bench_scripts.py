@@ -19,7 +19,7 @@ import watch_overhead  # noqa: E402
 
 
 @pytest.mark.parametrize("script", ["watch_overhead.py", "monitor_cost.py", "heap_parse.py",
-                                    "memtui_heap_job.py", "snapshot_memory.py"])
+                                    "snapshot_memory.py"])
 def test_script_help_exits_cleanly(script):
     done = subprocess.run([sys.executable, str(BENCH / script), "--help"],
                           capture_output=True, text=True, timeout=60)
@@ -90,6 +90,20 @@ def test_run_measured_reports_the_childs_own_peak_rss():
     assert big.returncode == 0 and small.returncode == 0
     assert 200 * benchlib.MB < big.peak_rss < 300 * benchlib.MB
     assert 0 < small.peak_rss < 50 * benchlib.MB
+
+
+def test_run_measured_stops_a_child_past_its_limits():
+    grow = ("import time\nblocks = []\nwhile True:\n"
+            "    blocks.append(bytearray(8 * 1024 * 1024)); blocks[-1][::4096] = b'x' * 2048\n"
+            "    time.sleep(0.01)")
+    grown = benchlib.run_measured([sys.executable, "-c", grow], rss_limit=150 * benchlib.MB,
+                                  timeout_s=60)
+    assert grown.stopped is not None and grown.stopped.startswith("killed at")
+    assert grown.returncode != 0
+    slow = benchlib.run_measured([sys.executable, "-c", "import time; time.sleep(30)"],
+                                 timeout_s=0.5)
+    assert slow.stopped is not None and slow.stopped.startswith("killed after")
+    assert slow.wall_s < 10
 
 
 def test_print_table_aligns_columns(capsys):

@@ -1,6 +1,8 @@
 """`memtui snapshot`, `summary` and `diff` together, as a user runs them on a leak."""
 
 import json
+import subprocess
+import sys
 
 from tests.cli_helpers import run_memtui
 from tests.nodeproc import SCRIPTS
@@ -44,6 +46,13 @@ def test_two_snapshots_of_a_leak_diff_to_the_leaking_class(node, spawn, tmp_path
     table = run_memtui("diff", str(before), str(after), "--top", "5")
     assert table.returncode == 0 and "Order" in table.stdout
 
+    sections = run_memtui("summary", str(after), "--statistics", "--strings", "--largest", "3")
+    assert sections.returncode == 0, sections.stderr
+    for heading in ("Statistics", "Duplicated string", "Largest object"):
+        assert heading in sections.stdout
+    bad = run_memtui("summary", str(after), "--strings", "0")
+    assert bad.returncode == 2 and bad.stderr.startswith("memtui: error: --strings")
+
 
 def test_bad_snapshot_files_are_one_line_errors_with_exit_2(tmp_path):
     cases = {"empty": b"", "not-json": b"hello", "other-shape": b'{"a": 1}'}
@@ -54,3 +63,17 @@ def test_bad_snapshot_files_are_one_line_errors_with_exit_2(tmp_path):
             result = run_memtui(*args)
             assert result.returncode == 2, (name, args, result.stderr)
             assert result.stderr.startswith("memtui: error: ") and result.stderr.count("\n") == 1
+
+
+def test_a_full_disk_under_the_output_is_a_one_line_error(spawn, tmp_path):
+    target = spawn("idle.js", "--inspect-port=0")
+    path = tmp_path / "idle.heapsnapshot"
+    assert run_memtui("snapshot", str(target.pid), "-o", str(path)).returncode == 0
+    with open("/dev/full", "w") as full:
+        for args in (("summary", str(path)), ("summary", "--json", str(path)),
+                     ("diff", str(path), str(path))):
+            result = subprocess.run([sys.executable, "-m", "memtui", *args], stdout=full,
+                                    stderr=subprocess.PIPE, text=True, timeout=60)
+            assert result.returncode == 1, args
+            assert result.stderr == ("memtui: error: cannot write the output: No space left "
+                                     "on device (free disk space, or write it elsewhere)\n")

@@ -55,6 +55,21 @@ async def test_per_call_timeout_names_the_method(inspector):
                                  timeout=0.3)
 
 
+async def test_a_cancel_meeting_the_reply_is_not_swallowed(inspector):
+    """The caller is cancelled in the loop iteration its reply arrives in (Ctrl-C as
+    HeapProfiler.enable returned): the call raises CancelledError, not the reply (Python
+    3.11's asyncio.wait_for returned the reply, and `memtui snapshot` went on to capture)."""
+    call = asyncio.ensure_future(inspector.evaluate("1 + 1"))
+    while not inspector._pending:
+        await asyncio.sleep(0)
+    (_, reply), = inspector._pending.values()
+    reply.set_result({"result": {"value": 2}})  # as the reader does when the reply comes
+    call.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await call
+    assert await inspector.evaluate("2 + 2") == 4
+
+
 async def test_pending_calls_fail_when_the_target_dies(target, inspector):
     pending = asyncio.ensure_future(
         inspector.evaluate("{ const end = Date.now() + 30000; while (Date.now() < end); }",

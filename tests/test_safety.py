@@ -6,6 +6,7 @@ inspector memtui opened is left listening."""
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import subprocess
 import time
@@ -69,8 +70,14 @@ class TestInterruptedCapture:
         deadline = time.monotonic() + 30
         while not any(tmp_path.iterdir()) and time.monotonic() < deadline:
             time.sleep(0.02)
-        memtui.send_signal(signal.SIGINT)
-        _, err = memtui.communicate(timeout=60)
+        # Stopped, the target streams no more of the snapshot: the Ctrl-C comes mid-capture
+        # however slowly this test runs, and memtui must not wait for the stopped target.
+        os.kill(target.pid, signal.SIGSTOP)
+        try:
+            memtui.send_signal(signal.SIGINT)
+            _, err = memtui.communicate(timeout=60)
+        finally:
+            os.kill(target.pid, signal.SIGCONT)
         assert memtui.returncode == 128 + signal.SIGINT, err
         assert "the snapshot (none was written) interrupted by SIGINT" in err
         assert list(tmp_path.iterdir()) == []

@@ -9,6 +9,7 @@ import pytest
 
 from tests.cli_helpers import jsonl, run_memtui, wait_until_inspector_closed
 from tests.live_terminal import LiveTerminal
+from tests.test_attach import free_port
 
 OPENED = ["Debugger listening on ws://", "For help, see: https://nodejs.org/",
           "Debugger attached."]
@@ -64,6 +65,21 @@ def test_an_open_inspector_logs_three_lines_per_attach(spawn):
         "Debugger listening", "For help, see",
         "Debugger attached.", "Debugger ending", "For help, see",
         "Debugger attached.", "Debugger ending", "For help, see"]
+
+
+def test_an_inspector_moved_off_its_port_logs_two_sessions(spawn):
+    """On a configured port (9229 unless set), memtui moves the inspector to an ephemeral
+    port: two openings, one client each (README: ten lines)."""
+    port = free_port()
+    target = spawn("idle.js", f"--inspect-port={port}")
+    assert run_memtui("gc", str(target.pid)).returncode == 0
+    assert wait_until_inspector_closed(target.pid)
+    wait_for_lines(target, "Debugger attached.", 2)
+    listening = [line for line in target.lines if line.startswith("Debugger listening on")]
+    assert len(listening) == 2, target.lines
+    assert f"127.0.0.1:{port}/" in listening[0]
+    assert f":{port}/" not in listening[1]
+    assert sum(line.startswith("Debugger attached.") for line in target.lines) == 2
 
 
 def wait_for_lines(target, start: str, count: int, timeout: float = 10) -> None:

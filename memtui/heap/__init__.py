@@ -1,24 +1,18 @@
-"""Heap snapshots: parse, classify by DevTools class, and (elsewhere) diff and dominators."""
+"""Heap snapshots: parse, then analyse once per snapshot (`HeapAnalysis`): classes as
+DevTools shows them, dominators and retained sizes, statistics, script names, sub-groups,
+diff and retainers."""
 
-from memtui.heap.classes import (
-    ClassSummary,
-    ClassTable,
-    classify,
-    dom_states,
-    shallow_sizes,
-    summarize,
-)
+from memtui.heap.classes import ClassTable, InterfaceDefinition
+from memtui.heap.pipeline import ClassRow, HeapAnalysis
 from memtui.heap.snapshot import HeapSnapshot, NodeLocations, SnapshotMeta, load_snapshot
 
 __all__ = [
-    "ClassSummary",
+    "ClassRow",
     "ClassTable",
+    "HeapAnalysis",
     "HeapSnapshot",
+    "InterfaceDefinition",
     "NodeLocations",
     "SnapshotMeta",
-    "classify",
-    "dom_states",
     "load_snapshot",
-    "shallow_sizes",
-    "summarize",
 ]

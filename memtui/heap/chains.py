@@ -7,9 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from memtui.heap.classes import ClassTable
+from memtui.heap.pipeline import HeapAnalysis
 from memtui.heap.retainers import STRING_TYPES, RetainerChain
-from memtui.heap.snapshot import HeapSnapshot
 
 MAX_PERIOD = 4
 MIN_REPEATS = 3
@@ -63,9 +62,10 @@ class ChainLine:
         return [ChainLine((reference,)) for reference in self.references]
 
 
-def holder_name(snapshot: HeapSnapshot, classes: ClassTable, node: int) -> str:
+def holder_name(analysis: HeapAnalysis, node: int) -> str:
     """A node named as the class tables name it: its class label (`SessionRecord`,
     `{page, at}`), a function as `name()`, a string quoted, V8 internals by their name."""
+    snapshot, classes = analysis.snapshot, analysis.classes
     type_name = snapshot.node_type_name(node)
     name = snapshot.node_name_str(node)
     if node == snapshot.root:
@@ -80,19 +80,19 @@ def holder_name(snapshot: HeapSnapshot, classes: ClassTable, node: int) -> str:
     return name.strip() or f"({type_name})"
 
 
-def object_line(snapshot: HeapSnapshot, classes: ClassTable, node: int) -> str:
+def object_line(analysis: HeapAnalysis, node: int) -> str:
     """The object itself, as the first line: `SessionRecord @114405`."""
-    return f"{holder_name(snapshot, classes, node)} @{int(snapshot.node_id[node])}"
+    return f"{holder_name(analysis, node)} @{int(analysis.snapshot.node_id[node])}"
 
 
-def chain_lines(snapshot: HeapSnapshot, classes: ClassTable, chain: RetainerChain,
-                ) -> list[ChainLine]:
+def chain_lines(analysis: HeapAnalysis, chain: RetainerChain) -> list[ChainLine]:
     """The references keeping `chain.target` alive, nearest holder first, the root last,
     with runs of at least MIN_REPEATS repetitions of up to MAX_PERIOD references folded."""
+    snapshot = analysis.snapshot
     references = []
     for step in reversed(chain.steps):
         edge_type = step.edge_type
-        name = holder_name(snapshot, classes, step.holder)
+        name = holder_name(analysis, step.holder)
         edge_kind = "[]" if edge_type in INDEXED_EDGES else step.edge
         references.append(Reference(edge=step.edge, holder=step.holder, holder_name=name,
                                     holder_id=int(snapshot.node_id[step.holder]),

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from memtui.heap import kernels
 from memtui.heap.snapshot import HeapSnapshot
 
 PLAIN_OBJECT = "Object"
@@ -26,8 +27,6 @@ TYPES_LABELLED_BY_NAME = ("object", "native")
 OWNABLE_NATIVE_NAME = "system / ExternalStringData"
 NEEDS_QUOTING = re.compile(r"[,'\"{}]")
 SMALL_GROUP = 32
-EDGE_BLOCK = 1 << 18
-FRONTIER_PIECE = 1 << 17
 OWNABLE_TYPES = ("hidden", "array")
 UNKNOWN, ATTACHED, DETACHED = 0, 1, 2
 DETACHED_PREFIX = "Detached "
@@ -47,25 +46,58 @@ class ClassTable:
     node_class: np.ndarray
     node_self_size: np.ndarray
 
+    def members(self, label: str, location: str | None) -> np.ndarray:
+        """Node ordinals of the class (label, location), in node order (none if no such
+        class)."""
+        for index, key in enumerate(zip(self.names, self.locations, strict=True)):
+            if key == (label, location):
+                return np.flatnonzero(self.node_class == index)
+        return np.empty(0, dtype=np.int64)
+
 
 @dataclass(frozen=True)
-class ClassSummary:
-    """One row of the Summary view."""
+class InterfaceDefinition:
+    """A DevTools interface: plain objects having all these properties get the label
+    (`{a, b}`); inferred from one snapshot, applied to it or to another."""
 
     label: str
-    location: str | None
-    count: int
-    self_size: int
+    properties: frozenset[str]
 
 
-def classify(snapshot: HeapSnapshot,
-             interfaces: list[tuple[str, frozenset[str]]] | None = None) -> ClassTable:
+InterfaceDefinitions = tuple[InterfaceDefinition, ...]
+
+
+@dataclass(frozen=True)
+class PlainObjects:
+    """The snapshot's plain `Object` nodes and their property edges, by object:
+    `owner[k]` indexes `nodes`, `slot[k]` indexes `names` (property-name string indexes)."""
+
+    nodes: np.ndarray
+    owner: np.ndarray
+    names: np.ndarray
+    slot: np.ndarray
+
+
+def plain_objects(snapshot: HeapSnapshot) -> PlainObjects:
+    """The plain objects and their property names, which interfaces are inferred from and
+    applied to."""
+    objects = np.flatnonzero(snapshot.node_type == snapshot.type_code("object"))
+    objects = objects[_named(snapshot, objects, PLAIN_OBJECT)]
+    edges = snapshot.edges_of(objects)
+    owner = np.repeat(np.arange(len(objects), dtype=np.int32), snapshot.edge_counts_of(objects))
+    properties = snapshot.edge_type[edges] == snapshot.edge_type_code("property")
+    edges, owner = edges[properties], owner[properties]
+    names, slot = _dense_ids(snapshot.edge_name[edges])
+    return PlainObjects(nodes=objects, owner=owner, names=names, slot=slot)
+
+
+def class_table(snapshot: HeapSnapshot, plain: PlainObjects, definitions: InterfaceDefinitions,
+                self_size: np.ndarray, states: np.ndarray) -> ClassTable:
     """DevTools' class key per node: its label, plus the constructor location for objects.
 
-    Plain objects are labelled with the snapshot's own inferred interface definitions, or
-    with `interfaces` ((label, property names), most used first) when given, as DevTools'
-    Comparison view labels its base snapshot with the other snapshot's definitions."""
-    labels, keys = _labels(snapshot, interfaces)
+    `self_size` holds the shallow sizes, `states` the DOM states; plain objects are
+    labelled by `definitions` (DevTools' `applyInterfaceDefinitions`)."""
+    labels, keys = _labels(snapshot, plain, definitions, states)
     located, location_of_located, location_names = _location_keys(snapshot)
     span = len(location_names) + 1
     if len(labels) * span + 1 >= 2**31:
@@ -73,7 +105,6 @@ def classify(snapshot: HeapSnapshot,
     keys *= span
     keys[located] += location_of_located
     del located, location_of_located
-    self_size = shallow_sizes(snapshot)
     not_counted = len(labels) * span
     keys[self_size == 0] = not_counted
     unique_keys, node_class = _dense_ids(keys)
@@ -89,33 +120,28 @@ def classify(snapshot: HeapSnapshot,
                       node_self_size=self_size)
 
 
-def summarize(snapshot: HeapSnapshot, classes: ClassTable | None = None) -> list[ClassSummary]:
-    """Count and shallow size per class, largest self size first."""
-    classes = classes or classify(snapshot)
-    total = len(classes.names)
-    counts = np.zeros(total + 1, dtype=np.int64)
-    sizes = np.zeros(total + 1, dtype=np.int64)
-    # Nodes of no class (-1) land in the extra last slot, which no row reads.
-    np.add.at(counts, classes.node_class, 1)
-    np.add.at(sizes, classes.node_class, classes.node_self_size)
-    rows = [ClassSummary(label=classes.names[i], location=classes.locations[i],
-                         count=int(counts[i]), self_size=int(sizes[i])) for i in range(total)]
-    rows.sort(key=lambda row: (-row.self_size, -row.count, row.label, row.location or ""))
-    return rows
-
-
 def shallow_sizes(snapshot: HeapSnapshot) -> np.ndarray:
     """Self sizes as DevTools shows them: arrays and internal nodes owned by a single
-    object (through non-weak edges) add their size to that object and count as 0."""
+    object (through non-weak edges) add their size to that object and count as 0.
+
+    uint32 when the snapshot's total fits (sizes only move, so none can overflow), else
+    int64."""
+    total = int(snapshot.node_self_size.sum(dtype=np.int64))
+    sizes = snapshot.node_self_size.astype(np.uint32 if total < 2**32 else np.int64)
     if not _has_user_roots(snapshot):
-        return snapshot.node_self_size.astype(np.int64)
-    owned, owner = _single_owners(snapshot)
-    synthetic = snapshot.type_code("synthetic")
-    transferred = (snapshot.node_type[owner] != synthetic) & (owner != snapshot.root)
-    owned, owner = owned[transferred], owner[transferred]
-    sizes = snapshot.node_self_size.astype(np.int64)
-    np.add.at(sizes, owner, sizes[owned])
-    sizes[owned] = 0
+        return sizes
+    ownable = of_types(snapshot, OWNABLE_TYPES)
+    native = np.flatnonzero(snapshot.node_type == snapshot.type_code("native"))
+    ownable[native[_named(snapshot, native, OWNABLE_NATIVE_NAME)]] = True
+    del native
+    owner = kernels.single_owners(snapshot.first_edge, snapshot.edge_to, snapshot.edge_type,
+                                  ownable, snapshot.edge_type_code("weak"))
+    owned = np.flatnonzero(ownable & (owner >= 0))
+    del ownable
+    owner = owner[owned]
+    transferred = (snapshot.node_type[owner] != snapshot.type_code("synthetic"))
+    transferred &= owner != snapshot.root
+    kernels.transfer_sizes(sizes, owned[transferred], owner[transferred])
     return sizes
 
 
@@ -139,78 +165,6 @@ def _has_user_roots(snapshot: HeapSnapshot) -> bool:
     root = snapshot.root
     targets = snapshot.edge_to[snapshot.first_edge[root]:snapshot.first_edge[root + 1]]
     return bool((snapshot.node_type[targets] != snapshot.type_code("synthetic")).any())
-
-
-def _single_owners(snapshot: HeapSnapshot) -> tuple[np.ndarray, np.ndarray]:
-    """The ownable nodes that have exactly one owning node, and that owner.
-
-    The least fixed point of DevTools' ownership worklist, computed frontier by frontier;
-    a node's owner label is n when several owners reach it, n+1 while none has.
-    """
-    n = snapshot.node_count
-    several, unvisited = n, n + 1
-    index_type = np.int32 if unvisited < 2**31 else np.int64
-    ownable = of_types(snapshot, OWNABLE_TYPES)
-    native = np.flatnonzero(snapshot.node_type == snapshot.type_code("native"))
-    ownable[native[_named(snapshot, native, OWNABLE_NATIVE_NAME)]] = True
-    del native
-    owner = np.arange(n, dtype=index_type)
-    owner[ownable] = unvisited
-    weak = snapshot.edge_type_code("weak")
-    incoming = np.full(n, unvisited, dtype=index_type)
-    for start in range(0, snapshot.edge_count, EDGE_BLOCK):
-        stop = min(start + EDGE_BLOCK, snapshot.edge_count)
-        targets = snapshot.edge_to[start:stop]
-        candidates = np.flatnonzero(ownable[targets]).astype(index_type)
-        candidates = candidates[snapshot.edge_type[start:stop][candidates] != weak]
-        source = _edge_sources(snapshot, start, stop)[candidates]
-        keep = ~ownable[source]
-        _offer(incoming, targets[candidates[keep]], source[keep].astype(index_type), several,
-               unvisited)
-    reached = np.flatnonzero(incoming != unvisited).astype(index_type)
-    while reached.size:
-        offered = incoming[reached]
-        incoming[reached] = unvisited
-        current = owner[reached]
-        merged = np.where((current == unvisited) | (current == offered), offered, several)
-        changed = merged != current
-        frontier = reached[changed]
-        owner[frontier] = merged[changed]
-        del reached, offered, current, merged, changed
-        reached_parts = []
-        for piece in range(0, len(frontier), FRONTIER_PIECE):
-            nodes = frontier[piece:piece + FRONTIER_PIECE]
-            edges = _edge_ranges(snapshot.first_edge, nodes)
-            targets = snapshot.edge_to[edges]
-            keep = ownable[targets] & (snapshot.edge_type[edges] != weak)
-            labels = np.repeat(owner[nodes], _edge_counts(snapshot.first_edge, nodes))[keep]
-            targets = targets[keep]
-            _offer(incoming, targets, labels, several, unvisited)
-            reached_parts.append(targets)
-        reached = (_distinct(np.concatenate(reached_parts), n).astype(index_type)
-                   if reached_parts else frontier[:0])
-    owned = np.flatnonzero(ownable & (owner < several)).astype(index_type)
-    return owned, owner[owned]
-
-
-def _offer(incoming: np.ndarray, targets: np.ndarray, labels: np.ndarray, several: int,
-           nothing: int) -> None:
-    """Merge owner labels arriving at targets: one distinct label stays, more become
-    `several`."""
-    prior = incoming[targets]
-    incoming[targets] = labels
-    clash = labels != incoming[targets]
-    clash |= (prior != nothing) & (prior != labels)
-    incoming[targets[clash]] = several
-
-
-def _edge_sources(snapshot: HeapSnapshot, start: int, stop: int) -> np.ndarray:
-    """Source node ordinal of the edges start:stop."""
-    first = snapshot.first_edge
-    node_from = int(np.searchsorted(first, start, side="right")) - 1
-    node_to = int(np.searchsorted(first, stop, side="left"))
-    counts = np.diff(np.clip(first[node_from:node_to + 1], start, stop))
-    return np.repeat(np.arange(node_from, node_to, dtype=np.int64), counts)
 
 
 def _distinct(values: np.ndarray, bound: int) -> np.ndarray:
@@ -240,33 +194,14 @@ def _dense_ids(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return unique, inverse.reshape(-1)
     present = np.zeros(top + 1, dtype=bool)
     present[keys] = True
-    rank = np.cumsum(present, dtype=np.int32 if top < 2**31 else np.int64)
+    rank: np.ndarray = np.cumsum(present, dtype=np.int32 if top < 2**31 else np.int64)
     rank -= 1
     return np.flatnonzero(present), rank[keys]
 
 
-def _edge_counts(first: np.ndarray, nodes: np.ndarray) -> np.ndarray:
-    """Number of edges of each node in `nodes`."""
-    return first[nodes + 1] - first[nodes]
-
-
-def _edge_ranges(first: np.ndarray, nodes: np.ndarray) -> np.ndarray:
-    """Concatenated edge positions first[v]:first[v+1] for each node v."""
-    index_type = np.int32 if first[-1] < 2**31 else np.int64
-    starts = first[nodes].astype(index_type)
-    lengths = first[nodes + 1].astype(index_type) - starts
-    total = int(lengths.sum(dtype=np.int64))
-    if not total:
-        return np.empty(0, dtype=index_type)
-    starts -= np.cumsum(lengths, dtype=index_type) - lengths
-    ranges = np.repeat(starts, lengths)
-    ranges += np.arange(total, dtype=index_type)
-    return ranges
-
-
 def string_indexes(strings: list[str], wanted: str) -> np.ndarray:
     """Every index at which `wanted` occurs in the strings table."""
-    found = []
+    found: list[int] = []
     start = 0
     while True:
         try:
@@ -277,24 +212,24 @@ def string_indexes(strings: list[str], wanted: str) -> np.ndarray:
         start += 1
 
 
-def _labels(snapshot: HeapSnapshot, interfaces: list[tuple[str, frozenset[str]]] | None,
-            ) -> tuple[list[str], np.ndarray]:
+def _labels(snapshot: HeapSnapshot, plain: PlainObjects, definitions: InterfaceDefinitions,
+            states: np.ndarray) -> tuple[list[str], np.ndarray]:
     """Label list and the label index of every node (DevTools' `calculateObjectNames`)."""
     types = snapshot.meta.node_types
     string_count = len(snapshot.strings)
     names = snapshot.node_name
-    plain = _plain_objects(snapshot)
-    interface, interface_names = _interfaces(snapshot, plain, interfaces)
+    interface = _match_interfaces(snapshot, plain, definitions)
     by_name = of_types(snapshot, TYPES_LABELLED_BY_NAME)
-    base = snapshot.node_type.astype(np.int64 if 2 * string_count > 2**30 else np.int32)
+    base: np.ndarray = snapshot.node_type.astype(np.int64 if 2 * string_count > 2**30
+                                                  else np.int32)
     base += string_count
     np.copyto(base, names, where=by_name, casting="unsafe")
     del by_name
     interface_base = string_count + len(types)
-    base[plain] = np.where(interface >= 0, interface_base + interface, base[plain])
-    del plain, interface
-    detached_base = interface_base + len(interface_names)
-    detached = dom_states(snapshot) == DETACHED
+    base[plain.nodes] = np.where(interface >= 0, interface_base + interface, base[plain.nodes])
+    del interface
+    detached_base = interface_base + len(definitions)
+    detached = states == DETACHED
     base[detached] = detached_base + names[detached].astype(base.dtype)
     unique_base, label_of_node = _dense_ids(base)
     del base
@@ -306,7 +241,7 @@ def _labels(snapshot: HeapSnapshot, interfaces: list[tuple[str, frozenset[str]]]
             type_name = types[key - string_count]
             labels.append(LABEL_BY_TYPE.get(type_name, f"({type_name})"))
         elif key < detached_base:
-            labels.append(interface_names[key - interface_base])
+            labels.append(definitions[key - interface_base].label)
         else:
             labels.append(_name_label(DETACHED_PREFIX + snapshot.strings[key - detached_base]))
     distinct = sorted(set(labels))
@@ -330,7 +265,7 @@ def dom_states(snapshot: HeapSnapshot) -> np.ndarray:
         open_nodes = native & (states == UNKNOWN)
         frontier = np.flatnonzero(native & (states == state))
         while frontier.size:
-            edges = _edge_ranges(snapshot.first_edge, frontier)
+            edges = snapshot.edges_of(frontier)
             edges = edges[~np.isin(snapshot.edge_type[edges], skipped)]
             reached = _distinct(snapshot.edge_to[edges], snapshot.node_count)
             reached = reached[open_nodes[reached]]
@@ -348,46 +283,16 @@ def _name_label(name: str) -> str:
     return name
 
 
-def _plain_objects(snapshot: HeapSnapshot) -> np.ndarray:
-    plain = snapshot.node_type == snapshot.type_code("object")
-    objects = np.flatnonzero(plain)
-    plain[objects] = _named(snapshot, objects, PLAIN_OBJECT)
-    return plain
-
-
-def _interfaces(snapshot: HeapSnapshot, plain: np.ndarray,
-                definitions: list[tuple[str, frozenset[str]]] | None,
-                ) -> tuple[np.ndarray, list[str]]:
-    """For each plain object, the index of its interface (or -1) and the interface labels;
-    the definitions are inferred from the snapshot unless given."""
-    objects = np.flatnonzero(plain)
-    edges = _edge_ranges(snapshot.first_edge, objects)
-    owner = np.repeat(np.arange(len(objects), dtype=np.int32),
-                      _edge_counts(snapshot.first_edge, objects))
-    properties = snapshot.edge_type[edges] == snapshot.edge_type_code("property")
-    edges, owner = edges[properties], owner[properties]
-    names, slot = _dense_ids(snapshot.edge_name[edges])
-    del edges
-    if definitions is None:
-        definitions = _interface_definitions(snapshot, len(objects), owner, names, slot)
-    if not definitions:
-        return np.full(len(objects), -1, dtype=np.int64), []
-    interface = _match_interfaces(snapshot, len(objects), owner, names, slot, definitions)
-    return interface, [name for name, _ in definitions]
-
-
-def _interface_definitions(snapshot: HeapSnapshot, object_count: int, owner: np.ndarray,
-                           names: np.ndarray, slot: np.ndarray,
-                           ) -> list[tuple[str, frozenset[str]]]:
-    """DevTools' `inferInterfaceDefinitions`: popular leading property lists of plain objects.
-
-    `names` are the distinct property-name string indexes, `slot` indexes them per edge.
-    """
+def infer_interface_definitions(snapshot: HeapSnapshot, plain: PlainObjects,
+                                ) -> InterfaceDefinitions:
+    """DevTools' `inferInterfaceDefinitions`: popular leading property lists of plain
+    objects, most used first."""
+    object_count, owner, names, slot = len(plain.nodes), plain.owner, plain.names, plain.slot
     proto_slots = np.flatnonzero(np.isin(names, string_indexes(snapshot.strings, PROTO_PROPERTY)))
     keep = ~np.isin(slot, proto_slots)
     owner, slot = owner[keep], slot[keep]
     if not slot.size:
-        return []
+        return ()
     formatted = [_format_property_name(snapshot.strings[i]) for i in names.tolist()]
     width = np.array([_js_length(f) for f in formatted], dtype=np.int64)[slot]
     run_start = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
@@ -418,15 +323,20 @@ def _interface_definitions(snapshot: HeapSnapshot, object_count: int, owner: np.
         start, end = owner.searchsorted(np.array([example, example + 1], dtype=owner.dtype))
         slots = slot[start:end].tolist()
         label = "{" + ", ".join(formatted[s] for s in slots) + "}"
-        definitions.append((label, frozenset(snapshot.strings[i] for i in names[slots].tolist())))
-    return definitions
+        properties = frozenset(snapshot.strings[i] for i in names[slots].tolist())
+        definitions.append(InterfaceDefinition(label, properties))
+    return tuple(definitions)
 
 
-def _match_interfaces(snapshot: HeapSnapshot, object_count: int, owner: np.ndarray,
-                      names: np.ndarray, slot: np.ndarray, definitions) -> np.ndarray:
-    """DevTools' `applyInterfaceDefinitions`: the definition with the most properties that
-    are all present on the object (earliest on ties), or -1."""
-    ranked = sorted(range(len(definitions)), key=lambda i: (-len(definitions[i][1]), i))
+def _match_interfaces(snapshot: HeapSnapshot, plain: PlainObjects,
+                      definitions: InterfaceDefinitions) -> np.ndarray:
+    """DevTools' `applyInterfaceDefinitions`: per plain object, the definition with the most
+    properties that are all present on the object (earliest on ties), or -1."""
+    object_count, owner, names, slot = len(plain.nodes), plain.owner, plain.names, plain.slot
+    if not definitions:
+        return np.full(object_count, -1, dtype=np.int64)
+    ranked = sorted(range(len(definitions)),
+                    key=lambda i: (-len(definitions[i].properties), i))
     group = _group_sequences(owner, slot, object_count)
     group_ids, group_of_object = _dense_ids(group)
     example = np.full(len(group_ids), object_count, dtype=np.int64)
@@ -436,7 +346,7 @@ def _match_interfaces(snapshot: HeapSnapshot, object_count: int, owner: np.ndarr
         start, end = owner.searchsorted(np.array([obj, obj + 1], dtype=owner.dtype))
         present = {snapshot.strings[i] for i in names[slot[start:end]].tolist()}
         for i in ranked:
-            if definitions[i][1] <= present:
+            if definitions[i].properties <= present:
                 match_of_group[g] = i
                 break
     return match_of_group[group_of_object]
@@ -449,7 +359,7 @@ def _positions(owner: np.ndarray) -> np.ndarray:
         return owner.astype(index_type)
     run_start = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]]).astype(index_type)
     lengths = np.diff(np.r_[run_start, len(owner)])
-    position = np.arange(len(owner), dtype=index_type)
+    position: np.ndarray = np.arange(len(owner), dtype=index_type)
     position -= np.repeat(run_start, lengths)
     return position
 
@@ -523,8 +433,9 @@ def _location_keys(snapshot: HeapSnapshot) -> tuple[np.ndarray, np.ndarray, list
         return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64), []
     located = locations.node.astype(np.int64)
     is_object = snapshot.node_type[located] == snapshot.type_code("object")
-    script_id, line, column = (locations.script_id[is_object], locations.line[is_object],
-                               locations.column[is_object])
+    script_id, line, column = (locations.script_id[is_object].astype(np.int64),
+                               locations.line[is_object].astype(np.int64),
+                               locations.column[is_object].astype(np.int64))
     lines, columns = int(line.max(initial=0)) + 1, int(column.max(initial=0)) + 1
     combined = (script_id * lines + line) * columns + column
     unique, inverse = np.unique(combined, return_inverse=True)

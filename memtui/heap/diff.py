@@ -8,18 +8,16 @@ session; when they do not, the diff falls back to count and size differences per
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from memtui.heap.capture_record import read_capture_record
-from memtui.heap.classes import ClassTable, classify, of_types, string_indexes
-from memtui.heap.dominators import csr_neighbours
+from memtui.heap.classes import ClassTable, of_types
+from memtui.heap.pipeline import HeapAnalysis
 from memtui.heap.snapshot import HeapSnapshot
 
-PLAIN_OBJECT = "Object"
 ID_CHECK_TYPES = ("object", "closure", "string", "regexp")
 ID_CHECK_SAMPLE = 20000
 ID_CHECK_MIN_SHARED = 100
@@ -116,6 +114,7 @@ class ClassDiff:
     deleted: int | None
     alloc_size: int | None
     freed_size: int | None
+    retained_after: int | None = None  # the class's retained size in AFTER, when asked for
 
     @property
     def count_delta(self) -> int:
@@ -131,33 +130,46 @@ class ClassDiff:
 
 @dataclass(frozen=True)
 class HeapDiff:
-    """The comparison of two snapshots, with what is needed to list a class's new objects."""
+    """The comparison of two snapshots, with what is needed to list a class's new objects.
+    `before_classes` are BEFORE's classes under AFTER's interface definitions."""
 
     rows: list[ClassDiff]
     ids_comparable: bool
     reason: str
-    before: HeapSnapshot
-    after: HeapSnapshot
+    before: HeapAnalysis
+    after: HeapAnalysis
     before_classes: ClassTable
-    after_classes: ClassTable
+
+    @property
+    def after_classes(self) -> ClassTable:
+        return self.after.classes
 
 
-def diff_snapshots(before: HeapSnapshot, after: HeapSnapshot, comparable: bool,
-                   reason: str = "", before_classes: ClassTable | None = None,
-                   after_classes: ClassTable | None = None, *,
-                   shared_ids: tuple[np.ndarray, np.ndarray] | None = None) -> HeapDiff:
+@dataclass(frozen=True)
+class NewObject:
+    """An object of AFTER whose id is not in BEFORE's class of the same key."""
+
+    node: int
+    node_id: int
+    self_size: int
+    retained_size: int
+
+
+def diff_snapshots(before: HeapAnalysis, after: HeapAnalysis, comparable: bool,
+                   reason: str = "", *,
+                   shared_ids: tuple[np.ndarray, np.ndarray] | None = None,
+                   retained: bool = False) -> HeapDiff:
     """Per class, the Comparison view of `after` against the base `before`.
 
     As in DevTools, BEFORE's plain objects are labelled with AFTER's interface definitions
     (`{a, b}` classes), so one shape has one label in both. With comparable ids the rows are
     the classes with new or deleted objects (as DevTools lists them); otherwise the classes
-    whose count or size changed. `shared_ids` is `shared_object_ids(before, after)` if the
-    caller has it.
+    whose count or size changed. `shared_ids` is `shared_object_ids(...)` of the two
+    snapshots if the caller has it. With `retained`, each row also holds the class's
+    retained size in AFTER (which builds AFTER's dominator tree).
     """
-    after_classes = after_classes or classify(after)
-    definitions = interface_definitions(after_classes)
-    before_classes = (apply_interfaces(before, before_classes, definitions) if before_classes
-                      else classify(before, definitions))
+    after_classes = after.classes
+    before_classes = before.classes_with(after.interface_definitions)
     keys = sorted(set(_class_keys(before_classes)) | set(_class_keys(after_classes)),
                   key=lambda key: (key[0], key[1] or ""))
     index = {key: i for i, key in enumerate(keys)}
@@ -171,8 +183,9 @@ def diff_snapshots(before: HeapSnapshot, after: HeapSnapshot, comparable: bool,
     bytes_before = _sum_by(key_b, size_b, key_count)
     bytes_after = _sum_by(key_a, size_a, key_count)
     if comparable:
+        shared_ids = shared_ids or shared_object_ids(before.snapshot, after.snapshot)
         removed, added = _unmatched(before_classes, after_classes, nodes_b, key_b, nodes_a,
-                                    key_a, shared_ids or shared_object_ids(before, after))
+                                    key_a, shared_ids)
         new = np.bincount(key_a[added], minlength=key_count)
         deleted = np.bincount(key_b[removed], minlength=key_count)
         alloc = _sum_by(key_a[added], size_a[added], key_count)
@@ -180,6 +193,8 @@ def diff_snapshots(before: HeapSnapshot, after: HeapSnapshot, comparable: bool,
         listed = np.flatnonzero((new > 0) | (deleted > 0))
     else:
         listed = np.flatnonzero((count_before != count_after) | (bytes_before != bytes_after))
+    retained_of = ({(r.label, r.location): r.retained_size for r in after.class_rows()}
+                   if retained else {})
     rows = []
     for k in listed.tolist():
         label, location = keys[k]
@@ -191,147 +206,95 @@ def diff_snapshots(before: HeapSnapshot, after: HeapSnapshot, comparable: bool,
             deleted=int(deleted[k]) if comparable else None,
             alloc_size=int(alloc[k]) if comparable else None,
             freed_size=int(freed[k]) if comparable else None,
+            retained_after=retained_of.get(keys[k], 0) if retained else None,
         ))
     return HeapDiff(rows=rows, ids_comparable=comparable, reason=reason, before=before,
-                    after=after, before_classes=before_classes, after_classes=after_classes)
+                    after=after, before_classes=before_classes)
 
 
-def new_objects(diff: HeapDiff, label: str, location: str | None = None,
-                ) -> list[tuple[int, int, int]]:
-    """(node ordinal in AFTER, id, shallow size) of the class's objects whose id is not in
-    BEFORE's class of the same key, largest first; empty when ids are not comparable."""
+def new_objects(diff: HeapDiff, label: str, location: str | None = None) -> list[NewObject]:
+    """The class's objects in AFTER whose id is not in BEFORE's class of the same key,
+    largest retained size first; empty when ids are not comparable. Computes AFTER's
+    dominator tree on first use."""
     if not diff.ids_comparable:
         return []
-    key = (label, location)
-    after_nodes = _nodes_of_class(diff.after_classes, key)
-    before_nodes = _nodes_of_class(diff.before_classes, key)
-    ids = diff.after.node_id[after_nodes]
-    fresh = after_nodes[~np.isin(ids, diff.before.node_id[before_nodes])]
+    after, before = diff.after.snapshot, diff.before.snapshot
+    after_nodes = diff.after_classes.members(label, location)
+    before_nodes = diff.before_classes.members(label, location)
+    fresh = after_nodes[~np.isin(after.node_id[after_nodes], before.node_id[before_nodes])]
+    retained = diff.after.retained_sizes[fresh]
     sizes = diff.after_classes.node_self_size[fresh]
-    order = np.lexsort((diff.after.node_id[fresh], -sizes))
+    order = np.lexsort((after.node_id[fresh], -sizes, -retained))
     fresh = fresh[order]
-    return list(zip(fresh.tolist(), diff.after.node_id[fresh].tolist(),
-                    diff.after_classes.node_self_size[fresh].tolist(), strict=True))
+    return [NewObject(node=n, node_id=i, self_size=s, retained_size=r) for n, i, s, r in zip(
+        fresh.tolist(), after.node_id[fresh].tolist(), sizes[order].tolist(),
+        retained[order].tolist(), strict=True)]
 
 
-def interface_definitions(table: ClassTable) -> list[tuple[str, frozenset[str]]]:
-    """The interface definitions behind a snapshot's `{a, b}` labels, most used first:
-    (label, property names)."""
-    counts = np.bincount(table.node_class[table.node_class >= 0], minlength=len(table.names))
-    definitions = []
-    for i in np.argsort(-counts, kind="stable").tolist():
-        label = table.names[i]
-        if table.locations[i] is None and label.startswith("{") and label.endswith("}"):
-            definitions.append((label, frozenset(interface_properties(label[1:-1]))))
-    return definitions
+def diff_groups(diff: HeapDiff, label: str, location: str | None, *,
+                retained: bool = False) -> list[ClassDiff]:
+    """The Comparison view's numbers of each sub-group of a class (`groups.group_nodes`), as
+    rows labelled with the sub-group's name and location; like `diff_snapshots`, only the
+    sub-groups with new or deleted objects (with comparable ids) or a changed count or size
+    (without). With `retained`, each row also holds the sub-group's retained size in AFTER."""
+    after = diff.after.sub_groups(label, location)
+    before = diff.before.sub_groups(label, location, diff.after.interface_definitions)
+    keys = sorted(set(after.keys) | set(before.keys),
+                  key=lambda key: (key.name, key.location or ""))
+    index = {key: i for i, key in enumerate(keys)}
+    in_after = np.array([index[key] for key in after.keys], dtype=np.int64)[after.group]
+    in_before = np.array([index[key] for key in before.keys], dtype=np.int64)[before.group]
+    size_after = diff.after_classes.node_self_size[after.nodes]
+    size_before = diff.before_classes.node_self_size[before.nodes]
+    count = len(keys)
+    if diff.ids_comparable:
+        after_ids = diff.after.snapshot.node_id[after.nodes]
+        before_ids = diff.before.snapshot.node_id[before.nodes]
+        added = ~_present(after_ids, before_ids)
+        removed = ~_present(before_ids, after_ids)
+        # An object kept from BEFORE is one object: it counts in the sub-group it has now,
+        # so that # Delta stays # New - # Deleted in every sub-group, as in its class.
+        by_id = np.argsort(after_ids)
+        kept = np.flatnonzero(~removed)
+        in_before[kept] = in_after[by_id[np.searchsorted(after_ids[by_id], before_ids[kept])]]
+
+    def tally(group: np.ndarray, weights: np.ndarray | None = None) -> list[int]:
+        return np.bincount(group, weights=weights, minlength=count).astype(np.int64).tolist()
+
+    counts_after, counts_before = tally(in_after), tally(in_before)
+    bytes_after, bytes_before = tally(in_after, size_after), tally(in_before, size_before)
+    if diff.ids_comparable:
+        new, deleted = tally(in_after[added]), tally(in_before[removed])
+        alloc = tally(in_after[added], size_after[added])
+        freed = tally(in_before[removed], size_before[removed])
+    retained_of = (dict(zip(after.keys, diff.after.group_retained_sizes(label, location)
+                            .tolist(), strict=True)) if retained else {})
+    rows = []
+    for i, key in enumerate(keys):
+        comparable = diff.ids_comparable
+        if comparable and not (new[i] or deleted[i]):
+            continue
+        if not comparable and (counts_after[i], bytes_after[i]) == (counts_before[i],
+                                                                    bytes_before[i]):
+            continue
+        rows.append(ClassDiff(
+            label=key.name, location=key.location,
+            count_before=counts_before[i], count_after=counts_after[i],
+            size_before=bytes_before[i], size_after=bytes_after[i],
+            new=new[i] if comparable else None, deleted=deleted[i] if comparable else None,
+            alloc_size=alloc[i] if comparable else None,
+            freed_size=freed[i] if comparable else None,
+            retained_after=retained_of.get(key, 0) if retained else None))
+    return rows
 
 
-def interface_properties(listing: str) -> list[str]:
-    """The property names in an interface label's inner text: `a, "b, c", d` as DevTools
-    formats them (quoted when needed)."""
-    names, position = [], 0
-    decoder = json.JSONDecoder()
-    while position < len(listing):
-        if listing[position] == '"':
-            name, position = decoder.raw_decode(listing, position)
-        else:
-            end = listing.find(", ", position)
-            end = len(listing) if end < 0 else end
-            name, position = listing[position:end], end
-        names.append(name)
-        position += 2
-    return names
-
-
-def apply_interfaces(snapshot: HeapSnapshot, table: ClassTable,
-                     definitions: list[tuple[str, frozenset[str]]]) -> ClassTable:
-    """Relabel the snapshot's plain objects with `definitions` (DevTools'
-    `applyInterfaceDefinitions`): the definition with the most properties, all present on
-    the object, wins (the earlier one on ties); objects matching none are `Object`."""
-    plain_names = string_indexes(snapshot.strings, PLAIN_OBJECT)
-    plain = np.flatnonzero((snapshot.node_type == snapshot.type_code("object"))
-                           & np.isin(snapshot.node_name, plain_names)
-                           & (table.node_class >= 0))
-    if not plain.size:
-        return table
-    group, property_sets = _property_set_groups(snapshot, plain)
-    labels = [_best_interface(snapshot, names, definitions) for names in property_sets]
-    names, locations = list(table.names), list(table.locations)
-    index = {key: i for i, key in enumerate(zip(names, locations, strict=True))}
-    pair_span = len(names)
-    relabelled, pair_of_node = _distinct_values(group * pair_span + table.node_class[plain])
-    class_of_pair = []
-    for pair in relabelled.tolist():
-        old_class = pair % pair_span
-        key = (labels[pair // pair_span], locations[old_class])
-        if key not in index:
-            index[key] = len(names)
-            names.append(key[0])
-            locations.append(key[1])
-        class_of_pair.append(index[key])
-    node_class = table.node_class.copy()
-    node_class[plain] = np.asarray(class_of_pair, dtype=node_class.dtype)[pair_of_node]
-    return ClassTable(names=names, locations=locations, node_class=node_class,
-                      node_self_size=table.node_self_size)
-
-
-def _property_set_groups(snapshot: HeapSnapshot, objects: np.ndarray,
-                         ) -> tuple[np.ndarray, list[np.ndarray]]:
-    """Objects grouped by the set of their property names: the group of each object, and
-    each group's property names (string indexes, sorted).
-
-    Groups are refined one position of the sorted name lists at a time, starting from the
-    number of names, so equal lists end in one group.
-    """
-    edges = csr_neighbours(snapshot.first_edge, objects)
-    owner = np.repeat(np.arange(objects.size, dtype=np.int64),
-                      snapshot.first_edge[objects + 1] - snapshot.first_edge[objects])
-    is_property = snapshot.edge_type[edges] == snapshot.edge_type_code("property")
-    name_span = len(snapshot.strings)
-    pairs = owner[is_property] * name_span + snapshot.edge_name[edges[is_property]]
-    del edges, owner, is_property
-    pairs = np.sort(pairs, kind="stable")
-    pairs = pairs[np.r_[True, pairs[1:] != pairs[:-1]]]
-    pair_owner, pair_name = np.divmod(pairs, name_span)
-    counts = np.bincount(pair_owner, minlength=objects.size)
-    starts = np.cumsum(counts) - counts
-    longest_first = np.argsort(-counts, kind="stable")
-    descending_counts = -counts[longest_first]
-    _, group = _distinct_values(counts)
-    next_group = int(group.max(initial=-1)) + 1
-    for position in range(int(counts.max(initial=0))):
-        longer = longest_first[:np.searchsorted(descending_counts, -position)]
-        _, refined = _distinct_values(group[longer] * name_span
-                                     + pair_name[starts[longer] + position])
-        group[longer] = refined + next_group
-        next_group += int(refined.max()) + 1
-    _, group = _distinct_values(group)
-    example = np.zeros(int(group.max(initial=-1)) + 1, dtype=np.int64)
-    example[group[::-1]] = np.arange(objects.size - 1, -1, -1)
-    property_sets = [pair_name[starts[i]:starts[i] + counts[i]] for i in example.tolist()]
-    return group, property_sets
-
-
-def _distinct_values(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The sorted distinct values of an integer array and each element's index among them
-    (`np.unique(values, return_inverse=True)` through a stable sort, fast on nearly sorted
-    input)."""
-    order = np.argsort(values, kind="stable")
-    ordered = values[order]
-    first = np.r_[True, ordered[1:] != ordered[:-1]] if ordered.size else np.empty(0, bool)
-    rank = np.empty(values.size, dtype=np.int64)
-    rank[order] = np.cumsum(first) - 1
-    return ordered[first], rank
-
-
-def _best_interface(snapshot: HeapSnapshot, property_names: np.ndarray,
-                    definitions: list[tuple[str, frozenset[str]]]) -> str:
-    present = {snapshot.strings[i] for i in property_names.tolist()}
-    label, size = PLAIN_OBJECT, 0
-    for name, properties in definitions:
-        if len(properties) > size and properties <= present:
-            label, size = name, len(properties)
-    return label
+def _present(values: np.ndarray, pool: np.ndarray) -> np.ndarray:
+    """Mask of the `values` found in `pool` (`np.isin` through one sort of the pool)."""
+    ordered = np.sort(pool)
+    if not ordered.size:
+        return np.zeros(len(values), dtype=bool)
+    position = np.minimum(np.searchsorted(ordered, values), len(ordered) - 1)
+    return ordered[position] == values
 
 
 def _class_keys(table: ClassTable) -> list[tuple[str, str | None]]:
@@ -367,11 +330,5 @@ def _unmatched(before_classes: ClassTable, after_classes: ClassTable, nodes_b: n
 
 
 def _sum_by(keys: np.ndarray, values: np.ndarray, length: int) -> np.ndarray:
-    sums = np.zeros(length, dtype=np.int64)
-    np.add.at(sums, keys, values)
-    return sums
-
-
-def _nodes_of_class(table: ClassTable, key: tuple[str, str | None]) -> np.ndarray:
-    classes = [i for i, k in enumerate(_class_keys(table)) if k == key]
-    return np.flatnonzero(np.isin(table.node_class, classes))
+    """Per key, the sum of its values (exact: byte counts stay far below 2**53)."""
+    return np.bincount(keys, weights=values, minlength=length).astype(np.int64)

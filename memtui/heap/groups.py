@@ -15,9 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from memtui.heap.classes import ClassSummary, ClassTable, string_indexes
-from memtui.heap.diff import ClassDiff, HeapDiff
-from memtui.heap.dominators import csr_neighbours
+from memtui.heap.classes import string_indexes
 from memtui.heap.snapshot import HeapSnapshot
 
 FUNCTION = "Function"
@@ -45,13 +43,27 @@ def has_groups(label: str) -> bool:
     return label in GROUPED_LABELS
 
 
-def class_members(table: ClassTable, label: str, location: str | None) -> np.ndarray:
-    """Node ordinals of the class (label, location), in node order."""
-    classes = [i for i, key in enumerate(zip(table.names, table.locations, strict=True))
-               if key == (label, location)]
-    if len(classes) == 1:
-        return np.flatnonzero(table.node_class == classes[0])
-    return np.flatnonzero(np.isin(table.node_class, classes))
+@dataclass(frozen=True)
+class SubGroups:
+    """A class split into sub-groups: the class's members (`nodes`, in node order) and, per
+    member, the index in `keys` of its sub-group."""
+
+    keys: list[GroupKey]
+    nodes: np.ndarray
+    group: np.ndarray
+
+    def members(self, key: GroupKey) -> np.ndarray:
+        """The members of the sub-group `key` (none if the class has no such sub-group)."""
+        if key not in self.keys:
+            return self.nodes[:0]
+        return self.nodes[self.group == self.keys.index(key)]
+
+
+def sub_groups(snapshot: HeapSnapshot, label: str, nodes: np.ndarray) -> SubGroups:
+    """The sub-groups of `nodes`, the members of the class `label`."""
+    keys, group = group_nodes(snapshot, label, nodes)
+    return SubGroups(keys, np.asarray(nodes).astype(np.int32),
+                     group.astype(np.int32 if len(keys) < 2**31 else np.int64))
 
 
 def group_nodes(snapshot: HeapSnapshot, label: str, nodes: np.ndarray,
@@ -72,91 +84,6 @@ def group_nodes(snapshot: HeapSnapshot, label: str, nodes: np.ndarray,
     unique, inverse = np.unique(snapshot.node_name[nodes], return_inverse=True)
     keys = [GroupKey(snapshot.strings[i] or UNNAMED) for i in unique.tolist()]
     return _merged(keys, inverse.reshape(-1))
-
-
-def in_group(snapshot: HeapSnapshot, label: str, nodes: np.ndarray, group: GroupKey,
-             ) -> np.ndarray:
-    """Mask over `nodes` (members of the class `label`) of those in `group`."""
-    keys, index = group_nodes(snapshot, label, nodes)
-    if group not in keys:
-        return np.zeros(len(nodes), dtype=bool)
-    return index == keys.index(group)
-
-
-def diff_groups(diff: HeapDiff, label: str, location: str | None) -> list[ClassDiff]:
-    """The Comparison view's numbers of each sub-group of a class, as rows labelled with the
-    sub-group's name and location; like `diff_snapshots`, only the sub-groups with new or
-    deleted objects (with comparable ids) or a changed count or size (without)."""
-    after_nodes = class_members(diff.after_classes, label, location)
-    before_nodes = class_members(diff.before_classes, label, location)
-    after_keys, after_group = group_nodes(diff.after, label, after_nodes)
-    before_keys, before_group = group_nodes(diff.before, label, before_nodes)
-    keys = sorted(set(after_keys) | set(before_keys),
-                  key=lambda key: (key.name, key.location or ""))
-    index = {key: i for i, key in enumerate(keys)}
-    in_after = _joint(after_keys, index)[after_group]
-    in_before = _joint(before_keys, index)[before_group]
-    size_after = diff.after_classes.node_self_size[after_nodes]
-    size_before = diff.before_classes.node_self_size[before_nodes]
-    count = len(keys)
-    if diff.ids_comparable:
-        after_ids, before_ids = diff.after.node_id[after_nodes], diff.before.node_id[before_nodes]
-        added = ~_present(after_ids, before_ids)
-        removed = ~_present(before_ids, after_ids)
-        # An object kept from BEFORE is one object: it counts in the sub-group it has now,
-        # so that # Delta stays # New - # Deleted in every sub-group, as in its class.
-        by_id = np.argsort(after_ids)
-        kept = np.flatnonzero(~removed)
-        in_before[kept] = in_after[by_id[np.searchsorted(after_ids[by_id], before_ids[kept])]]
-
-    def tally(group: np.ndarray, weights: np.ndarray | None = None) -> list[int]:
-        return np.bincount(group, weights=weights, minlength=count).astype(np.int64).tolist()
-
-    counts_after, counts_before = tally(in_after), tally(in_before)
-    bytes_after, bytes_before = tally(in_after, size_after), tally(in_before, size_before)
-    if diff.ids_comparable:
-        new, deleted = tally(in_after[added]), tally(in_before[removed])
-        alloc = tally(in_after[added], size_after[added])
-        freed = tally(in_before[removed], size_before[removed])
-    rows = []
-    for i, key in enumerate(keys):
-        comparable = diff.ids_comparable
-        if comparable and not (new[i] or deleted[i]):
-            continue
-        if not comparable and (counts_after[i], bytes_after[i]) == (counts_before[i],
-                                                                    bytes_before[i]):
-            continue
-        rows.append(ClassDiff(
-            label=key.name, location=key.location,
-            count_before=counts_before[i], count_after=counts_after[i],
-            size_before=bytes_before[i], size_after=bytes_after[i],
-            new=new[i] if comparable else None, deleted=deleted[i] if comparable else None,
-            alloc_size=alloc[i] if comparable else None,
-            freed_size=freed[i] if comparable else None))
-    return rows
-
-
-def summary_groups(snapshot: HeapSnapshot, table: ClassTable, label: str,
-                   location: str | None) -> list[ClassSummary]:
-    """Count and shallow size of each sub-group of a class, largest first."""
-    nodes = class_members(table, label, location)
-    keys, group = group_nodes(snapshot, label, nodes)
-    counts = np.bincount(group, minlength=len(keys)).tolist()
-    sizes = np.bincount(group, weights=table.node_self_size[nodes],
-                        minlength=len(keys)).astype(np.int64).tolist()
-    rows = [ClassSummary(label=key.name, location=key.location, count=counts[i],
-                         self_size=sizes[i]) for i, key in enumerate(keys)]
-    rows.sort(key=lambda row: (-row.self_size, -row.count, row.label, row.location or ""))
-    return rows
-
-
-def _present(values: np.ndarray, pool: np.ndarray) -> np.ndarray:
-    """Mask of the `values` found in `pool` (`np.isin` through one sort of the pool)."""
-    ordered = np.sort(pool)
-    if not ordered.size:
-        return np.zeros(len(values), dtype=bool)
-    position = np.minimum(np.searchsorted(ordered, values), len(ordered) - 1)
-    return ordered[position] == values
 
 
 def _joint(keys: list[GroupKey], index: dict[GroupKey, int]) -> np.ndarray:
@@ -201,9 +128,8 @@ def _by_edge_names(snapshot: HeapSnapshot, nodes: np.ndarray, edge_type: str,
                    describe: Callable[[list[str]], str]) -> tuple[list[GroupKey], np.ndarray]:
     """Members by the names of their first SHOWN_NAMES edges of `edge_type` (`…` when they
     have more), e.g. `{id, user, agent, …}`."""
-    edges = csr_neighbours(snapshot.first_edge, nodes)
-    owner = np.repeat(np.arange(len(nodes), dtype=np.int64),
-                      snapshot.first_edge[nodes + 1] - snapshot.first_edge[nodes])
+    edges = snapshot.edges_of(nodes)
+    owner = np.repeat(np.arange(len(nodes), dtype=np.int64), snapshot.edge_counts_of(nodes))
     keep = snapshot.edge_type[edges] == snapshot.edge_type_code(edge_type)
     keep &= ~np.isin(snapshot.edge_name[edges], string_indexes(snapshot.strings,
                                                                PROTO_PROPERTY))

@@ -6,22 +6,18 @@ The tables are rendered from the JSON documents, so both outputs always show the
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
-
-import numpy as np
 
 from memtui.errors import UsageError
 from memtui.heap.capture_record import read_capture_record
-from memtui.heap.classes import classify
 from memtui.heap.diff import (
     HeapDiff,
     diff_snapshots,
     ids_comparable,
     shared_object_ids,
 )
-from memtui.heap.dominators import DominatorTree, class_retained_sizes
+from memtui.heap.pipeline import HeapAnalysis
 from memtui.heap.scripts import source_files
-from memtui.heap.snapshot import HeapSnapshot, load_snapshot
+from memtui.heap.snapshot import HeapSnapshot
 from memtui.units import format_bytes, format_change
 
 DIFF_COLUMNS = ("class", "count_before", "count_after", "new", "deleted", "count_delta",
@@ -44,27 +40,42 @@ def snapshot_facts(path: Path | str, snapshot: HeapSnapshot, self_size: int) -> 
             "self_size": self_size, "taken_at": record.taken_at if record else None}
 
 
-def summary_json(path: Path | str, snapshot: HeapSnapshot, top: int | None = None) -> dict:
+def summary_json(path: Path | str, analysis: HeapAnalysis, top: int | None = None, *,
+                 statistics: bool = False, strings: int | None = None,
+                 largest: int | None = None) -> dict:
     """`memtui summary --json`: classes as DevTools' Summary view, largest retained size
-    first; `file`, `line` and `column` (1-based) say where a located class is defined."""
-    _check_top(top)
-    table = classify(snapshot)
-    tree = DominatorTree.build(snapshot, table.node_self_size)
-    class_count = len(table.names)
-    retained = class_retained_sizes(tree, table.node_class, table.node_self_size, class_count)
-    counted = table.node_class >= 0
-    counts = _bincount(table.node_class[counted], None, class_count)
-    sizes = _bincount(table.node_class[counted], table.node_self_size[counted], class_count)
-    files = source_files(path, snapshot)
-    classes: list[dict[str, Any]] = [
-        {"class": table.names[i], "count": counts[i], "self_size": sizes[i],
-         "retained_size": int(retained[i]), "location": table.locations[i],
-         **files.fields(table.locations[i])}
-        for i in range(class_count)]
-    classes.sort(key=lambda c: (-c["retained_size"], -c["self_size"], c["class"],
-                                c["location"] or ""))
-    return {"file": str(path), "nodes": snapshot.node_count, "edges": snapshot.edge_count,
-            "self_size": int(table.node_self_size.sum()), "classes": classes[:top]}
+    first; `file`, `line` and `column` (1-based) say where a located class is defined. With
+    `statistics`, DevTools' Statistics view; with `strings`, that many duplicated strings;
+    with `largest`, that many largest objects by retained size."""
+    for flag, value in (("--top", top), ("--strings", strings), ("--largest", largest)):
+        _check_count(flag, value)
+    snapshot = analysis.snapshot
+    files = source_files(path, analysis.script_names)
+    classes = [{"class": r.label, "count": r.count, "self_size": r.self_size,
+                "retained_size": r.retained_size, "location": r.location,
+                **files.fields(r.location)}
+               for r in analysis.class_rows()[:top]]
+    document: dict = {"file": str(path), "nodes": snapshot.node_count,
+                      "edges": snapshot.edge_count,
+                      "self_size": int(analysis.shallow_sizes.sum()), "classes": classes}
+    if statistics:
+        stats = analysis.statistics
+        document["statistics"] = {
+            "total": stats.total, "v8_heap": stats.v8_heap, "native": stats.native,
+            "code": stats.code, "strings": stats.strings, "js_arrays": stats.js_arrays,
+            "typed_arrays": stats.typed_arrays, "system": stats.system,
+            "other_js_objects": stats.other_js_objects, "other_native": stats.other_native}
+    if strings is not None:
+        document["duplicate_strings"] = [
+            {"value": d.value, "count": d.count, "self_size": d.self_size,
+             "retained_size": d.retained_size, "wasted_size": d.wasted_size}
+            for d in analysis.duplicate_strings[:strings]]
+    if largest is not None:
+        document["largest_objects"] = [
+            {"object": o.label, "id": o.node_id, "class": o.class_label,
+             "location": o.location, **files.fields(o.location), "self_size": o.self_size,
+             "retained_size": o.retained_size} for o in analysis.largest_objects(largest)]
+    return document
 
 
 def compare_files(before_path: Path | str, after_path: Path | str,
@@ -73,10 +84,12 @@ def compare_files(before_path: Path | str, after_path: Path | str,
 
     The files are loaded one after the other: each load already keeps both cores busy
     while it parses, and the rest of the work holds the GIL for long stretches."""
-    before, after = load_snapshot(before_path), load_snapshot(after_path)
-    shared_ids = shared_object_ids(before, after) if ids_override is not False else None
-    comparable, reason = ids_comparable(before, after, before_path, after_path, ids_override,
-                                        shared_ids=shared_ids)
+    before = HeapAnalysis.of_file(before_path)
+    after = HeapAnalysis.of_file(after_path)
+    shared_ids = (shared_object_ids(before.snapshot, after.snapshot)
+                  if ids_override is not False else None)
+    comparable, reason = ids_comparable(before.snapshot, after.snapshot, before_path,
+                                        after_path, ids_override, shared_ids=shared_ids)
     return diff_snapshots(before, after, comparable, reason, shared_ids=shared_ids)
 
 
@@ -86,12 +99,12 @@ def diff_json(before_path: Path | str, after_path: Path | str, diff: HeapDiff,
     last), by default as DevTools' Comparison view (Alloc. Size), or by size delta when ids
     are not comparable; `ids_comparable_reason` says why ids were, or were not, compared.
     `file`, `line` and `column` (1-based) say where a located class is defined."""
-    _check_top(top)
+    _check_count("--top", top)
     if sort is None:
         sort = DEFAULT_SORT_BY_IDS if diff.ids_comparable else DEFAULT_SORT_WITHOUT_IDS
     if sort not in DIFF_COLUMNS:
         raise UsageError(f"cannot sort by {sort!r}", "use one of: " + ", ".join(DIFF_COLUMNS))
-    files = source_files(after_path, diff.after, diff.before)
+    files = source_files(after_path, diff.after.script_names, diff.before.script_names)
     rows = [{"class": r.label, "count_before": r.count_before, "count_after": r.count_after,
              "new": r.new, "deleted": r.deleted, "count_delta": r.count_delta,
              "size_before": r.size_before, "size_after": r.size_after,
@@ -101,9 +114,9 @@ def diff_json(before_path: Path | str, after_path: Path | str, diff: HeapDiff,
     rows.sort(key=lambda row: (row["class"], row["location"] or ""))
     rows.sort(key=lambda row: _sort_key(row[sort], sort))
     return {
-        "before": snapshot_facts(before_path, diff.before,
+        "before": snapshot_facts(before_path, diff.before.snapshot,
                                  int(diff.before_classes.node_self_size.sum())),
-        "after": snapshot_facts(after_path, diff.after,
+        "after": snapshot_facts(after_path, diff.after.snapshot,
                                 int(diff.after_classes.node_self_size.sum())),
         "ids_comparable": diff.ids_comparable,
         "ids_comparable_reason": diff.reason,
@@ -117,13 +130,9 @@ def _sort_key(value, column: str) -> tuple:
     return (0, value) if column in TEXT_COLUMNS else (0, -value)
 
 
-def _check_top(top: int | None) -> None:
-    if top is not None and top < 1:
-        raise UsageError(f"--top must be at least 1, not {top}", "give a positive number")
-
-
-def _bincount(classes, weights, length: int) -> list[int]:
-    return np.bincount(classes, weights=weights, minlength=length).astype(np.int64).tolist()
+def _check_count(flag: str, value: int | None) -> None:
+    if value is not None and value < 1:
+        raise UsageError(f"{flag} must be at least 1, not {value}", "give a positive number")
 
 
 def human_bytes(size: int | None, signed: bool = False) -> str:
@@ -171,15 +180,49 @@ def render_table(headers: list[str], rows: list[list[str]]) -> str:
     return "\n".join([line(headers), *(line(row) for row in rows)])
 
 
+STATISTICS_ROWS = (("Code", "code"), ("Strings", "strings"), ("JS arrays", "js_arrays"),
+                  ("Typed arrays", "typed_arrays"), ("System objects", "system"),
+                  ("Other JS objects", "other_js_objects"),
+                  ("Other non-JS objects", "other_native"))
+MAX_STRING_WIDTH = 50
+
+
 def summary_table(summary: dict) -> str:
-    """The summary document as a terminal table, with a header line about the file."""
+    """The summary document as a terminal table, with a header line about the file, then
+    the statistics, duplicated strings and largest objects when the document has them."""
     header = (f"{summary['file']}: {summary['nodes']:,} nodes, {summary['edges']:,} edges, "
               f"heap {human_bytes(summary['self_size'])}")
     rows = [[_label(c["class"]), _count(c["count"]), human_bytes(c["self_size"]),
              human_bytes(c["retained_size"]), _where(c)]
             for c in summary["classes"]]
-    table = render_table(["Class", "Count", "Shallow Size", "Retained Size", "Location"], rows)
-    return f"{header}\n\n{table}"
+    parts = [header, render_table(["Class", "Count", "Shallow Size", "Retained Size",
+                                   "Location"], rows)]
+    stats = summary.get("statistics")
+    if stats is not None:
+        total = stats["total"] or 1
+        lines = [[name, human_bytes(stats[key]), f"{100 * stats[key] / total:.1f}%", ""]
+                 for name, key in STATISTICS_ROWS]
+        lines.append(["Total", human_bytes(stats["total"]), "100.0%", ""])
+        parts.append(render_table(["Statistics", "Size", "Share", ""], lines))
+    duplicates = summary.get("duplicate_strings")
+    if duplicates is not None:
+        lines = [[_text(d["value"]), _count(d["count"]), human_bytes(d["wasted_size"]),
+                  human_bytes(d["retained_size"]), ""] for d in duplicates]
+        parts.append(render_table(["Duplicated string", "Count", "Wasted", "Retained Size",
+                                   ""], lines) if lines else "no duplicated strings")
+    largest = summary.get("largest_objects")
+    if largest is not None:
+        lines = [[_label(o["object"]), human_bytes(o["self_size"]),
+                  human_bytes(o["retained_size"]), _where(o)] for o in largest]
+        parts.append(render_table(["Largest object", "Shallow Size", "Retained Size",
+                                   "Location"], lines))
+    return "\n\n".join(parts)
+
+
+def _text(value: str) -> str:
+    """A string's value on one line, quoted, cut to MAX_STRING_WIDTH."""
+    shown = value if len(value) <= MAX_STRING_WIDTH else value[:MAX_STRING_WIDTH - 1] + "…"
+    return '"' + shown.replace("\n", "\\n").replace("\r", "\\r").replace("\t", "\\t") + '"'
 
 
 def diff_table(document: dict) -> str:

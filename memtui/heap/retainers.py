@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from memtui.heap.dominators import csr_neighbours, weakmap_table_edges
+from memtui.heap import kernels
+from memtui.heap.dominators import weakmap_tables_by_name
 from memtui.heap.snapshot import HeapSnapshot
 
 SYSTEM_DISTANCE = 100_000_000
@@ -110,9 +111,12 @@ def edge_label(snapshot: HeapSnapshot, edge: int) -> str:
 
 def followed_edges(snapshot: HeapSnapshot) -> np.ndarray:
     """Mask of the edges the retainer search follows."""
-    sources = snapshot.edge_source().astype(np.int64)
+    sources = snapshot.edge_source()
     follow = snapshot.edge_type != snapshot.edge_type_code("weak")
-    follow &= ~weakmap_table_edges(snapshot, sources)
+    internal = np.flatnonzero(snapshot.edge_type == snapshot.edge_type_code("internal"))
+    table_of_edge = weakmap_tables_by_name(snapshot)[snapshot.edge_name[internal]]
+    follow[internal[table_of_edge == snapshot.node_id[sources[internal]]]] = False
+    del internal, table_of_edge
     string_index = {s: i for i, s in enumerate(snapshot.strings)
                     if s in ("system / NativeContext", "sloppy_function_map",
                              "(map descriptors)")}
@@ -141,39 +145,11 @@ def followed_edges(snapshot: HeapSnapshot) -> np.ndarray:
 def _search(snapshot: HeapSnapshot) -> tuple[np.ndarray, np.ndarray]:
     """BFS distances (DevTools': 1 for user roots, 100000000 for the root when there are
     user roots) and the edge that first reached each node (-1: none)."""
-    n = snapshot.node_count
     follow = followed_edges(snapshot)
-    distance = np.full(n, -1, dtype=np.int64)
-    parent_edge = np.full(n, -1, dtype=np.int64)
     root = snapshot.root
-    root_edges = np.arange(snapshot.first_edge[root], snapshot.first_edge[root + 1])
-    user_roots = snapshot.edge_to[root_edges].astype(np.int64)
+    root_edges = snapshot.edges_of(np.array([root]))
+    user_roots = snapshot.edge_to[root_edges]
     is_user_root = snapshot.node_type[user_roots] != snapshot.type_code("synthetic")
-    user_root_edges = root_edges[is_user_root]
-    user_roots, first = np.unique(user_roots[is_user_root], return_index=True)
-    order = np.argsort(first)
-    user_roots, user_root_edges = user_roots[order], user_root_edges[first[order]]
-    distance[user_roots] = 1
-    parent_edge[user_roots] = user_root_edges
-    _breadth_first(snapshot, user_roots, follow, distance, parent_edge)
-    distance[root] = SYSTEM_DISTANCE if user_roots.size else 0
-    _breadth_first(snapshot, np.array([root]), follow, distance, parent_edge)
-    return distance, parent_edge
-
-
-def _breadth_first(snapshot: HeapSnapshot, frontier: np.ndarray, follow: np.ndarray,
-                   distance: np.ndarray, parent_edge: np.ndarray) -> None:
-    """Visit level by level; within a level, in the order the nodes were discovered."""
-    while frontier.size:
-        edges = csr_neighbours(snapshot.first_edge, frontier)
-        edges = edges[follow[edges]]
-        targets = snapshot.edge_to[edges].astype(np.int64)
-        fresh = distance[targets] < 0
-        edges, targets = edges[fresh], targets[fresh]
-        reached, first = np.unique(targets, return_index=True)
-        order = np.argsort(first)
-        reached, first = reached[order], first[order]
-        level = distance[frontier[0]] + 1
-        distance[reached] = level
-        parent_edge[reached] = edges[first]
-        frontier = reached
+    return kernels.retainer_search(snapshot.first_edge, snapshot.edge_to, follow,
+                                   user_roots[is_user_root], root_edges[is_user_root], root,
+                                   SYSTEM_DISTANCE)

@@ -11,6 +11,7 @@ id, so one closure per script id names that script.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from urllib.parse import unquote, urlsplit
@@ -45,46 +46,53 @@ class SourceLocation:
 
 
 def script_names(snapshot: HeapSnapshot) -> dict[int, str]:
-    """Name of every script id that a located closure of the snapshot belongs to."""
+    """Name of every script id that a located closure of the snapshot belongs to (the first
+    of its closures, up to CLOSURES_TRIED_PER_SCRIPT, that leads to a named script)."""
     locations = snapshot.locations
-    if not len(locations):
-        return {}
     closures = snapshot.node_type[locations.node] == snapshot.type_code("closure")
     nodes = locations.node[closures].astype(np.int64)
     script_ids = locations.script_id[closures].astype(np.int64)
+    if not nodes.size:
+        return {}
     order = np.argsort(script_ids, kind="stable")
     nodes, script_ids = nodes[order], script_ids[order]
-    starts = np.flatnonzero(np.r_[True, script_ids[1:] != script_ids[:-1]]) if len(nodes) else (
-        np.empty(0, dtype=np.int64))
-    ends = np.r_[starts[1:], len(nodes)].astype(np.int64)
+    starts = np.flatnonzero(np.r_[True, script_ids[1:] != script_ids[:-1]])
+    position = np.arange(nodes.size) - np.repeat(starts, np.diff(np.r_[starts, nodes.size]))
+    tried = position < CLOSURES_TRIED_PER_SCRIPT
+    nodes, script_ids = nodes[tried], script_ids[tried]
+    scripts = _targets(snapshot, _targets(snapshot, nodes, (SHARED_EDGE,)), SCRIPT_EDGES)
+    name_nodes = _targets(snapshot, scripts, (NAME_EDGE,))
+    string_type = snapshot.type_code("string")
     names: dict[int, str] = {}
-    for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
-        for node in nodes[start:min(end, start + CLOSURES_TRIED_PER_SCRIPT)].tolist():
-            name = _script_of_closure(snapshot, node)
-            if name:
-                names[int(script_ids[start])] = name
-                break
+    for script_id, script, name in zip(script_ids.tolist(), scripts.tolist(),
+                                       name_nodes.tolist(), strict=True):
+        if script < 0 or script_id in names:
+            continue
+        named = name >= 0 and snapshot.node_type[name] == string_type
+        text = snapshot.node_name_str(name if named else script)
+        if text:
+            names[script_id] = text
     return names
 
 
-def _script_of_closure(snapshot: HeapSnapshot, closure: int) -> str | None:
-    shared = _edge_target(snapshot, closure, (SHARED_EDGE,))
-    script = None if shared is None else _edge_target(snapshot, shared, SCRIPT_EDGES)
-    if script is None:
-        return None
-    name = _edge_target(snapshot, script, (NAME_EDGE,))
-    if name is not None and snapshot.node_type_name(name) == "string":
-        return snapshot.node_name_str(name)
-    return snapshot.node_name_str(script) or None
-
-
-def _edge_target(snapshot: HeapSnapshot, node: int, names: tuple[str, ...]) -> int | None:
-    """The node that `node`'s first internal edge named one of `names` points at."""
-    internal = snapshot.edge_type_code("internal")
-    for edge in range(int(snapshot.first_edge[node]), int(snapshot.first_edge[node + 1])):
-        if snapshot.edge_type[edge] == internal and snapshot.edge_name_str(edge) in names:
-            return int(snapshot.edge_to[edge])
-    return None
+def _targets(snapshot: HeapSnapshot, nodes: np.ndarray, names: tuple[str, ...]) -> np.ndarray:
+    """Per node (-1: none), what its first internal edge named one of `names` points at, or
+    -1."""
+    targets = np.full(nodes.size, -1, dtype=np.int64)
+    present = np.flatnonzero(nodes >= 0)
+    edges = snapshot.edges_of(nodes[present])
+    owner = np.repeat(present, snapshot.edge_counts_of(nodes[present]))
+    internal = snapshot.edge_type[edges] == snapshot.edge_type_code("internal")
+    edges, owner = edges[internal], owner[internal]
+    if not edges.size:
+        return targets
+    distinct, inverse = np.unique(snapshot.edge_name[edges], return_inverse=True)
+    wanted = np.array([snapshot.strings[i] in names for i in distinct.tolist()], dtype=bool)
+    named = wanted[inverse.reshape(-1)]
+    edges, owner = edges[named], owner[named]
+    first = np.r_[True, owner[1:] != owner[:-1]] if owner.size else owner.astype(bool)
+    targets[owner[first]] = snapshot.edge_to[edges[first]]
+    return targets
 
 
 def display_path(script: str, cwd: str | None) -> str:
@@ -105,17 +113,18 @@ class SourceFiles:
     """The files behind a snapshot's script ids, named relative to the target's working
     directory (`cwd`, from the snapshot's capture record) when known."""
 
-    def __init__(self, names: dict[int, str], cwd: str | None = None):
+    def __init__(self, names: Mapping[int, str], cwd: str | None = None):
         self.names = names
         self.cwd = cwd
 
     @classmethod
-    def of(cls, *snapshots: HeapSnapshot, cwd: str | None = None) -> SourceFiles:
-        """The script names of `snapshots`, the first one's winning for a shared script id."""
-        names: dict[int, str] = {}
-        for snapshot in reversed(snapshots):
-            names.update(script_names(snapshot))
-        return cls(names, cwd)
+    def of(cls, *names: Mapping[int, str], cwd: str | None = None) -> SourceFiles:
+        """The script names of several snapshots (`script_names` of each), the first one's
+        winning for a shared script id."""
+        merged: dict[int, str] = {}
+        for each in reversed(names):
+            merged.update(each)
+        return cls(merged, cwd)
 
     def script(self, key: str | None) -> str | None:
         """The full script name of a location key, or None."""
@@ -152,8 +161,9 @@ class SourceFiles:
         return script is not None and script != "" and not script.startswith(NODE_SCRIPT_PREFIX)
 
 
-def source_files(path: Path | str, *snapshots: HeapSnapshot) -> SourceFiles:
-    """The scripts of `snapshots`, named relative to the working directory of the target
-    recorded next to the snapshot at `path` (when memtui took it)."""
+def source_files(path: Path | str, *names: Mapping[int, str]) -> SourceFiles:
+    """The scripts named in `names` (`script_names` of one or more snapshots, the first
+    winning), shown relative to the working directory of the target recorded next to the
+    snapshot at `path` (when memtui took it)."""
     record = read_capture_record(path)
-    return SourceFiles.of(*snapshots, cwd=record.cwd if record else None)
+    return SourceFiles.of(*names, cwd=record.cwd if record else None)

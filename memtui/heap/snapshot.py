@@ -3,8 +3,8 @@
 The file is read in chunks; the large integer sections (`nodes`, `edges`) go straight into
 preallocated column arrays, so memory stays close to the size of those columns and no Python
 object is built per node or edge. The layout comes from the file's own `snapshot.meta`.
-The integer text is parsed on two worker threads, a chunk at a time, while the calling thread
-reads ahead and fills the columns in file order.
+The integer text is parsed by a compiled loop on two worker threads, a chunk at a time, while
+the calling thread reads ahead and fills the columns in file order.
 """
 
 from __future__ import annotations
@@ -19,11 +19,13 @@ from pathlib import Path
 import numpy as np
 
 from memtui.errors import UsageError
+from memtui.heap import kernels
 
 CHUNK_SIZE = 1 << 20
 PARSE_THREADS = 2
 MAX_CHUNKS_IN_FLIGHT = 2 * PARSE_THREADS
 CHECK_BLOCK = 1 << 20
+MAX_RECORDS = 2**31 - 1  # node ordinals and edge positions are int32
 NUMBER_SEPARATOR = b","
 WHITESPACE = b" \t\r\n"
 REQUIRED_NODE_FIELDS = ("type", "name", "id", "self_size", "edge_count")
@@ -80,7 +82,7 @@ class HeapSnapshot:
 
     def __init__(self, *, path: Path | None, meta: SnapshotMeta, nodes: dict[str, np.ndarray],
                  edges: dict[str, np.ndarray], strings: list[str], locations: NodeLocations,
-                 root_index: int = 0):
+                 root_index: int = 0, extra_native_bytes: int = 0):
         self.path = path
         self.meta = meta
         self.node_type: np.ndarray = nodes["type"]
@@ -89,7 +91,7 @@ class HeapSnapshot:
         self.node_self_size: np.ndarray = nodes["self_size"]
         self.node_detachedness: np.ndarray | None = nodes.get("detachedness")
         self.node_count = len(self.node_type)
-        self.first_edge = np.zeros(self.node_count + 1, dtype=np.int64)
+        self.first_edge = np.zeros(self.node_count + 1, dtype=np.int32)
         self.first_edge[1:] = nodes["edge_count"]
         np.cumsum(self.first_edge, out=self.first_edge)
         self.edge_type: np.ndarray = edges["type"]
@@ -99,6 +101,7 @@ class HeapSnapshot:
         self.strings = strings
         self.locations = locations
         self.root = root_index
+        self.extra_native_bytes = extra_native_bytes
 
     @property
     def node_edge_count(self) -> np.ndarray:
@@ -124,6 +127,23 @@ class HeapSnapshot:
     def edge_source(self) -> np.ndarray:
         """Source node ordinal of every edge (built on demand: 4 bytes per edge)."""
         return np.repeat(np.arange(self.node_count, dtype=np.uint32), np.diff(self.first_edge))
+
+    def edge_counts_of(self, nodes: np.ndarray) -> np.ndarray:
+        """Number of edges of each node in `nodes`."""
+        return self.first_edge[nodes + 1] - self.first_edge[nodes]
+
+    def edges_of(self, nodes: np.ndarray) -> np.ndarray:
+        """The edge positions of `nodes`, node after node, each node's edges in order."""
+        index_type = np.int32 if self.edge_count < 2**31 else np.int64
+        starts = self.first_edge[nodes].astype(index_type)
+        lengths = self.first_edge[nodes + 1].astype(index_type) - starts
+        total = int(lengths.sum(dtype=np.int64))
+        if not total:
+            return np.empty(0, dtype=index_type)
+        starts -= np.cumsum(lengths, dtype=index_type) - lengths
+        ranges = np.repeat(starts, lengths)
+        ranges += np.arange(total, dtype=index_type)
+        return ranges
 
     def edge_name_str(self, edge: int) -> str:
         """The edge's name; element and hidden edges are named by their index."""
@@ -313,25 +333,39 @@ class _MalformedNumbers(ValueError):
 
 def _parse_numbers(text: bytes) -> np.ndarray:
     """The comma-separated integers in `text`. Every number in these sections is an unsigned
-    32-bit value (DevTools holds them in Uint32Arrays), and numpy parses uint32 fastest."""
-    if b"-" in text:
+    32-bit value (DevTools holds them in Uint32Arrays)."""
+    values = np.empty(len(text) // 2 + 1, dtype=np.uint32)
+    count = kernels.parse_numbers(np.frombuffer(text, dtype=np.uint8), values)
+    if count == kernels.NEGATIVE_NUMBER:
         raise _MalformedNumbers("a negative number")
-    try:
-        return np.fromstring(text, dtype=np.uint32, sep=",")
-    except ValueError:
-        raise _MalformedNumbers("a value that is not a non-negative integer") from None
+    if count < 0:
+        raise _MalformedNumbers("a value that is not a non-negative integer")
+    return values[:count]
+
+
+@dataclass(frozen=True)
+class _FieldCheck:
+    """A column's values must be below `limit`; with a `divisor`, multiples of it, stored
+    divided (to_node: a node index times the node field count). `error(row, value)` is the
+    error for the first value that is not."""
+
+    limit: int
+    divisor: int
+    error: Callable[[int, int], UsageError]
 
 
 class _ColumnSink:
     """Scatters a stream of integers, `width` per record, into per-field column arrays."""
 
     def __init__(self, reader: _Reader, fields: tuple[str, ...], count: int,
-                 dtypes: dict[str, type], checks: dict[str, Callable] | None = None):
+                 dtypes: dict[str, type[np.generic]],
+                 checks: dict[str, _FieldCheck] | None = None):
         self.reader = reader
         self.fields = fields
         self.width = len(fields)
         self.count = count
-        self.columns = {field: np.empty(count, dtype=dtype) for field, dtype in dtypes.items()}
+        self.columns: dict[str, np.ndarray] = {field: np.empty(count, dtype=dtype)
+                                               for field, dtype in dtypes.items()}
         self.checks = checks or {}
         self.received = 0
 
@@ -343,17 +377,12 @@ class _ColumnSink:
             if column is None:
                 continue
             start = (position - self.received) % self.width
-            part = values[start::self.width]
             row = (self.received + start) // self.width
-            destination = column[row:row + len(part)]
-            if column.dtype == part.dtype:
-                destination[...] = part
-                part = destination
             check = self.checks.get(field)
-            if check is not None:
-                part = check(part, row)
-            if part is not destination:
-                destination[...] = part
+            limit, divisor = (check.limit, check.divisor) if check else (0, 0)
+            bad = kernels.scatter_field(values, start, self.width, column, row, limit, divisor)
+            if bad >= 0 and check is not None:
+                raise check.error(row + bad, int(values[start + bad * self.width]))
         self.received += len(values)
 
     def finish(self) -> dict[str, np.ndarray]:
@@ -372,7 +401,7 @@ class _ColumnSink:
 class _BufferSink:
     """Keeps integer chunks for a section met before `snapshot.meta`, to replay later."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.parts: list[np.ndarray] = []
 
     def __call__(self, values: np.ndarray) -> None:
@@ -490,15 +519,26 @@ class _SnapshotParser:
             if not isinstance(header.get(key), int) or header[key] < 0:
                 raise UsageError(f'{name} has an invalid "snapshot": "{key}" is missing',
                                  NOT_A_SNAPSHOT_HINT)
+            if header[key] > MAX_RECORDS:
+                raise UsageError(f"{name} holds {header[key]:,} {key[:4]}s, more than memtui "
+                                 f"can analyse ({MAX_RECORDS:,})",
+                                 "DevTools cannot open it either")
         return SnapshotMeta(node_fields=node_fields,
                             node_types=type_names("node_types", node_fields),
                             edge_fields=edge_fields,
                             edge_types=type_names("edge_types", edge_fields),
                             location_fields=location_fields)
 
+    def layout(self) -> tuple[dict, SnapshotMeta]:
+        """The header and its meta, once the `snapshot` section has been read."""
+        if self.header is None or self.meta is None:
+            raise UsageError(f'{self.reader.name} is not a heap snapshot (no "snapshot" '
+                             "section)", NOT_A_SNAPSHOT_HINT)
+        return self.header, self.meta
+
     def sink_for(self, key: str) -> _ColumnSink:
-        meta = self.meta
-        header = self.header
+        header, meta = self.layout()
+        dtypes: dict[str, type[np.generic]]
         if key == "nodes":
             dtypes = {"type": np.uint8, "name": np.uint32, "id": np.uint32,
                       "self_size": np.uint32, "edge_count": np.uint32}
@@ -513,28 +553,17 @@ class _SnapshotParser:
                   "to_node": self.check_to_node(node_field_count, header["node_count"])}
         return _ColumnSink(self.reader, meta.edge_fields, header["edge_count"], dtypes, checks)
 
-    def check_below(self, limit: int, what: str):
-        def check(values: np.ndarray, first_row: int) -> np.ndarray:
-            if values.size and values.max() >= limit:
-                bad = int(np.argmax(values >= limit))
-                raise self.corrupt(f"record {first_row + bad} has {what} "
-                                   f"{int(values[bad])} but the meta lists {limit}")
-            return values
-        return check
+    def check_below(self, limit: int, what: str) -> _FieldCheck:
+        def error(row: int, value: int) -> UsageError:
+            return self.corrupt(f"record {row} has {what} {value} but the meta lists {limit}")
+        return _FieldCheck(limit, 0, error)
 
-    def check_to_node(self, node_field_count: int, node_count: int):
-        def check(values: np.ndarray, first_row: int) -> np.ndarray:
-            ordinals = values // node_field_count
-            if values.size and (ordinals.max() >= node_count
-                                or (ordinals * node_field_count != values).any()):
-                bad = int(np.argmax((ordinals * node_field_count != values)
-                                    | (ordinals >= node_count)))
-                raise self.corrupt(
-                    f"edge {first_row + bad} has to_node {int(values[bad])}, which is not a "
-                    f"node (a multiple of {node_field_count} below "
-                    f"{node_count * node_field_count})")
-            return ordinals
-        return check
+    def check_to_node(self, node_field_count: int, node_count: int) -> _FieldCheck:
+        def error(row: int, value: int) -> UsageError:
+            return self.corrupt(
+                f"edge {row} has to_node {value}, which is not a node (a multiple of "
+                f"{node_field_count} below {node_count * node_field_count})")
+        return _FieldCheck(node_count, node_field_count, error)
 
     def corrupt(self, what: str) -> UsageError:
         return UsageError(f"{self.reader.name} is corrupt: {what}", NOT_A_SNAPSHOT_HINT)
@@ -547,30 +576,41 @@ class _SnapshotParser:
             self.edge_columns = columns
 
     def build(self) -> HeapSnapshot:
-        name = self.reader.name
-        if self.header is None:
-            raise UsageError(f'{name} is not a heap snapshot (no "snapshot" section)',
-                             NOT_A_SNAPSHOT_HINT)
-        for key, columns in (("nodes", self.node_columns), ("edges", self.edge_columns),
-                             ("strings", self.strings)):
-            if columns is None:
-                raise UsageError(f'{name} is not a heap snapshot (no "{key}" section)',
-                                 NOT_A_SNAPSHOT_HINT)
-        nodes = self.node_columns
-        edges = self.edge_columns
-        declared_edges = self.header["edge_count"]
+        header, meta = self.layout()
+        nodes, edges, strings = self.node_columns, self.edge_columns, self.strings
+        if nodes is None:
+            raise self.missing("nodes")
+        if edges is None:
+            raise self.missing("edges")
+        if strings is None:
+            raise self.missing("strings")
+        declared_edges = header["edge_count"]
         edge_sum = int(nodes["edge_count"].sum(dtype=np.int64))
         if edge_sum != declared_edges:
             raise self.corrupt(f"the nodes' edge counts add up to {edge_sum}, "
                                f"but snapshot.edge_count is {declared_edges}")
-        self.check_string_indexes(nodes, edges)
-        root = self.header.get("root_index", 0) // len(self.meta.node_fields)
-        return HeapSnapshot(path=self.path, meta=self.meta, nodes=nodes, edges=edges,
-                            strings=self.strings, locations=self.build_locations(),
-                            root_index=root)
+        self.check_string_indexes(meta, nodes, edges, len(strings))
+        root_index = header.get("root_index", 0)
+        width = len(meta.node_fields)
+        node_count = len(nodes["type"])
+        if (not isinstance(root_index, int) or root_index < 0 or root_index % width
+                or root_index // width >= node_count):
+            raise self.corrupt(f"its root_index {root_index!r} is not one of its "
+                               f"{node_count} nodes")
+        root = root_index // width
+        extra_native = header.get("extra_native_bytes", 0)
+        if not isinstance(extra_native, int):
+            extra_native = 0
+        return HeapSnapshot(path=self.path, meta=meta, nodes=nodes, edges=edges,
+                            strings=strings, locations=self.build_locations(meta),
+                            root_index=root, extra_native_bytes=extra_native)
 
-    def check_string_indexes(self, nodes, edges) -> None:
-        string_count = len(self.strings)
+    def missing(self, key: str) -> UsageError:
+        return UsageError(f'{self.reader.name} is not a heap snapshot (no "{key}" section)',
+                          NOT_A_SNAPSHOT_HINT)
+
+    def check_string_indexes(self, meta: SnapshotMeta, nodes: dict[str, np.ndarray],
+                             edges: dict[str, np.ndarray], string_count: int) -> None:
         names = nodes["name"]
         if names.size and int(names.max()) >= string_count:
             node = int(np.argmax(names >= string_count))
@@ -579,9 +619,9 @@ class _SnapshotParser:
         names = edges["name_or_index"]
         if not names.size or int(names.max()) < string_count:
             return
-        named_by_string = np.ones(len(self.meta.edge_types), dtype=bool)
-        named_by_string[[self.meta.edge_types.index(t) for t in EDGE_TYPES_NAMED_BY_INDEX
-                         if t in self.meta.edge_types]] = False
+        named_by_string = np.ones(len(meta.edge_types), dtype=np.bool_)
+        named_by_string[[meta.edge_types.index(t) for t in EDGE_TYPES_NAMED_BY_INDEX
+                         if t in meta.edge_types]] = False
         for start in range(0, len(names), CHECK_BLOCK):
             block = slice(start, start + CHECK_BLOCK)
             out_of_range = names[block] >= string_count
@@ -591,13 +631,13 @@ class _SnapshotParser:
                 raise self.corrupt(f"edge {edge} names string {int(names[edge])}, "
                                    f"but there are only {string_count} strings")
 
-    def build_locations(self) -> NodeLocations:
-        fields = self.meta.location_fields
+    def build_locations(self, meta: SnapshotMeta) -> NodeLocations:
+        fields = meta.location_fields
         values = (np.concatenate(self.location_values) if self.location_values
                   else np.empty(0, dtype=np.uint32))
         self.location_values.clear()
         if not values.size or any(f not in fields for f in LOCATION_FIELDS):
-            empty = np.empty(0, dtype=np.int64)
+            empty = np.empty(0, dtype=np.int32)
             return NodeLocations(empty.astype(np.uint32), empty, empty, empty)
         width = len(fields)
         if values.size % width:
@@ -605,12 +645,12 @@ class _SnapshotParser:
                                f"not a multiple of its {width} fields")
         table = values.reshape(-1, width)
         del values
-        ordinals = table[:, fields.index("object_index")] // len(self.meta.node_fields)
+        ordinals = table[:, fields.index("object_index")] // len(meta.node_fields)
         columns = [table[:, fields.index(f)] for f in ("script_id", "line", "column")]
         if ordinals.size > 1 and (ordinals[1:] < ordinals[:-1]).any():
             order = np.argsort(ordinals, kind="stable")
             ordinals = ordinals[order]
             columns = [column[order] for column in columns]
-        script_id, line, column = (c.astype(np.int64) for c in columns)
+        script_id, line, column = (c.astype(np.int32) for c in columns)
         return NodeLocations(node=ordinals.astype(np.uint32, copy=False), script_id=script_id,
                              line=line, column=column)

@@ -7,7 +7,7 @@ import logging
 import os
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import ClassVar
 
@@ -16,6 +16,7 @@ from textual.binding import Binding, BindingType
 from textual.drivers.linux_driver import LinuxDriver
 
 from memtui.errors import MemtuiError
+from memtui.events import MonitorEvent
 from memtui.monitor import Monitor
 from memtui.ui.messages import MonitorEventArrived, MonitorStopped
 from memtui.ui.screens.diff import SnapshotCache
@@ -80,8 +81,17 @@ class MemtuiApp(App[int]):
                 self.exit(error.exit_code, return_code=error.exit_code)
                 return
         screen.redraw()
+        await self._forward(self.monitor.events())
+
+    def follow_successor(self) -> None:
+        """After the target exited: wait for its successor and go on monitoring it."""
+        self.run_worker(self._forward(self.monitor.follow_successor()), group="monitor",
+                        exclusive=True)
+
+    async def _forward(self, events: AsyncIterator[MonitorEvent]) -> None:
+        screen = self.monitor_screen
         try:
-            async for event in self.monitor.events():
+            async for event in events:
                 screen.post_message(MonitorEventArrived(event))
         except MemtuiError as error:
             screen.post_message(MonitorStopped(str(error)))

@@ -10,26 +10,28 @@ from typing import Any
 
 from rich.text import Text
 
-from memtui.heap.classes import ClassSummary
 from memtui.heap.diff import ClassDiff
+from memtui.heap.pipeline import ClassRow
 from memtui.heap.scripts import SourceFiles
 from memtui.ui.model import shorten_path
 from memtui.units import format_bytes, format_change
 
-ClassRow = ClassDiff | ClassSummary
+TableRow = ClassDiff | ClassRow
 ClassKey = tuple[str, str | None]
 
 CELL_PADDING = 2
-MIN_CLASS_WIDTH = 24
+MIN_CLASS_WIDTH = 32
+"""Room for a class name and where it is defined (`SessionRecord  leaky_app.js:9:14`)."""
 MAX_CLASS_WIDTH = 120
 NAMED_GROUPS = 2
 MIN_LOCATION_WIDTH = 10
 GROUP_INDENT = "    "
 EXPANDED, COLLAPSED, LEAF = "▾ ", "▸ ", "  "
 SORT_ARROWS = (" ▲", " ▼")
-DROP_ORDER = ("freed_size", "alloc_size", "size_delta", "self_size")
+DROP_ORDER = ("freed_size", "alloc_size", "size_delta", "retained", "self_size")
 """The columns given up, in this order, when the table is too narrow for them: never the
-class, the counts, nor the column the table is sorted by."""
+class, the counts, nor the column the table is sorted by. Retained sizes stay longer than
+Alloc. Size, Freed Size and Size Delta, which tell one story (Size Delta = Alloc. - Freed)."""
 
 
 def _count(value: int) -> str:
@@ -38,6 +40,14 @@ def _count(value: int) -> str:
 
 def _count_change(value: int) -> str:
     return f"{value:+,}" if value else "0"
+
+
+def _size(value: int | None) -> str:
+    return "-" if value is None else format_bytes(value)
+
+
+def _distance(value: int | None) -> str:
+    return "-" if value is None else f"{value:,}"
 
 
 @dataclass(frozen=True)
@@ -61,30 +71,40 @@ DIFF_COLUMNS = (
            needs_ids=True),
     Column("freed_size", "Freed Size", lambda row: row.freed_size, format_bytes,
            needs_ids=True),
+    Column("retained", "Retained", lambda row: row.retained_after, _size),
     Column("size_delta", "Size Delta", lambda row: row.size_delta, format_change),
 )
+"""The Comparison view's columns, and the class's retained size in the after snapshot."""
 SUMMARY_COLUMNS = (
     CLASS_COLUMN,
     Column("count", "Count", lambda row: row.count, _count),
     Column("self_size", "Self Size", lambda row: row.self_size, format_bytes),
+    Column("retained", "Retained Size", lambda row: row.retained_size, format_bytes),
 )
+OBJECT_COLUMNS = (
+    Column("object", "Object", lambda listed: listed.name, str),
+    Column("distance", "Distance", lambda listed: listed.distance, _distance),
+    Column("self_size", "Self Size", lambda listed: listed.size, format_bytes),
+    Column("retained", "Retained Size", lambda listed: listed.retained, format_bytes),
+)
+OBJECTS_SORTED_BY = "retained"
 
 
-def key_of(row: ClassRow) -> ClassKey:
+def key_of(row: TableRow) -> ClassKey:
     return (row.label, row.location)
 
 
-def is_internal(row: ClassRow) -> bool:
+def is_internal(row: TableRow) -> bool:
     """V8's internal groups: the parenthesised labels, `(compiled code)`, `(string)`, …"""
     return row.label.startswith("(") and row.label.endswith(")")
 
 
-def is_unchanged(row: ClassRow) -> bool:
+def is_unchanged(row: TableRow) -> bool:
     """A compared class whose count and size did not change (a summary row never is)."""
     return isinstance(row, ClassDiff) and row.count_delta == 0 and row.size_delta == 0
 
 
-def magnitude(row: ClassRow) -> int:
+def magnitude(row: TableRow) -> int:
     """How much a row weighs: the size change of a compared class, the size of a summary's."""
     return abs(row.size_delta) if isinstance(row, ClassDiff) else row.self_size
 
@@ -106,19 +126,21 @@ class ViewOptions:
 class ListedRow:
     """A line of the classes table: a class, or (with `parent`) one of its sub-groups."""
 
-    row: ClassRow
-    parent: ClassRow | None = None
+    row: TableRow
+    parent: TableRow | None = None
 
 
 @dataclass(frozen=True)
 class ListedObject:
-    """A line of the objects table: the node, how it is named, its self size and its
-    distance from the GC roots (None when reached only through V8's system roots)."""
+    """A line of the objects table: the node, how it is named, its self size, its distance
+    from the GC roots (None when reached only through V8's system roots) and its retained
+    size."""
 
     node: int
     name: str
     size: int
     distance: int | None
+    retained: int
 
 
 @dataclass(frozen=True)
@@ -134,14 +156,14 @@ class Listing:
 class ClassData:
     """A comparison's or a summary's rows, each class's sub-groups, and its script names."""
 
-    rows: Sequence[ClassRow]
-    groups: Mapping[ClassKey, Sequence[ClassRow]] = field(default_factory=dict)
+    rows: Sequence[TableRow]
+    groups: Mapping[ClassKey, Sequence[TableRow]] = field(default_factory=dict)
     files: SourceFiles = field(default_factory=lambda: SourceFiles({}))
 
-    def groups_of(self, row: ClassRow) -> Sequence[ClassRow]:
+    def groups_of(self, row: TableRow) -> Sequence[TableRow]:
         return self.groups.get(key_of(row), ())
 
-    def is_program(self, row: ClassRow) -> bool:
+    def is_program(self, row: TableRow) -> bool:
         """Defined in the program's scripts: the class, or for a grouped label its heaviest
         sub-group (the `Function` row of leaking `LeakFunc` closures)."""
         if self.files.is_program(row.location):
@@ -157,7 +179,7 @@ def list_rows(data: ClassData, options: ViewOptions, columns: Sequence[Column]) 
     wanted = options.text.strip().lower()
     sort_column = next((c for c in columns if c.key == options.sort_key), columns[-1])
     hidden_internal = hidden_unchanged = 0
-    shown: list[tuple[ClassRow, list[ClassRow]]] = []
+    shown: list[tuple[TableRow, list[TableRow]]] = []
     for row in data.rows:
         groups = list(data.groups_of(row))
         if options.program_first and is_internal(row):
@@ -178,7 +200,7 @@ def list_rows(data: ClassData, options: ViewOptions, columns: Sequence[Column]) 
         else:
             shown.append((row, []))
 
-    def order(rows: list[ClassRow]) -> list[ClassRow]:
+    def order(rows: list[TableRow]) -> list[TableRow]:
         rows = sorted(rows, key=lambda row: (row.label.lower(), row.location or ""))
         rows.sort(key=lambda row: _sort_value(sort_column.value(row)), reverse=options.reverse)
         return rows
@@ -199,6 +221,14 @@ def _sort_value(value: Any) -> tuple[int, Any]:
     if value is None:
         return (0, 0)
     return (1, value.lower()) if isinstance(value, str) else (1, value)
+
+
+def sort_objects(objects: Sequence[ListedObject], key: str,
+                 reverse: bool) -> list[ListedObject]:
+    """The objects by the column `key` (stable: ties keep the given order)."""
+    column = next(c for c in OBJECT_COLUMNS if c.key == key)
+    return sorted(objects, key=lambda listed: _sort_value(column.value(listed)),
+                  reverse=reverse)
 
 
 @dataclass(frozen=True)
@@ -267,7 +297,7 @@ def class_cell(listed: ListedRow, data: ClassData, expanded: bool, width: int) -
     return text
 
 
-def _named_groups(groups: Sequence[ClassRow]) -> str:
+def _named_groups(groups: Sequence[TableRow]) -> str:
     """` · LeakFunc(), onData() …`: the heaviest sub-groups of a class."""
     if not groups:
         return ""

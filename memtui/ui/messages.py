@@ -10,6 +10,7 @@ from textual.message import Message
 from memtui.events import MonitorEvent, SnapshotProgress
 from memtui.heap.chains import ChainLine
 from memtui.heap.diff import HeapDiff
+from memtui.heap.statistics import DuplicateString, HeapStatistics, LargeObject
 from memtui.ui.diff_view import ClassData, ListedObject
 
 
@@ -59,10 +60,12 @@ class DiffReady(Message):
 
 @dataclass
 class SummaryReady(Message):
-    """The class summary of the only snapshot is ready, with its rows' sub-groups."""
+    """The class summary of the only snapshot is ready, with its rows' sub-groups and its
+    heap size (every object's size)."""
 
     path: Path
     data: ClassData
+    heap_size: int
 
 
 @dataclass
@@ -80,3 +83,13 @@ class RetainersReady(Message):
 
     object_line: str
     lines: list[ChainLine] | None
+
+
+@dataclass
+class StatisticsReady(Message):
+    """A snapshot's Statistics view, its most wasteful duplicated strings and its largest
+    objects."""
+
+    statistics: HeapStatistics
+    strings: list[DuplicateString]
+    largest: list[LargeObject]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from memtui.heap import ClassTable, HeapSnapshot, classify, load_snapshot, summarize
+from memtui.heap import ClassTable, HeapAnalysis, HeapSnapshot, load_snapshot
 from tests.nodeproc import node_binary, node_majors, start_node
 
 NODE_TYPES = ["hidden", "array", "string", "object", "code", "closure", "regexp", "number",
@@ -38,8 +38,8 @@ def contents_snapshot(request, tmp_path_factory) -> WrittenSnapshot:
                          env={"HEAP_SNAPSHOT_PATH": str(path)}, ready=r"\.heapsnapshot$")
     process.kill()
     snapshot = load_snapshot(path)
-    classes = classify(snapshot)
-    return WrittenSnapshot(path, snapshot, classes, summarize(snapshot, classes))
+    analysis = HeapAnalysis(snapshot)
+    return WrittenSnapshot(path, snapshot, analysis.classes, analysis.class_rows())
 
 
 @dataclass

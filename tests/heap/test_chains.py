@@ -3,10 +3,7 @@
 import pytest
 
 from memtui.heap.chains import Reference, chain_lines, fold_runs, object_line
-from memtui.heap.classes import classify
-from memtui.heap.groups import class_members
-from memtui.heap.retainers import RetainerIndex
-from memtui.heap.snapshot import load_snapshot
+from memtui.heap.pipeline import HeapAnalysis
 from tests.leaks import capture_leak
 from tests.nodeproc import node_binary, node_majors
 
@@ -42,18 +39,17 @@ def test_a_repeated_pattern_folds_and_short_runs_stay():
 @pytest.fixture(scope="module", params=node_majors(), ids=lambda m: f"node{m}")
 def closure_snapshot(request, tmp_path_factory):
     directory = tmp_path_factory.mktemp(f"chains-node{request.param}")
-    return load_snapshot(capture_leak(node_binary(request.param), "closure",
-                                      directory).after.path)
+    return HeapAnalysis.of_file(capture_leak(node_binary(request.param), "closure",
+                                             directory).after.path)
 
 
 def test_a_closure_leak_folds_to_a_few_lines_ending_at_the_root(closure_snapshot):
-    classes = classify(closure_snapshot)
-    index = RetainerIndex(closure_snapshot)
-    things = class_members(classes, "{longStr, someMethod}", None)
+    index = closure_snapshot.retainers
+    things = closure_snapshot.classes.members("{longStr, someMethod}", None)
     oldest = int(max(things.tolist(), key=lambda node: index.distance[node]))
     chain = index.chain(oldest)
-    lines = chain_lines(closure_snapshot, classes, chain)
-    assert object_line(closure_snapshot, classes, oldest).startswith("{longStr, someMethod} @")
+    lines = chain_lines(closure_snapshot, chain)
+    assert object_line(closure_snapshot, oldest).startswith("{longStr, someMethod} @")
     assert lines[0].folded and lines[0].repeats >= 1500
     assert lines[0].describe().endswith(
         " times: originalThing in system / Context → {context} in someMethod() → "

@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from memtui.heap import classify, dom_states, load_snapshot, shallow_sizes, summarize
+from memtui.heap import HeapAnalysis, load_snapshot
+from memtui.heap.classes import dom_states, shallow_sizes
 
 SCRIPTS = Path(__file__).parent.parent / "node"
 
@@ -82,14 +83,15 @@ class TestRealHeap:
                                contents_snapshot.rows)
         assert sum(row.self_size for row in rows) == int(snap.node_self_size.sum())
         assert sum(row.count for row in rows) == int((classes.node_self_size != 0).sum())
-        assert [row.self_size for row in rows] == sorted((r.self_size for r in rows),
-                                                         reverse=True)
+        assert [row.retained_size for row in rows] == sorted(
+            (r.retained_size for r in rows), reverse=True)
         assert len({(row.label, row.location) for row in rows}) == len(rows)
 
 
 def summary_of(builder, tmp_path) -> dict[tuple[str, str | None], tuple[int, int]]:
     snap = load_snapshot(builder.write(tmp_path / "built.heapsnapshot"))
-    return {(row.label, row.location): (row.count, row.self_size) for row in summarize(snap)}
+    rows = HeapAnalysis(snap).class_rows()
+    return {(row.label, row.location): (row.count, row.self_size) for row in rows}
 
 
 @pytest.fixture
@@ -257,13 +259,13 @@ class TestDetachedNodes:
         snap = load_snapshot(builder.write(tmp_path / "dom.heapsnapshot"))
         assert dom_states(snap)[[attached, detached, via_detached, via_both, behind_js,
                                  js]].tolist() == [1, 2, 2, 1, 0, 0]
-        labels = {row.label for row in summarize(snap)}
+        labels = {row.label for row in HeapAnalysis(snap).class_rows()}
         assert {"Node / Attached", "Detached Node / Widget", "Detached Node / Child",
                 "Node / Shared", "Node / Hidden", "Holder"} <= labels
 
 
 def test_class_table_matches_summary(contents_snapshot):
-    classes = classify(contents_snapshot.snapshot)
+    classes = HeapAnalysis(contents_snapshot.snapshot).classes
     assert classes.names == contents_snapshot.classes.names
     assert len(classes.names) == len(classes.locations) == len(contents_snapshot.rows)
     assert all(re.fullmatch(r"\d+:\d+:\d+", loc) for loc in classes.locations if loc)

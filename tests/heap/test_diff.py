@@ -8,14 +8,13 @@ import numpy as np
 import pytest
 
 from memtui.heap.capture_record import read_capture_record, record_path
-from memtui.heap.classes import classify
 from memtui.heap.diff import (
     diff_snapshots,
     ids_comparable,
-    interface_properties,
     new_objects,
     shared_object_ids,
 )
+from memtui.heap.pipeline import HeapAnalysis
 from memtui.heap.snapshot import HeapSnapshot, load_snapshot
 from tests.nodeproc import node_binary, node_majors, start_node
 
@@ -28,6 +27,14 @@ class Snapshots:
     before: HeapSnapshot
     after: HeapSnapshot
     other_process: HeapSnapshot
+
+    def __post_init__(self) -> None:
+        self.analyses = {name: HeapAnalysis(getattr(self, name))
+                         for name in ("before", "after", "other_process")}
+
+    def diff(self, before: str, after: str, comparable: bool, **options):
+        return diff_snapshots(self.analyses[before], self.analyses[after], comparable,
+                              **options)
 
 
 def write_snapshots(node: str, out: Path, steps: str) -> None:
@@ -52,7 +59,7 @@ def snapshots(request, tmp_path_factory) -> Snapshots:
 
 def kept_size(snapshot: HeapSnapshot) -> int:
     """The shallow size of one Kept object (all have the same shape)."""
-    table = classify(snapshot)
+    table = HeapAnalysis(snapshot).classes
     (kept,) = [i for i, name in enumerate(table.names) if name == "Kept"]
     sizes = np.unique(table.node_self_size[table.node_class == kept])
     assert sizes.size == 1
@@ -71,7 +78,7 @@ def write_sidecar(snapshot: Path, pid: int, session: str) -> None:
 
 def test_kept_objects_new_deleted_and_sizes(snapshots):
     size = kept_size(snapshots.after)
-    diff = diff_snapshots(snapshots.before, snapshots.after, comparable=True)
+    diff = snapshots.diff("before", "after", comparable=True)
     kept = row_of(diff, "Kept")
     assert (kept.new, kept.deleted, kept.count_delta) == (500, 200, 300)
     assert (kept.count_before, kept.count_after) == (1000, 1300)
@@ -82,7 +89,7 @@ def test_kept_objects_new_deleted_and_sizes(snapshots):
 
 
 def test_classes_without_new_or_deleted_objects_are_not_listed(snapshots):
-    diff = diff_snapshots(snapshots.before, snapshots.after, comparable=True)
+    diff = snapshots.diff("before", "after", comparable=True)
     assert all(row.new or row.deleted for row in diff.rows)
     assert not [row for row in diff.rows if row.label in ("Holder", "Link")]
 
@@ -105,24 +112,26 @@ def test_shared_ids_pair_equal_ids_in_id_order_and_give_the_same_answers(snapsho
     paths = (snapshots.before_path, snapshots.after_path)
     assert (ids_comparable(before, after, *paths, shared_ids=shared)
             == ids_comparable(before, after, *paths))
-    given = diff_snapshots(before, after, True, shared_ids=shared)
-    assert given.rows == diff_snapshots(before, after, True).rows
+    given = snapshots.diff("before", "after", True, shared_ids=shared)
+    assert given.rows == snapshots.diff("before", "after", True).rows
 
 
 def test_base_is_labelled_with_after_interfaces_whether_classified_before_or_not(snapshots):
-    """diff_snapshots classifies BEFORE with AFTER's interface definitions, or relabels
-    a ClassTable it is given (the UI's cached one): both give the same classes."""
-    before, after = snapshots.before, snapshots.after
-    relabelled = diff_snapshots(before, after, True, before_classes=classify(before))
-    classified = diff_snapshots(before, after, True)
-    assert relabelled.rows == classified.rows
+    """BEFORE's classes under AFTER's interface definitions are the same whether BEFORE was
+    first classified with its own definitions (the UI's summary) or not."""
+    fresh = diff_snapshots(HeapAnalysis(snapshots.before), snapshots.analyses["after"], True)
+    own_first = HeapAnalysis(snapshots.before)
+    assert own_first.classes.names
+    assert diff_snapshots(own_first, snapshots.analyses["after"], True).rows == fresh.rows
 
     def labels(table):
         return [table.names[c] if c >= 0 else None for c in table.node_class.tolist()]
 
-    before_labels = labels(classified.before_classes)
+    before_labels = labels(fresh.before_classes)
     assert sum(label.startswith("{") for label in before_labels if label) > 10
-    assert labels(relabelled.before_classes) == before_labels
+    comparable, _ = ids_comparable(snapshots.before, snapshots.other_process,
+                                   snapshots.before_path, snapshots.other_process_path)
+    assert not comparable
 
 
 def test_ids_from_two_processes_are_judged_not_comparable_by_contents(snapshots):
@@ -167,7 +176,7 @@ def test_unreadable_sidecar_falls_back_to_contents(snapshots, tmp_path):
 
 def test_without_comparable_ids_rows_hold_count_and_size_changes(snapshots):
     size = kept_size(snapshots.other_process)
-    diff = diff_snapshots(snapshots.before, snapshots.other_process, comparable=False)
+    diff = snapshots.diff("before", "other_process", comparable=False)
     kept = row_of(diff, "Kept")
     assert (kept.new, kept.deleted, kept.alloc_size, kept.freed_size) == (None,) * 4
     assert (kept.count_before, kept.count_after, kept.count_delta) == (1000, 1300, 300)
@@ -177,16 +186,19 @@ def test_without_comparable_ids_rows_hold_count_and_size_changes(snapshots):
 
 
 def test_new_objects_lists_the_added_kept(snapshots):
-    diff = diff_snapshots(snapshots.before, snapshots.after, comparable=True)
+    diff = snapshots.diff("before", "after", comparable=True)
     kept = row_of(diff, "Kept")
     added = new_objects(diff, "Kept", kept.location)
     assert len(added) == 500
     before_ids = set(snapshots.before.node_id.tolist())
-    assert not before_ids & {object_id for _, object_id, _ in added}
-    assert {snapshots.after.node_name_str(node) for node, _, _ in added} == {"Kept"}
-    sizes = [size for _, _, size in added]
-    assert sizes == sorted(sizes, reverse=True)
-    assert sum(sizes) == kept.alloc_size
+    assert not before_ids & {o.node_id for o in added}
+    assert {snapshots.after.node_name_str(o.node) for o in added} == {"Kept"}
+    retained = [o.retained_size for o in added]
+    assert retained == sorted(retained, reverse=True)
+    assert all(o.retained_size >= o.self_size for o in added)
+    assert sum(o.self_size for o in added) == kept.alloc_size
+    tree_retained = snapshots.analyses["after"].retained_sizes
+    assert all(tree_retained[o.node] == o.retained_size for o in added)
 
 
 def test_ids_are_stable_across_write_heap_snapshot_calls_in_one_process(snapshots):
@@ -202,18 +214,13 @@ def test_ids_are_stable_across_write_heap_snapshot_calls_in_one_process(snapshot
 def test_before_is_labelled_with_the_after_interfaces(snapshots):
     """Plain objects of one shape get one `{...}` label in both snapshots, even when the
     property order that each process saw first differs (as DevTools does it)."""
-    diff = diff_snapshots(snapshots.before, snapshots.other_process, comparable=False)
-    shapes = {}
-    for row in diff.rows:
-        if row.label.startswith("{"):
-            shape = frozenset(interface_properties(row.label[1:-1]))
-            shapes.setdefault(shape, set()).add(row.label)
-    assert all(len(labels) == 1 for labels in shapes.values())
-
-
-def test_property_lists_are_split_as_devtools_formats_them():
-    assert interface_properties('a, "b, c", <symbol Symbol.iterator>') == [
-        "a", "b, c", "<symbol Symbol.iterator>"]
+    diff = snapshots.diff("before", "other_process", comparable=False)
+    definitions = snapshots.analyses["other_process"].interface_definitions
+    plain = snapshots.analyses["before"].plain_objects.nodes
+    table = diff.before_classes
+    plain_labels = {table.names[c] for c in table.node_class[plain].tolist() if c >= 0}
+    assert plain_labels - {"Object"} <= {d.label for d in definitions}
+    assert len(plain_labels) > 10
 
 
 @pytest.mark.parametrize(("sessions", "expected"), [("one", True), ("two", False)])
@@ -226,6 +233,6 @@ def test_inspector_session_reset_is_detected_from_contents(node, spawn, tmp_path
     before, after = load_snapshot(first), load_snapshot(second)
     comparable, reason = ids_comparable(before, after, first, second)
     assert comparable is expected, reason
-    kept = row_of(diff_snapshots(before, after, comparable), "Kept")
+    kept = row_of(diff_snapshots(HeapAnalysis(before), HeapAnalysis(after), comparable), "Kept")
     assert kept.count_delta == 200
     assert kept.new == (200 if expected else None)

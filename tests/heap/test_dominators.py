@@ -5,14 +5,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from memtui.heap.classes import classify
-from memtui.heap.dominators import (
-    DominatorTree,
-    class_retained_sizes,
-    dominators,
-    essential_edges,
-    retained_sizes,
-)
+from memtui.heap.dominators import essential_edge_bits
+from memtui.heap.pipeline import HeapAnalysis
 from memtui.heap.snapshot import HeapSnapshot, NodeLocations, SnapshotMeta, load_snapshot
 from tests.nodeproc import node_binary, node_majors, start_node
 
@@ -29,8 +23,16 @@ def kept_snapshot(request, tmp_path_factory) -> HeapSnapshot:
     return load_snapshot(out / "before.heapsnapshot")
 
 
+def dominators(snapshot: HeapSnapshot) -> np.ndarray:
+    return HeapAnalysis(snapshot).dominator_tree.idom
+
+
+def retained_sizes(snapshot: HeapSnapshot) -> np.ndarray:
+    return HeapAnalysis(snapshot).retained_sizes
+
+
 def objects_of(snapshot: HeapSnapshot, label: str) -> np.ndarray:
-    table = classify(snapshot)
+    table = HeapAnalysis(snapshot).classes
     wanted = [i for i, name in enumerate(table.names) if name == label]
     return np.flatnonzero(np.isin(table.node_class, wanted))
 
@@ -40,7 +42,8 @@ def reference_dominators(snapshot: HeapSnapshot) -> list[int]:
 
     Nodes without any essential retainer hang from the root, as in DevTools.
     """
-    keep = essential_edges(snapshot)
+    keep = np.unpackbits(essential_edge_bits(snapshot), count=snapshot.edge_count,
+                         bitorder="little").astype(bool)
     n, root = snapshot.node_count, snapshot.root
     successors: list[list[int]] = [[] for _ in range(n)]
     predecessors: list[list[int]] = [[] for _ in range(n)]
@@ -95,46 +98,46 @@ def test_dominators_match_an_independent_algorithm(kept_snapshot):
 
 
 def test_root_retains_the_whole_heap(kept_snapshot):
-    table = classify(kept_snapshot)
+    table = HeapAnalysis(kept_snapshot).classes
     retained = retained_sizes(kept_snapshot)
     assert retained[kept_snapshot.root] == int(table.node_self_size.sum())
     assert (retained >= table.node_self_size).all()
 
 
 def test_holder_retains_its_array_buffer(kept_snapshot):
-    tree = DominatorTree.build(kept_snapshot)
-    sizes = classify(kept_snapshot).node_self_size
+    analysis = HeapAnalysis(kept_snapshot)
+    tree, sizes, retained = analysis.dominator_tree, analysis.shallow_sizes, analysis.retained_sizes
     (holder,) = objects_of(kept_snapshot, "Holder")
     held = np.flatnonzero(tree.idom == holder)
     buffers = [b for b in held.tolist() if kept_snapshot.node_name_str(b) == "ArrayBuffer"]
     assert len(buffers) == 1
     buffer = buffers[0]
-    assert tree.retained[buffer] - sizes[buffer] == ARRAY_BUFFER_BYTES
-    assert tree.retained[holder] == sizes[holder] + tree.retained[held].sum()
-    assert tree.retained[holder] > ARRAY_BUFFER_BYTES
+    assert retained[buffer] - sizes[buffer] == ARRAY_BUFFER_BYTES
+    assert retained[holder] == sizes[holder] + retained[held].sum()
+    assert retained[holder] > ARRAY_BUFFER_BYTES
 
 
 def test_class_retained_size_counts_only_outermost_objects(kept_snapshot):
-    table = classify(kept_snapshot)
-    tree = DominatorTree.build(kept_snapshot, table.node_self_size)
-    by_class = class_retained_sizes(tree, table.node_class, table.node_self_size,
-                                    len(table.names))
+    analysis = HeapAnalysis(kept_snapshot)
+    table, tree, by_class = analysis.classes, analysis.dominator_tree, analysis.class_retained_sizes
+    retained = analysis.retained_sizes
     links = objects_of(kept_snapshot, "Link")
     assert len(links) == 10
-    head = links[np.argmax(tree.retained[links])]
+    head = links[np.argmax(retained[links])]
     assert all(tree.idom[link] != link for link in links)
-    assert by_class[table.node_class[head]] == tree.retained[head]
+    assert by_class[table.node_class[head]] == retained[head]
     kept = objects_of(kept_snapshot, "Kept")
-    assert by_class[table.node_class[kept[0]]] == tree.retained[kept].sum()
+    assert by_class[table.node_class[kept[0]]] == retained[kept].sum()
 
 
-def test_preorder_intervals_nest_along_the_tree(kept_snapshot):
-    tree = DominatorTree.build(kept_snapshot)
-    entry, exit_ = tree.preorder
-    assert np.unique(entry).size == kept_snapshot.node_count
+def test_dfs_order_puts_every_node_after_its_dominator(kept_snapshot):
+    tree = HeapAnalysis(kept_snapshot).dominator_tree
+    assert np.unique(tree.order).size == kept_snapshot.node_count
+    position = np.empty(kept_snapshot.node_count, dtype=np.int64)
+    position[tree.order] = np.arange(kept_snapshot.node_count)
     children = np.flatnonzero(np.arange(kept_snapshot.node_count) != kept_snapshot.root)
-    parents = tree.idom[children]
-    assert ((entry[parents] < entry[children]) & (exit_[children] <= exit_[parents])).all()
+    assert (position[tree.idom[children]] < position[children]).all()
+    assert tree.order[0] == kept_snapshot.root
 
 
 EDGE_TYPES = ("context", "element", "property", "internal", "hidden", "shortcut", "weak")

@@ -1,6 +1,7 @@
 """The summary and diff documents and their tables, from snapshots of a real Node program."""
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -8,6 +9,7 @@ import pytest
 
 from memtui.errors import UsageError
 from memtui.heap.capture_record import record_path
+from memtui.heap.pipeline import HeapAnalysis
 from memtui.heap.report import (
     DIFF_COLUMNS,
     SOURCE_FIELDS,
@@ -19,7 +21,7 @@ from memtui.heap.report import (
     summary_json,
     summary_table,
 )
-from memtui.heap.snapshot import load_snapshot
+from tests.cli_helpers import run_memtui
 from tests.nodeproc import node_binary, node_majors, start_node
 
 SUMMARY_KEYS = {"class", "count", "self_size", "retained_size", "location", "file", "line",
@@ -61,8 +63,9 @@ def kept_row(rows):
 
 
 def test_summary_json_follows_the_contract(files):
-    snapshot = load_snapshot(files.before)
-    summary = summary_json(files.before, snapshot, top=None)
+    analysis = HeapAnalysis.of_file(files.before)
+    snapshot = analysis.snapshot
+    summary = summary_json(files.before, analysis, top=None)
     assert set(summary) == {"file", "nodes", "edges", "self_size", "classes"}
     assert summary["file"] == str(files.before)
     assert (summary["nodes"], summary["edges"]) == (snapshot.node_count, snapshot.edge_count)
@@ -75,7 +78,7 @@ def test_summary_json_follows_the_contract(files):
 
 
 def test_summary_rows_for_known_classes(files):
-    summary = summary_json(files.before, load_snapshot(files.before), top=None)
+    summary = summary_json(files.before, HeapAnalysis.of_file(files.before), top=None)
     kept = kept_row(summary["classes"])
     assert kept["count"] == 1000
     assert kept["retained_size"] == kept["self_size"]
@@ -88,13 +91,13 @@ def test_located_classes_name_their_file_line_and_column(files, monkeypatch):
     """Relative to memtui's directory without a capture record, to the target's with one."""
     script = Path(__file__).parents[1] / "node" / "heap_diff_kept.js"
     monkeypatch.chdir(script.parents[2])
-    kept = kept_row(summary_json(files.before, load_snapshot(files.before))["classes"])
+    kept = kept_row(summary_json(files.before, HeapAnalysis.of_file(files.before))["classes"])
     assert (kept["file"], kept["line"]) == ("tests/node/heap_diff_kept.js", 10)
     assert kept["column"] > 1
     sidecar = record_path(files.before)
     sidecar.write_text(json.dumps({"pid": 1, "session": "s", "cwd": str(script.parent)}))
     try:
-        summary = summary_json(files.before, load_snapshot(files.before))
+        summary = summary_json(files.before, HeapAnalysis.of_file(files.before))
     finally:
         sidecar.unlink()
     kept = kept_row(summary["classes"])
@@ -105,7 +108,7 @@ def test_located_classes_name_their_file_line_and_column(files, monkeypatch):
 
 
 def test_summary_top_keeps_the_largest(files):
-    snapshot = load_snapshot(files.before)
+    snapshot = HeapAnalysis.of_file(files.before)
     everything = summary_json(files.before, snapshot)["classes"]
     assert summary_json(files.before, snapshot, top=3)["classes"] == everything[:3]
     with pytest.raises(UsageError, match="--top"):
@@ -113,7 +116,7 @@ def test_summary_top_keeps_the_largest(files):
 
 
 def test_summary_table_is_aligned(files):
-    summary = summary_json(files.before, load_snapshot(files.before), top=5)
+    summary = summary_json(files.before, HeapAnalysis.of_file(files.before), top=5)
     lines = summary_table(summary).splitlines()
     assert lines[0].startswith(f"{files.before}: ")
     header, *rows = lines[2:]
@@ -123,11 +126,54 @@ def test_summary_table_is_aligned(files):
     assert all(row[column_end - 1] == "B" for row in rows)
 
 
+def test_summary_sections_beyond_classes(files):
+    analysis = HeapAnalysis.of_file(files.before)
+    plain = summary_json(files.before, analysis, top=3)
+    document = summary_json(files.before, analysis, top=3, statistics=True, strings=4,
+                            largest=5)
+    assert set(document) - set(plain) == {"statistics", "duplicate_strings", "largest_objects"}
+    stats = document["statistics"]
+    assert stats["total"] == sum(stats[k] for k in ("code", "strings", "js_arrays",
+                                                    "typed_arrays", "system",
+                                                    "other_js_objects", "other_native"))
+    assert len(document["duplicate_strings"]) == 4
+    assert set(document["duplicate_strings"][0]) == {"value", "count", "self_size",
+                                                     "retained_size", "wasted_size"}
+    largest = document["largest_objects"]
+    assert len(largest) == 5
+    assert [o["retained_size"] for o in largest] == sorted(
+        (o["retained_size"] for o in largest), reverse=True)
+    json.dumps(document)
+    text = summary_table(document)
+    for heading in ("Statistics", "Duplicated string", "Largest object", "Typed arrays"):
+        assert heading in text
+    for flag, options in (("--strings", {"strings": 0}), ("--largest", {"largest": -1})):
+        with pytest.raises(UsageError, match=flag):
+            summary_json(files.before, analysis, **options)
+
+
+def test_summary_without_a_usable_compile_cache_still_answers(files, tmp_path):
+    """A cache directory that cannot be created: memtui compiles in the process, says so
+    on one line, and prints the same document."""
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("")
+    env = {**os.environ, "XDG_CACHE_HOME": str(blocker)}
+    env.pop("NUMBA_CACHE_DIR", None)
+    uncached = run_memtui("summary", "--json", str(files.before), env=env, timeout=120)
+    assert uncached.returncode == 0, uncached.stderr
+    assert uncached.stderr.startswith("memtui: compiled heap code is not cached (cannot "
+                                      f"create {blocker}")
+    assert uncached.stderr.count("\n") == 1
+    cached = run_memtui("summary", "--json", str(files.before))
+    assert cached.stderr == ""
+    assert json.loads(uncached.stdout) == json.loads(cached.stdout)
+
+
 def test_diff_json_follows_the_contract(files, comparable_diff):
     document = diff_json(files.before, files.after, comparable_diff)
     assert document["ids_comparable"] is True
     assert document["before"]["file"] == str(files.before)
-    assert document["after"]["nodes"] == comparable_diff.after.node_count
+    assert document["after"]["nodes"] == comparable_diff.after.snapshot.node_count
     assert document["before"]["taken_at"] is None
     assert all(tuple(row) == DIFF_COLUMNS + SOURCE_FIELDS for row in document["rows"])
     kept = kept_row(document["rows"])
@@ -218,6 +264,6 @@ def test_diff_table_names_the_heap_and_the_file_size(files, comparable_diff):
 
 
 def test_summary_table_names_its_size_the_heap(files):
-    summary = summary_json(files.before, load_snapshot(files.before))
+    summary = summary_json(files.before, HeapAnalysis.of_file(files.before))
     assert summary_table(summary).splitlines()[0].endswith(
         f" edges, heap {human_bytes(summary['self_size'])}")

@@ -83,3 +83,19 @@ def test_no_chain_uses_a_weak_edge(snapshot, index):
 def test_retainer_chain_matches_the_index(snapshot, index):
     kept = objects_named(snapshot, "Kept")[0]
     assert retainer_chain(snapshot, kept) == index.chain(kept)
+
+
+def test_element_indexes_beyond_the_strings_table_are_followed(builder, tmp_path):
+    """An element edge is named by its index, which can exceed the number of strings (an
+    array of 30,000 listeners in a small heap): the search reads it as no WeakMap edge."""
+    holder = builder.node("object", "Holder", 32)
+    builder.edge(0, "shortcut", "global", holder)
+    array = builder.node("array", "", 16)
+    builder.edge(holder, "internal", "elements", array)
+    item = builder.node("object", "Item", 24)
+    builder.edge(array, "element", 30_000, item)
+    snapshot = load_snapshot(builder.write(tmp_path / "wide.heapsnapshot"))
+    assert len(snapshot.strings) < 30_000
+    chain = RetainerIndex(snapshot).chain(item)
+    assert chain is not None
+    assert [step.edge for step in chain.steps] == ["global", "{elements}", "[30000]"]

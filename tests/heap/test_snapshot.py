@@ -214,6 +214,10 @@ class TestBadFiles:
         (lambda d: d["nodes"].__setitem__(7, -1), "negative number"),
         (lambda d: d["edges"].__setitem__(0, "x"), "not a non-negative integer"),
         (lambda d: d.update(strings=["", 5]), "not a string"),
+        (lambda d: d["snapshot"].update(root_index=500), "root_index 500 is not one of its"),
+        (lambda d: d.update(nodes=[], edges=[]) or d["snapshot"].update(node_count=0,
+                                                                       edge_count=0),
+         "root_index 0 is not one of its 0 nodes"),
     ])
     def test_inconsistent_contents(self, tmp_path, valid_text, edit, pattern):
         data = json.loads(valid_text)

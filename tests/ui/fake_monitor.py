@@ -72,6 +72,8 @@ class FakeMonitor:
         self.next_index = 0
         self.closed = False
         self.exit_reason = None
+        self.follow = False
+        self.can_follow = False
         self.close_calls = 0
         self.close_release: asyncio.Event | None = None
         self.gc_result = GcResult(52 * MIB, 40 * MIB, 0.12)

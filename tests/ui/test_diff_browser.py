@@ -3,23 +3,29 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import shutil
 import threading
 from pathlib import Path
 
 import pytest
-from textual.widgets import DataTable, Input, Label
+from rich.console import Console
+from rich.table import Table
+from textual.widgets import DataTable, Input, Label, Static
 
 from memtui.demo import start_demo, stop_demo
 from memtui.events import SnapshotSaved
 from memtui.heap.capture_record import record_path
+from memtui.heap.pipeline import HeapAnalysis
 from memtui.heap.snapshot import load_snapshot
 from memtui.monitor import Monitor
 from memtui.ui.screens.diff import AnalysisCancelled, DiffBrowser, SnapshotCache
+from memtui.ui.screens.heap_statistics import HeapStatisticsScreen
 from memtui.ui.screens.help import HelpScreen
 from memtui.ui.screens.snapshots import SnapshotListScreen
 from memtui.ui.widgets.tables import ClassesTable, RowTable
+from memtui.units import format_bytes
 from tests.leaks import capture_leak
 from tests.nodeproc import SCRIPTS, node_binary, node_majors
 from tests.ui.fake_monitor import MIB, T0
@@ -106,9 +112,14 @@ class TestComparison:
         async with app.run_test(size=LARGE) as pilot:
             await open_diff(pilot, fake, snapshot_pair)
             assert column_titles(app) == ["Class", "# New", "# Deleted", "# Delta",
-                                          "Alloc. Size", "Freed Size", "Size Delta"]
+                                          "Alloc. Size", "Freed Size", "Retained",
+                                          "Size Delta"]
             top = class_rows(app)[0]
             assert top[:4] == ["Order  diff_orders.js:4:14", "500", "0", "+500"]
+            after = HeapAnalysis(load_snapshot(snapshot_pair[1].path))
+            (order,) = [r for r in after.class_rows() if r.label == "Order"]
+            assert top[6] == format_bytes(order.retained_size)
+            assert order.retained_size >= order.self_size
             assert app.screen.query_one("#diff-title", Label).content == (
                 "Comparing the snapshot of 10:31:40 (before) → the snapshot of 10:32:40 (after)")
 
@@ -133,6 +144,25 @@ class TestComparison:
             assert str(objects.get_row_at(0)[0]).startswith("Order @")
             title = str(app.screen.query_one("#diff-objects-title", Label).content)
             assert title.startswith("Order at diff_orders.js:4:14: 500 new objects")
+            assert [str(c.label) for c in objects.ordered_columns] == [
+                "Object", "Distance", "Self Size", "Retained Size ▼"]
+            listed = browser(app).listed_objects
+            retained = [o.retained for o in listed]
+            assert retained == sorted(retained, reverse=True)
+            assert all(o.retained >= o.size for o in listed)
+            tree = after.retained_sizes
+            assert all(tree[o.node] == o.retained for o in listed)
+            assert str(objects.get_row_at(0)[3]) == format_bytes(retained[0])
+            await pilot.press("r")
+            assert [o.retained for o in browser(app).listed_objects] == sorted(retained)
+            x = sum(column.get_render_width(objects) for column in objects.ordered_columns[:2])
+            await pilot.click(objects, offset=(x + 2, 0))
+            await wait_until(pilot, lambda: browser(app).objects_sort[0] == "self_size")
+            sizes = [o.size for o in browser(app).listed_objects]
+            assert sizes == sorted(sizes, reverse=True)
+            await pilot.press("o")
+            assert browser(app).objects_sort == ("retained", True)
+            objects.move_cursor(row=0)
 
             await pilot.press("enter")
             await wait_until(pilot, lambda: browser(app).level == "retainers", timeout=30)
@@ -161,6 +191,21 @@ class TestComparison:
             deleted = [int(row[2].replace(",", "")) for row in class_rows(app)]
             assert deleted == sorted(deleted, reverse=True)
             assert str(table.ordered_columns[2].label) == "# Deleted ▼"
+
+    async def test_retained_sizes_stay_longer_than_alloc_and_freed(self, make_app,
+                                                                   snapshot_pair):
+        """Retained is given up after Freed Size, Alloc. Size and Size Delta: at 90 and
+        100 columns it shows, and the class keeps room for where it is defined."""
+        app, fake = make_app()
+        async with app.run_test(size=(100, 40)) as pilot:
+            await open_diff(pilot, fake, snapshot_pair)
+            assert column_titles(app) == ["Class", "# New", "# Deleted", "# Delta",
+                                          "Alloc. Size", "Retained", "Size Delta"]
+            assert class_rows(app)[0][0] == "Order  diff_orders.js:4:14"
+            await pilot.resize_terminal(90, 40)
+            await wait_until(pilot, lambda: "Alloc. Size" not in column_titles(app))
+            assert column_titles(app) == ["Class", "# New", "# Deleted", "# Delta",
+                                          "Retained", "Size Delta"]
 
     async def test_reopening_reuses_the_parsed_snapshots(self, make_app, snapshot_pair):
         loads = []
@@ -245,8 +290,8 @@ class TestColumns:
             dropped = [c.title for c in browser(app).fit.dropped]
             if dropped:
                 assert "no room for " + ", ".join(dropped) in view_state(app)
-            assert dropped == [t for t in ("Freed Size", "Alloc. Size", "Size Delta")
-                               if t not in titles]
+            assert dropped == [t for t in ("Freed Size", "Alloc. Size", "Size Delta",
+                                           "Retained") if t not in titles]
 
     async def test_widening_the_terminal_brings_the_columns_back(self, make_app,
                                                                  snapshot_pair):
@@ -330,6 +375,7 @@ class TestLeaks:
             assert group.parent is function
             assert class_rows(app)[1][0] == "LeakFunc()  leak_listener.js:8:41"
             assert group.row.new == 500
+            assert group.row.retained_after >= group.row.size_delta > 0
             groups = [line.row for line in browser(app).listed if line.parent is function]
             assert sum(g.new for g in groups) == function.new
             assert sum(g.size_delta for g in groups) == function.size_delta
@@ -355,10 +401,16 @@ class TestLeaks:
             await open_diff(pilot, fake, leaks("closure"))
             await pilot.press("slash", *"longStr", "enter", "enter")
             await wait_until(pilot, lambda: browser(app).level == "objects")
-            assert column_titles(app, "#diff-objects") == ["Object", "Distance", "Self Size"]
+            assert column_titles(app, "#diff-objects") == ["Object", "Distance", "Self Size",
+                                                           "Retained Size"]
             objects = browser(app).objects
             assert {o.size for o in objects} == {objects[0].size}
-            assert objects[0].distance == max(o.distance for o in objects) > 2000
+            assert objects[0].retained == max(o.retained for o in objects)
+            assert objects[0].distance == min(o.distance for o in objects)
+            while browser(app).objects_sort != ("distance", True):
+                await pilot.press("o")
+            farthest = browser(app).listed_objects[0]
+            assert farthest.distance == max(o.distance for o in objects) > 2000
             await pilot.press("enter")
             await wait_until(pilot, lambda: browser(app).level == "retainers", timeout=30)
             chain = lines(app, "#diff-retainers")
@@ -388,7 +440,8 @@ class TestLeaks:
 
 
 class TestDemo:
-    """In the demo's diff, the leaking SessionRecord is the first row (issue 10.5)."""
+    """In the demo's diff, the leaking SessionRecord is the first row (issue 10.5), with its
+    retained size and that of each new record (issue 13.3)."""
 
     async def test_session_records_lead_the_demo_diff(self, make_app, tmp_path, system_node):
         process = start_demo(system_node)
@@ -409,6 +462,22 @@ class TestDemo:
             assert "leaky_app.js:9:14" in class_rows(app)[0][0]
             assert view_state(app).startswith("Your classes first")
 
+            await pilot.resize_terminal(120, 40)
+            await wait_until(pilot, lambda: "Retained" in column_titles(app))
+            record = browser(app).listed[0].row
+            after = HeapAnalysis.of_file(second.path)
+            (expected,) = [row for row in after.class_rows() if row.label == "SessionRecord"]
+            assert record.retained_after == expected.retained_size >= record.size_delta > 0
+            retained = class_rows(app)[0][column_titles(app).index("Retained")]
+            assert retained == format_bytes(expected.retained_size)
+            await pilot.press("enter")
+            await wait_until(pilot, lambda: browser(app).level == "objects")
+            objects = browser(app).listed_objects
+            assert column_titles(app, "#diff-objects")[-1] == "Retained Size"
+            assert [o.retained for o in objects] == sorted((o.retained for o in objects),
+                                                           reverse=True)
+            assert all(o.retained >= o.size for o in objects)
+
 
 class TestNotComparable:
     """Snapshots of two inspector sessions show count and size deltas, and say so."""
@@ -425,7 +494,7 @@ class TestNotComparable:
             await open_diff(pilot, fake, copies)
             assert "not comparable" in str(
                 app.screen.query_one("#diff-message", Label).content)
-            assert column_titles(app) == ["Class", "# Delta", "Size Delta"]
+            assert column_titles(app) == ["Class", "# Delta", "Retained", "Size Delta"]
             assert labels(app)[0] == "Order"
             assert class_rows(app)[0][1] == "+500"
             assert "enter" not in app.screen.query_one("#diff-filter", Input).placeholder
@@ -433,6 +502,74 @@ class TestNotComparable:
             assert browser(app).level == "classes"
             assert "cannot be told apart" in str(
                 app.screen.query_one("#diff-message", Label).content)
+
+
+class TestStatistics:
+    """`t` shows DevTools' Statistics, duplicated strings and largest objects of the after
+    snapshot, computed off the event loop."""
+
+    async def test_statistics_of_the_after_snapshot(self, make_app, snapshot_pair):
+        app, fake = make_app()
+        async with app.run_test(size=LARGE) as pilot:
+            await open_diff(pilot, fake, snapshot_pair)
+            await pilot.press("t")
+            await wait_until(pilot, lambda: isinstance(app.screen, HeapStatisticsScreen)
+                             and app.screen.query_one("#statistics-step", Label).content == ""
+                             and rendered(app, "#statistics-largest"), timeout=30)
+            after = HeapAnalysis(load_snapshot(snapshot_pair[1].path))
+            stats = after.statistics
+            categories = rendered(app, "#statistics-categories")
+            for name, size in stats.rows():
+                assert any(line.split("  ")[0].strip() == name and format_bytes(size) in line
+                           for line in categories.splitlines()), name
+            assert f"Total {format_bytes(stats.total)}" in " ".join(categories.split())
+            largest = rendered(app, "#statistics-largest").splitlines()
+            top = after.largest_objects(1)[0]
+            assert largest[1].startswith(top.label)
+            strings = rendered(app, "#statistics-strings")
+            assert strings.startswith("Duplicated strings")
+            await pilot.press("escape")
+            assert isinstance(app.screen, SnapshotListScreen)
+            await pilot.press("t")
+            assert isinstance(app.screen, HeapStatisticsScreen)
+            await pilot.press("t")
+            assert isinstance(app.screen, SnapshotListScreen)
+            await pilot.press("t", "q")
+            await wait_until(pilot, lambda: not app.is_running, what="app exited")
+        assert fake.closed
+
+
+    async def test_help_lists_the_statistics_keys_and_fits_80x24(self, make_app,
+                                                                 snapshot_pair):
+        app, fake = make_app()
+        async with app.run_test(size=SMALL) as pilot:
+            await open_diff(pilot, fake, snapshot_pair)
+            await pilot.press("t")
+            screen = app.screen
+            assert isinstance(screen, HeapStatisticsScreen)
+            await pilot.press("question_mark")
+            help_screen = app.screen
+            assert isinstance(help_screen, HelpScreen)
+            assert help_screen.page.title == "memtui keys: the statistics of a snapshot"
+            listed = " ".join(key for key, _ in help_screen.page.keys).split()
+            for binding in HeapStatisticsScreen.BINDINGS:
+                for key in binding.key.split(","):
+                    assert KEY_NAMES.get(key, key) in listed, binding
+            await assert_fits(pilot, help_screen)
+            await pilot.press("escape")
+            assert app.screen is screen
+            await pilot.press("escape")
+            assert isinstance(app.screen, SnapshotListScreen)
+
+
+def rendered(app, selector: str) -> str:
+    """The text of a Static holding a Rich table, as a 200-column terminal shows it."""
+    content = app.screen.query_one(selector, Static).content
+    if not isinstance(content, Table):
+        return ""
+    console = Console(width=200, record=True, file=io.StringIO())
+    console.print(content)
+    return console.export_text()
 
 
 class TestFewerThanTwo:
@@ -444,7 +581,7 @@ class TestFewerThanTwo:
         app, fake = make_app()
         async with app.run_test(size=LARGE) as pilot:
             await open_diff(pilot, fake, snapshot_pair[1:])
-            assert column_titles(app) == ["Class", "Count", "Self Size"]
+            assert column_titles(app) == ["Class", "Count", "Self Size", "Retained Size"]
             assert "take two snapshots with `s` to compare them" in str(
                 app.screen.query_one("#diff-message", Label).content)
             placeholder = app.screen.query_one("#diff-filter", Input).placeholder

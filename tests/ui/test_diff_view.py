@@ -58,14 +58,19 @@ def test_expanded_sub_groups_follow_their_class_and_a_name_filter_finds_them():
 def test_columns_given_up_in_order_never_the_sorted_one():
     rows = list_rows(DATA, ViewOptions(), DIFF_COLUMNS).rows
     wide = fit_columns(DIFF_COLUMNS, rows, 200, "size_delta", True)
-    assert (len(wide.columns), wide.dropped) == (7, [])
+    assert (len(wide.columns), wide.dropped) == (8, [])
     narrow = fit_columns(DIFF_COLUMNS, rows, 78, "size_delta", True)
-    assert [c.title for c in narrow.dropped] == ["Freed Size", "Alloc. Size"]
+    assert [c.title for c in narrow.dropped] == ["Freed Size", "Alloc. Size", "Retained"]
     assert narrow.widths["class"] >= MIN_CLASS_WIDTH
     by_alloc = fit_columns(DIFF_COLUMNS, rows, 78, "alloc_size", False)
-    assert [c.title for c in by_alloc.dropped] == ["Freed Size", "Size Delta"]
+    assert [c.title for c in by_alloc.dropped] == ["Freed Size", "Size Delta", "Retained"]
     used = sum(width + 2 for width in narrow.widths.values())
     assert used <= 78
+    wider = fit_columns(DIFF_COLUMNS, rows, 90, "size_delta", True)
+    assert [c.title for c in wider.dropped] == ["Freed Size", "Alloc. Size"]
+    by_retained = fit_columns(DIFF_COLUMNS, rows, 66, "retained", True)
+    assert [c.title for c in by_retained.dropped] == ["Freed Size", "Alloc. Size",
+                                                      "Size Delta"]
 
 
 def test_the_class_cell_names_sub_groups_and_shortens_the_location():

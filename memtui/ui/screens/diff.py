@@ -8,6 +8,7 @@ import dataclasses
 import threading
 import time
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar, Literal
@@ -25,27 +26,23 @@ from textual.worker import get_current_worker
 from memtui.errors import MemtuiError
 from memtui.events import SnapshotSaved
 from memtui.heap.chains import ChainLine, chain_lines, object_line
-from memtui.heap.classes import ClassTable, classify, summarize
 from memtui.heap.diff import (
     HeapDiff,
+    diff_groups,
     diff_snapshots,
     ids_comparable,
     new_objects,
 )
-from memtui.heap.groups import (
-    GroupKey,
-    class_members,
-    diff_groups,
-    has_groups,
-    in_group,
-    summary_groups,
-)
-from memtui.heap.retainers import SYSTEM_DISTANCE, RetainerIndex
+from memtui.heap.groups import GroupKey, has_groups
+from memtui.heap.pipeline import HeapAnalysis
+from memtui.heap.retainers import SYSTEM_DISTANCE
 from memtui.heap.scripts import SourceFiles, source_files
 from memtui.heap.snapshot import HeapSnapshot, load_snapshot
 from memtui.ui.diff_view import (
     CLASS_COLUMN,
     DIFF_COLUMNS,
+    OBJECT_COLUMNS,
+    OBJECTS_SORTED_BY,
     SUMMARY_COLUMNS,
     ClassData,
     ClassKey,
@@ -54,12 +51,14 @@ from memtui.ui.diff_view import (
     ListedObject,
     ListedRow,
     Listing,
+    TableRow,
     ViewOptions,
     class_cell,
     column_titles,
     fit_columns,
     key_of,
     list_rows,
+    sort_objects,
 )
 from memtui.ui.messages import (
     AnalysisFailed,
@@ -69,8 +68,8 @@ from memtui.ui.messages import (
     RetainersReady,
     SummaryReady,
 )
+from memtui.ui.screens.heap_statistics import HeapStatisticsScreen
 from memtui.ui.widgets.tables import ClassesTable, RowTable
-from memtui.units import format_bytes
 
 MAX_LISTED_OBJECTS = 2000
 COMPARE_HINT = "take two snapshots with `s` to compare them"
@@ -79,23 +78,14 @@ VIEWS: dict[Level, str] = {"classes": "diff-classes-view", "objects": "diff-obje
                            "retainers": "diff-retainers-view"}
 TABLES: dict[Level, str] = {"classes": "#diff-classes", "objects": "#diff-objects",
                             "retainers": "#diff-retainers"}
-CLASS_TABLE_ACTIONS = ("next_sort", "reverse_sort", "filter", "toggle_program_first",
-                       "toggle_unchanged")
+CLASS_TABLE_ACTIONS = ("filter", "toggle_program_first", "toggle_unchanged")
+SORT_ACTIONS = ("next_sort", "reverse_sort")
 Mode = Literal["diff", "not-comparable", "summary"]
 HINTS: dict[Mode, str] = {
     "diff": "/ filters by name · enter lists a class's new objects · → its sub-groups",
     "not-comparable": "/ filters by name · → shows a class's sub-groups",
     "summary": "/ filters by name · enter lists a class's objects · → its sub-groups",
 }
-
-
-@dataclass
-class LoadedSnapshot:
-    """A parsed snapshot with its classes; the retainer index is built on first use."""
-
-    snapshot: HeapSnapshot
-    classes: ClassTable
-    retainers: RetainerIndex | None = None
 
 
 @dataclass(frozen=True)
@@ -108,12 +98,12 @@ class CachedDiff:
 
 
 class SnapshotCache:
-    """Parsed snapshots by path, at most `capacity`, plus the latest diff between two of them."""
+    """Analysed snapshots by path, at most `capacity`, plus the latest diff between two."""
 
     def __init__(self, load: Callable[..., HeapSnapshot] = load_snapshot, capacity: int = 2):
         self.load = load
         self.capacity = capacity
-        self.entries: dict[Path, LoadedSnapshot] = {}
+        self.entries: dict[Path, HeapAnalysis] = {}
         self.diff: CachedDiff | None = None
         self.lock = threading.Lock()
 
@@ -125,19 +115,17 @@ class SnapshotCache:
             if self.diff is not None and not set(self.diff.paths) <= set(paths):
                 self.diff = None
 
-    def cached(self, path: Path) -> LoadedSnapshot | None:
+    def cached(self, path: Path) -> HeapAnalysis | None:
         with self.lock:
             return self.entries.get(path)
 
-    def get(self, path: Path, on_progress: Callable[[float], None],
-            on_classify: Callable[[], None]) -> LoadedSnapshot:
-        """The snapshot at `path`, parsed and classified unless already cached."""
+    def get(self, path: Path, on_progress: Callable[[float], None]) -> HeapAnalysis:
+        """The analysis of the snapshot at `path`, parsed unless already cached (its passes
+        run when first asked for)."""
         entry = self.cached(path)
         if entry is not None:
             return entry
-        snapshot = self.load(path, on_progress=on_progress)
-        on_classify()
-        entry = LoadedSnapshot(snapshot, classify(snapshot))
+        entry = HeapAnalysis(self.load(path, on_progress=on_progress))
         with self.lock:
             self.entries[path] = entry
             while len(self.entries) > self.capacity:
@@ -150,16 +138,25 @@ class AnalysisCancelled(Exception):
 
 
 def compared_classes(diff: HeapDiff, files: SourceFiles) -> ClassData:
-    """A comparison's rows and the sub-groups of its grouped classes."""
-    groups = {key_of(row): diff_groups(diff, row.label, row.location)
+    """A comparison's rows and the sub-groups of its grouped classes, with retained sizes."""
+    groups = {key_of(row): diff_groups(diff, row.label, row.location, retained=True)
               for row in diff.rows if has_groups(row.label)}
     return ClassData(diff.rows, groups, files)
 
 
+def summarized_classes(analysis: HeapAnalysis, files: SourceFiles) -> ClassData:
+    """A snapshot's classes and the sub-groups of its grouped classes."""
+    rows = analysis.class_rows()
+    groups = {key_of(row): analysis.group_rows(row.label, row.location)
+              for row in rows if has_groups(row.label)}
+    return ClassData(rows, groups, files)
+
+
 class DiffBrowser(Vertical):
     """Classes by size delta, filterable and sortable, the program's own first; enter goes
-    down to objects and then to what keeps one alive. `analyse` starts the work for the
-    picked snapshots."""
+    down to objects (sortable, those retaining most first) and then to what keeps one alive;
+    `t` shows the statistics of the after (or only) snapshot. `analyse` starts the work for
+    the picked snapshots."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("o", "next_sort", "sort", id="diff.sort"),
@@ -167,6 +164,7 @@ class DiffBrowser(Vertical):
         Binding("slash", "filter", "filter", key_display="/", id="diff.filter"),
         Binding("i", "toggle_program_first", "internals", show=False, id="diff.internals"),
         Binding("u", "toggle_unchanged", "unchanged", show=False, id="diff.unchanged"),
+        Binding("t", "statistics", "statistics", id="diff.statistics"),
     ]
 
     def __init__(self, cache: SnapshotCache, *, id: str | None = None):
@@ -179,6 +177,8 @@ class DiffBrowser(Vertical):
         self.listing = Listing([])
         self.fit = ColumnFit([], {}, [])
         self.objects: list[ListedObject] = []
+        self.listed_objects: list[ListedObject] = []
+        self.objects_sort = (OBJECTS_SORTED_BY, True)
         self.chain: list[ChainLine] = []
         self.object_text = ""
         self.focus_when_ready = True
@@ -231,11 +231,13 @@ class DiffBrowser(Vertical):
         keys = [("enter", enter),
                 ("→ ←", "show / hide a class's sub-groups (Function, Object, …)"),
                 ("Home End", "first / last line; PgUp PgDn: a page"),
-                ("o r", "sort by the next column / reverse the order"),
+                ("o r", "sort classes or objects by the next column / reverse the order"),
                 ("/", "filter classes and sub-groups by name"),
                 ("i", "V8's internal groups: show / hide, your classes first")]
         if self.mode != "summary":
             keys.append(("u", "classes that did not change: show / hide"))
+        keys.append(("t", "statistics, duplicated strings, largest objects of the "
+                          + ("after snapshot" if self.mode != "summary" else "snapshot")))
         return keys
 
     def say(self, message: str) -> None:
@@ -283,7 +285,7 @@ class DiffBrowser(Vertical):
             self.say(f"One snapshot: {COMPARE_HINT}.")
             self.summarize_one(snapshots[0].path)
 
-    def _loader(self, path: Path) -> LoadedSnapshot:
+    def _loader(self, path: Path) -> HeapAnalysis:
         worker = get_current_worker()
 
         def on_progress(fraction: float) -> None:
@@ -291,14 +293,23 @@ class DiffBrowser(Vertical):
                 raise AnalysisCancelled
             self.post_message(AnalysisProgressed(f"parsing {path.name}…", fraction))
 
-        def on_classify() -> None:
-            if worker.is_cancelled:
-                raise AnalysisCancelled
-            self.post_message(AnalysisProgressed(f"classifying {path.name}…", None))
-
         if self.cache.cached(path) is None:
             on_progress(0.0)
-        return self.cache.get(path, on_progress, on_classify)
+        return self.cache.get(path, on_progress)
+
+    def _steps(self, analysis: HeapAnalysis) -> AbstractContextManager[None]:
+        """Within the block, the passes this worker runs on `analysis` show as progress, and
+        a cancelled worker stops before its next pass."""
+        worker = get_current_worker()
+        path = analysis.snapshot.path
+        name = path.name if path else "the snapshot"
+
+        def on_step(step: str) -> None:
+            if worker.is_cancelled:
+                raise AnalysisCancelled
+            self.post_message(AnalysisProgressed(f"{step} of {name}…", None))
+
+        return analysis.steps_reported_to(on_step)
 
     @work(thread=True, exclusive=True, group="analysis")
     def compare(self, before_path: Path, after_path: Path) -> None:
@@ -315,10 +326,10 @@ class DiffBrowser(Vertical):
             self.post_message(AnalysisProgressed("comparing…", None))
             comparable, reason = ids_comparable(before.snapshot, after.snapshot,
                                                 before_path, after_path)
-            diff = diff_snapshots(before.snapshot, after.snapshot, comparable, reason,
-                                  before.classes, after.classes)
-            files = source_files(after_path, after.snapshot, before.snapshot)
-            data = compared_classes(diff, files)
+            with self._steps(before), self._steps(after):
+                diff = diff_snapshots(before, after, comparable, reason, retained=True)
+                files = source_files(after_path, after.script_names, before.script_names)
+                data = compared_classes(diff, files)
             self.cache.diff = CachedDiff((before_path, after_path), diff, data)
             self.post_message(DiffReady(diff, data))
         except AnalysisCancelled:
@@ -331,12 +342,10 @@ class DiffBrowser(Vertical):
         try:
             self.cache.keep_only([path])
             loaded = self._loader(path)
-            rows = summarize(loaded.snapshot, loaded.classes)
-            groups = {key_of(row): summary_groups(loaded.snapshot, loaded.classes, row.label,
-                                                  row.location)
-                      for row in rows if has_groups(row.label)}
-            data = ClassData(rows, groups, source_files(path, loaded.snapshot))
-            self.post_message(SummaryReady(path, data))
+            with self._steps(loaded):
+                data = summarized_classes(loaded, source_files(path, loaded.script_names))
+                heap_size = int(loaded.shallow_sizes.sum())
+            self.post_message(SummaryReady(path, data, heap_size))
         except AnalysisCancelled:
             return
         except MemtuiError as error:
@@ -452,11 +461,15 @@ class DiffBrowser(Vertical):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """The keys that mean nothing where the user is are not offered: the class table's
-        keys below it, `u` in a summary."""
+        keys below it, sorting in the retainers, `u` in a summary, `t` before results."""
         if action in CLASS_TABLE_ACTIONS and self.level != "classes":
+            return False
+        if action in SORT_ACTIONS and self.level == "retainers":
             return False
         if action == "toggle_unchanged":
             return self.mode != "summary"
+        if action == "statistics":
+            return self.data is not None
         return True
 
     def sort_by(self, key: str) -> None:
@@ -468,13 +481,37 @@ class DiffBrowser(Vertical):
                                                reverse=key != CLASS_COLUMN.key)
         self.fill_classes()
 
+    def sort_objects_by(self, key: str) -> None:
+        """Sort the objects by the column `key`; again on the same column reverses."""
+        current, reverse = self.objects_sort
+        self.objects_sort = (key, not reverse if key == current else key != "object")
+        self.fill_objects()
+
     def action_next_sort(self) -> None:
+        if self.level == "objects":
+            keys = [c.key for c in OBJECT_COLUMNS]
+            self.sort_objects_by(keys[(keys.index(self.objects_sort[0]) + 1) % len(keys)])
+            return
         keys = [c.key for c in self.columns]
         if self.options.sort_key in keys:
             self.sort_by(keys[(keys.index(self.options.sort_key) + 1) % len(keys)])
 
     def action_reverse_sort(self) -> None:
-        self.sort_by(self.options.sort_key)
+        if self.level == "objects":
+            self.sort_objects_by(self.objects_sort[0])
+        else:
+            self.sort_by(self.options.sort_key)
+
+    def action_statistics(self) -> None:
+        """DevTools' Statistics, duplicated strings and largest objects of the after (or
+        only) snapshot, once it is analysed."""
+        path = self.diff.after.snapshot.path if self.diff is not None else self.summary_path
+        analysis = self.cache.cached(path) if path is not None else None
+        if analysis is None:
+            return
+        which = "the after snapshot" if self.diff is not None else "the snapshot"
+        self.app.push_screen(HeapStatisticsScreen(analysis, f"Statistics of {which} "
+                                                            f"({path.name if path else ''})"))
 
     def action_filter(self) -> None:
         self.show_level("classes")
@@ -539,76 +576,98 @@ class DiffBrowser(Vertical):
     @work(thread=True, exclusive=True, group="analysis")
     def list_objects(self, listed: ListedRow) -> None:
         """The new objects of a compared class, or every object of a summary's class (for a
-        sub-group's line, those of the sub-group): largest first, then farthest from the
-        GC roots, as a chain of leaked objects is best read from its far end."""
+        sub-group's line, those of the sub-group): those retaining most first, then the
+        farthest from the GC roots (a chain of leaked objects is best read from its far
+        end), then the largest."""
         owner = listed.parent or listed.row
-        path = self.diff.after.path if self.diff is not None else self.summary_path
-        entry = self.cache.cached(path) if path is not None else None
-        if entry is None:
+        path = self.diff.after.snapshot.path if self.diff is not None else self.summary_path
+        analysis = self.cache.cached(path) if path is not None else None
+        if analysis is None:
             return
-        snapshot, classes = entry.snapshot, entry.classes
-        if self.diff is not None:
-            found = new_objects(self.diff, owner.label, owner.location)
-            nodes = np.array([node for node, _, _ in found], dtype=np.int64)
-            kind = "new objects"
-        else:
-            nodes = class_members(classes, owner.label, owner.location)
-            kind = "objects"
-        if listed.parent is not None:
-            group = GroupKey(listed.row.label, listed.row.location)
-            nodes = nodes[in_group(snapshot, owner.label, nodes, group)]
-        distance = self._retainers(entry).distance
-        sizes = classes.node_self_size[nodes]
-        nodes = nodes[np.lexsort((snapshot.node_id[nodes], -distance[nodes], -sizes))]
-        shown = nodes[:MAX_LISTED_OBJECTS].tolist()
-        objects = [ListedObject(node, object_line(snapshot, classes, node),
-                                int(classes.node_self_size[node]), _distance(int(distance[node])))
-                   for node in shown]
+        try:
+            with self._steps(analysis):
+                objects, count = self._objects_of(analysis, listed, owner)
+        except AnalysisCancelled:
+            return
+        kind = "new objects" if self.diff is not None else "objects"
         files = self.data.files if self.data else SourceFiles({})
         name = f"{listed.row.label} in {owner.label}" if listed.parent else owner.label
         where = files.describe(listed.row.location)
-        title = f"{name}{f' at {where}' if where else ''}: {len(nodes):,} {kind}"
-        if len(shown) < len(nodes):
-            title += f" ({len(shown):,} largest shown)"
+        title = f"{name}{f' at {where}' if where else ''}: {count:,} {kind}"
+        if len(objects) < count:
+            title += f" ({len(objects):,} retaining most shown)"
         if not get_current_worker().is_cancelled:
             self.post_message(ObjectsReady(title + "; enter: what keeps one alive", objects))
 
-    def _retainers(self, entry: LoadedSnapshot) -> RetainerIndex:
-        """The snapshot's retainer index, searched on first use (in the worker)."""
-        if entry.retainers is None:
-            self.post_message(AnalysisProgressed("searching retainers…", None))
-            entry.retainers = RetainerIndex(entry.snapshot)
-        return entry.retainers
+    def _objects_of(self, analysis: HeapAnalysis, listed: ListedRow,
+                    owner: TableRow) -> tuple[list[ListedObject], int]:
+        """The first MAX_LISTED_OBJECTS objects of the line, in order, and how many it has."""
+        snapshot = analysis.snapshot
+        if self.diff is not None:
+            found = new_objects(self.diff, owner.label, owner.location)
+            nodes = np.array([item.node for item in found], dtype=np.int64)
+        else:
+            nodes = analysis.classes.members(owner.label, owner.location)
+        if listed.parent is not None:
+            group = GroupKey(listed.row.label, listed.row.location)
+            members = analysis.sub_groups(owner.label, owner.location).members(group)
+            nodes = nodes[np.isin(nodes, members)]
+        distance = analysis.retainers.distance
+        retained = analysis.retained_sizes
+        sizes = analysis.classes.node_self_size
+        nodes = nodes[np.lexsort((snapshot.node_id[nodes], -sizes[nodes].astype(np.int64),
+                                  -distance[nodes].astype(np.int64), -retained[nodes]))]
+        objects = [ListedObject(node, object_line(analysis, node), int(sizes[node]),
+                                _distance(int(distance[node])), int(retained[node]))
+                   for node in nodes[:MAX_LISTED_OBJECTS].tolist()]
+        return objects, len(nodes)
 
     def on_objects_ready(self, message: ObjectsReady) -> None:
         self.set_class(False, "loading")
         self.objects = message.objects
+        self.objects_sort = (OBJECTS_SORTED_BY, True)
         self.query_one("#diff-objects-title", Label).update(message.title)
+        self.fill_objects()
+        self.show_level("objects")
+
+    def fill_objects(self) -> None:
+        """Rebuild the objects table in the chosen order (the listed objects stay those
+        retaining most, whatever the order)."""
+        key, reverse = self.objects_sort
+        self.listed_objects = sort_objects(self.objects, key, reverse)
         table = self.query_one("#diff-objects", DataTable)
         table.clear(columns=True)
-        table.add_column("Object", key="object")
-        table.add_column(Text("Distance", justify="right"), key="distance")
-        table.add_column(Text("Self Size", justify="right"), key="self_size")
-        for number, listed in enumerate(message.objects):
-            distance = "-" if listed.distance is None else f"{listed.distance:,}"
-            table.add_row(listed.name, Text(distance, justify="right"),
-                          Text(format_bytes(listed.size), justify="right"), key=str(number))
-        self.show_level("objects")
+        titles = column_titles(OBJECT_COLUMNS, key, reverse)
+        for column in OBJECT_COLUMNS:
+            justify: JustifyMethod = "left" if column.key == "object" else "right"
+            table.add_column(Text(titles[column.key], justify=justify), key=column.key)
+        for number, listed in enumerate(self.listed_objects):
+            table.add_row(listed.name, *(Text(column.show(column.value(listed)),
+                                              justify="right")
+                                         for column in OBJECT_COLUMNS[1:]), key=str(number))
+
+    @on(DataTable.HeaderSelected, "#diff-objects")
+    def objects_header_clicked(self, event: DataTable.HeaderSelected) -> None:
+        self.sort_objects_by(str(event.column_key.value))
 
     @on(DataTable.RowSelected, "#diff-objects")
     def object_chosen(self, event: DataTable.RowSelected) -> None:
-        path = self.diff.after.path if self.diff is not None else self.summary_path
-        if path is not None and self.objects:
-            listed = self.objects[event.cursor_row]
+        path = self.diff.after.snapshot.path if self.diff is not None else self.summary_path
+        if path is not None and self.listed_objects:
+            listed = self.listed_objects[event.cursor_row]
             self.find_retainers(path, listed.node, listed.name)
 
     @work(thread=True, exclusive=True, group="analysis")
     def find_retainers(self, path: Path, node: int, name: str) -> None:
-        entry = self.cache.cached(path)
-        if entry is None:
+        analysis = self.cache.cached(path)
+        if analysis is None:
             return
-        chain = self._retainers(entry).chain(node)
-        lines = None if chain is None else chain_lines(entry.snapshot, entry.classes, chain)
+        try:
+            with self._steps(analysis):
+                chain = analysis.retainers.chain(node)
+                lines = None if chain is None else chain_lines(analysis, chain)
+        except AnalysisCancelled:
+            return
         if not get_current_worker().is_cancelled:
             self.post_message(RetainersReady(name, lines))
 

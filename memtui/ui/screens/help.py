@@ -33,6 +33,7 @@ MONITOR_HELP = HelpPage(
         ("m", "drop a labelled marker on the timeline"),
         ("c", "cycle the metrics drawn on the chart"),
         ("l", "the message log: every status message, with its time"),
+        ("f", "once the target exited: attach to its successor (as --follow does)"),
         ("1 2 3 4", "time window: 1 min, 5 min, 15 min, all"),
         ("space", "pause the display (sampling continues)"),
         ("?", "this help"),

@@ -18,6 +18,7 @@ from memtui.events import (
     ConnectionLost,
     Reconnected,
     Responsive,
+    Restarted,
     SampleTaken,
     SnapshotProgress,
     StillReconnecting,
@@ -70,6 +71,7 @@ class MonitorScreen(Screen[None]):
         Binding("space", "pause", "pause", id="monitor.pause"),
         Binding("c", "cycle_chart", "chart", id="monitor.chart"),
         Binding("l", "message_log", "log", id="monitor.log"),
+        Binding("f", "follow", "follow", show=False, id="monitor.follow"),
         Binding("1", "window(0)", "window", key_display="1-4", id="monitor.window1"),
         Binding("2", "window(1)", show=False, id="monitor.window2"),
         Binding("3", "window(2)", show=False, id="monitor.window3"),
@@ -171,8 +173,21 @@ class MonitorScreen(Screen[None]):
             self.exited_at = event.at
             self.target_state = "exited"
             self.ending = f"{event.reason.short()} at {clock_time(event.at)}"
+            if self.monitor.follow:
+                then = "waiting for its successor"
+            elif self.monitor.can_follow:
+                then = "its history stays on screen; f follows its successor"
+            else:
+                then = "its history stays on screen"
             self.status(f"the target {event.reason.describe()} at {clock_time(event.at)};"
-                        " its history stays on screen", "error", "result")
+                        f" {then}", "error", "result")
+        elif isinstance(event, Restarted):
+            self.exited_at = None
+            self.ending = None
+            self.target_state = "live"
+            self.add_marker(event.describe())
+            self.status(f"{event.describe()} at {clock_time(event.at)}; sampling", "good",
+                        "result")
         elif isinstance(event, ConnectionLost):
             self.target_state = "reconnecting…"
             self.status(f"connection lost — reconnecting… ({event.reason})", "warning",
@@ -185,6 +200,17 @@ class MonitorScreen(Screen[None]):
             self.status(f"reconnected at {clock_time(event.at)}", "good", "state")
         self.refresh_header()
         self.query_one(MemoryChart).flush()
+
+    def action_follow(self) -> None:
+        if self.target_state != "exited" or self.monitor.follow:
+            return
+        if not self.monitor.can_follow:
+            self.status("no successor can be looked for: memtui attached by address, not PID",
+                        "warning")
+            return
+        self.status(f"waiting for the successor of pid {self.monitor.info.pid}…"
+                    if self.monitor.info else "waiting for the successor…")
+        self.memtui_app.follow_successor()
 
     def on_monitor_stopped(self, message: MonitorStopped) -> None:
         if message.error is not None:
@@ -333,7 +359,8 @@ class MonitorScreen(Screen[None]):
     async def detach(self) -> None:
         self.status("detaching…")
         try:
-            result = await asyncio.wait_for(self.monitor.close(), DETACH_TIMEOUT_S)
+            async with asyncio.timeout(DETACH_TIMEOUT_S):
+                result = await self.monitor.close()
         except (MemtuiError, TimeoutError) as error:
             self.memtui_app.detach_problem = str(error) or "timed out closing the inspector session"
         else:

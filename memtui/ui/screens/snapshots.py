@@ -30,8 +30,9 @@ SCROLLBAR_WIDTH = 2
 VISIBLE_ROWS = 5
 MIN_PATH_WIDTH = 12
 
-COLUMNS_NOTE = ("Columns as in DevTools' Comparison view; a narrow terminal gives up Freed "
-                "Size, then Alloc. Size, then Size Delta (never the sorted column).")
+COLUMNS_NOTE = ("Columns as in DevTools' Comparison view, and Retained: the class's retained "
+                "size in the after snapshot. A narrow terminal gives up Freed Size, then "
+                "Alloc. Size, then Size Delta, then Retained (never the sorted column).")
 
 
 class SnapshotListScreen(Screen[None]):
@@ -117,19 +118,16 @@ class SnapshotListScreen(Screen[None]):
         if self.snapshots:
             self.fill_snapshots()
 
-    def on_diff_ready(self, _message: DiffReady) -> None:
-        self.learn_heap_sizes()
+    def on_diff_ready(self, message: DiffReady) -> None:
+        diff = message.diff
+        for analysis, classes in ((diff.before, diff.before_classes),
+                                  (diff.after, diff.after_classes)):
+            if analysis.snapshot.path is not None:
+                self.heap_sizes[analysis.snapshot.path] = int(classes.node_self_size.sum())
+        self.fill_snapshots()
 
-    def on_summary_ready(self, _message: SummaryReady) -> None:
-        self.learn_heap_sizes()
-
-    def learn_heap_sizes(self) -> None:
-        """Note the heap size of each analysed snapshot, and show it."""
-        cache = self.memtui_app.snapshot_cache
-        for snapshot in self.snapshots:
-            entry = cache.cached(snapshot.path)
-            if entry is not None:
-                self.heap_sizes[snapshot.path] = int(entry.classes.node_self_size.sum())
+    def on_summary_ready(self, message: SummaryReady) -> None:
+        self.heap_sizes[message.path] = message.heap_size
         self.fill_snapshots()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
