@@ -72,10 +72,13 @@ def test_record_reports_each_block_of_the_event_loop_once(node, spawn, block_ms)
     assert result.returncode == 0, result.stderr
     samples = jsonl(result.stdout)
     ended = [int(line.split()[1]) / 1000 for line in target.lines if line.startswith("unblocked ")]
-    ended = [t for t in ended if samples[0]["t"] < t < samples[-1]["t"] - 0.05]
+    # Blocks that began after the probe was installed (one the install was served in the
+    # middle of started before its histograms did), and ended before the last sample.
+    started = samples[0]["t"] + block_ms / 1000 + 0.05
+    ended = [t for t in ended if started < t < samples[-1]["t"] - 0.05]
     assert len(ended) >= 3
     blocked = [s for s in samples if s["eld_max_ms"] is not None
-               and s["eld_max_ms"] > 0.8 * block_ms]
+               and s["eld_max_ms"] > 0.8 * block_ms and s["t"] > started]
     for t in ended:
         # The delay ends when the histogram's timer runs after the block, so a sample served
         # by interrupt just after the block's last line can still come before it.
