@@ -168,9 +168,15 @@ def _numeric(cell: str) -> bool:
     return cell[:1].isdigit() or (cell[:1] in "+-" and cell[1:2].isdigit())
 
 
+def load_average() -> str:
+    """The machine's 1, 5 and 15 minute load averages, as `uptime` prints them."""
+    return ", ".join(f"{load:.2f}" for load in os.getloadavg())
+
+
 def machine_line(node_binary: str) -> str:
     """One line naming the machine and runtimes the figures were measured on."""
     node = subprocess.run([node_binary, "--version"], capture_output=True,
                           text=True).stdout.strip()
     return (f"{time.strftime('%Y-%m-%d %H:%M %Z')}, {os.cpu_count()} cores, "
-            f"{platform.machine()}, Python {platform.python_version()}, Node {node}")
+            f"{platform.machine()}, Python {platform.python_version()}, Node {node}, "
+            f"load average {load_average()}")

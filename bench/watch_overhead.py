@@ -36,22 +36,33 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchlib import BENCH, REPO, WORK, fail, machine_line, median, print_table
+from benchlib import BENCH, REPO, WORK, fail, load_average, machine_line, median, print_table
 
 sys.path.insert(0, str(REPO))
 from tests.cli_helpers import default_sigint
 from tests.nodeproc import NodeProcess
 
 TARGET_SLOWDOWN = 0.01
-# Stack frames of memtui's work inside the target, by kind: Node's gc PerformanceObserver
-# machinery (the workload observes nothing itself), JavaScript compiled from Runtime.evaluate,
-# which has no script name (only the probe runs as such here), and the inspector (its thread
-# and the dispatch of memtui's calls).
+# Stack frames of memtui's work inside the target, by kind (the workload uses none of these
+# itself): the timer of the probe's event-loop delay histograms (before the GC observer, whose
+# namespace their callback shares on some majors), the cleanup of its FinalizationRegistry
+# sentinel, Node's gc PerformanceObserver machinery, JavaScript compiled from
+# Runtime.evaluate, which has no script name (only the probe runs as such here), and the
+# inspector (its thread and the dispatch of memtui's calls).
 MEMTUI_FRAMES = (
+    ("event-loop delay", re.compile(r"node::IntervalHistogram|node::Histogram::|ELDHistogram|"
+                                    r"\bhdr_")),
+    # The sentinel's cleanup task, not V8's check for one after every GC of any program
+    # (Heap::PostFinalizationRegistryCleanupTaskIfNeeded, HasDirtyJSFinalizationRegistries).
+    ("weak-ref cleanup", re.compile(r"\bFinalizationRegistryCleanupTask::|"
+                                    r"\bJSFinalizationRegistry::")),
     ("GC observer", re.compile(r"node::performance::|node:internal/perf/")),
     ("probe JavaScript", re.compile(r"JS:[*^~+]?\S* :\d")),
     ("inspector", re.compile(r"node::inspector::")),
 )
+# The kinds that must stop when memtui detaches: all of them.
+AFTER_DETACH_FRAMES = tuple(kind for kind, _ in MEMTUI_FRAMES)
+FrameKinds = tuple[tuple[str, re.Pattern[str]], ...]
 ATTRIBUTION_BLOCKS = 10
 PERF_HZ = 999
 WITHOUT, WITH = "without memtui", "with memtui record"
@@ -205,19 +216,19 @@ class StackSample:
         return self.memtui is not None
 
 
-def memtui_kind(frames: list[str]) -> tuple[str | None, str]:
-    """The first kind in MEMTUI_FRAMES that any of a sample's frames shows, with that frame;
-    (None, "") when the sample is not memtui's."""
-    for kind, pattern in MEMTUI_FRAMES:
+def memtui_kind(frames: list[str], kinds: FrameKinds = MEMTUI_FRAMES) -> tuple[str | None, str]:
+    """The first of `kinds` that any of a sample's frames shows, with that frame; (None, "")
+    when the sample is not memtui's."""
+    for kind, pattern in kinds:
         for frame in frames:
             if pattern.search(frame):
                 return kind, frame.split(None, 1)[-1]
     return None, ""
 
 
-def parse_perf_script(text: str) -> list[StackSample]:
+def parse_perf_script(text: str, kinds: FrameKinds = MEMTUI_FRAMES) -> list[StackSample]:
     """Samples from `perf script -F tid,time,ip,sym`: a header line per sample, then one
-    tab-indented line per frame, then a blank line."""
+    tab-indented line per frame, then a blank line; each attributed to one of `kinds`."""
     samples = []
     header: tuple[float, int] | None = None
     frames: list[str] = []
@@ -228,7 +239,7 @@ def parse_perf_script(text: str) -> list[StackSample]:
             tid, stamp = line.split()[:2]
             header, frames = (float(stamp.rstrip(":")), int(tid)), []
         elif header is not None:
-            samples.append(StackSample(header[0], header[1], *memtui_kind(frames)))
+            samples.append(StackSample(header[0], header[1], *memtui_kind(frames, kinds)))
             header = None
     return samples
 
@@ -279,20 +290,38 @@ def perf_usable() -> bool:
     return done.returncode == 0
 
 
-def perf_stacks(pid: int, seconds: float) -> list[StackSample]:
-    """Sample `pid`'s threads with call stacks for `seconds`; the samples, attributed."""
+def perf_stacks(pid: int, seconds: float,
+                kinds: FrameKinds = MEMTUI_FRAMES) -> list[StackSample]:
+    """Sample `pid`'s threads with call stacks for `seconds`; the samples, attributed to
+    `kinds`. A process run with --perf-prof has its JavaScript named from its jitdump, which
+    dates each piece of code (`perf inject --jit`): V8 reuses the addresses of code it freed,
+    and a map without dates (--perf-basic-prof) lends a freed function's name to whatever
+    code comes later at its address."""
     data = WORK / "watch-perf.data"
-    recorded = subprocess.run(["perf", "record", "-e", "cpu-clock", "-F", str(PERF_HZ), "-g",
-                               "-p", str(pid), "-o", str(data), "--", "sleep", str(seconds)],
-                              capture_output=True, text=True)
+    injected = WORK / "watch-perf.jit.data"
+    recorded = subprocess.run(["perf", "record", "-k", "mono", "-e", "cpu-clock",
+                               "-F", str(PERF_HZ), "-g", "-p", str(pid), "-o", str(data),
+                               "--", "sleep", str(seconds)], capture_output=True, text=True)
     if recorded.returncode != 0:
         fail(f"perf record failed: {recorded.stderr.strip()[-300:]}")
-    script = subprocess.run(["perf", "script", "-i", str(data), "-F", "tid,time,ip,sym"],
+    inject = subprocess.run(["perf", "inject", "--jit", "-i", str(data), "-o", str(injected)],
+                            capture_output=True, text=True)
+    if inject.returncode != 0:
+        fail(f"perf inject --jit failed: {inject.stderr.strip()[-300:]}")
+    script = subprocess.run(["perf", "script", "-i", str(injected), "-F", "tid,time,ip,sym"],
                             capture_output=True, text=True)
     data.unlink(missing_ok=True)
+    injected.unlink(missing_ok=True)
     if script.returncode != 0:
         fail(f"perf script failed: {script.stderr.strip()[-300:]}")
-    return parse_perf_script(script.stdout)
+    return parse_perf_script(script.stdout, kinds)
+
+
+def remove_perf_files(pid: int) -> None:
+    """What --perf-prof and `perf inject --jit` leave in WORK for process `pid`."""
+    for path in [*WORK.glob(f"jit-{pid}.dump"), *WORK.glob(f"jitted-{pid}-*.so"),
+                 *WORK.glob(f"isolate-*-{pid}-v8.log")]:
+        path.unlink(missing_ok=True)
 
 
 def recorded_samples(path: Path) -> list[dict]:
@@ -327,17 +356,17 @@ class WatchedWorkload:
     """One alloc_workload.js process, and memtui record attached to it on demand."""
 
     def __init__(self, node: str, seconds: float, window_ms: int, interval: float,
-                 pin: bool, perf_map: bool = False):
+                 pin: bool, perf_prof: bool = False):
         self.interval = interval
         self.pin = pin
         self.record_file = WORK / "watch-record.jsonl"
         self.recorder_error = ""
         self.unclean_detaches: list[str] = []
         self.process = NodeProcess([node, "--inspect-port=0",
-                                    *(["--perf-basic-prof"] if perf_map else []),
+                                    *(["--perf-prof"] if perf_prof else []),
                                     str(BENCH / "alloc_workload.js"), str(seconds),
                                     str(window_ms)],
-                                   cwd=str(WORK))  # where --perf-basic-prof's V8 log goes
+                                   cwd=str(WORK))  # where --perf-prof's jitdump goes
         try:
             self.process.wait_for_line("^ready$")
         except AssertionError as error:
@@ -365,7 +394,7 @@ class WatchedWorkload:
             self._wait_for_first_sample(recorder)
             yield
         finally:
-            self.recorder_error = _stop(recorder)
+            self.recorder_error = _unexpected_stderr(_stop(recorder))
             if recorder.returncode != 0 or self.recorder_error.strip():
                 self.unclean_detaches.append(f"exit {recorder.returncode}: "
                                              f"{self.recorder_error.strip()[-300:]}")
@@ -396,10 +425,11 @@ class WatchedWorkload:
         before = perf_stacks(self.process.pid, seconds)
         with self.recorder_attached():
             watched = perf_stacks(self.process.pid, seconds)
+            load = load_average()
         time.sleep(2)
         after = perf_stacks(self.process.pid, seconds)
         return Attribution(before, watched, after, gc_activity(self.record_file),
-                           self.process.pid, list(self.unclean_detaches))
+                           self.process.pid, list(self.unclean_detaches), load)
 
     def _wait_for_first_sample(self, recorder: subprocess.Popen, timeout: float = 30) -> None:
         deadline = time.monotonic() + timeout
@@ -417,9 +447,13 @@ class WatchedWorkload:
 
     def close(self) -> None:
         self.process.kill()
-        Path(f"/tmp/perf-{self.process.pid}.map").unlink(missing_ok=True)
-        for log in WORK.glob(f"isolate-*-{self.process.pid}-v8.log"):
-            log.unlink()
+        remove_perf_files(self.process.pid)
+
+
+def _unexpected_stderr(err: str) -> str:
+    """memtui record's stderr without the line it prints on every attach."""
+    return "".join(line for line in err.splitlines(keepends=True)
+                   if not line.startswith("memtui: attached to pid "))
 
 
 def _stop(recorder: subprocess.Popen) -> str:
@@ -436,7 +470,8 @@ def _stop(recorder: subprocess.Popen) -> str:
 @dataclass(frozen=True)
 class Attribution:
     """perf stacks of one fresh workload process before, with and after memtui; the GC
-    activity recorded meanwhile; its main thread; recorders that did not detach cleanly."""
+    activity recorded meanwhile; its main thread; recorders that did not detach cleanly; the
+    load average as the watched phase ended."""
 
     before: list[StackSample]
     watched: list[StackSample]
@@ -444,6 +479,7 @@ class Attribution:
     gc: GcActivity
     main_tid: int
     unclean_detaches: list[str]
+    load: str
 
 
 def measure_pairs(args: argparse.Namespace, pin: bool) -> tuple[list[Phase], list[Window]]:
@@ -472,13 +508,12 @@ def measure_pairs(args: argparse.Namespace, pin: bool) -> tuple[list[Phase], lis
 
 
 def measure_attribution(args: argparse.Namespace) -> Attribution:
-    """The perf attribution, on a fresh workload process that runs with --perf-basic-prof
-    (a process that had probes installed and removed before could show their freed code's
-    names on other code at the same addresses)."""
+    """The perf attribution, on a fresh workload process that runs with --perf-prof, so that
+    its JavaScript frames have names."""
     print(f"perf attribution: {args.perf_seconds:g} s before, with and after memtui ...",
           file=sys.stderr)
     workload = WatchedWorkload(args.node, args.warmup + 3 * args.perf_seconds + 60,
-                               args.window_ms, args.interval, pin=False, perf_map=True)
+                               args.window_ms, args.interval, pin=False, perf_prof=True)
     try:
         time.sleep(args.warmup)
         return workload.attribution(args.perf_seconds)
@@ -488,9 +523,9 @@ def measure_attribution(args: argparse.Namespace) -> Attribution:
 
 def report_attribution(measured: Attribution, interval: float) -> str:
     """Print memtui's share of the target's main-thread CPU samples; its verdict, which is FAIL
-    when memtui's work went on after it detached (judged by the GC observer's machinery and
-    the inspector only, since the probe's freed code can lend its name to other code)."""
-    print("\n== perf attribution: samples of the target's main thread that are memtui's work ==")
+    when memtui's work went on after it detached."""
+    print("\n== perf attribution: samples of the target's main thread that are memtui's work "
+          f"(load average {measured.load} as it ended) ==")
     rows, verdict = [], ""
     for label, samples in (("before memtui attached", measured.before),
                            (f"with memtui record --interval {interval:g}", measured.watched),
@@ -521,8 +556,7 @@ def report_attribution(measured: Attribution, interval: float) -> str:
                   + "; ".join(f"{frame} ({count})" for frame, count in frames))
     for detach in measured.unclean_detaches:
         print(f"a recorder did not detach cleanly: {detach}")
-    if measured.unclean_detaches or any(s.memtui in ("GC observer", "inspector")
-                                        for s in measured.after):
+    if measured.unclean_detaches or any(s.memtui in AFTER_DETACH_FRAMES for s in measured.after):
         print("FAIL: memtui's work went on in the target after it detached")
         return "FAIL"
     return verdict
@@ -628,6 +662,7 @@ def main(argv: list[str] | None = None) -> int:
         phases, windows = measure_pairs(args, pin)
         title = ("workload pinned to core 0, memtui to core 1" if pin
                  else "no pinning (the scheduler places both)")
+        title += f"; load average {load_average()} as the pairs ended"
         throughput += report_pairs(title, phases, windows)
     if args.perf_seconds:
         attributed.append(report_attribution(measure_attribution(args), args.interval))

@@ -453,10 +453,10 @@ class SampleWriter:
             if self._csv is None:
                 self.out.write(json.dumps(record) + "\n")
             else:
-                record = _flatten_gc(record)
+                row = csv_row(record)
                 if self.count == 0:
-                    self._csv.writerow(record.keys())
-                self._csv.writerow("" if v is None else v for v in record.values())
+                    self._csv.writerow(row.keys())
+                self._csv.writerow(row.values())
             self.out.flush()
         except BrokenPipeError:
             raise  # the reader went away (`| head`): main() ends quietly
@@ -466,15 +466,30 @@ class SampleWriter:
         self.count += 1
 
 
-def _flatten_gc(record: dict) -> dict:
-    """The CSV columns: `gc` becomes gc_minor, gc_major, ... in its place."""
-    flat = {}
+def csv_row(record: dict[str, Any]) -> dict[str, str | int | float]:
+    """The CSV columns of a jsonl record: `gc` and `gc_estimated` flattened to gc_minor, ...
+    and gc_estimated_minor, ...; `heap_after_gc` to the latest point (`heap_after_gc`,
+    `heap_after_gc_t`) and how many points the sample carries (`heap_after_gc_points`);
+    booleans as true/false, None as an empty cell."""
+    row: dict[str, Any] = {}
     for key, value in record.items():
-        if key == "gc":
-            flat.update({f"gc_{kind}": value[kind] for kind in GC_KINDS})
+        if key in ("gc", "gc_estimated"):
+            row.update({f"{key}_{kind}": value[kind] for kind in GC_KINDS})
+        elif key == "heap_after_gc":
+            latest = value[-1] if value else {"t": None, "heap_used": None}
+            row.update({"heap_after_gc": latest["heap_used"], "heap_after_gc_t": latest["t"],
+                        "heap_after_gc_points": len(value)})
         else:
-            flat[key] = value
-    return flat
+            row[key] = value
+    return {key: _csv_cell(value) for key, value in row.items()}
+
+
+def _csv_cell(value: Any) -> str | int | float:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value
 
 
 def _open_output(path: Path | None) -> tuple[IO[str], Callable[[], None]]:

@@ -27,15 +27,26 @@
 // its connection and the keeper closes the inspector after it, from a timer: the close never
 // depends on memtui being alive, and happens as soon as the target runs JavaScript again.
 //
-// GCs are counted with a gc PerformanceObserver. v8.GCProfiler costs less per collection, but
-// it can only be read by stopping it, and a stopped profiler keeps writing every collection's
-// statistics until its wrapper is garbage-collected, which for one that lived a sampling
-// interval takes a full GC: a target with rare full GCs would grow without bound.
+// What a reading measures (see createGcAccounting and createLoopDelay):
+// - GC counts by kind and pause time, from a gc PerformanceObserver while it is on. Node builds
+//   an entry in JavaScript for every collection (75-230 µs each), so the observer is on all the
+//   time only while the target collects at most OBSERVED_PER_S times a second; above that it is
+//   on for a share of each second sized to that budget. While it is off, major GCs are counted
+//   by a FinalizationRegistry sentinel, an old object that only a major GC frees, and the other
+//   kinds and the pause time are estimated from the observed windows: a reading says, per field,
+//   whether its change since the client's previous reading includes an estimate.
+// - The heap used right after each major GC, read when the observer's entry or the sentinel's
+//   cleanup runs (within one event-loop turn of the collection), without the young generation,
+//   which a major GC leaves empty and later allocations fill.
+// - Event-loop delay over the client's interval, from monitorEventLoopDelay histograms.
+// v8.GCProfiler is not used: on every supported major, a stopped profiler keeps recording every
+// collection until its wrapper is garbage-collected, which for one that lived a sampling
+// interval takes a full GC.
 (function memtuiProbe(requireFn, action, client, intervalS, inspector) {
   'use strict';
   const KEY = Symbol.for('memtui.probe');
   const KEEPER_KEY = Symbol.for('memtui.keeper');
-  const VERSION = 4;
+  const VERSION = 5;
   const MIN_STALE_MS = 60 * 1000;
   const CHECK_MS = 1000;
   const CLOSE_CHECK_MS = 100;
@@ -45,32 +56,28 @@
   const SERVED_STATES = '01|03|08';
   const READS = 3;
   const MOVE_WAIT_MS = 5000;
-  const GC_KINDS = { 1: 'minor', 4: 'major', 8: 'incremental', 16: 'weakcb' };
+  const GC_KINDS = { 1: 'minor', 2: 'minor', 4: 'major', 8: 'incremental', 16: 'weakcb' };
+  const OBSERVED_PER_S = 15;
+  const PERIOD_MS = 1000;
+  const MIN_ON_MS = 20;
+  const RATE_WINDOWS = 2;
+  const MINORS_TO_PROMOTE = 2;
+  const MAX_BASELINES = 64;
+  const LOOP_DELAY_RESOLUTION_MS = 10;
 
   function createProbe() {
     const v8 = requireFn('v8');
-    const { PerformanceObserver, performance } = requireFn('perf_hooks');
+    const perfHooks = requireFn('perf_hooks');
+    const { performance } = perfHooks;
     const state = {
       version: VERSION,
-      counts: { minor: 0, major: 0, incremental: 0, weakcb: 0 },
-      pauseMs: 0,
       clients: new Map(),
-      observer: null,
+      gc: createGcAccounting(perfHooks, v8),
     };
-    state.observer = new PerformanceObserver((list) => {
-      try {
-        for (const entry of list.getEntries()) {
-          const kind = entry.detail ? entry.detail.kind : entry.kind;
-          const name = GC_KINDS[kind];
-          if (name) state.counts[name] += 1;
-          state.pauseMs += entry.duration;
-        }
-      } catch (_) { /* never throw in the target */ }
-    });
-    state.observer.observe({ entryTypes: ['gc'] });
 
     state.shutdown = function shutdown() {
-      state.observer.disconnect();
+      for (const id of [...state.clients.keys()]) forget(state, id);
+      state.gc.stop();
     };
 
     state.reading = function reading(id) {
@@ -80,10 +87,8 @@
       const mem = process.memoryUsage();
       const elu = performance.eventLoopUtilization(self.elu);
       self.elu = performance.eventLoopUtilization();
-      const gc = {};
-      for (const name of Object.keys(state.counts)) {
-        gc[name] = state.counts[name] - self.baseCounts[name];
-      }
+      const gc = state.gc.read(self.gc);
+      const delay = self.loopDelay.read();
       return {
         t: Date.now() / 1000,
         pid: process.pid,
@@ -96,10 +101,15 @@
         heap_spaces: v8.getHeapSpaceStatistics().map((s) => [
           s.space_name, s.space_size, s.space_used_size, s.space_available_size,
         ]),
-        gc,
-        gc_pause_ms: state.pauseMs - self.basePauseMs,
+        heap_after_gc: gc.heapAfterGc,
+        gc: gc.counts,
+        gc_estimated: gc.estimated,
+        gc_pause_ms: gc.pauseMs,
+        gc_pause_estimated: gc.pauseEstimated,
         elu: elu.utilization,
         elu_span_ms: elu.idle + elu.active,
+        eld_p99_ms: delay.p99Ms,
+        eld_max_ms: delay.maxMs,
       };
     };
     state.loopUtilization = () => performance.eventLoopUtilization();
@@ -114,6 +124,344 @@
     return state;
   }
 
+  // GC counts by kind and pause time (cumulative, estimates included) and the post-GC heap
+  // baselines, shared by all clients; each client reads them from its own starting point.
+  function createGcAccounting(perfHooks, v8) {
+    const { PerformanceObserver, performance } = perfHooks;
+    const acc = {
+      counts: { minor: 0, major: 0, incremental: 0, weakcb: 0 },
+      pauseMs: 0,
+      // How many estimates each field has received: a client whose copy differs got one.
+      estimates: { minor: 0, major: 0, incremental: 0, weakcb: 0, pause: 0 },
+      baselines: [],
+      baselineSeq: 0,
+    };
+    // Observed majors and their pause, observed starts of incremental marking, and whether one
+    // was seen that no major has finished yet.
+    const majors = { count: 0, pauseMs: 0, markings: 0, marking: false };
+    const recent = [];
+    let current = openWindow(performance.now());
+    let observing = false;
+    let connectedAt = 0;
+    let lastMajorAt = -Infinity;
+    let off = null;
+    let timer = null;
+    let stopped = false;
+
+    const observer = new PerformanceObserver((list) => {
+      try {
+        observedAll(list.getEntries());
+      } catch (_) { /* never throw in the target */ }
+    });
+    const registry = new FinalizationRegistry((gen) => {
+      try {
+        sentinelCleared(gen);
+      } catch (_) { /* never throw in the target */ }
+    });
+    const sentinel = { gen: 0, armed: null, next: null };
+
+    function openWindow(now) {
+      return {
+        since: now,
+        ms: 0,
+        counts: { minor: 0, major: 0, incremental: 0, weakcb: 0 },
+        pauseMs: { minor: 0, major: 0, incremental: 0, weakcb: 0 },
+      };
+    }
+
+    // Entries delivered together: collections that came before JavaScript ran again, so one
+    // baseline point, for the last major GC among them, is all that can be read.
+    function observedAll(entries) {
+      let lastMajor = null;
+      for (const entry of entries) {
+        if (observed(entry) === 'major') lastMajor = entry;
+      }
+      if (lastMajor) baseline(performance.timeOrigin + lastMajor.startTime + lastMajor.duration);
+    }
+
+    function observed(entry) {
+      if (!observing || entry.startTime < connectedAt) return null;
+      const detail = entry.detail;
+      const kind = GC_KINDS[detail ? detail.kind : entry.kind];
+      acc.pauseMs += entry.duration;
+      if (!kind) return null;
+      acc.counts[kind] += 1;
+      current.counts[kind] += 1;
+      current.pauseMs[kind] += entry.duration;
+      const next = sentinel.next;
+      if (kind === 'incremental') {
+        majors.markings += 1;
+        majors.marking = true;
+      } else if (kind === 'major') {
+        majors.count += 1;
+        majors.pauseMs += entry.duration;
+        majors.marking = false;
+        lastMajorAt = entry.startTime;
+        if (next && entry.startTime > next.since) promote();
+      } else if (kind === 'minor' && next && entry.startTime > next.since) {
+        next.minors += 1;
+        if (!sentinel.armed && next.minors >= MINORS_TO_PROMOTE) promote();
+      }
+      return kind;
+    }
+
+    // The sentinel: `armed` is old and only weakly held, so that a major GC, and only a major
+    // GC, frees it; `next` is held until it is old too (it survived a major GC, or two minor
+    // ones), then takes over. On Node 20-24 minor GCs free no FinalizationRegistry target; from
+    // Node 26 they free young ones, hence the promotion. Whichever of the sentinel's cleanup
+    // and the observer's entry comes first moves the pipeline on; the other then finds it moved.
+    function hold() {
+      sentinel.gen += 1;
+      const target = {};
+      const token = {};
+      registry.register(target, sentinel.gen, token);
+      sentinel.next = { gen: sentinel.gen, target, token, since: performance.now(), minors: 0 };
+    }
+
+    function promote() {
+      const next = sentinel.next;
+      sentinel.armed = { gen: next.gen, token: next.token, since: performance.now() };
+      next.target = null;
+      hold();
+    }
+
+    function sentinelCleared(gen) {
+      const armed = sentinel.armed;
+      if (stopped || !armed || gen !== armed.gen) return;
+      promote();
+      if (!observing) {
+        unobservedMajor();
+      } else if (connectedAt > armed.since) {
+        // The collection may have come before the observer was connected: it was observed if
+        // its entry, delivered in this turn's check phase at the latest, is one.
+        setImmediate(() => {
+          try {
+            observedAll(observer.takeRecords());
+            if (!stopped && lastMajorAt <= armed.since) unobservedMajor();
+          } catch (_) { /* never throw in the target */ }
+        }).unref();
+      }
+    }
+
+    // A major GC the observer did not see: counted (the sentinel misses a second one that comes
+    // before its cleanup runs), its pause the mean of the observed ones, and, unless the start of
+    // the incremental marking that led to it was observed, that marking as often as observed
+    // majors had one (taken as always until some are observed).
+    function unobservedMajor() {
+      acc.counts.major += 1;
+      acc.estimates.major += 1;
+      if (majors.count > 0) acc.pauseMs += majors.pauseMs / majors.count;
+      acc.estimates.pause += 1;
+      if (majors.marking) {
+        majors.marking = false;
+      } else {
+        acc.counts.incremental += Math.min(1, (majors.markings + 1) / (majors.count + 1));
+        acc.estimates.incremental += 1;
+      }
+      baseline(Date.now());
+    }
+
+    function baseline(epochMs) {
+      let used = 0;
+      for (const space of v8.getHeapSpaceStatistics()) {
+        if (!space.space_name.startsWith('new_')) used += space.space_used_size;
+      }
+      acc.baselineSeq += 1;
+      acc.baselines.push({ seq: acc.baselineSeq, t: epochMs / 1000, heap_used: used });
+      if (acc.baselines.length > MAX_BASELINES) acc.baselines.shift();
+    }
+
+    // Adds the estimates for the time the observer has been off, up to `now`.
+    function settle(now) {
+      if (!off) return;
+      const ms = now - off.since;
+      for (const kind of ['minor', 'weakcb']) {
+        acc.counts[kind] += off.perMs[kind] * ms;
+        acc.estimates[kind] += 1;
+      }
+      acc.pauseMs += off.pausePerMs * ms;
+      acc.estimates.pause += 1;
+      off.since = now;
+    }
+
+    // Keeps the windows of the last RATE_WINDOWS periods: some 30 collections when the observer
+    // is on for part of each period, a rate that follows a change within two periods.
+    function closeWindow(now) {
+      current.ms = now - current.since;
+      recent.push(current);
+      if (recent.length > RATE_WINDOWS) recent.shift();
+      current = openWindow(now);
+    }
+
+    // Collections per ms by kind in the recent windows, and the pause per ms of the kinds whose
+    // count is estimated by time while the observer is off (minor and weak callbacks; majors
+    // are counted by the sentinel, incremental markings by the majors).
+    function observedRates() {
+      const perMs = { minor: 0, major: 0, incremental: 0, weakcb: 0 };
+      let ms = 0;
+      let pauseMs = 0;
+      for (const w of recent) {
+        ms += w.ms;
+        for (const kind of Object.keys(perMs)) perMs[kind] += w.counts[kind];
+        pauseMs += w.pauseMs.minor + w.pauseMs.incremental + w.pauseMs.weakcb;
+      }
+      for (const kind of Object.keys(perMs)) perMs[kind] = ms > 0 ? perMs[kind] / ms : 0;
+      return { perMs, pausePerMs: ms > 0 ? pauseMs / ms : 0 };
+    }
+
+    // The share of the next period the observer is on: all of it while the target collects
+    // at most OBSERVED_PER_S times a second (and until the sentinel is armed).
+    function onShare() {
+      const { perMs } = observedRates();
+      const perS = 1000 * (perMs.minor + perMs.major + perMs.incremental + perMs.weakcb);
+      if (perS <= OBSERVED_PER_S || !sentinel.armed) return 1;
+      return Math.max(MIN_ON_MS / PERIOD_MS, OBSERVED_PER_S / perS);
+    }
+
+    function connect(now) {
+      observer.observe({ entryTypes: ['gc'] });
+      observing = true;
+      connectedAt = now;
+    }
+
+    function schedule(fn, ms) {
+      timer = setTimeout(fn, ms);
+      timer.unref();
+    }
+
+    // The start of a period: the observer on, for the whole period or the first part of it.
+    function startPeriod() {
+      try {
+        const now = performance.now();
+        if (observing) {
+          closeWindow(now);
+        } else {
+          settle(now);
+          off = null;
+          current = openWindow(now);
+          connect(now);
+        }
+        const onMs = onShare() * PERIOD_MS;
+        if (onMs >= PERIOD_MS) schedule(startPeriod, PERIOD_MS);
+        else schedule(() => pause(PERIOD_MS - onMs), onMs);
+      } catch (_) { /* never throw in the target */ }
+    }
+
+    function pause(offMs) {
+      try {
+        const now = performance.now();
+        observedAll(observer.takeRecords());
+        observer.disconnect();
+        observing = false;
+        closeWindow(now);
+        const { perMs, pausePerMs } = observedRates();
+        off = { since: now, perMs, pausePerMs };
+        schedule(startPeriod, offMs);
+      } catch (_) { /* never throw in the target */ }
+    }
+
+    hold();
+    connect(performance.now());
+    schedule(startPeriod, PERIOD_MS);
+
+    return {
+      // A client's starting point, for `read`.
+      start() {
+        settle(performance.now());
+        return {
+          counts: Object.assign({}, acc.counts),
+          pauseMs: acc.pauseMs,
+          estimates: Object.assign({}, acc.estimates),
+          baselineSeq: acc.baselineSeq,
+        };
+      },
+      // Counts (rounded) and pause time since the client's start; which of them changed by an
+      // estimate since its previous read; the baselines taken meanwhile (the latest ones).
+      read(client) {
+        settle(performance.now());
+        const counts = {};
+        const estimated = {};
+        for (const kind of Object.keys(acc.counts)) {
+          counts[kind] = Math.round(acc.counts[kind]) - Math.round(client.counts[kind]);
+          estimated[kind] = acc.estimates[kind] !== client.estimates[kind];
+        }
+        const pauseEstimated = acc.estimates.pause !== client.estimates.pause;
+        const heapAfterGc = acc.baselines.filter((b) => b.seq > client.baselineSeq)
+          .map((b) => ({ t: b.t, heap_used: b.heap_used }));
+        client.estimates = Object.assign({}, acc.estimates);
+        client.baselineSeq = acc.baselineSeq;
+        return { counts, estimated, pauseMs: acc.pauseMs - client.pauseMs, pauseEstimated,
+                 heapAfterGc };
+      },
+      stop() {
+        stopped = true;
+        clearTimeout(timer);
+        observer.disconnect();
+        observing = false;
+        for (const s of [sentinel.armed, sentinel.next]) if (s) registry.unregister(s.token);
+        sentinel.armed = null;
+        sentinel.next = null;
+      },
+      // For tests: whether the sentinel is armed, and the observer switched off and on.
+      get armed() { return sentinel.armed !== null; },
+      pause: () => { clearTimeout(timer); pause(PERIOD_MS); },
+      resume: () => { clearTimeout(timer); startPeriod(); },
+    };
+  }
+
+  // Event-loop delay since the previous read: how late a 10 ms timer ran, p99 and max, in ms
+  // (null when no delay ended in the interval, as while the loop is blocked). `reset` is reset
+  // at each read, which loses the delay running at that moment (the next tick only restarts its
+  // clock), and a read is served by interrupt, often in the middle of a block. `witness` runs in
+  // lockstep (started in the same turn: same timer expiry, fired in the same pass) and is never
+  // reset, so the difference of their sums since the previous read is that lost delay.
+  function createLoopDelay(perfHooks) {
+    const witness = perfHooks.monitorEventLoopDelay({ resolution: LOOP_DELAY_RESOLUTION_MS });
+    const reset = perfHooks.monitorEventLoopDelay({ resolution: LOOP_DELAY_RESOLUTION_MS });
+    witness.enable();
+    reset.enable();
+    const sum = (h) => (h.count > 0 ? h.mean * h.count : 0);
+    let seen = { count: 0, sum: 0 };
+    const toMs = (ns) => Math.max(0, ns / 1e6 - LOOP_DELAY_RESOLUTION_MS);
+
+    // The value of rank k (1-based, ascending) among the n values of `reset`.
+    const rank = (k, n) => reset.percentile(Math.min(100, (100 * k) / n));
+
+    // p99 (HdrHistogram's rule: the value at rank round(0.99 n)) of reset's n values and `extra`.
+    function p99With(n, extra) {
+      const k = Math.max(1, Math.floor(0.99 * (n + 1) + 0.5));
+      if (n === 0) return extra;
+      if (k === n + 1) return Math.max(extra, reset.max);
+      const value = rank(k, n);
+      if (extra >= value) return value;
+      return k === 1 ? extra : Math.max(extra, rank(k - 1, n));
+    }
+
+    return {
+      read() {
+        const now = { count: witness.count, sum: sum(witness) };
+        const n = reset.count;
+        const lostCount = now.count - seen.count - n;
+        const lost = now.sum - seen.sum - sum(reset);
+        seen = now;
+        let maxNs = n > 0 ? reset.max : 0;
+        let p99Ns = n > 0 ? reset.percentile(99) : 0;
+        if (lostCount > 0 && lost > 0) {
+          maxNs = Math.max(maxNs, lost);
+          // A lost delay below the p99 moves it by at most one rank: left as it is.
+          if (lost > p99Ns) p99Ns = p99With(n, lost);
+        }
+        reset.reset();
+        if (n + Math.max(0, lostCount) === 0) return { p99Ms: null, maxMs: null };
+        return { p99Ms: toMs(p99Ns), maxMs: toMs(maxNs) };
+      },
+      stop() {
+        reset.disable();
+        witness.disable();
+      },
+    };
+  }
+
   // Forgets the clients that are gone: those silent for their stale time, and all of them
   // when no connection to the inspector is left. The connections are counted only when a
   // client has been silent for two of its intervals, as reading the TCP tables costs more
@@ -122,10 +470,19 @@
     let quiet = false;
     for (const [id, info] of state.clients) {
       const silent = now - info.lastSeen;
-      if (silent > info.staleMs) state.clients.delete(id);
+      if (silent > info.staleMs) forget(state, id);
       else if (silent > info.quietMs) quiet = true;
     }
-    if (quiet && inspectorConnections(keeper) === 0) state.clients.clear();
+    if (quiet && inspectorConnections(keeper) === 0) {
+      for (const id of [...state.clients.keys()]) forget(state, id);
+    }
+  }
+
+  function forget(state, id) {
+    const info = state.clients.get(id);
+    if (!info) return;
+    state.clients.delete(id);
+    info.loopDelay.stop();
   }
 
   function register(state, id, seconds) {
@@ -133,8 +490,8 @@
     if (state.clients.has(id)) return false;
     const intervalMs = 1000 * (Number(seconds) || 0);
     state.clients.set(id, {
-      baseCounts: Object.assign({}, state.counts),
-      basePauseMs: state.pauseMs,
+      gc: state.gc.start(),
+      loopDelay: createLoopDelay(requireFn('perf_hooks')),
       elu: state.loopUtilization(),
       lastSeen: now,
       quietMs: Math.max(3000, 2 * intervalMs),
@@ -302,7 +659,7 @@
       return { ok: true, moving: Boolean(movable) };
     }
     if (action === 'uninstall' || action === 'release') {
-      if (state) state.clients.delete(client);
+      if (state) forget(state, client);
       const clients = state ? state.clients.size : 0;
       if (state && clients === 0) remove(state);
       const closing = clients === 0 && keeper.opened && !keeper.keep;

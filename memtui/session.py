@@ -18,7 +18,7 @@ from memtui.attach_lock import attaching
 from memtui.errors import MemtuiError, TargetGone, UsageError
 from memtui.events import InspectorState
 from memtui.inspector import Inspector
-from memtui.sampler import GcCounters, HeapSpace, Sample
+from memtui.sampler import GC_KINDS, GcCounters, HeapAfterGc, HeapSpace, Sample
 
 PROBE_SOURCE = resources.files("memtui").joinpath("probe.js").read_text(encoding="utf-8")
 PROBE_CALL = "globalThis[Symbol.for('memtui.probe')]"
@@ -253,6 +253,11 @@ class Session:
             gc_pause_ms=carried_pause_ms + reading["gc_pause_ms"], elu=elu,
             cpu_percent=cpu,
             heap_spaces=tuple(HeapSpace(*space) for space in reading["heap_spaces"]),
+            heap_after_gc=tuple(HeapAfterGc(point["t"], point["heap_used"])
+                                for point in reading["heap_after_gc"]),
+            gc_estimated=frozenset(kind for kind in GC_KINDS if reading["gc_estimated"][kind]),
+            gc_pause_estimated=reading["gc_pause_estimated"],
+            eld_p99_ms=reading["eld_p99_ms"], eld_max_ms=reading["eld_max_ms"],
         )
 
     def _cpu_percent(self) -> float | None:

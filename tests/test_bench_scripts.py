@@ -301,3 +301,17 @@ def test_expected_peak_scales_the_largest_size_measured_of_the_shape():
             measured("arrays", 100, 100, 100)]
     assert snapshot_memory.expected_peak(done, "objects", 100) == int(400 + 600 * 2 * 1.15)
     assert snapshot_memory.expected_peak(done, "maps", 100) is None
+
+
+def test_the_attach_line_on_the_recorders_stderr_is_not_an_unclean_detach():
+    attached = "memtui: attached to pid 7 (node v22.1.0) through its inspector at 127.0.0.1:9\n"
+    failed = "memtui: error: the probe failed in pid 7: boom\n"
+    assert watch_overhead._unexpected_stderr(attached + failed) == failed
+    assert watch_overhead._unexpected_stderr(attached) == ""
+
+
+def test_v8s_own_finalization_registry_check_after_each_gc_is_not_memtuis():
+    post = "7f v8::internal::Heap::PostFinalizationRegistryCleanupTaskIfNeeded"
+    task = "7f v8::internal::FinalizationRegistryCleanupTask::RunInternal"
+    assert watch_overhead.memtui_kind([post]) == (None, "")
+    assert watch_overhead.memtui_kind([task])[0] == "weak-ref cleanup"

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from memtui.sampler import GC_KINDS, History, Sample
+from memtui.sampler import GC_KINDS, GcKind, History, Sample
 from memtui.units import format_duration
 
 
@@ -74,12 +74,17 @@ class MetricSummary:
 
 @dataclass(frozen=True)
 class GcActivity:
-    """Collections per second by kind, share of wall time paused in GC, ELU and CPU."""
+    """Collections per second by kind, share of wall time paused in GC (with the figures that
+    include an estimate), ELU, event-loop delay (the highest per-sample p99 and max) and CPU."""
 
-    per_second: dict[str, float]
+    per_second: dict[GcKind, float]
     pause_share: float
     elu: float | None
     cpu_percent: float | None
+    estimated: frozenset[GcKind] = frozenset()
+    pause_estimated: bool = False
+    loop_delay_p99_ms: float | None = None
+    loop_delay_max_ms: float | None = None
 
 
 @dataclass(frozen=True)
@@ -140,11 +145,14 @@ def summarize(samples: Sequence[Sample], max_points: int = 240) -> tuple[MetricS
 
 
 def gc_activity(samples: Sequence[Sample], span: float = GC_RATE_SPAN) -> GcActivity | None:
-    """GC rates over the last `span` seconds of samples; None until two samples exist."""
+    """GC rates over the last `span` seconds of samples; None until two samples exist. The
+    estimates and loop delays are those the samples after the span's first one carry."""
     if len(samples) < 2:
         return None
     last = samples[-1]
-    first = next((s for s in reversed(samples[:-1]) if last.t - s.t >= span), samples[0])
+    start = next((i for i in range(len(samples) - 2, -1, -1) if last.t - samples[i].t >= span),
+                 0)
+    first = samples[start]
     elapsed = last.t - first.t
     if elapsed <= 0:
         return None
@@ -152,7 +160,19 @@ def gc_activity(samples: Sequence[Sample], span: float = GC_RATE_SPAN) -> GcActi
         kind: (getattr(last.gc, kind) - getattr(first.gc, kind)) / elapsed for kind in GC_KINDS
     }
     pause_share = max(0.0, (last.gc_pause_ms - first.gc_pause_ms) / 1000.0 / elapsed)
-    return GcActivity(per_second, min(pause_share, 1.0), last.elu, last.cpu_percent)
+    span_samples = samples[start + 1:]
+    return GcActivity(
+        per_second, min(pause_share, 1.0), last.elu, last.cpu_percent,
+        estimated=frozenset().union(*(s.gc_estimated for s in span_samples)),
+        pause_estimated=any(s.gc_pause_estimated for s in span_samples),
+        loop_delay_p99_ms=_highest(s.eld_p99_ms for s in span_samples),
+        loop_delay_max_ms=_highest(s.eld_max_ms for s in span_samples),
+    )
+
+
+def _highest(values: Iterable[float | None]) -> float | None:
+    present = [v for v in values if v is not None]
+    return max(present) if present else None
 
 
 def chart_metrics(set_index: int, samples: Sequence[Sample]) -> tuple[Metric, ...]:

@@ -12,6 +12,83 @@ const KEY = Symbol.for('memtui.probe');
 const KEEPER = Symbol.for('memtui.keeper');
 const sample = (client) => globalThis[KEY].sample(client);
 const settle = () => new Promise((resolve) => setImmediate(resolve));
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+const KINDS = { 1: 'minor', 2: 'minor', 4: 'major', 8: 'incremental', 16: 'weakcb' };
+const NOT_ESTIMATED = { minor: false, major: false, incremental: false, weakcb: false };
+
+// Every collection by kind, and the pause time, as a gc PerformanceObserver of the test's own
+// sees them from now on (an entry delivered now can be of a collection that came before).
+function referenceObserver() {
+  const { PerformanceObserver, performance } = require('node:perf_hooks');
+  const since = performance.now();
+  const seen = { minor: 0, major: 0, incremental: 0, weakcb: 0, pauseMs: 0 };
+  const observer = new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) {
+      if (entry.startTime < since) continue;
+      seen[KINDS[entry.detail.kind]] += 1;
+      seen.pauseMs += entry.duration;
+    }
+  });
+  observer.observe({ entryTypes: ['gc'] });
+  return { seen, stop: () => observer.disconnect() };
+}
+
+// Busy the loop for `ms` in one turn, as a program that blocks does.
+function block(ms) {
+  const until = Date.now() + ms;
+  while (Date.now() < until) { /* blocked */ }
+}
+
+// Allocates short-lived arrays in batches, one a turn, for `ms`: hundreds of minor GCs a second.
+async function churn(ms) {
+  const until = Date.now() + ms;
+  let sink = 0;
+  while (Date.now() < until) {
+    for (let i = 0; i < 20000; i++) sink += new Array(16).fill(i).length;
+    await settle();
+  }
+  return sink;
+}
+
+// A `require` for the probe that records what it creates in the target: gc observers,
+// event-loop delay histograms and, while installed, FinalizationRegistry registrations.
+function recordingRequire() {
+  const made = { observers: [], histograms: [], registered: new Set(), entries: 0 };
+  const perfHooks = require('node:perf_hooks');
+  class Observer extends perfHooks.PerformanceObserver {
+    constructor(callback) {
+      super((list, self) => {
+        made.entries += list.getEntries().length;
+        callback(list, self);
+      });
+      this.connected = false;
+      made.observers.push(this);
+    }
+    observe(options) { this.connected = true; return super.observe(options); }
+    disconnect() { this.connected = false; return super.disconnect(); }
+  }
+  const hooks = Object.assign(Object.create(perfHooks), {
+    PerformanceObserver: Observer,
+    monitorEventLoopDelay(options) {
+      const histogram = perfHooks.monitorEventLoopDelay(options);
+      const record = { enabled: false };
+      const enable = histogram.enable.bind(histogram);
+      const disable = histogram.disable.bind(histogram);
+      histogram.enable = () => { record.enabled = true; return enable(); };
+      histogram.disable = () => { record.enabled = false; return disable(); };
+      made.histograms.push(record);
+      return histogram;
+    },
+  });
+  const Real = globalThis.FinalizationRegistry;
+  globalThis.FinalizationRegistry = class extends Real {
+    register(target, held, token) { made.registered.add(token); return super.register(target, held, token); }
+    unregister(token) { made.registered.delete(token); return super.unregister(token); }
+  };
+  made.restore = () => { globalThis.FinalizationRegistry = Real; };
+  return { made, requireFn: (name) => (name === 'perf_hooks' ? hooks : require(name)) };
+}
+
 const check = () => globalThis[KEEPER].check();
 
 // A target whose inspector listens on 127.0.0.1:PORT, with `connections` TCP connections to it
@@ -62,8 +139,9 @@ test('install answers ok and registers the client', () => {
   cleanUp();
 });
 
-test('a reading has every field of a sample', () => {
+test('a reading has every field of a sample', async () => {
   probe(require, 'install', 'a');
+  await sleep(30);
   const { ok, reading } = sample('a');
   assert.ok(ok);
   for (const key of ['rss', 'heap_total', 'heap_used', 'external', 'array_buffers', 'heap_limit']) {
@@ -72,20 +150,207 @@ test('a reading has every field of a sample', () => {
   assert.strictEqual(reading.pid, process.pid);
   assert.ok(reading.heap_spaces.some(([name]) => name === 'old_space'));
   assert.ok(reading.elu >= 0 && reading.elu <= 1);
+  assert.deepStrictEqual(reading.heap_after_gc, []);
+  assert.deepStrictEqual(Object.keys(reading.gc), ['minor', 'major', 'incremental', 'weakcb']);
+  assert.deepStrictEqual(reading.gc_estimated, NOT_ESTIMATED);
+  assert.strictEqual(reading.gc_pause_estimated, false);
+  assert.ok(reading.eld_p99_ms >= 0 && reading.eld_max_ms >= reading.eld_p99_ms,
+    `${reading.eld_p99_ms} ${reading.eld_max_ms}`);
   probe(require, 'uninstall', 'a');
 });
 
-test('forced major GCs are counted with their pause time, never going backwards', async () => {
+test('forced collections are counted by kind, exactly, even several in one turn', async () => {
   probe(require, 'install', 'a');
+  await settle(); // no entry on its way to either observer (delivered, then dispatched)
+  await settle();
+  const reference = referenceObserver();
   const before = sample('a').reading;
-  global.gc();
-  global.gc();
+  for (let i = 0; i < 5; i++) global.gc({ type: 'minor' });
+  for (let i = 0; i < 3; i++) global.gc();
   await settle();
   await settle();
   const after = sample('a').reading;
-  assert.ok(after.gc.major >= before.gc.major + 2, JSON.stringify(after.gc));
+  reference.stop();
+  const counted = {};
+  for (const kind of Object.keys(after.gc)) counted[kind] = after.gc[kind] - before.gc[kind];
+  assert.ok(counted.minor >= 5 && counted.major >= 3, JSON.stringify(counted));
+  const { pauseMs, ...seen } = reference.seen;
+  assert.deepStrictEqual(counted, seen);
+  assert.deepStrictEqual(after.gc_estimated, NOT_ESTIMATED);
   assert.ok(after.gc_pause_ms > before.gc_pause_ms);
+  assert.strictEqual(after.gc_pause_estimated, false);
   probe(require, 'uninstall', 'a');
+});
+
+test('the heap after each major GC is read at that GC, not at the next sample', async () => {
+  probe(require, 'install', 'a');
+  sample('a');
+  let kept = Array.from({ length: 200000 }, (_, i) => ({ i }));
+  global.gc();
+  const afterFirst = require('node:v8').getHeapStatistics().used_heap_size;
+  await settle();
+  await settle();
+  kept = null;
+  global.gc();
+  const afterSecond = require('node:v8').getHeapStatistics().used_heap_size;
+  const young = Array.from({ length: 50000 }, (_, i) => ({ i }));
+  await settle();
+  await settle();
+  const { reading } = sample('a');
+  const points = reading.heap_after_gc;
+  assert.strictEqual(points.length, 2, JSON.stringify(points));
+  assert.ok(points[0].heap_used > points[1].heap_used + 5e6, JSON.stringify(points));
+  for (const [point, used] of [[points[0], afterFirst], [points[1], afterSecond]]) {
+    // Read when the loop turns: code compiled meanwhile is in the old generation too.
+    assert.ok(Math.abs(point.heap_used - used) < 1024 * 1024, `${point.heap_used} vs ${used}`);
+    assert.ok(Math.abs(point.t - Date.now() / 1000) < 5, String(point.t));
+  }
+  assert.ok(points[0].t < points[1].t);
+  assert.ok(reading.heap_used > points[1].heap_used + 1e6, 'young objects are not in the baseline');
+  assert.deepStrictEqual(sample('a').reading.heap_after_gc, [], 'each point is delivered once');
+  global.gc();
+  global.gc();
+  await settle();
+  await settle();
+  const twice = sample('a').reading;
+  assert.strictEqual(twice.heap_after_gc.length, 1, 'one point for majors in one turn: the last');
+  assert.strictEqual(young.length + kept, 50000);
+  probe(require, 'uninstall', 'a');
+});
+
+test('while the observer is off, majors are counted by the sentinel and say so', async () => {
+  probe(require, 'install', 'a');
+  const accounting = globalThis[KEY].gc;
+  for (let i = 0; i < 3; i++) global.gc({ type: 'minor' });
+  await settle();
+  await settle();
+  assert.ok(accounting.armed, 'the sentinel is armed after two observed minor GCs');
+  const before = sample('a').reading;
+  accounting.pause();
+  global.gc();
+  await sleep(20);
+  const one = sample('a').reading;
+  assert.strictEqual(one.gc.major - before.gc.major, 1);
+  assert.strictEqual(one.gc_estimated.major, true);
+  assert.strictEqual(one.heap_after_gc.length, 1, 'a baseline point while the observer is off');
+  // Several majors before the sentinel's cleanup runs: it sees one, and the reading says so.
+  global.gc();
+  global.gc();
+  global.gc();
+  await sleep(20);
+  const several = sample('a').reading;
+  assert.strictEqual(several.gc.major - one.gc.major, 1, 'three majors, one seen');
+  assert.strictEqual(several.gc_estimated.major, true);
+  assert.strictEqual(several.gc_pause_estimated, true);
+  // Back on (in this turn, before it can go off again): the observer counts the major.
+  accounting.resume();
+  const resumed = sample('a').reading;
+  global.gc();
+  await settle();
+  await settle();
+  const exact = sample('a').reading;
+  assert.strictEqual(exact.gc.major - resumed.gc.major, 1);
+  assert.strictEqual(exact.gc_estimated.major, false);
+  probe(require, 'uninstall', 'a');
+});
+
+test('above 15 collections a second the observer is on for part of each second', async () => {
+  const { made, requireFn } = recordingRequire();
+  try {
+    probe(requireFn, 'install', 'a');
+    const reference = referenceObserver();
+    const before = sample('a').reading;
+    const started = Date.now();
+    await churn(1500);
+    const first = { entries: made.entries, collections: reference.seen.minor + reference.seen.major };
+    await churn(3000);
+    await settle();
+    const after = sample('a').reading;
+    const seconds = (Date.now() - started) / 1000;
+    reference.stop();
+    probe(requireFn, 'uninstall', 'a');
+    const minors = after.gc.minor - before.gc.minor;
+    const collections = reference.seen.minor + reference.seen.major;
+    assert.ok(collections / seconds > 50, `only ${collections} collections in ${seconds} s`);
+    // All of the first second is observed (no rate measured yet), then about 15 a second.
+    const observed = made.entries - first.entries;
+    const happened = collections - first.collections;
+    assert.ok(observed < 0.6 * happened, `${observed} of ${happened} collections observed`);
+    assert.ok(minors > 0.5 * reference.seen.minor && minors < 2 * reference.seen.minor,
+      `${minors} estimated, ${reference.seen.minor} seen`);
+    assert.strictEqual(after.gc_estimated.minor, true);
+    assert.strictEqual(after.gc_pause_estimated, true);
+  } finally {
+    made.restore();
+  }
+});
+
+test('the loop delay of a 500 ms block is reported, even when a read comes during it', async () => {
+  probe(require, 'install', 'a');
+  probe(require, 'install', 'b');
+  await sleep(50);
+  sample('a');
+  sample('b');
+  await sleep(50);
+  const quiet = sample('a').reading;
+  assert.ok(quiet.eld_max_ms < 100, `quiet loop: ${quiet.eld_max_ms} ms`);
+  let during;
+  await new Promise((resolve) => setTimeout(() => {
+    block(250);
+    during = sample('a').reading; // as memtui's read, served by interrupt in the middle
+    block(250);
+    resolve();
+  }, 15));
+  await sleep(50);
+  const after = sample('a').reading;
+  const other = sample('b').reading;
+  assert.ok(during.eld_max_ms < 100, `the block had not ended: ${during.eld_max_ms}`);
+  for (const reading of [after, other]) {
+    assert.ok(reading.eld_max_ms >= 480 && reading.eld_max_ms < 2000, String(reading.eld_max_ms));
+    assert.ok(reading.eld_p99_ms <= reading.eld_max_ms);
+  }
+  await sleep(50);
+  assert.ok(sample('a').reading.eld_max_ms < 100, 'a block is reported once');
+  probe(require, 'uninstall', 'a');
+  probe(require, 'uninstall', 'b');
+});
+
+test('a loop blocked through a whole interval has no delay yet', () => {
+  probe(require, 'install', 'a');
+  sample('a');
+  block(50);
+  const { reading } = sample('a');
+  assert.strictEqual(reading.eld_max_ms, null);
+  assert.strictEqual(reading.eld_p99_ms, null);
+  probe(require, 'uninstall', 'a');
+});
+
+test('detaching leaves no observer, histogram or sentinel behind', async () => {
+  const { made, requireFn } = recordingRequire();
+  try {
+    probe(requireFn, 'install', 'a');
+    probe(requireFn, 'install', 'b');
+    probe(requireFn, 'install', 'stale');
+    await sleep(20);
+    global.gc();
+    await settle();
+    assert.ok(made.observers.some((o) => o.connected));
+    assert.strictEqual(made.histograms.length, 6);
+    assert.ok(made.registered.size >= 1);
+    globalThis[KEY].clients.get('stale').lastSeen = 0;
+    check();
+    assert.strictEqual(made.histograms.filter((h) => h.enabled).length, 4);
+    probe(requireFn, 'uninstall', 'a');
+    assert.strictEqual(made.histograms.filter((h) => h.enabled).length, 2);
+    probe(requireFn, 'uninstall', 'b');
+    assert.strictEqual(globalThis[KEY], undefined);
+    assert.ok(made.observers.every((o) => !o.connected), 'observer disconnected');
+    assert.strictEqual(made.histograms.filter((h) => h.enabled).length, 0, 'histograms disabled');
+    assert.strictEqual(made.registered.size, 0, 'sentinels unregistered');
+  } finally {
+    made.restore();
+    cleanUp();
+  }
 });
 
 test('counts are per client, since that client attached', async () => {
@@ -126,8 +391,19 @@ test('a probe of another version is replaced on install, keeping what it knew', 
     observer: { disconnect() { throw new Error('boom'); } } };
   assert.deepStrictEqual(probe(target.require, 'install', 'a'),
     { ok: true, clients: 1, added: true, opened: true });
-  assert.strictEqual(globalThis[KEY].version, 4);
+  assert.strictEqual(globalThis[KEY].version, 5);
   probe(target.require, 'uninstall', 'a');
+  cleanUp();
+});
+
+test('a version 4 probe (either one: the keeper\'s or the GC budget\'s) is shut down on install', () => {
+  let shutdowns = 0;
+  globalThis[KEY] = { version: 4, shutdown() { shutdowns += 1; } };
+  assert.deepStrictEqual(probe(require, 'install', 'a'),
+    { ok: true, clients: 1, added: true, opened: false });
+  assert.strictEqual(shutdowns, 1);
+  assert.strictEqual(globalThis[KEY].version, 5);
+  probe(require, 'uninstall', 'a');
   cleanUp();
 });
 
@@ -149,42 +425,26 @@ test('nothing throws into the target: failures come back as {ok: false}', () => 
   cleanUp();
 });
 
-test('the observer is disconnected on uninstall', async () => {
-  probe(require, 'install', 'a');
-  const state = globalThis[KEY];
-  probe(require, 'uninstall', 'a');
-  const counted = state.counts.major;
-  global.gc();
-  await settle();
-  await settle();
-  assert.strictEqual(state.counts.major, counted);
-});
-
 test('counts by kind and pause time agree with a gc PerformanceObserver', async () => {
-  const { PerformanceObserver } = require('node:perf_hooks');
-  const kinds = { 1: 'minor', 4: 'major', 8: 'incremental', 16: 'weakcb' };
-  const seen = { minor: 0, major: 0, incremental: 0, weakcb: 0 };
-  let pauseMs = 0;
-  const observer = new PerformanceObserver((list) => {
-    for (const entry of list.getEntries()) {
-      seen[kinds[entry.detail.kind]] += 1;
-      pauseMs += entry.duration;
-    }
-  });
-  observer.observe({ entryTypes: ['gc'] });
+  await settle(); // no entry on its way to either observer (delivered, then dispatched)
+  await settle();
+  const reference = referenceObserver();
   probe(require, 'install', 'a');
   const keep = [];
   for (let round = 0; round < 40; round++) {
-    for (let i = 0; i < 20000; i++) keep[(round * 20000 + i) % 50000] = { round, i, text: 'x' + i };
+    for (let i = 0; i < 60000; i++) keep[(round * 60000 + i) % 50000] = { round, i, text: 'x' + i };
     if (round % 10 === 0) global.gc();
+    if (round % 10 === 5) global.gc({ type: 'minor' });
     await settle();
   }
   await settle();
   await settle();
-  const { gc, gc_pause_ms: probePauseMs } = sample('a').reading;
-  observer.disconnect();
+  const { gc, gc_pause_ms: probePauseMs, gc_estimated: estimated } = sample('a').reading;
+  reference.stop();
   probe(require, 'uninstall', 'a');
+  const { pauseMs, ...seen } = reference.seen;
   assert.deepStrictEqual(gc, seen);
+  assert.deepStrictEqual(estimated, NOT_ESTIMATED);
   assert.ok(gc.minor > 0 && gc.major >= 4, JSON.stringify(gc));
   assert.ok(Math.abs(probePauseMs - pauseMs) <= 0.05 * pauseMs + 1, `${probePauseMs} vs ${pauseMs}`);
 });

@@ -51,6 +51,8 @@ def make_sample(i: int, interval: float = 1.0) -> Sample:
         gc_pause_ms=i * 15.0,
         elu=0.25,
         cpu_percent=12.5,
+        eld_p99_ms=4.0,
+        eld_max_ms=12.0 + (i % 7),
     )
 
 
