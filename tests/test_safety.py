@@ -44,7 +44,7 @@ class TestBlockedTarget:
         assert find_inspector_address(target.pid) is not None, "closed while blocked?"
         target.wait_for_line("^unblocked$", timeout=20)
         assert wait_until_inspector_closed(target.pid)
-        assert target.alive()
+        assert target.alive(), (target.proc.returncode, target.lines[-12:])
 
     @pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGHUP], ids=["sigterm", "sighup"])
     def test_a_signal_while_the_target_is_blocked_detaches(self, spawn, stop):
@@ -81,7 +81,7 @@ class TestInterruptedCapture:
         assert memtui.returncode == 128 + signal.SIGINT, err
         assert "the snapshot (none was written) interrupted by SIGINT" in err
         assert list(tmp_path.iterdir()) == []
-        assert target.alive()
+        assert target.alive(), (target.proc.returncode, target.lines[-12:])
         assert wait_until_inspector_closed(target.pid, deadline=60), "after the snapshot"
 
     def test_ctrl_c_in_the_first_second_of_a_snapshot_in_the_live_view(self, spawn, tmp_path):
@@ -95,7 +95,7 @@ class TestInterruptedCapture:
             assert terminal.wait_exit(60) == 0
         finally:
             terminal.close()
-        assert target.alive()
+        assert target.alive(), (target.proc.returncode, target.lines[-12:])
         assert wait_until_inspector_closed(target.pid, deadline=30)
 
 
@@ -160,7 +160,7 @@ class TestFailures:
         shown = terminal.output.decode(errors="replace")
         assert "memtui: error: internal error: RuntimeError: a bug in the live view" in shown
         assert "Traceback" not in shown
-        assert target.alive()
+        assert target.alive(), (target.proc.returncode, target.lines[-12:])
         assert wait_until_inspector_closed(target.pid)
 
 
