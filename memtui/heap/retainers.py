@@ -4,7 +4,10 @@ A breadth-first search over non-weak edges, in the order DevTools computes dista
 from the user roots (the root's non-synthetic children, such as the global object), then
 from the root for whatever those do not reach. The search skips the edges DevTools skips
 (`sloppy_function_map` of a NativeContext, descriptor links of `(map descriptors)`, and a
-WeakMap's table -> value edge, leaving the key -> value one). It runs once per snapshot,
+WeakMap's table -> value edge, leaving the key -> value one), and the global properties of
+memtui's probe (`Symbol.for('memtui.*')`): they hold nothing of the program's, but the
+keeper's timer is linked into Node's list of timers, and through it a search would name
+memtui as what keeps a leak alive. It runs once per snapshot,
 level by level with numpy, and keeps the edge that first reached each node.
 """
 
@@ -109,6 +112,10 @@ def edge_label(snapshot: HeapSnapshot, edge: int) -> str:
     return name
 
 
+MEMTUI_SYMBOLS = "<symbol memtui."
+"""How the snapshot names the edges of the probe's global symbols."""
+
+
 def followed_edges(snapshot: HeapSnapshot) -> np.ndarray:
     """Mask of the edges the retainer search follows."""
     sources = snapshot.edge_source()
@@ -127,6 +134,9 @@ def followed_edges(snapshot: HeapSnapshot) -> np.ndarray:
                           & (snapshot.node_name == string_index["system / NativeContext"]))
         follow &= ~(native_context[sources] & ~named_by_index
                     & (snapshot.edge_name == string_index["sloppy_function_map"]))
+    memtuis = [i for i, s in enumerate(snapshot.strings) if s.startswith(MEMTUI_SYMBOLS)]
+    if memtuis:
+        follow &= ~np.isin(snapshot.edge_name, memtuis) | named_by_index
     if "(map descriptors)" in string_index:
         descriptors = ((snapshot.node_type == snapshot.type_code("array"))
                        & (snapshot.node_name == string_index["(map descriptors)"]))

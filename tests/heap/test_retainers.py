@@ -3,8 +3,10 @@
 import numpy as np
 import pytest
 
+from memtui.demo import start_demo, stop_demo
 from memtui.heap.retainers import RetainerIndex, edge_label, node_label, retainer_chain
 from memtui.heap.snapshot import HeapSnapshot, load_snapshot
+from memtui.monitor import Monitor
 from tests.nodeproc import node_binary, node_majors, start_node
 
 
@@ -99,3 +101,24 @@ def test_element_indexes_beyond_the_strings_table_are_followed(builder, tmp_path
     chain = RetainerIndex(snapshot).chain(item)
     assert chain is not None
     assert [step.edge for step in chain.steps] == ["global", "{elements}", "[30000]"]
+
+
+async def test_memtuis_own_objects_are_on_no_chain(tmp_path, system_node):
+    """The probe's keeper holds a timer, and Node links timers into one list: a search through
+    it named `<symbol memtui.keeper> in global` as what keeps the demo's leak alive."""
+    process = start_demo(system_node)
+    try:
+        monitor = Monitor(str(process.pid), interval=5, snapshot_dir=tmp_path)
+        await monitor.start()
+        saved = await monitor.take_snapshot()
+        await monitor.close()
+    finally:
+        stop_demo(process)
+    snapshot = load_snapshot(saved.path)
+    index = RetainerIndex(snapshot)
+    records = objects_named(snapshot, "SessionRecord")
+    assert records
+    for record in records[:20]:
+        lines = index.chain(record).lines()
+        assert not [line for line in lines if "memtui" in line], lines
+        assert any(line.startswith("sessionCache in ") for line in lines), lines
