@@ -393,9 +393,14 @@ def _wait_for_inspector(process: psutil.Process, timeout: float, host: str,
 
 
 def _held_by_another(pid: int, host: str, port: int) -> bool:
-    holders = {listener.inode for listener in _listening_sockets(f"/proc/{pid}/net")
-               if listener.port == port and _hosts_overlap(listener.host, host)}
+    holders = _port_holders(pid, host, port)
     return bool(holders) and _pid_holding(holders) not in (None, pid)
+
+
+def _port_holders(pid: int, host: str, port: int) -> set[int]:
+    """The inodes of the sockets listening on host:port in PID's network namespace."""
+    return {listener.inode for listener in _listening_sockets(f"/proc/{pid}/net")
+            if listener.port == port and _hosts_overlap(listener.host, host)}
 
 
 def _resolve_address(host: str, port: int) -> InspectorTarget:
@@ -657,10 +662,7 @@ def _refuse_if_port_held(process: psutil.Process, host: str, port: int) -> _Insp
     deadline = time.monotonic() + STARTING_INSPECTOR_GRACE
     held_deadline = time.monotonic() + HELD_PORT_GRACE
     while True:
-        holders = {
-            listener.inode for listener in _listening_sockets(f"/proc/{pid}/net")
-            if listener.port == port and _hosts_overlap(listener.host, host)
-        }
+        holders = _port_holders(pid, host, port)
         if not holders:
             return None
         holder = _pid_holding(holders)

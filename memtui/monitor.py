@@ -151,7 +151,8 @@ class Monitor:
         """Wait (without end) for the exited target's successor and attach to it; yields
         Restarted. A candidate that cannot be attached to is tried again for a while (a
         process that just started may not catch SIGUSR1 yet), then passed over."""
-        assert self._lineage is not None
+        lineage = self._lineage
+        assert lineage is not None
         old_pid = self.info.pid if self.info else 0
         old_host_pid = self.session.host_pid if self._session else None
         reason = self.exit_reason or self.why_exited()
@@ -161,7 +162,7 @@ class Monitor:
         passed_over: set[int] = {old_host_pid} if old_host_pid is not None else set()
         failing_since: dict[int, float] = {}
         while True:
-            pid = await asyncio.to_thread(self._find_successor, last_seen, passed_over)
+            pid = await asyncio.to_thread(find_successor, lineage, last_seen, passed_over)
             info = await self._attach_to(pid) if pid is not None else None
             if info is not None:
                 self.exit_reason = None
@@ -187,10 +188,6 @@ class Monitor:
         finally:
             if attaching.done():
                 self._attaching = None
-
-    def _find_successor(self, last_seen: float, passed_over: set[int]) -> int | None:
-        assert self._lineage is not None
-        return find_successor(self._lineage, last_seen, passed_over)
 
     async def _events_until_exit(self) -> AsyncGenerator[MonitorEvent, None]:
         loop = asyncio.get_running_loop()
