@@ -575,9 +575,8 @@ def cmd_ps(args: argparse.Namespace) -> int:
     rows += [(str(p.pid), p.user, format_bytes(p.rss), _inspector_cell(p), _container_cell(p),
               p.command) for p in list_node_processes()]
     widths = [max(len(row[i]) for row in rows) for i in range(5)]
-    for row in rows:
-        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False))
-              + "  " + row[5])
+    _emit("\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False))
+                     + "  " + row[5] for row in rows))
     return 0
 
 

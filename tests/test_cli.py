@@ -102,3 +102,12 @@ def test_an_unexpected_failure_is_one_line_with_its_traceback_in_a_crash_log(tmp
     crash_log = Path(line.rpartition("the traceback is in ")[2].rstrip(")"))
     assert "Traceback" in crash_log.read_text() and "ZeroDivisionError" in crash_log.read_text()
     assert logged == f"memtui: log written to {crash_log}"
+
+
+def test_ps_on_a_full_disk_is_a_one_line_error():
+    with open("/dev/full", "w") as full:
+        result = subprocess.run([sys.executable, "-m", "memtui", "ps"], stdout=full,
+                                stderr=subprocess.PIPE, text=True, timeout=60)
+    assert result.returncode == 1
+    assert result.stderr == ("memtui: error: cannot write the output: No space left on device "
+                             "(free disk space, or write it elsewhere)\n")
