@@ -75,7 +75,7 @@ def find_successor(lineage: Lineage, last_seen: float,
     """The PID of the process that replaced one of `lineage` last seen alive at `last_seen`
     (epoch seconds), or None; PIDs in `passed_over` are not candidates."""
     started_after = _process_clock(last_seen)
-    best: tuple[int, float, int] | None = None
+    candidates: list[tuple[int, float, int]] = []
     for process in psutil.process_iter(["create_time"]):
         created = process.info["create_time"]
         if process.pid in passed_over or created is None or created < started_after:
@@ -86,9 +86,11 @@ def find_successor(lineage: Lineage, last_seen: float,
             kinship = lineage.kinship(Lineage.of(process.pid))
         except (psutil.Error, OSError):
             continue
-        if kinship and (best is None or (-kinship, created) < (-best[0], best[1])):
-            best = (kinship, created, process.pid)
-    return best[2] if best else None
+        if kinship:
+            candidates.append((kinship, created, process.pid))
+    if not candidates:
+        return None
+    return min(candidates, key=lambda kin: (-kin[0], kin[1]))[2]
 
 
 def _process_clock(epoch: float) -> float:
