@@ -365,9 +365,8 @@ async def attached(args: argparse.Namespace, action: Callable[[Monitor], Awaitab
 
 def attached_line(info: TargetInfo) -> str:
     """`attached to pid 1234 (node v20.1.0) through its inspector at 127.0.0.1:9229 (...)`"""
-    fate = INSPECTOR_FATE[info.inspector]
-    if info.moved_from is not None:
-        fate = fate.replace("with SIGUSR1", f"with SIGUSR1 and moved off port {info.moved_from}")
+    moved = "" if info.moved_from is None else f" and moved off port {info.moved_from}"
+    fate = INSPECTOR_FATE[info.inspector].format(moved=moved)
     line = (f"attached to pid {info.pid} (node {info.node_version}) through its inspector at "
             f"{info.address} ({fate})")
     if not info.loopback_only:
@@ -376,8 +375,8 @@ def attached_line(info: TargetInfo) -> str:
 
 
 INSPECTOR_FATE = {
-    "opened by memtui": "opened by memtui with SIGUSR1, closed again when memtui leaves",
-    "kept open": "opened by memtui with SIGUSR1, left open on exit (--keep-inspector)",
+    "opened by memtui": "opened by memtui with SIGUSR1{moved}, closed again when memtui leaves",
+    "kept open": "opened by memtui with SIGUSR1{moved}, left open on exit (--keep-inspector)",
     "already open": "already open, left open",
 }
 
