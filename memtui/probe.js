@@ -220,6 +220,7 @@
 
     function promote() {
       const next = sentinel.next;
+      if (sentinel.armed) registry.unregister(sentinel.armed.token);
       sentinel.armed = { gen: next.gen, token: next.token, since: performance.now() };
       next.target = null;
       hold();
