@@ -31,6 +31,8 @@ from memtui.events import (
     TargetExited,
     TargetInfo,
     Unresponsive,
+    WorkerLeft,
+    WorkersSampled,
 )
 from memtui.heap.report import DIFF_COLUMNS
 from memtui.monitor import Monitor
@@ -48,7 +50,7 @@ USAGE = """memtui TARGET [options]          live monitor (TARGET: PID, HOST:PORT
        memtui ps                        Node processes on this host and in its containers
        memtui record TARGET [--interval S] [--duration S] [--format jsonl|csv] [-o FILE]
        memtui gc TARGET                 force a full GC, print heap used before -> after
-       memtui snapshot TARGET [-o FILE] [--force]
+       memtui snapshot TARGET [-o FILE] [--force] [--worker ID]
        memtui summary FILE [--json] [--top N] [--statistics] [--strings N] [--largest N]
        memtui diff BEFORE AFTER [--json] [--top N] [--sort COLUMN]"""
 
@@ -130,6 +132,12 @@ def build_parser() -> argparse.ArgumentParser:
                               "unit or container, else same command and directory, started "
                               "after the exit) and attach to it (default: stop)")
 
+    def worker_option(sub: argparse.ArgumentParser, what: str) -> None:
+        sub.add_argument("--worker", metavar="ID", default=None,
+                         help=f"{what} of the worker thread of that threadId (the N of "
+                              "'[worker N]' in the live view's workers panel) instead of the "
+                              "main thread (default: the main thread)")
+
     def snapshot_dir_option(sub: argparse.ArgumentParser) -> None:
         sub.add_argument("--snapshot-dir", type=Path, default=None, metavar="DIR",
                          help="directory for the snapshots taken with s (default: the "
@@ -167,10 +175,12 @@ def build_parser() -> argparse.ArgumentParser:
                              "(choices: %(choices)s; default: %(default)s)")
     record.add_argument("-o", "--output", type=Path, default=None, metavar="FILE",
                         help="file to write the samples to (default: standard output)")
+    worker_option(record, "record the heap and GC figures (each sample with a 'worker' key)")
 
     gc = _command(commands, "gc", "force a full GC and print heap used before -> after",
                   "memtui gc 1234")
     attach_options(gc)
+    worker_option(gc, "collect the heap")
 
     snapshot = _command(commands, "snapshot", "capture a heap snapshot to a file",
                         "memtui snapshot 1234 -o /tmp/before.heapsnapshot")
@@ -182,6 +192,7 @@ def build_parser() -> argparse.ArgumentParser:
     snapshot.add_argument("--force", action="store_true",
                           help="capture even when the target may run out of memory (default: "
                                "refuse when memtui estimates it may)")
+    worker_option(snapshot, "capture the heap")
 
     summary = _command(commands, "summary", "classes of a heap snapshot",
                        "memtui summary after.heapsnapshot --top 30",
@@ -348,12 +359,17 @@ def interruption(what: str) -> Callable[[int], int]:
 async def attached(args: argparse.Namespace, action: Callable[[Monitor], Awaitable[int]],
                    **options: Any) -> int:
     """Start a Monitor on args.target, say where it attached, run `action`, and always
-    detach, saying so when the target did not answer in time."""
+    detach, saying so when the target did not answer in time. With `--worker ID`, the
+    worker threads are watched and that one must be there."""
+    worker = getattr(args, "worker", None)
     monitor = Monitor(args.target, keep_inspector=args.keep_inspector,
-                      allow_non_loopback=args.allow_non_loopback_inspector, **options)
+                      allow_non_loopback=args.allow_non_loopback_inspector,
+                      workers=worker is not None, **options)
     info = await monitor.start()
     _note(attached_line(info))
     try:
+        if worker is not None:
+            monitor.worker(worker)
         return await action(monitor)
     finally:
         result = await asyncio.shield(monitor.close())
@@ -392,16 +408,27 @@ def cmd_record(args: argparse.Namespace) -> int:
 
 
 async def _record(monitor: Monitor, args: argparse.Namespace, out: IO[str]) -> int:
-    writer = SampleWriter(out, args.format)
+    writer = SampleWriter(out, args.format, args.worker)
     pid = monitor.session.pid
+    worker_written: float | None = None
     lost_at: float | None = None
     exited_at: float | None = None
     events = monitor.events()
     with contextlib.suppress(TimeoutError):
         async with asyncio.timeout(args.duration):
             async for event in events:
-                if isinstance(event, SampleTaken):
+                if isinstance(event, SampleTaken) and args.worker is None:
                     writer.write(event.sample)
+                elif isinstance(event, WorkersSampled) and args.worker is not None:
+                    view = next((v for v in event.workers if v.info.worker_id == args.worker),
+                                None)
+                    if view is not None and view.latest is not None \
+                            and view.latest.t != worker_written:
+                        worker_written = view.latest.t
+                        writer.write(view.latest)
+                elif isinstance(event, WorkerLeft) and event.worker.worker_id == args.worker:
+                    raise MemtuiError(f"worker {args.worker} of pid {pid} exited; "
+                                      f"{writer.count} samples written")
                 elif isinstance(event, Unresponsive):
                     _note(f"pid {pid} is not answering (event loop blocked?)")
                 elif isinstance(event, TargetExited):
@@ -439,15 +466,20 @@ async def _record(monitor: Monitor, args: argparse.Namespace, out: IO[str]) -> i
 
 
 class SampleWriter:
-    """Writes samples as JSON lines or CSV, flushing each so a reader sees them at once."""
+    """Writes samples as JSON lines or CSV, flushing each so a reader sees them at once;
+    a worker thread's carry its id under `worker`, after `pid`."""
 
-    def __init__(self, out: IO[str], fmt: str):
+    def __init__(self, out: IO[str], fmt: str, worker: str | None = None):
         self.out = out
         self.count = 0
+        self.worker = worker
         self._csv = csv.writer(out) if fmt == "csv" else None
 
     def write(self, sample: Sample) -> None:
         record = sample.record()
+        if self.worker is not None:
+            record = {"t": record.pop("t"), "pid": record.pop("pid"), "worker": self.worker,
+                      **record}
         try:
             if self._csv is None:
                 self.out.write(json.dumps(record) + "\n")
@@ -513,7 +545,7 @@ def _note(text: str) -> None:
 
 def cmd_gc(args: argparse.Namespace) -> int:
     async def force(monitor: Monitor) -> int:
-        result = await monitor.collect_garbage()
+        result = await monitor.collect_garbage(args.worker)
         if result.freed >= 0:
             outcome = f"freed {format_bytes(result.freed)}"
         else:
@@ -531,7 +563,7 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
     _check_writable_directory(args.output)
 
     async def capture(monitor: Monitor) -> int:
-        risk = await monitor.snapshot_risk()
+        risk = await monitor.snapshot_risk(args.worker)
         if risk.risky and not args.force:
             raise MemtuiError(f"refusing to snapshot pid {monitor.session.pid}: {risk.reason}",
                               "use --force to capture anyway")
@@ -540,7 +572,7 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
             monitor.snapshot_dir, path = path, None
         progress = _progress_printer() if sys.stderr.isatty() else None
         try:
-            saved = await monitor.take_snapshot(progress, path)
+            saved = await monitor.take_snapshot(progress, path, args.worker)
         finally:
             if progress is not None:
                 print(file=sys.stderr)
@@ -598,7 +630,7 @@ def cmd_monitor(args: argparse.Namespace) -> int:
     _require_pid_to_follow(args)
     monitor = Monitor(args.target, interval=args.interval, keep_inspector=args.keep_inspector,
                       allow_non_loopback=args.allow_non_loopback_inspector,
-                      snapshot_dir=args.snapshot_dir, follow=args.follow)
+                      snapshot_dir=args.snapshot_dir, follow=args.follow, workers=True)
     return run_monitor(monitor, on_exit_message=_print_if_possible)
 
 
@@ -615,7 +647,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     process = start_demo(args.node)
     try:
         monitor = Monitor(str(process.pid), interval=args.interval,
-                          snapshot_dir=args.snapshot_dir, wait_status=process.poll)
+                          snapshot_dir=args.snapshot_dir, wait_status=process.poll,
+                          workers=True)
         return run_monitor(monitor, on_exit_message=_print_if_possible)
     finally:
         stop_demo(process)
@@ -649,8 +682,12 @@ def cmd_summary(args: argparse.Namespace) -> int:
 
 def cmd_diff(args: argparse.Namespace) -> int:
     from memtui.heap import report
+    from memtui.heap.diff import thread_mismatch
 
     _note_compile_cache()
+    mismatch = thread_mismatch(args.before, args.after)
+    if mismatch is not None:
+        _note(f"warning: {mismatch}; the diff compares two unrelated heaps")
     diff = report.compare_files(args.before, args.after, args.ids_comparable)
     document = report.diff_json(args.before, args.after, diff, args.top, args.sort)
     _emit(json.dumps(document, indent=2) if args.json else report.diff_table(document))

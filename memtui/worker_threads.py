@@ -10,7 +10,7 @@ import logging
 import time
 import uuid
 
-from memtui.errors import MemtuiError
+from memtui.errors import MemtuiError, UsageError
 from memtui.events import WorkerAppeared, WorkerLeft, WorkersSampled, WorkerState, WorkerView
 from memtui.inspector import Inspector
 from memtui.node_worker import NodeWorkers, WorkerChannel, WorkerGone, WorkerInfo
@@ -165,11 +165,11 @@ class WorkerThreads:
         self._changes.append(WorkerLeft(time.time(), channel.info))
 
     def thread(self, worker_id: str) -> WorkerThread:
-        """The worker thread of that id; MemtuiError naming those there are otherwise."""
+        """The worker thread of that id; UsageError naming those there are otherwise."""
         found = self.threads.get(str(worker_id))
         if found is None:
             there = ", ".join(sorted(self.threads, key=_id_order)) or "none"
-            raise MemtuiError(f"pid {self.pid} has no worker thread {worker_id}",
+            raise UsageError(f"pid {self.pid} has no worker thread {worker_id}",
                               f"its worker threads: {there}")
         return found
 
