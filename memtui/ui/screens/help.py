@@ -32,6 +32,7 @@ MONITOR_HELP = HelpPage(
         ("d", "the heap snapshots of this session and the diff between two"),
         ("m", "drop a labelled marker on the timeline"),
         ("c", "cycle the metrics drawn on the chart"),
+        ("w", "select the next thread (main, then each worker thread) for s and g"),
         ("l", "the message log: every status message, with its time"),
         ("f", "once the target exited: attach to its successor (as --follow does)"),
         ("1 2 3 4", "time window: 1 min, 5 min, 15 min, all"),

@@ -24,8 +24,13 @@ from memtui.events import (
     StillReconnecting,
     TargetExited,
     Unresponsive,
+    WorkerAppeared,
+    WorkerLeft,
+    WorkersSampled,
+    WorkerState,
 )
 from memtui.monitor import Monitor
+from memtui.sampler import Sample
 from memtui.ui.messages import MonitorEventArrived, MonitorStopped, SnapshotProgressed
 from memtui.ui.model import (
     CHART_METRIC_SETS,
@@ -34,12 +39,14 @@ from memtui.ui.model import (
     MessageKind,
     Severity,
     StatusMessage,
+    ThreadId,
     chart_metrics,
     clock_time,
     covered_label,
     display_path,
     gc_activity,
     summarize,
+    thread_row,
     visible_samples,
 )
 from memtui.ui.screens.dialogs import ConfirmDialog, MarkerPrompt
@@ -51,6 +58,7 @@ from memtui.ui.widgets.gc import GcPanel
 from memtui.ui.widgets.header import TargetHeader, TargetState
 from memtui.ui.widgets.metrics import MetricsPanel
 from memtui.ui.widgets.status import StatusLine
+from memtui.ui.widgets.threads import ThreadsPanel
 from memtui.units import format_bytes
 
 if TYPE_CHECKING:
@@ -70,6 +78,7 @@ class MonitorScreen(Screen[None]):
         Binding("m", "marker", "mark", id="monitor.marker"),
         Binding("space", "pause", "pause", id="monitor.pause"),
         Binding("c", "cycle_chart", "chart", id="monitor.chart"),
+        Binding("w", "next_thread", "thread", show=False, id="monitor.thread"),
         Binding("l", "message_log", "log", id="monitor.log"),
         Binding("f", "follow", "follow", show=False, id="monitor.follow"),
         Binding("1", "window(0)", "window", key_display="1-4", id="monitor.window1"),
@@ -99,11 +108,14 @@ class MonitorScreen(Screen[None]):
         self.detaching = False
         self.heap_sizes: dict[Path, int] = {}
         """The heap size of each snapshot the snapshot list has analysed, by path."""
+        self.selected_thread: ThreadId = None
+        """The thread s and g act on (w cycles): a worker thread's id, None for the main."""
 
     def compose(self) -> ComposeResult:
         yield TargetHeader(id="header")
         yield MetricsPanel(id="metrics")
         yield GcPanel(id="gc")
+        yield ThreadsPanel(id="threads")
         yield MemoryChart(id="chart")
         with Horizontal(id="snapshot-progress"):
             yield Label("snapshot", id="snapshot-label")
@@ -146,13 +158,47 @@ class MonitorScreen(Screen[None]):
         covered = covered_label(samples, self.window, oldest.t if oldest else 0.0)
         self.query_one(MetricsPanel).show(summarize(samples), covered)
         self.query_one(GcPanel).show(gc_activity(samples))
+        self.show_threads(samples)
         end = samples[-1].t if samples else None
         self.query_one(MemoryChart).show(
             samples, chart_metrics(self.chart_metrics, samples), self.markers, self.window, end
         )
 
+    def show_threads(self, main_samples: list[Sample]) -> None:
+        """The threads panel: the main thread, then each worker thread, over the window."""
+        workers = self.monitor.workers
+        threads = [] if workers is None else [workers.threads[view.info.worker_id]
+                                              for view in workers.views()]
+        main_state: WorkerState = "unresponsive" if self.target_state == "unresponsive" \
+            else "live"
+        rows = [thread_row(None, "main", main_state, main_samples)]
+        rows += [thread_row(thread.worker_id, thread.info.name, thread.state,
+                            visible_samples(thread.history, self.window, self.paused_at))
+                 for thread in threads]
+        oldest = next(iter(self.monitor.history), None)
+        covered = covered_label(main_samples, self.window, oldest.t if oldest else 0.0)
+        self.query_one(ThreadsPanel).show(rows, self.selected_thread, covered,
+                                          self.monitor.workers_problem)
+
     def on_monitor_event_arrived(self, message: MonitorEventArrived) -> None:
         event = message.event
+        if isinstance(event, WorkersSampled):
+            if not self.paused:
+                self.show_threads(visible_samples(self.monitor.history, self.window, None))
+            return
+        if isinstance(event, WorkerAppeared):
+            self.status(f"worker {event.worker.worker_id} ({event.worker.name}) is watched",
+                        kind="state")
+            return
+        if isinstance(event, WorkerLeft):
+            left = event.worker.worker_id
+            then = ""
+            if self.selected_thread == left:
+                self.selected_thread = None
+                then = "; s and g act on the main thread again"
+            self.status(f"worker {left} ({event.worker.name}) exited at "
+                        f"{clock_time(event.at)}{then}", kind="state")
+            return
         if isinstance(event, SampleTaken):
             if self.target_state == "attaching…":
                 self.target_state = "live"
@@ -245,13 +291,15 @@ class MonitorScreen(Screen[None]):
 
     async def collect_garbage(self) -> None:
         self.gc_running = True
-        self.status("GC requested…")
+        thread = self.selected_thread
+        whose = "" if thread is None else f" of worker {thread}"
+        self.status(f"GC{whose} requested…")
         notice = self.set_timer(
             self.gc_notice_delay,
             lambda: self.status("GC requested, waiting for the event loop…", "warning"),
         )
         try:
-            result = await self.monitor.collect_garbage()
+            result = await self.monitor.collect_garbage(thread)
         except MemtuiError as error:
             self.status(f"GC failed: {error}", "error", "result")
             return
@@ -259,13 +307,13 @@ class MonitorScreen(Screen[None]):
             notice.stop()
             self.gc_running = False
         self.status(
-            f"GC freed {format_bytes(result.freed)}: heap used"
+            f"GC{whose} freed {format_bytes(result.freed)}: heap used"
             f" {format_bytes(result.heap_used_before)} → {format_bytes(result.heap_used_after)}"
             f" ({result.duration_s:.2f}s)",
             "good",
             "result",
         )
-        self.add_marker("GC")
+        self.add_marker("GC" + whose)
 
     def action_snapshot(self) -> None:
         if self.snapshot_running:
@@ -275,9 +323,11 @@ class MonitorScreen(Screen[None]):
 
     async def capture_snapshot(self) -> None:
         self.snapshot_running = True
+        thread = self.selected_thread
+        whose = "the target" if thread is None else f"worker {thread}"
         try:
             self.status("checking the memory a snapshot needs…")
-            risk = await self.monitor.snapshot_risk()
+            risk = await self.monitor.snapshot_risk(thread)
             if risk.risky:
                 available = "unknown" if risk.available is None else format_bytes(risk.available)
                 self.status("a snapshot may exhaust the target's memory: y captures, n cancels",
@@ -285,16 +335,18 @@ class MonitorScreen(Screen[None]):
                 capture = await self.app.push_screen_wait(ConfirmDialog(
                     "Capturing a heap snapshot may exhaust the target's memory.",
                     f"It may need up to {format_bytes(risk.estimated_extra)} more; available:"
-                    f" {available}. {risk.reason}\nThe target pauses while V8 writes the"
-                    " snapshot. Capture anyway?",
+                    f" {available}. {risk.reason}\n{whose.capitalize()} pauses while V8 "
+                    "writes the snapshot. Capture anyway?",
                 ))
                 if not capture:
                     self.status("snapshot cancelled")
                     return
             self.show_snapshot_progress(SnapshotProgress(0, 1, 0))
             self.add_class("capturing")
-            self.status("capturing a heap snapshot; the target pauses while V8 writes it…")
-            saved = await self.monitor.take_snapshot(self.post_snapshot_progress)
+            self.status(f"capturing a heap snapshot of {whose}; it pauses while V8 writes "
+                        "it…")
+            saved = await self.monitor.take_snapshot(self.post_snapshot_progress,
+                                                     worker=thread)
         except MemtuiError as error:
             self.status(f"snapshot failed: {error}", "error", "result")
             return
@@ -303,7 +355,8 @@ class MonitorScreen(Screen[None]):
             self.snapshot_running = False
         self.status(f"snapshot saved (file {format_bytes(saved.size)},"
                     f" {saved.duration_s:.1f}s): ", "good", "result", display_path(saved.path))
-        self.add_marker(f"snapshot {len(self.monitor.snapshots)}")
+        self.add_marker(f"snapshot {len(self.monitor.snapshots)}"
+                        + ("" if thread is None else f" (worker {thread})"))
 
     def post_snapshot_progress(self, progress: SnapshotProgress) -> None:
         self.post_message(SnapshotProgressed(progress))
@@ -340,6 +393,23 @@ class MonitorScreen(Screen[None]):
 
     def action_window(self, index: int) -> None:
         self.window = WINDOWS[index]
+        self.redraw()
+
+    def action_next_thread(self) -> None:
+        """Select the next thread for s and g: the main thread, then each worker thread."""
+        workers = self.monitor.workers
+        order: list[ThreadId] = [None]
+        if workers is not None:
+            order += [view.info.worker_id for view in workers.views()]
+        if len(order) == 1:
+            self.status(self.monitor.workers_problem or "the target has no worker threads",
+                        "warning")
+            return
+        position = order.index(self.selected_thread) if self.selected_thread in order else 0
+        self.selected_thread = order[(position + 1) % len(order)]
+        name = "the main thread" if self.selected_thread is None \
+            else f"worker {self.selected_thread}"
+        self.status(f"s and g act on {name}")
         self.redraw()
 
     def action_cycle_chart(self) -> None:
