@@ -32,6 +32,7 @@ from memtui.events import (
     TargetExited,
     TargetInfo,
     Unresponsive,
+    WorkerView,
 )
 from memtui.inspector import CdpChannel, ProtocolError
 from memtui.sampler import History
@@ -285,6 +286,13 @@ class Monitor:
         if self._exit_watch is None:
             return ExitReason()
         return self._exit_watch.reason(self._wait_status())
+
+    def worker_samples(self) -> list[tuple[WorkerView, History]]:
+        """Each worker thread, in thread id order, with its samples."""
+        if self.workers is None:
+            return []
+        return [(view, self.workers.threads[view.info.worker_id].history)
+                for view in self.workers.views()]
 
     def worker(self, worker_id: str) -> WorkerThread:
         """The worker thread of that id; MemtuiError when there is none (or Node serves none)."""

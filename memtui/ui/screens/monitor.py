@@ -166,15 +166,12 @@ class MonitorScreen(Screen[None]):
 
     def show_threads(self, main_samples: list[Sample]) -> None:
         """The threads panel: the main thread, then each worker thread, over the window."""
-        workers = self.monitor.workers
-        threads = [] if workers is None else [workers.threads[view.info.worker_id]
-                                              for view in workers.views()]
         main_state: WorkerState = "unresponsive" if self.target_state == "unresponsive" \
             else "live"
         rows = [thread_row(None, "main", main_state, main_samples)]
-        rows += [thread_row(thread.worker_id, thread.info.name, thread.state,
-                            visible_samples(thread.history, self.window, self.paused_at))
-                 for thread in threads]
+        rows += [thread_row(view.info.worker_id, view.info.name, view.state,
+                            visible_samples(history, self.window, self.paused_at))
+                 for view, history in self.monitor.worker_samples()]
         oldest = next(iter(self.monitor.history), None)
         covered = covered_label(main_samples, self.window, oldest.t if oldest else 0.0)
         self.query_one(ThreadsPanel).show(rows, self.selected_thread, covered,
@@ -343,8 +340,10 @@ class MonitorScreen(Screen[None]):
                     return
             self.show_snapshot_progress(SnapshotProgress(0, 1, 0))
             self.add_class("capturing")
-            self.status(f"capturing a heap snapshot of {whose}; it pauses while V8 writes "
-                        "it…")
+            self.status("capturing a heap snapshot; the target pauses while V8 writes it…"
+                        if thread is None else
+                        f"capturing a heap snapshot of worker {thread}; it pauses while V8 "
+                        "writes it…")
             saved = await self.monitor.take_snapshot(self.post_snapshot_progress,
                                                      worker=thread)
         except MemtuiError as error:
@@ -397,10 +396,8 @@ class MonitorScreen(Screen[None]):
 
     def action_next_thread(self) -> None:
         """Select the next thread for s and g: the main thread, then each worker thread."""
-        workers = self.monitor.workers
         order: list[ThreadId] = [None]
-        if workers is not None:
-            order += [view.info.worker_id for view in workers.views()]
+        order += [view.info.worker_id for view, _ in self.monitor.worker_samples()]
         if len(order) == 1:
             self.status(self.monitor.workers_problem or "the target has no worker threads",
                         "warning")
