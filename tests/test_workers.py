@@ -167,6 +167,33 @@ async def test_workers_come_and_go_and_one_leaving_mid_snapshot_breaks_nothing(
                           f"{target.pid} (the main thread and worker {idle})")
 
 
+async def test_a_worker_blocked_in_native_code_holds_up_nothing(spawn):
+    """A worker waiting 3 s for a child process cannot answer: it is unresponsive while the
+    main thread is sampled on time, detaching does not wait for it, and its probe is gone
+    once it runs JavaScript again."""
+    target = spawn("workers.js", "--inspect=127.0.0.1:0")
+    worker = start_worker(target, "idle")
+    monitor = Monitor(str(target.pid), interval=0.2, workers=True)
+    await monitor.start()
+    try:
+        await sampled(monitor, 1)
+        target.send(f"block {worker}\n")
+        states = []
+        started = time.monotonic()
+        async for event in monitor.events():
+            if isinstance(event, WorkersSampled):
+                states.append(event.workers[0].state)
+                if states[-3:] == ["unresponsive"] * 3:
+                    break
+        assert time.monotonic() - started < 2.5
+        leaving = time.monotonic()
+    finally:
+        await monitor.close()
+    assert time.monotonic() - leaving < 2.5
+    target.wait_for_line(rf"unblocked {worker}")
+    assert probe_absent(target, worker, 5)
+
+
 def test_a_killed_memtui_leaves_no_probe_in_its_workers(spawn, tmp_path):
     """memtui opened the inspector (SIGUSR1) and recorded a busy worker when it was killed:
     the worker's probe goes once no connection is left, and the inspector closes."""

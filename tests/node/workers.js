@@ -7,6 +7,8 @@
 //   big          a worker holding 50,000 small objects (its snapshot takes a moment)
 //   exit ID      that worker exits (a busy one too: it polls a shared flag)
 //   kill ID      the main thread terminates that worker (worker.terminate())
+//   block ID     that worker blocks 3 s in native code (a child process it waits for)
+//                (answers "unblocked ID")
 //   probe ID     that worker says whether memtui's probe or keeper is in it
 //                ("probe ID present" or "probe ID absent")
 'use strict';
@@ -25,6 +27,10 @@ parentPort.on('message', (message) => {
   if (message === 'grow') {
     for (let i = 0; i < 10000; i++) kept.push(new WorkerLeak(kept.length));
     parentPort.postMessage('grown ' + kept.length);
+  }
+  if (message === 'block') {
+    require('child_process').execFileSync('sleep', ['3']);
+    parentPort.postMessage('unblocked');
   }
   if (message === 'probe') {
     const there = globalThis[Symbol.for('memtui.probe')] || globalThis[Symbol.for('memtui.keeper')];
@@ -50,6 +56,7 @@ function start(kind) {
   const id = worker.threadId;
   worker.on('message', (message) => {
     if (message === 'started') console.log(`started ${kind} ${id}`);
+    else if (message === 'unblocked') console.log(`unblocked ${id}`);
     else console.log(`${message.split(' ')[0]} ${id} ${message.split(' ')[1]}`);
   });
   worker.on('exit', () => { workers.delete(id); console.log(`exited ${id}`); });
@@ -65,7 +72,9 @@ process.stdin.on('data', (data) => {
     buffered = buffered.slice(newline + 1);
     const found = workers.get(Number(arg));
     if (command === 'grow' && found) found.worker.postMessage('grow');
-    else if (command === 'probe' && found) found.worker.postMessage('probe');
+    else if ((command === 'probe' || command === 'block') && found) {
+      found.worker.postMessage(command);
+    }
     else if (command === 'kill' && found) found.worker.terminate();
     else if (command === 'exit' && found) {
       Atomics.store(found.stop, 0, 1);
