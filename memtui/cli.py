@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import contextlib
 import csv
+import io
 import json
 import math
 import os
@@ -19,6 +20,14 @@ from typing import IO, Any, NoReturn
 
 from memtui import __version__, diagnostics
 from memtui.attach import NodeProcessInfo, list_node_processes, pid_of
+from memtui.auto_capture import (
+    DEFAULT_COOLDOWN_S,
+    DEFAULT_MAX_COUNT,
+    AutoCapture,
+    AutoCaptureResult,
+    Trigger,
+)
+from memtui.capture_conditions import Condition, ConditionError, parse_condition
 from memtui.errors import MemtuiError, UsageError
 from memtui.events import (
     ConnectionLost,
@@ -78,6 +87,29 @@ def _interval(text: str) -> float:
     return value
 
 
+def _condition(text: str) -> Condition:
+    try:
+        return parse_condition(text)
+    except ConditionError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _cooldown(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more seconds: {text!r}")
+    return value
+
+
+def _count(text: str) -> int:
+    if not text.isdecimal() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number, 1 or more: {text!r}")
+    return int(text)
+
+
 def _command(commands: Any, name: str, summary: str, example: str,
              description: str | None = None) -> argparse.ArgumentParser:
     """A subcommand whose --help starts with what it does and ends with an example."""
@@ -130,22 +162,40 @@ def build_parser() -> argparse.ArgumentParser:
                               "unit or container, else same command and directory, started "
                               "after the exit) and attach to it (default: stop)")
 
-    def snapshot_dir_option(sub: argparse.ArgumentParser) -> None:
+    def snapshot_dir_option(sub: argparse.ArgumentParser, taken_with: str) -> None:
         sub.add_argument("--snapshot-dir", type=Path, default=None, metavar="DIR",
-                         help="directory for the snapshots taken with s (default: the "
+                         help=f"directory for the snapshots taken {taken_with} (default: the "
                               "current directory)")
+
+    def auto_capture_options(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("--snapshot-on", type=_condition, action="append", default=[],
+                         metavar="CONDITION",
+                         help="capture a heap snapshot when CONDITION holds for a sample: "
+                              "METRIC>SIZE, METRIC>=SIZE or METRIC>N%%limit, METRIC one of "
+                              "heap_used, heap_total, rss, external, array_buffers, "
+                              "heap_after_gc, SIZE such as 1.5GiB or 800MB, limit the V8 "
+                              "heap limit (heap_*) or the container memory limit (rss); "
+                              "repeatable, any one that holds counts; refused without asking "
+                              "when the target may run out of memory (default: none)")
+        sub.add_argument("--snapshot-cooldown", type=_cooldown, default=DEFAULT_COOLDOWN_S,
+                         metavar="S",
+                         help="seconds from the end of one automatic capture to the next "
+                              "check (default: %(default)g)")
+        sub.add_argument("--snapshot-max", type=_count, default=DEFAULT_MAX_COUNT,
+                         metavar="K",
+                         help="at most K automatic snapshots a run (default: %(default)s)")
 
     monitor = _command(commands, "monitor", "live monitor (the default command)",
                        "memtui 1234 --interval 0.5 --snapshot-dir /tmp")
     attach_options(monitor)
     interval_option(monitor)
     follow_option(monitor)
-    snapshot_dir_option(monitor)
+    snapshot_dir_option(monitor, "with s")
 
     demo = _command(commands, "demo", "start the bundled leaky demo app and monitor it",
                     "memtui demo --node /opt/node-24/bin/node")
     interval_option(demo)
-    snapshot_dir_option(demo)
+    snapshot_dir_option(demo, "with s")
     demo.add_argument("--node", default="node", metavar="PATH",
                       help="the Node binary that runs the demo app (default: %(default)s, "
                            "found on PATH)")
@@ -167,6 +217,8 @@ def build_parser() -> argparse.ArgumentParser:
                              "(choices: %(choices)s; default: %(default)s)")
     record.add_argument("-o", "--output", type=Path, default=None, metavar="FILE",
                         help="file to write the samples to (default: standard output)")
+    snapshot_dir_option(record, "with --snapshot-on")
+    auto_capture_options(record)
 
     gc = _command(commands, "gc", "force a full GC and print heap used before -> after",
                   "memtui gc 1234")
@@ -383,16 +435,59 @@ INSPECTOR_FATE = {
 
 def cmd_record(args: argparse.Namespace) -> int:
     _require_pid_to_follow(args)
+    if args.snapshot_on:
+        _check_writable_directory(args.snapshot_dir or Path.cwd(), "--snapshot-dir")
     out, close = _open_output(args.output)
     try:
         return run_async(attached(args, lambda m: _record(m, args, out),
-                                  interval=args.interval, follow=args.follow))
+                                  interval=args.interval, follow=args.follow,
+                                  snapshot_dir=args.snapshot_dir))
     finally:
         close()
 
 
+def auto_capture_of(monitor: Monitor, args: argparse.Namespace) -> AutoCapture:
+    """The automatic captures the command line asks for."""
+    return AutoCapture(monitor, args.snapshot_on, args.snapshot_cooldown, args.snapshot_max)
+
+
 async def _record(monitor: Monitor, args: argparse.Namespace, out: IO[str]) -> int:
+    """Write samples until the end; an automatic capture runs beside the sampling, and
+    one under way when the recording ends is waited for (cancelled by an interruption)."""
     writer = SampleWriter(out, args.format)
+    auto = auto_capture_of(monitor, args)
+    if monitor.info is not None:
+        auto.check_limits(monitor.info)
+    captures: list[asyncio.Task[None]] = []
+
+    def after_sample() -> None:
+        trigger = auto.due()
+        if trigger is not None:
+            captures.append(asyncio.create_task(_capture_while_recording(auto, trigger, writer)))
+
+    try:
+        return await _record_events(monitor, args, writer, after_sample)
+    except asyncio.CancelledError:
+        for task in captures:
+            task.cancel()
+        raise
+    finally:
+        await asyncio.gather(*captures, return_exceptions=True)
+
+
+async def _capture_while_recording(auto: AutoCapture, trigger: Trigger,
+                                   writer: SampleWriter) -> None:
+    _note(f"{trigger.condition} holds ({trigger.evidence}): capturing a heap snapshot")
+    progress = _progress_printer() if sys.stderr.isatty() else None
+    result = await auto.capture(trigger, progress)
+    if progress is not None and result.saved is not None:
+        print(file=sys.stderr)
+    _note(result.describe())
+    writer.write_auto_capture(result)
+
+
+async def _record_events(monitor: Monitor, args: argparse.Namespace, writer: SampleWriter,
+                         after_sample: Callable[[], None]) -> int:
     pid = monitor.session.pid
     lost_at: float | None = None
     exited_at: float | None = None
@@ -402,6 +497,7 @@ async def _record(monitor: Monitor, args: argparse.Namespace, out: IO[str]) -> i
             async for event in events:
                 if isinstance(event, SampleTaken):
                     writer.write(event.sample)
+                    after_sample()
                 elif isinstance(event, Unresponsive):
                     _note(f"pid {pid} is not answering (event loop blocked?)")
                 elif isinstance(event, TargetExited):
@@ -444,25 +540,36 @@ class SampleWriter:
     def __init__(self, out: IO[str], fmt: str):
         self.out = out
         self.count = 0
-        self._csv = csv.writer(out) if fmt == "csv" else None
+        self._csv = fmt == "csv"
 
     def write(self, sample: Sample) -> None:
         record = sample.record()
+        if self._csv:
+            row = csv_row(record)
+            text = io.StringIO()
+            rows = csv.writer(text)
+            if self.count == 0:
+                rows.writerow(row.keys())
+            rows.writerow(row.values())
+            self._write(text.getvalue())
+        else:
+            self._write(json.dumps(record) + "\n")
+        self.count += 1
+
+    def write_auto_capture(self, result: AutoCaptureResult) -> None:
+        """A JSON line for an automatic capture; nothing in CSV, whose rows are samples."""
+        if not self._csv:
+            self._write(json.dumps(result.record()) + "\n")
+
+    def _write(self, text: str) -> None:
         try:
-            if self._csv is None:
-                self.out.write(json.dumps(record) + "\n")
-            else:
-                row = csv_row(record)
-                if self.count == 0:
-                    self._csv.writerow(row.keys())
-                self._csv.writerow(row.values())
+            self.out.write(text)
             self.out.flush()
         except BrokenPipeError:
             raise  # the reader went away (`| head`): main() ends quietly
         except OSError as exc:
             raise MemtuiError(f"cannot write samples: {exc.strerror}",
                               "free disk space or choose another -o") from exc
-        self.count += 1
 
 
 def csv_row(record: dict[str, Any]) -> dict[str, str | int | float]:
@@ -528,7 +635,9 @@ def cmd_gc(args: argparse.Namespace) -> int:
 
 
 def cmd_snapshot(args: argparse.Namespace) -> int:
-    _check_writable_directory(args.output)
+    output = args.output
+    _check_writable_directory(Path.cwd() if output is None else output if output.is_dir()
+                              else output.parent, "-o")
 
     async def capture(monitor: Monitor) -> int:
         risk = await monitor.snapshot_risk()
@@ -551,13 +660,12 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
                      interruption("the snapshot (none was written)"))
 
 
-def _check_writable_directory(output: Path | None) -> None:
-    """Refuse, before touching the target, an -o whose directory cannot take the file."""
-    directory = Path.cwd() if output is None else output if output.is_dir() else output.parent
+def _check_writable_directory(directory: Path, option: str) -> None:
+    """Refuse, before touching the target, a directory that cannot take a snapshot."""
     if not os.access(directory, os.W_OK | os.X_OK):
         reason = "does not exist" if not directory.exists() else "is not writable"
         raise UsageError(f"cannot write a snapshot in {directory}: it {reason}",
-                         "choose another directory with -o")
+                         f"choose another directory with {option}")
 
 
 def _progress_printer() -> Callable[[SnapshotProgress], None]:
