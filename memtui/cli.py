@@ -190,12 +190,14 @@ def build_parser() -> argparse.ArgumentParser:
     attach_options(monitor)
     interval_option(monitor)
     follow_option(monitor)
-    snapshot_dir_option(monitor, "with s")
+    snapshot_dir_option(monitor, "with s or --snapshot-on")
+    auto_capture_options(monitor)
 
     demo = _command(commands, "demo", "start the bundled leaky demo app and monitor it",
                     "memtui demo --node /opt/node-24/bin/node")
     interval_option(demo)
-    snapshot_dir_option(demo, "with s")
+    snapshot_dir_option(demo, "with s or --snapshot-on")
+    auto_capture_options(demo)
     demo.add_argument("--node", default="node", metavar="PATH",
                       help="the Node binary that runs the demo app (default: %(default)s, "
                            "found on PATH)")
@@ -704,10 +706,13 @@ def cmd_monitor(args: argparse.Namespace) -> int:
     from memtui.ui import run_monitor
 
     _require_pid_to_follow(args)
+    if args.snapshot_on:
+        _check_writable_directory(args.snapshot_dir or Path.cwd(), "--snapshot-dir")
     monitor = Monitor(args.target, interval=args.interval, keep_inspector=args.keep_inspector,
                       allow_non_loopback=args.allow_non_loopback_inspector,
                       snapshot_dir=args.snapshot_dir, follow=args.follow)
-    return run_monitor(monitor, on_exit_message=_print_if_possible)
+    return run_monitor(monitor, auto_capture=auto_capture_of(monitor, args),
+                       on_exit_message=_print_if_possible)
 
 
 def _require_pid_to_follow(args: argparse.Namespace) -> None:
@@ -724,7 +729,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     try:
         monitor = Monitor(str(process.pid), interval=args.interval,
                           snapshot_dir=args.snapshot_dir, wait_status=process.poll)
-        return run_monitor(monitor, on_exit_message=_print_if_possible)
+        return run_monitor(monitor, auto_capture=auto_capture_of(monitor, args),
+                           on_exit_message=_print_if_possible)
     finally:
         stop_demo(process)
 
