@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from memtui.capture_conditions import Condition, Reading
+from memtui.capture_conditions import LEAK_WINDOW_S, Condition, LeakCondition, Reading
 from memtui.errors import MemtuiError, UsageError
 from memtui.events import SnapshotProgress, SnapshotSaved, TargetInfo
 from memtui.monitor import Monitor
@@ -83,6 +83,7 @@ class AutoCapture:
         self.capturing = False
         self._clock = clock
         self._ended_at: float | None = None
+        self._judges_leaks = any(isinstance(c, LeakCondition) for c in self.conditions)
 
     def check_limits(self, info: TargetInfo) -> None:
         """UsageError when a condition needs a limit the target does not have."""
@@ -101,8 +102,10 @@ class AutoCapture:
             return None
         after_gc = self.monitor.history.heap_after_gc()
         info = self.monitor.info
+        window = (self.monitor.history.since(sample.t - LEAK_WINDOW_S) if self._judges_leaks
+                  else ())
         reading = Reading(sample, after_gc[-1].heap_used if after_gc else None,
-                          info.container_limit if info is not None else None)
+                          info.container_limit if info is not None else None, window)
         for condition in self.conditions:
             evidence = condition.evidence(reading)
             if evidence is not None:

@@ -3,17 +3,20 @@
 A condition is `METRIC>SIZE`, `METRIC>=SIZE` or `METRIC>N%limit` (also with `>=`): METRIC is
 a figure of the sample, SIZE a number with a unit (`1.5GiB`), `N%limit` a share of the
 metric's limit (the V8 heap limit for the heap figures, the container's memory limit for
-RSS).
+RSS). Or `leak`: memtui.verdict calls the last LEAK_WINDOW_S of samples a leak, on the heap
+or off it.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal, cast
 
 from memtui.sampler import Sample
 from memtui.units import format_bytes
+from memtui.verdict import current_run, leak_verdict
 
 MetricName = Literal["heap_used", "heap_total", "rss", "external", "array_buffers",
                      "heap_after_gc"]
@@ -32,7 +35,10 @@ UNIT_BYTES = {"b": 1, "kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30,
               "kb": 10**3, "mb": 10**6, "gb": 10**9}
 ACCEPTED = ("accepted: METRIC>SIZE, METRIC>=SIZE or METRIC>N%limit, METRIC one of "
             + ", ".join(METRIC_NAMES) + "; SIZE a number with B, KiB, MiB, GiB, KB, MB or GB; "
-            "limit: the V8 heap limit for heap_*, the container memory limit for rss")
+            "limit: the V8 heap limit for heap_*, the container memory limit for rss; or "
+            "leak")
+LEAK_WINDOW_S = 600.0
+"""The samples `leak` judges: the last ten minutes of the latest process."""
 
 _CONDITION = re.compile(r"\s*([A-Za-z_]+)\s*(>=|>|<=|<|=)?\s*(.*?)\s*")
 _SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([A-Za-z]+)")
@@ -46,11 +52,13 @@ class ConditionError(ValueError):
 @dataclass(frozen=True)
 class Reading:
     """What a condition is checked against: the latest sample, the heap after the latest
-    major GC known (None before the first), and the container's memory limit (None: none)."""
+    major GC known (None before the first), the container's memory limit (None: none), and
+    the samples of the last LEAK_WINDOW_S, oldest first, for `leak`."""
 
     sample: Sample
     heap_after_gc: int | None
     container_limit: int | None
+    window: Sequence[Sample] = ()
 
 
 @dataclass(frozen=True)
@@ -90,11 +98,27 @@ class MetricCondition:
         return None if limit is None else limit * self.share_of_limit / 100
 
 
-Condition = MetricCondition
+@dataclass(frozen=True)
+class LeakCondition:
+    """`leak`: the leak verdict (memtui.verdict) over the reading's window is a leak."""
+
+    text: str = "leak"
+    needs_container_limit: bool = False
+
+    def evidence(self, reading: Reading) -> str | None:
+        """The verdict in words (`heap leak: heap after GC +12.0 MiB/min (...)`) when it is a
+        leak, else None."""
+        verdict = leak_verdict(current_run(reading.window))
+        return verdict.describe() if verdict.is_leak else None
+
+
+Condition = MetricCondition | LeakCondition
 
 
 def parse_condition(text: str) -> Condition:
     """The condition `text` says; ConditionError, saying what is accepted, when it is none."""
+    if text.strip() == "leak":
+        return LeakCondition()
     whole = _CONDITION.fullmatch(text)
     if whole is None or not text.strip():
         raise ConditionError(f"not a condition: {text!r} ({ACCEPTED})")

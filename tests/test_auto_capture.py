@@ -17,9 +17,11 @@ from memtui.auto_capture import AutoCapture
 from memtui.capture_conditions import parse_condition
 from memtui.errors import TargetGone, UsageError
 from memtui.events import SnapshotRisk
+from memtui.verdict import leak_verdict
 from tests.cli_helpers import jsonl, run_memtui, start_memtui
 from tests.nodeproc import NodeProcess
 from tests.test_oom import memory_cgroup
+from tests.test_verdict import series
 from tests.ui.fake_monitor import INFO, MIB, FakeMonitor, make_sample
 
 
@@ -113,6 +115,25 @@ def test_a_capture_that_fails_says_why():
         assert not captures.capturing
 
     asyncio.run(scenario())
+
+
+def test_leak_judges_the_latest_ten_minutes_of_the_history():
+    monitor = FakeMonitor()
+    monitor.info = INFO
+    flat = series([50 * MIB] * 1200, pid=INFO.pid)  # an hour
+    captures = auto(monitor, "leak")
+    for sample in flat:
+        monitor.history.append(sample)
+    assert captures.due() is None
+    leak = series([50 * MIB + i * MIB for i in range(1, 101)], pid=INFO.pid)  # 5 minutes
+    for sample in leak:
+        monitor.history.append(replace(sample, t=sample.t + 3600, heap_after_gc=tuple(
+            replace(point, t=point.t + 3600) for point in sample.heap_after_gc)))
+    trigger = captures.due()
+    assert trigger is not None and trigger.condition == "leak"
+    assert trigger.evidence.startswith("heap leak: heap after GC +")
+    # Over the whole hour, the last five minutes would not stand out.
+    assert not leak_verdict(list(monitor.history)).is_leak
 
 
 def test_a_share_of_the_rss_limit_needs_a_container_limit():

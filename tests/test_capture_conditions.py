@@ -5,7 +5,8 @@ from dataclasses import replace
 
 import pytest
 
-from memtui.capture_conditions import ConditionError, Reading, parse_condition
+from memtui.capture_conditions import ConditionError, LeakCondition, Reading, parse_condition
+from tests.test_verdict import series
 from tests.ui.fake_monitor import MIB, make_sample
 
 SAMPLE = replace(make_sample(0), heap_used=1600 * MIB, heap_total=1700 * MIB, rss=2000 * MIB,
@@ -79,3 +80,14 @@ def test_only_a_share_of_the_rss_limit_needs_a_container_limit():
     assert parse_condition("rss>90%limit").needs_container_limit
     assert not parse_condition("rss>1GiB").needs_container_limit
     assert not parse_condition("heap_used>90%limit").needs_container_limit
+
+
+def test_leak_holds_when_the_leak_verdict_over_the_window_is_a_leak():
+    assert parse_condition(" leak ") == LeakCondition()
+    leaking = series([20 * MIB + i * 0.5 * MIB for i in range(10)])
+    flat = series([20 * MIB] * 10)
+    assert parse_condition("leak").evidence(Reading(leaking[-1], None, None, leaking)) == (
+        "heap leak: heap after GC +10.0 MiB/min (10 major GCs over 27s, 9 rises in a row)")
+    assert parse_condition("leak").evidence(Reading(flat[-1], None, None, flat)) is None
+    early = leaking[:9]
+    assert parse_condition("leak").evidence(Reading(early[-1], None, None, early)) is None
