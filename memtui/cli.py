@@ -483,9 +483,14 @@ async def _capture_while_recording(auto: AutoCapture, trigger: Trigger,
                                    writer: SampleWriter) -> None:
     _note(f"{trigger.condition} holds ({trigger.evidence}): capturing a heap snapshot")
     progress = _progress_printer() if sys.stderr.isatty() else None
-    result = await auto.capture(trigger, progress)
-    if progress is not None and result.saved is not None:
-        print(file=sys.stderr)
+    try:
+        result = await auto.capture(trigger, progress)
+    except asyncio.CancelledError:
+        _note(f"automatic snapshot ({trigger.condition}) interrupted; none was written")
+        raise
+    finally:
+        if progress is not None:
+            print(file=sys.stderr)
     _note(result.describe())
     writer.write_auto_capture(result)
 
