@@ -41,7 +41,7 @@ from memtui.events import (
     TargetInfo,
     Unresponsive,
 )
-from memtui.heap.report import DIFF_COLUMNS
+from memtui.heap.columns import DIFF_COLUMNS
 from memtui.monitor import Monitor
 from memtui.private_file import open_private
 from memtui.sampler import GC_KINDS, Sample
