@@ -470,13 +470,15 @@ async def _record(monitor: Monitor, args: argparse.Namespace, out: IO[str]) -> i
             captures.append(asyncio.create_task(_capture_while_recording(auto, trigger, writer)))
 
     try:
-        return await _record_events(monitor, args, writer, after_sample)
-    except asyncio.CancelledError:
-        for task in captures:
-            task.cancel()
-        raise
-    finally:
+        code = await _record_events(monitor, args, writer, after_sample)
+    except BaseException as error:
+        if isinstance(error, asyncio.CancelledError):
+            for task in captures:
+                task.cancel()
         await asyncio.gather(*captures, return_exceptions=True)
+        raise
+    await asyncio.gather(*captures)  # a capture's own failure (a full disk) is the result
+    return code
 
 
 async def _capture_while_recording(auto: AutoCapture, trigger: Trigger,
