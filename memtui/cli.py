@@ -439,8 +439,7 @@ INSPECTOR_FATE = {
 
 def cmd_record(args: argparse.Namespace) -> int:
     _require_pid_to_follow(args)
-    if args.snapshot_on:
-        _check_writable_directory(args.snapshot_dir or Path.cwd(), "--snapshot-dir")
+    _check_auto_capture_directory(args)
     out, close = _open_output(args.output)
     try:
         return run_async(attached(args, lambda m: _record(m, args, out),
@@ -679,6 +678,12 @@ def _check_writable_directory(directory: Path, option: str) -> None:
                          f"choose another directory with {option}")
 
 
+def _check_auto_capture_directory(args: argparse.Namespace) -> None:
+    """Refuse, before attaching, a --snapshot-dir that automatic captures could not use."""
+    if args.snapshot_on:
+        _check_writable_directory(args.snapshot_dir or Path.cwd(), "--snapshot-dir")
+
+
 def _progress_printer() -> Callable[[SnapshotProgress], None]:
     def show(progress: SnapshotProgress) -> None:
         share = f"{100 * progress.done / progress.total:3.0f}%" if progress.total else "   "
@@ -715,8 +720,7 @@ def cmd_monitor(args: argparse.Namespace) -> int:
     from memtui.ui import run_monitor
 
     _require_pid_to_follow(args)
-    if args.snapshot_on:
-        _check_writable_directory(args.snapshot_dir or Path.cwd(), "--snapshot-dir")
+    _check_auto_capture_directory(args)
     monitor = Monitor(args.target, interval=args.interval, keep_inspector=args.keep_inspector,
                       allow_non_loopback=args.allow_non_loopback_inspector,
                       snapshot_dir=args.snapshot_dir, follow=args.follow)
@@ -734,6 +738,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from memtui.demo import start_demo, stop_demo
     from memtui.ui import run_monitor
 
+    _check_auto_capture_directory(args)
     process = start_demo(args.node)
     try:
         monitor = Monitor(str(process.pid), interval=args.interval,

@@ -267,3 +267,13 @@ def test_a_bad_condition_is_a_one_line_usage_error_before_attaching():
                                     "share of the limit: '1.5TB' in 'heap_used>1.5TB' "
                                     "(accepted: ")
     assert result.stderr.count("\n") == 1
+
+
+def test_a_snapshot_dir_that_cannot_take_snapshots_is_refused_before_attaching(tmp_path):
+    missing = tmp_path / "missing"
+    for command in (("record", "1"), ("1",), ("demo",)):
+        result = run_memtui(*command, "--snapshot-on", "leak", "--snapshot-dir", str(missing))
+        assert result.returncode == 2, command
+        assert result.stderr == (f"memtui: error: cannot write a snapshot in {missing}: it "
+                                 "does not exist (choose another directory with "
+                                 "--snapshot-dir)\n")
