@@ -17,7 +17,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from statistics import fmean, median
-from typing import Any
+from typing import Any, Literal
 
 from memtui.sampler import HeapAfterGc, Sample
 from memtui.units import format_bytes, format_duration
@@ -134,6 +134,19 @@ def _significant(trend: Trend, rule: LeakRule, floor: float = 0.0) -> bool:
     return trend.rise >= needed
 
 
+TrendDirection = Literal["rising", "flat", "falling"]
+
+
+def direction(trend: Trend, rule: LeakRule = DEFAULT_RULE) -> TrendDirection:
+    """Whether the trend rises or falls by as much as a leak must, or neither."""
+    if _significant(trend, rule):
+        return "rising"
+    if _significant(Trend(-trend.slope, trend.at_end, trend.end, trend.points, trend.span_s,
+                          trend.noise), rule):
+        return "falling"
+    return "flat"
+
+
 def _keeps_rising(points: Sequence[tuple[float, float]], trend: Trend, share: float) -> bool:
     """Whether the later half of the points still rises at `share` of the trend's pace or
     more (its own Theil-Sen slope), as a leak does and a heap that levelled off does not."""
@@ -197,6 +210,13 @@ OFF_HEAP_LABELS = {
 }
 
 
+OFF_HEAP_SHORT_LABELS = {
+    OffHeapSeries.ARRAY_BUFFERS: "array buffers",
+    OffHeapSeries.EXTERNAL: "external",
+    OffHeapSeries.NATIVE: "RSS outside the heap",
+}
+
+
 @dataclass(frozen=True)
 class OffHeapGrowth:
     """Memory outside the V8 heap that keeps rising: which figure, and its trend."""
@@ -252,6 +272,25 @@ class LeakVerdict:
             return "no leak: the heap is flat"
         return (f"no leak: heap after GC {format_bytes(baseline.at_end)},"
                 f" {_rate(baseline.slope)} ({evidence})")
+
+    def short(self) -> str:
+        """The verdict in a few words, for a one-line panel."""
+        baseline = self.baseline
+        if self.kind is LeakKind.TOO_EARLY:
+            if self.majors < self.rule.min_majors:
+                return f"too early to say: {self.majors}/{self.rule.min_majors} major GCs"
+            return f"too early to say: {self.majors} major GCs, waiting for {self.waiting_for}"
+        if self.kind is LeakKind.HEAP and baseline is not None:
+            return f"heap leak {_rate(baseline.slope)} after GC ({self.majors} GCs)"
+        if self.kind is LeakKind.OFF_HEAP and self.off_heap is not None:
+            return (f"off-heap leak: {OFF_HEAP_SHORT_LABELS[self.off_heap.series]}"
+                    f" {_rate(self.off_heap.trend.slope)}, heap flat")
+        if baseline is None:
+            return "no leak"
+        if self.kind is LeakKind.PLATEAU:
+            return f"no leak: grew, then levelled off at {format_bytes(baseline.at_end)}"
+        return (f"no leak: heap after GC {format_bytes(baseline.at_end)}"
+                f" ({_rate(baseline.slope)})")
 
     def _evidence(self) -> str:
         baseline = self.baseline
@@ -355,6 +394,16 @@ class TimeToLimits:
             parts.append(f"container limit in about {format_duration(self.container_limit_s)}")
         return ", ".join(parts) or None
 
+    def short(self) -> str | None:
+        """The limit reached first: `container limit in ~25m`."""
+        limits = [(s, name) for s, name in ((self.heap_limit_s, "heap"),
+                                            (self.container_limit_s, "container"))
+                  if s is not None]
+        if not limits:
+            return None
+        seconds, name = min(limits)
+        return f"{name} limit in ~{format_duration(seconds)}"
+
 
 def time_to_limits(leak: LeakVerdict, samples: Sequence[Sample],
                    container_limit: int | None) -> TimeToLimits:
@@ -403,6 +452,9 @@ class GcLoad:
         if self.pressure:
             return f"GC pressure: {share}, {rates} (garbage churn, not a leak by itself)"
         return f"GC: {share}, {rates}"
+
+    def short(self) -> str:
+        return f"{'GC pressure' if self.pressure else 'GC'} {self.pause_share * 100:.0f}%"
 
 
 def gc_load(samples: Sequence[Sample]) -> GcLoad | None:
@@ -455,6 +507,17 @@ class LoopVerdict:
         if self.state is LoopState.BUSY:
             return f"event loop busy: {busy}delays short (max {_delay(self.max_ms)})"
         return f"event loop ok: {busy}max delay {_delay(self.max_ms)}"
+
+    def short(self) -> str:
+        if self.state is LoopState.BLOCKED:
+            if self.blocked_for_s is not None:
+                return f"loop blocked for {format_duration(self.blocked_for_s)}"
+            return f"loop blocked up to {_delay(self.max_ms)}"
+        if self.state is LoopState.DELAYED:
+            return f"loop delayed, p99 {_delay(self.p99_ms)}"
+        if self.state is LoopState.BUSY and self.elu is not None:
+            return f"loop busy {self.elu * 100:.0f}%"
+        return "loop ok"
 
 
 def _delay(ms: float | None) -> str:
