@@ -46,6 +46,7 @@ from memtui.monitor import Monitor
 from memtui.private_file import open_private
 from memtui.sampler import GC_KINDS, Sample
 from memtui.units import format_bytes, format_duration
+from memtui.verdict import LeakRule, Verdicts
 
 CANCEL_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 MIN_INTERVAL_S = 0.1
@@ -76,6 +77,16 @@ def _seconds(text: str) -> float:
         raise argparse.ArgumentTypeError(f"not a finite number of seconds: {text!r}")
     if value <= 0:
         raise argparse.ArgumentTypeError(f"must be positive: {text!r}")
+    return value
+
+
+def _leak_rises(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 2:
+        raise argparse.ArgumentTypeError(f"must be 2 or more: {text!r}")
     return value
 
 
@@ -162,6 +173,13 @@ def build_parser() -> argparse.ArgumentParser:
                               "unit or container, else same command and directory, started "
                               "after the exit) and attach to it (default: stop)")
 
+    def leak_rises_option(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("--leak-rises", type=_leak_rises, default=LeakRule.rises_in_a_row,
+                         metavar="N",
+                         help="memwatch's rule in the leak verdict: the heap after each of "
+                              "the last N major GCs rose above the one before (default: "
+                              "%(default)s)")
+
     def snapshot_dir_option(sub: argparse.ArgumentParser, taken_with: str) -> None:
         sub.add_argument("--snapshot-dir", type=Path, default=None, metavar="DIR",
                          help=f"directory for the snapshots taken {taken_with} (default: the "
@@ -192,12 +210,14 @@ def build_parser() -> argparse.ArgumentParser:
     attach_options(monitor)
     interval_option(monitor)
     follow_option(monitor)
+    leak_rises_option(monitor)
     snapshot_dir_option(monitor, "with s or --snapshot-on")
     auto_capture_options(monitor)
 
     demo = _command(commands, "demo", "start the bundled leaky demo app and monitor it",
                     "memtui demo --node /opt/node-24/bin/node")
     interval_option(demo)
+    leak_rises_option(demo)
     snapshot_dir_option(demo, "with s or --snapshot-on")
     auto_capture_options(demo)
     demo.add_argument("--node", default="node", metavar="PATH",
@@ -212,6 +232,7 @@ def build_parser() -> argparse.ArgumentParser:
     attach_options(record)
     interval_option(record)
     follow_option(record)
+    leak_rises_option(record)
     record.add_argument("--duration", type=_seconds, default=None, metavar="S",
                         help="stop after this many seconds (default: run until Ctrl-C or "
                              "until the target exits)")
@@ -444,7 +465,8 @@ def cmd_record(args: argparse.Namespace) -> int:
     try:
         return run_async(attached(args, lambda m: _record(m, args, out),
                                   interval=args.interval, follow=args.follow,
-                                  snapshot_dir=args.snapshot_dir))
+                                  snapshot_dir=args.snapshot_dir,
+                                  leak_rule=LeakRule(rises_in_a_row=args.leak_rises)))
     finally:
         close()
 
@@ -455,8 +477,10 @@ def auto_capture_of(monitor: Monitor, args: argparse.Namespace) -> AutoCapture:
 
 
 async def _record(monitor: Monitor, args: argparse.Namespace, out: IO[str]) -> int:
-    """Write samples until the end; an automatic capture runs beside the sampling, and
-    one under way when the recording ends is waited for (cancelled by an interruption)."""
+    """Record until the duration ends or the target is gone, then say the last verdict
+    (unless the reader went away: `| head` ends quietly). An automatic capture runs beside
+    the sampling; one under way when the recording ends is waited for (cancelled by an
+    interruption)."""
     writer = SampleWriter(out, args.format)
     auto = auto_capture_of(monitor, args)
     if monitor.info is not None:
@@ -468,15 +492,21 @@ async def _record(monitor: Monitor, args: argparse.Namespace, out: IO[str]) -> i
         if trigger is not None:
             captures.append(asyncio.create_task(_capture_while_recording(auto, trigger, writer)))
 
+    reader_left = False
     try:
-        code = await _record_events(monitor, args, writer, after_sample)
+        code = await _record_samples(monitor, args, writer, after_sample)
     except BaseException as error:
+        reader_left = isinstance(error, BrokenPipeError)
         if isinstance(error, asyncio.CancelledError):
             for task in captures:
                 task.cancel()
         await asyncio.gather(*captures, return_exceptions=True)
         raise
-    await asyncio.gather(*captures)  # a capture's own failure (a full disk) is the result
+    else:
+        await asyncio.gather(*captures)  # a capture's own failure (a full disk) is the result
+    finally:
+        if writer.last_verdicts is not None and not reader_left:
+            _note(f"verdict: {'; '.join(writer.last_verdicts.lines())}")
     return code
 
 
@@ -496,8 +526,8 @@ async def _capture_while_recording(auto: AutoCapture, trigger: Trigger,
     writer.write_auto_capture(result)
 
 
-async def _record_events(monitor: Monitor, args: argparse.Namespace, writer: SampleWriter,
-                         after_sample: Callable[[], None]) -> int:
+async def _record_samples(monitor: Monitor, args: argparse.Namespace, writer: SampleWriter,
+                          after_sample: Callable[[], None]) -> int:
     pid = monitor.session.pid
     lost_at: float | None = None
     exited_at: float | None = None
@@ -506,7 +536,7 @@ async def _record_events(monitor: Monitor, args: argparse.Namespace, writer: Sam
         async with asyncio.timeout(args.duration):
             async for event in events:
                 if isinstance(event, SampleTaken):
-                    writer.write(event.sample)
+                    writer.write(event.sample, monitor.verdicts())
                     after_sample()
                 elif isinstance(event, Unresponsive):
                     _note(f"pid {pid} is not answering (event loop blocked?)")
@@ -550,10 +580,13 @@ class SampleWriter:
     def __init__(self, out: IO[str], fmt: str):
         self.out = out
         self.count = 0
+        self.last_verdicts: Verdicts | None = None
         self._csv = fmt == "csv"
 
-    def write(self, sample: Sample) -> None:
-        record = sample.record()
+    def write(self, sample: Sample, verdicts: Verdicts) -> None:
+        """Write `sample` with `verdicts` as its `verdict` object."""
+        self.last_verdicts = verdicts
+        record = {**sample.record(), "verdict": verdicts.record()}
         if self._csv:
             row = csv_row(record)
             text = io.StringIO()
@@ -586,11 +619,14 @@ def csv_row(record: dict[str, Any]) -> dict[str, str | int | float]:
     """The CSV columns of a jsonl record: `gc` and `gc_estimated` flattened to gc_minor, ...
     and gc_estimated_minor, ...; `heap_after_gc` to the latest point (`heap_after_gc`,
     `heap_after_gc_t`) and how many points the sample carries (`heap_after_gc_points`);
+    `verdict` to verdict_leak, verdict_majors, ...;
     booleans as true/false, None as an empty cell."""
     row: dict[str, Any] = {}
     for key, value in record.items():
         if key in ("gc", "gc_estimated"):
             row.update({f"{key}_{kind}": value[kind] for kind in GC_KINDS})
+        elif key == "verdict":
+            row.update({f"verdict_{field}": field_value for field, field_value in value.items()})
         elif key == "heap_after_gc":
             latest = value[-1] if value else {"t": None, "heap_used": None}
             row.update({"heap_after_gc": latest["heap_used"], "heap_after_gc_t": latest["t"],
@@ -723,7 +759,8 @@ def cmd_monitor(args: argparse.Namespace) -> int:
     _check_auto_capture_directory(args)
     monitor = Monitor(args.target, interval=args.interval, keep_inspector=args.keep_inspector,
                       allow_non_loopback=args.allow_non_loopback_inspector,
-                      snapshot_dir=args.snapshot_dir, follow=args.follow)
+                      snapshot_dir=args.snapshot_dir, follow=args.follow,
+                      leak_rule=LeakRule(rises_in_a_row=args.leak_rises))
     return run_monitor(monitor, auto_capture=auto_capture_of(monitor, args),
                        on_exit_message=_print_if_possible)
 
@@ -742,7 +779,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     process = start_demo(args.node)
     try:
         monitor = Monitor(str(process.pid), interval=args.interval,
-                          snapshot_dir=args.snapshot_dir, wait_status=process.poll)
+                          snapshot_dir=args.snapshot_dir, wait_status=process.poll,
+                          leak_rule=LeakRule(rises_in_a_row=args.leak_rises))
         return run_monitor(monitor, auto_capture=auto_capture_of(monitor, args),
                            on_exit_message=_print_if_possible)
     finally:

@@ -5,7 +5,7 @@ A heap leak is judged from the post-GC baseline (the heap used right after each 
 from the heap used at each sample, which saws up and down with garbage: over the window, the
 baseline's Theil-Sen slope (the median of the slopes between every two points, which a few
 outliers do not move) must add up to a rise that stands out of the baseline's own noise, and
-the baseline must still be rising in the last third of the window (or memwatch's rule hold:
+the baseline must still be rising in the later half of the window (or memwatch's rule hold:
 the last N baselines each rose), so that a program that grew once and levelled off is not
 called a leak. Memory outside the V8 heap is judged the same way from the samples.
 """
@@ -17,6 +17,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from statistics import fmean, median
+from typing import Any, Literal
 
 from memtui.sampler import HeapAfterGc, Sample
 from memtui.units import format_bytes, format_duration
@@ -24,6 +25,8 @@ from memtui.units import format_bytes, format_duration
 MIB = 1 << 20
 MAX_TREND_POINTS = 120
 """A trend is fitted to at most this many points, evenly spread, so its cost is bounded."""
+VERDICT_WINDOW_S = 300.0
+"""What `record` judges: the last 5 minutes, the live view's default window."""
 RECENT_S = 60.0
 """GC pressure and the event loop are judged over the last minute."""
 GC_PRESSURE_SHARE = 0.10
@@ -40,7 +43,7 @@ class LeakRule:
 
     A verdict needs `min_majors` major GCs spanning `min_span_s`; a rise must reach
     `min_rise` bytes, `min_rise_share` of the level and `noise_factor` times the noise; the
-    last third must rise at `keeps_rising_share` of the trend's pace, unless the last
+    later half must rise at `keeps_rising_share` of the trend's pace, unless the last
     `rises_in_a_row` baselines each rose (memwatch's rule, which had N=5)."""
 
     min_majors: int = 6
@@ -59,6 +62,9 @@ class LeakRule:
     native_min_rise_share: float = 0.10
     """RSS outside the heap creeps up as a process warms up (code, stacks, allocator
     arenas), so native growth must rise this much, and by this share of the RSS."""
+
+
+DEFAULT_RULE = LeakRule()
 
 
 @dataclass(frozen=True)
@@ -128,27 +134,39 @@ def _significant(trend: Trend, rule: LeakRule, floor: float = 0.0) -> bool:
     return trend.rise >= needed
 
 
+TrendDirection = Literal["rising", "flat", "falling"]
+
+
+def direction(trend: Trend, rule: LeakRule = DEFAULT_RULE) -> TrendDirection:
+    """Whether the trend rises or falls by as much as a leak must, or neither."""
+    if _significant(trend, rule):
+        return "rising"
+    if _significant(Trend(-trend.slope, trend.at_end, trend.end, trend.points, trend.span_s,
+                          trend.noise), rule):
+        return "falling"
+    return "flat"
+
+
 def _keeps_rising(points: Sequence[tuple[float, float]], trend: Trend, share: float) -> bool:
-    """Whether the last third of the points stands above the middle third by `share` of what
-    the trend says it should (the medians of each third, so one point does not decide)."""
-    third = len(points) // 3
-    if third < 1 or trend.slope <= 0:
-        return False
-    middle, last = points[-2 * third:-third], points[-third:]
-    expected = trend.slope * (median(t for t, _ in last) - median(t for t, _ in middle))
-    step = median(y for _, y in last) - median(y for _, y in middle)
-    return expected > 0 and step >= share * expected
+    """Whether the later half of the points still rises at `share` of the trend's pace or
+    more (its own Theil-Sen slope), as a leak does and a heap that levelled off does not."""
+    later = theil_sen(points[len(points) // 2:])
+    return trend.slope > 0 and later is not None and later.slope >= share * trend.slope
 
 
 def _grew(points: Sequence[tuple[float, float]], trend: Trend, rule: LeakRule) -> bool:
     """Whether the last third of the points stands significantly above the first third
-    (their medians), whatever the trend over all of them."""
+    (their medians), against the spread of the last third (a plateau's own noise), whatever
+    the trend over all of them."""
     third = len(points) // 3
     if third < 1:
         return False
-    step = median(y for _, y in points[-third:]) - median(y for _, y in points[:third])
+    last = [y for _, y in points[-third:]]
+    level = median(last)
+    noise = 1.4826 * median(abs(y - level) for y in last)
+    step = level - median(y for _, y in points[:third])
     return step >= max(rule.min_rise, rule.min_rise_share * abs(trend.at_end),
-                       rule.noise_factor * trend.noise)
+                       rule.noise_factor * noise)
 
 
 class LeakKind(Enum):
@@ -189,6 +207,13 @@ OFF_HEAP_LABELS = {
     OffHeapSeries.ARRAY_BUFFERS: "array buffers (Buffers, typed arrays)",
     OffHeapSeries.EXTERNAL: "external memory (Buffers, external strings, addons)",
     OffHeapSeries.NATIVE: "native memory (RSS outside the JS heap)",
+}
+
+
+OFF_HEAP_SHORT_LABELS = {
+    OffHeapSeries.ARRAY_BUFFERS: "array buffers",
+    OffHeapSeries.EXTERNAL: "external",
+    OffHeapSeries.NATIVE: "RSS outside the heap",
 }
 
 
@@ -248,6 +273,25 @@ class LeakVerdict:
         return (f"no leak: heap after GC {format_bytes(baseline.at_end)},"
                 f" {_rate(baseline.slope)} ({evidence})")
 
+    def short(self) -> str:
+        """The verdict in a few words, for a one-line panel."""
+        baseline = self.baseline
+        if self.kind is LeakKind.TOO_EARLY:
+            if self.majors < self.rule.min_majors:
+                return f"too early to say: {self.majors}/{self.rule.min_majors} major GCs"
+            return f"too early to say: {self.majors} major GCs, waiting for {self.waiting_for}"
+        if self.kind is LeakKind.HEAP and baseline is not None:
+            return f"heap leak {_rate(baseline.slope)} after GC ({self.majors} GCs)"
+        if self.kind is LeakKind.OFF_HEAP and self.off_heap is not None:
+            return (f"off-heap leak: {OFF_HEAP_SHORT_LABELS[self.off_heap.series]}"
+                    f" {_rate(self.off_heap.trend.slope)}, heap flat")
+        if baseline is None:
+            return "no leak"
+        if self.kind is LeakKind.PLATEAU:
+            return f"no leak: grew, then levelled off at {format_bytes(baseline.at_end)}"
+        return (f"no leak: heap after GC {format_bytes(baseline.at_end)}"
+                f" ({_rate(baseline.slope)})")
+
     def _evidence(self) -> str:
         baseline = self.baseline
         if baseline is None:
@@ -274,7 +318,7 @@ def baseline_of(samples: Iterable[Sample]) -> list[HeapAfterGc]:
     return [point for sample in samples for point in sample.heap_after_gc]
 
 
-def leak_verdict(samples: Sequence[Sample], rule: LeakRule = LeakRule()) -> LeakVerdict:
+def leak_verdict(samples: Sequence[Sample], rule: LeakRule = DEFAULT_RULE) -> LeakVerdict:
     """The memory verdict over `samples`, one process's, oldest first: its post-GC baseline
     and, outside the heap, its external memory, array buffers and RSS."""
     points = [(p.t, float(p.heap_used)) for p in baseline_of(samples)]
@@ -309,7 +353,8 @@ def _waiting_for(majors: int, span: float, rule: LeakRule) -> str:
     return f"major GCs over {missing_span}s more"
 
 
-def off_heap_growth(samples: Sequence[Sample], rule: LeakRule = LeakRule()) -> OffHeapGrowth | None:
+def off_heap_growth(samples: Sequence[Sample],
+                    rule: LeakRule = DEFAULT_RULE) -> OffHeapGrowth | None:
     """The most specific memory outside the V8 heap that keeps rising over `samples`."""
     if len(samples) < rule.min_samples or samples[-1].t - samples[0].t < rule.min_span_s:
         return None
@@ -348,6 +393,16 @@ class TimeToLimits:
         if self.container_limit_s is not None:
             parts.append(f"container limit in about {format_duration(self.container_limit_s)}")
         return ", ".join(parts) or None
+
+    def short(self) -> str | None:
+        """The limit reached first: `container limit in ~25m`."""
+        limits = [(s, name) for s, name in ((self.heap_limit_s, "heap"),
+                                            (self.container_limit_s, "container"))
+                  if s is not None]
+        if not limits:
+            return None
+        seconds, name = min(limits)
+        return f"{name} limit in ~{format_duration(seconds)}"
 
 
 def time_to_limits(leak: LeakVerdict, samples: Sequence[Sample],
@@ -397,6 +452,9 @@ class GcLoad:
         if self.pressure:
             return f"GC pressure: {share}, {rates} (garbage churn, not a leak by itself)"
         return f"GC: {share}, {rates}"
+
+    def short(self) -> str:
+        return f"{'GC pressure' if self.pressure else 'GC'} {self.pause_share * 100:.0f}%"
 
 
 def gc_load(samples: Sequence[Sample]) -> GcLoad | None:
@@ -449,6 +507,17 @@ class LoopVerdict:
         if self.state is LoopState.BUSY:
             return f"event loop busy: {busy}delays short (max {_delay(self.max_ms)})"
         return f"event loop ok: {busy}max delay {_delay(self.max_ms)}"
+
+    def short(self) -> str:
+        if self.state is LoopState.BLOCKED:
+            if self.blocked_for_s is not None:
+                return f"loop blocked for {format_duration(self.blocked_for_s)}"
+            return f"loop blocked up to {_delay(self.max_ms)}"
+        if self.state is LoopState.DELAYED:
+            return f"loop delayed, p99 {_delay(self.p99_ms)}"
+        if self.state is LoopState.BUSY and self.elu is not None:
+            return f"loop busy {self.elu * 100:.0f}%"
+        return "loop ok"
 
 
 def _delay(ms: float | None) -> str:
@@ -517,6 +586,33 @@ class Verdicts:
         return lines
 
 
+    def record(self) -> dict[str, Any]:
+        """The `verdict` object of a `record` sample: kinds as their names, rates in bytes
+        per second (integers), times in seconds, and the verdicts in words."""
+        leak, baseline, off_heap = self.leak, self.leak.baseline, self.leak.off_heap
+        return {
+            "leak": leak.kind.value,
+            "majors": leak.majors,
+            "heap_after_gc_per_s": None if baseline is None else round(baseline.slope),
+            "heap_after_gc_span_s": None if baseline is None else round(baseline.span_s, 3),
+            "rises_in_a_row": leak.rises_in_a_row,
+            "waiting_for": leak.waiting_for,
+            "off_heap": None if off_heap is None else off_heap.series.value,
+            "off_heap_per_s": None if off_heap is None else round(off_heap.trend.slope),
+            "heap_limit_in_s": _rounded(self.limits.heap_limit_s),
+            "container_limit_in_s": _rounded(self.limits.container_limit_s),
+            "gc_pressure": None if self.gc is None else self.gc.pressure,
+            "gc_pause_share": None if self.gc is None else round(self.gc.pause_share, 4),
+            "scavenges_per_s": None if self.gc is None else round(self.gc.scavenges_per_s, 3),
+            "event_loop": None if self.loop is None else self.loop.state.value,
+            "summary": "; ".join(self.lines()),
+        }
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 1)
+
+
 def current_run(samples: Sequence[Sample]) -> list[Sample]:
     """The samples of the latest process (a followed service has several, one after the
     other)."""
@@ -530,7 +626,7 @@ def current_run(samples: Sequence[Sample]) -> list[Sample]:
 
 
 def assess(samples: Sequence[Sample], container_limit: int | None,
-           rule: LeakRule = LeakRule()) -> Verdicts:
+           rule: LeakRule = DEFAULT_RULE) -> Verdicts:
     """Every verdict over `samples` (a window, oldest first); only the latest process's
     samples count."""
     run = current_run(samples)

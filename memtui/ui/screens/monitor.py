@@ -29,6 +29,7 @@ from memtui.events import (
     Unresponsive,
 )
 from memtui.monitor import Monitor
+from memtui.sampler import Sample
 from memtui.ui.messages import MonitorEventArrived, MonitorStopped, SnapshotProgressed
 from memtui.ui.model import (
     CHART_METRIC_SETS,
@@ -54,13 +55,19 @@ from memtui.ui.widgets.gc import GcPanel
 from memtui.ui.widgets.header import TargetHeader, TargetState
 from memtui.ui.widgets.metrics import MetricsPanel
 from memtui.ui.widgets.status import StatusLine
+from memtui.ui.widgets.verdict import VerdictPanel
 from memtui.units import format_bytes
+from memtui.verdict import Verdicts, assess, baseline_of, current_run
 
 if TYPE_CHECKING:
     from memtui.ui.app import MemtuiApp
 
 DEFAULT_WINDOW = 1
+VERDICT_WINDOW = WINDOWS[1]
+"""The verdicts cover at least 5 minutes: a shorter window holds too few major GCs."""
 DETACH_TIMEOUT_S = 5.0
+ROOMY_HEIGHT = 34
+"""From this many rows the verdict panel gives each verdict a line of its own."""
 
 
 class MonitorScreen(Screen[None]):
@@ -110,6 +117,7 @@ class MonitorScreen(Screen[None]):
         yield TargetHeader(id="header")
         yield MetricsPanel(id="metrics")
         yield GcPanel(id="gc")
+        yield VerdictPanel(id="verdict")
         yield MemoryChart(id="chart")
         with Horizontal(id="snapshot-progress"):
             yield Label("snapshot", id="snapshot-label")
@@ -152,10 +160,28 @@ class MonitorScreen(Screen[None]):
         covered = covered_label(samples, self.window, oldest.t if oldest else 0.0)
         self.query_one(MetricsPanel).show(summarize(samples), covered)
         self.query_one(GcPanel).show(gc_activity(samples))
+        verdicts = self.verdicts(samples)
+        self.query_one(VerdictPanel).show(verdicts, self.size.height >= ROOMY_HEIGHT)
         end = samples[-1].t if samples else None
         self.query_one(MemoryChart).show(
-            samples, chart_metrics(self.chart_metrics, samples), self.markers, self.window, end
+            samples, chart_metrics(self.chart_metrics, samples), self.markers, self.window, end,
+            baseline_of(current_run(samples)),
+            None if verdicts is None else verdicts.leak.baseline,
+            verdicts is not None and verdicts.leak.is_leak,
         )
+
+    def verdicts(self, samples: list[Sample]) -> Verdicts | None:
+        """The verdicts over the window shown, or VERDICT_WINDOW when that is longer."""
+        if not samples:
+            return None
+        window = self.window
+        if window.seconds is not None and window.seconds < (VERDICT_WINDOW.seconds or 0):
+            samples = visible_samples(self.monitor.history, VERDICT_WINDOW, self.paused_at)
+        limit = self.monitor.info.container_limit if self.monitor.info is not None else None
+        return assess(samples, limit, self.monitor.leak_rule)
+
+    def on_resize(self) -> None:
+        self.redraw()
 
     def on_monitor_event_arrived(self, message: MonitorEventArrived) -> None:
         event = message.event
