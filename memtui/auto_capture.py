@@ -9,11 +9,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from memtui.capture_conditions import LEAK_WINDOW_S, Condition, LeakCondition, Reading
+from memtui.capture_conditions import Condition, LeakCondition, Reading
 from memtui.errors import MemtuiError, UsageError
 from memtui.events import SnapshotProgress, SnapshotSaved, TargetInfo
 from memtui.monitor import Monitor
 from memtui.units import format_bytes
+from memtui.verdict import VERDICT_WINDOW_S, current_run, leak_verdict
 
 DEFAULT_COOLDOWN_S = 300.0
 DEFAULT_MAX_COUNT = 3
@@ -68,6 +69,9 @@ class AutoCaptureResult:
 class AutoCapture:
     """Decides when a condition calls for a snapshot and takes it through `monitor`.
 
+    `leak` is the leak verdict `record` writes with each sample: over the last
+    VERDICT_WINDOW_S of the latest process, with the monitor's leak rule (`--leak-rises`).
+
     `due` is asked after each sample; a trigger it returns must be passed to `capture`, and
     until that ends `due` returns None, as it does within `cooldown_s` of the end of the
     previous capture (saved, refused or failed) and once `max_count` snapshots were saved.
@@ -102,10 +106,12 @@ class AutoCapture:
             return None
         after_gc = self.monitor.history.heap_after_gc()
         info = self.monitor.info
-        window = (self.monitor.history.since(sample.t - LEAK_WINDOW_S) if self._judges_leaks
-                  else ())
+        leak = None
+        if self._judges_leaks:
+            window = current_run(self.monitor.history.since(sample.t - VERDICT_WINDOW_S))
+            leak = leak_verdict(window, self.monitor.leak_rule)
         reading = Reading(sample, after_gc[-1].heap_used if after_gc else None,
-                          info.container_limit if info is not None else None, window)
+                          info.container_limit if info is not None else None, leak)
         for condition in self.conditions:
             evidence = condition.evidence(reading)
             if evidence is not None:

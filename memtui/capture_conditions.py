@@ -3,20 +3,18 @@
 A condition is `METRIC>SIZE`, `METRIC>=SIZE` or `METRIC>N%limit` (also with `>=`): METRIC is
 a figure of the sample, SIZE a number with a unit (`1.5GiB`), `N%limit` a share of the
 metric's limit (the V8 heap limit for the heap figures, the container's memory limit for
-RSS). Or `leak`: memtui.verdict calls the last LEAK_WINDOW_S of samples a leak, on the heap
-or off it.
+RSS). Or `leak`: the leak verdict (memtui.verdict) is a leak, on the heap or off it.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal, cast
 
 from memtui.sampler import Sample
 from memtui.units import format_bytes
-from memtui.verdict import current_run, leak_verdict
+from memtui.verdict import LeakVerdict
 
 MetricName = Literal["heap_used", "heap_total", "rss", "external", "array_buffers",
                      "heap_after_gc"]
@@ -37,8 +35,6 @@ ACCEPTED = ("accepted: METRIC>SIZE, METRIC>=SIZE or METRIC>N%limit, METRIC one o
             + ", ".join(METRIC_NAMES) + "; SIZE a number with B, KiB, MiB, GiB, KB, MB or GB; "
             "limit: the V8 heap limit for heap_*, the container memory limit for rss; or "
             "leak")
-LEAK_WINDOW_S = 600.0
-"""The samples `leak` judges: the last ten minutes of the latest process."""
 
 _CONDITION = re.compile(r"\s*([A-Za-z_]+)\s*(>=|>|<=|<|=)?\s*(.*?)\s*")
 _SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([A-Za-z]+)")
@@ -53,12 +49,12 @@ class ConditionError(ValueError):
 class Reading:
     """What a condition is checked against: the latest sample, the heap after the latest
     major GC known (None before the first), the container's memory limit (None: none), and
-    the samples of the last LEAK_WINDOW_S, oldest first, for `leak`."""
+    the leak verdict, for `leak` (None: not judged)."""
 
     sample: Sample
     heap_after_gc: int | None
     container_limit: int | None
-    window: Sequence[Sample] = ()
+    leak: LeakVerdict | None = None
 
 
 @dataclass(frozen=True)
@@ -100,7 +96,7 @@ class MetricCondition:
 
 @dataclass(frozen=True)
 class LeakCondition:
-    """`leak`: the leak verdict (memtui.verdict) over the reading's window is a leak."""
+    """`leak`: the reading's leak verdict is a leak."""
 
     text: str = "leak"
     needs_container_limit: bool = False
@@ -108,8 +104,8 @@ class LeakCondition:
     def evidence(self, reading: Reading) -> str | None:
         """The verdict in words (`heap leak: heap after GC +12.0 MiB/min (...)`) when it is a
         leak, else None."""
-        verdict = leak_verdict(current_run(reading.window))
-        return verdict.describe() if verdict.is_leak else None
+        verdict = reading.leak
+        return verdict.describe() if verdict is not None and verdict.is_leak else None
 
 
 Condition = MetricCondition | LeakCondition

@@ -193,10 +193,10 @@ def build_parser() -> argparse.ArgumentParser:
                               "heap_used, heap_total, rss, external, array_buffers, "
                               "heap_after_gc, SIZE such as 1.5GiB or 800MB, limit the V8 "
                               "heap limit (heap_*) or the container memory limit (rss); or "
-                              "leak: memtui's leak verdict over the last 10 minutes calls it "
-                              "a leak, on the heap or off it; repeatable, any one that holds "
-                              "counts; refused without asking when the target may run out of "
-                              "memory (default: none)")
+                              "leak: the leak verdict (over the last 5 minutes, with "
+                              "--leak-rises) is a leak, on the heap or off it; repeatable, any "
+                              "one that holds counts; refused without asking when the target "
+                              "may run out of memory (default: none)")
         sub.add_argument("--snapshot-cooldown", type=_cooldown, default=DEFAULT_COOLDOWN_S,
                          metavar="S",
                          help="seconds from the end of one automatic capture to the next "

@@ -117,7 +117,7 @@ def test_a_capture_that_fails_says_why():
     asyncio.run(scenario())
 
 
-def test_leak_judges_the_latest_ten_minutes_of_the_history():
+def test_leak_judges_the_verdict_window_of_the_history():
     monitor = FakeMonitor()
     monitor.info = INFO
     flat = series([50 * MIB] * 1200, pid=INFO.pid)  # an hour

@@ -6,6 +6,7 @@ from dataclasses import replace
 import pytest
 
 from memtui.capture_conditions import ConditionError, LeakCondition, Reading, parse_condition
+from memtui.verdict import leak_verdict
 from tests.test_verdict import series
 from tests.ui.fake_monitor import MIB, make_sample
 
@@ -86,8 +87,10 @@ def test_leak_holds_when_the_leak_verdict_over_the_window_is_a_leak():
     assert parse_condition(" leak ") == LeakCondition()
     leaking = series([20 * MIB + i * 0.5 * MIB for i in range(10)])
     flat = series([20 * MIB] * 10)
-    assert parse_condition("leak").evidence(Reading(leaking[-1], None, None, leaking)) == (
+    leak = parse_condition("leak")
+    assert leak.evidence(Reading(leaking[-1], None, None, leak_verdict(leaking))) == (
         "heap leak: heap after GC +10.0 MiB/min (10 major GCs over 27s, 9 rises in a row)")
-    assert parse_condition("leak").evidence(Reading(flat[-1], None, None, flat)) is None
+    assert leak.evidence(Reading(flat[-1], None, None, leak_verdict(flat))) is None
     early = leaking[:9]
-    assert parse_condition("leak").evidence(Reading(early[-1], None, None, early)) is None
+    assert leak.evidence(Reading(early[-1], None, None, leak_verdict(early))) is None
+    assert leak.evidence(Reading(leaking[-1], None, None, None)) is None
