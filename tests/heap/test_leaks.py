@@ -133,3 +133,38 @@ def test_capture_takes_the_three_in_one_session_and_reports(spawn, tmp_path):
     assert [name.rsplit("-", 1)[1] for name in written] == [
         "baseline.heapsnapshot", "final.heapsnapshot", "target.heapsnapshot"]
     assert "exercise the suspected path: the target snapshot comes in 0.5s" in result.stderr
+
+
+def built_heap(builder, leaks: int, path: Path) -> HeapAnalysis:
+    """A global holding an array of `leaks` Leak objects (each with compiled code), a
+    Weakling only weakly and one Survivor directly."""
+    global_object = builder.node("object", "global / ", 100)
+    builder.edge(0, "element", 2, global_object)
+    array = builder.node("object", "Array", 16)
+    builder.edge(global_object, "property", "kept", array)
+    weakling = builder.node("object", "Weakling", 5000)
+    builder.edge(global_object, "weak", "w", weakling)
+    for i in range(leaks):
+        leak = builder.node("object", "Leak", 40)
+        builder.edge(array, "element", i, leak)
+        code = builder.node("code", "(code)", 30)
+        builder.edge(leak, "internal", "code", code)
+    survivor = builder.node("object", "Loner", 90)
+    builder.edge(global_object, "property", "loner", survivor)
+    return HeapAnalysis.of_file(builder.write(path))
+
+
+def test_repeated_classes_rank_first_and_what_the_program_does_not_hold_is_left_out(
+        builder, tmp_path):
+    """Baseline: only the root frame. Target and final: every object is new and alive; the
+    Leak objects (repeated) rank first although the one Array holds them all."""
+    baseline = HeapAnalysis.of_file(builder.write(tmp_path / "baseline.heapsnapshot"))
+    target = built_heap(builder, 12, tmp_path / "target.heapsnapshot")
+    report = find_leaks(baseline, target, target, min_retained=1)
+    assert [(c.label, c.count, c.retained_size) for c in report.classes] == [
+        ("Leak", 12, 12 * 70), ("global / ", 1, 100 + 16 + 90 + 12 * 70),
+        ("Array", 1, 16 + 12 * 70), ("Loner", 1, 90)]
+    assert report.excluded == {Exclusion.UNREACHABLE: 1, Exclusion.V8_INTERNAL: 12,
+                               Exclusion.RUNTIME_INTERNAL: 0}
+    assert find_leaks(baseline, target, target, min_retained=12 * 70 + 1).classes[0].label \
+        == "global / "
