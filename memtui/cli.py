@@ -715,7 +715,10 @@ def cmd_leaks(args: argparse.Namespace) -> int:
             raise UsageError(f"-o {args.output} is not a directory",
                              "give the directory to write the three snapshots in")
         _check_writable_directory(args.output)
-        paths = _capture_three(args)
+        code, saved = _capture_three(args)
+        if code:
+            return code
+        paths = (saved[0], saved[1], saved[2])
     if args.top < 1:
         raise UsageError(f"--top must be at least 1, not {args.top}", "give a positive number")
     _note_compile_cache()
@@ -724,9 +727,10 @@ def cmd_leaks(args: argparse.Namespace) -> int:
     return 0
 
 
-def _capture_three(args: argparse.Namespace) -> tuple[Path, Path, Path]:
+def _capture_three(args: argparse.Namespace) -> tuple[int, list[Path]]:
     """Take the baseline, target and final snapshots of --capture in one inspector session,
-    each after its memory check, waiting for Enter (or --wait) between them."""
+    each after its memory check, waiting for Enter (or --wait) between them; the exit code
+    (not 0 when interrupted) and the snapshots taken."""
     args.target = args.capture
     args.keep_inspector = args.allow_non_loopback_inspector = False
     saved: list[Path] = []
@@ -755,10 +759,7 @@ def _capture_three(args: argparse.Namespace) -> tuple[Path, Path, Path]:
             saved.append(taken.path)
         return 0
 
-    run_async(attached(args, capture), interruption("the leak capture"))
-    if len(saved) != 3:
-        raise MemtuiError("the leak capture was interrupted", "run it again")
-    return saved[0], saved[1], saved[2]
+    return run_async(attached(args, capture), interruption("the leak capture")), saved
 
 
 async def _pause_before(role: str, wait: float | None) -> None:
