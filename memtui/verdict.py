@@ -17,12 +17,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from statistics import fmean, median
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from memtui.sampler import HeapAfterGc, Sample
 from memtui.units import format_bytes, format_duration
 
 MIB = 1 << 20
+T = TypeVar("T")
 MAX_TREND_POINTS = 120
 """A trend is fitted to at most this many points, evenly spread, so its cost is bounded."""
 VERDICT_WINDOW_S = 300.0
@@ -99,7 +100,7 @@ class Trend:
         return self.slope * 60.0
 
 
-def evenly(items: Sequence[tuple[float, float]], count: int) -> list[tuple[float, float]]:
+def evenly(items: Sequence[T], count: int) -> list[T]:
     """At most `count` of `items`, evenly spread, always keeping the first and the last."""
     if len(items) <= count or count < 2:
         return list(items)
@@ -341,9 +342,10 @@ def leak_verdict(samples: Sequence[Sample], rule: LeakRule = DEFAULT_RULE) -> Le
     trend = theil_sen(points)
     rises = rises_in_a_row([y for _, y in points])
     span = points[-1][0] - points[0][0] if points else 0.0
-    off_heap = off_heap_growth(samples, rule)
+    thinned = evenly(samples, MAX_TREND_POINTS)
+    off_heap = off_heap_growth(thinned, rule)
     if len(points) < rule.min_majors or span < rule.min_span_s:
-        if off_heap is not None and _heap_samples_flat(samples, off_heap, rule):
+        if off_heap is not None and _heap_samples_flat(thinned, off_heap, rule):
             return LeakVerdict(LeakKind.OFF_HEAP, len(points), trend, rises, rule, off_heap)
         return LeakVerdict(LeakKind.TOO_EARLY, len(points), trend, rises, rule, off_heap,
                            _waiting_for(len(points), span, rule))
@@ -433,7 +435,7 @@ def time_to_limits(leak: LeakVerdict, samples: Sequence[Sample],
         heap_s = max(0.0, (latest.heap_limit - level) / leak.baseline.slope)
     container_s = None
     if container_limit is not None:
-        rss = theil_sen([(s.t, float(s.rss)) for s in samples])
+        rss = theil_sen([(s.t, float(s.rss)) for s in evenly(samples, MAX_TREND_POINTS)])
         if rss is not None and rss.slope > 0:
             container_s = max(0.0, (container_limit - latest.rss) / rss.slope)
     return TimeToLimits(heap_s, container_s)
@@ -443,8 +445,10 @@ def recent(samples: Sequence[Sample], seconds: float = RECENT_S) -> list[Sample]
     """The samples of the last `seconds` before the latest one."""
     if not samples:
         return []
-    start = samples[-1].t - seconds
-    return [s for s in samples if s.t >= start]
+    start = len(samples) - 1
+    while start > 0 and samples[start - 1].t >= samples[-1].t - seconds:
+        start -= 1
+    return list(samples[start:])
 
 
 @dataclass(frozen=True)
