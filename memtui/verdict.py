@@ -17,12 +17,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from statistics import fmean, median
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from memtui.sampler import HeapAfterGc, Sample
 from memtui.units import format_bytes, format_duration
 
 MIB = 1 << 20
+T = TypeVar("T")
 MAX_TREND_POINTS = 120
 """A trend is fitted to at most this many points, evenly spread, so its cost is bounded."""
 VERDICT_WINDOW_S = 300.0
@@ -52,7 +53,12 @@ class LeakRule:
     min_rise: int = MIB
     min_rise_share: float = 0.02
     noise_factor: float = 4.0
+    min_z: float = 2.5
+    """A rise must also be sure by Mann-Kendall's test: z of 2.5 or more (one chance in 160
+    for noise; six major GCs, each above the one before, give 2.6)."""
     keeps_rising_share: float = 0.5
+    keeps_rising_z: float = 1.64
+    """The later half's own rise must reach this z (one chance in 20 for noise)."""
     min_samples: int = 10
     """Samples an off-heap trend needs (off-heap memory is read at each sample)."""
     heap_flat_share: float = 0.25
@@ -80,6 +86,9 @@ class Trend:
     points: int
     span_s: float
     noise: float
+    z: float = 0.0
+    """The Mann-Kendall statistic: how many standard deviations the count of rising pairs
+    minus falling pairs lies from what noise without a trend gives."""
 
     @property
     def rise(self) -> float:
@@ -91,7 +100,7 @@ class Trend:
         return self.slope * 60.0
 
 
-def evenly(items: Sequence[tuple[float, float]], count: int) -> list[tuple[float, float]]:
+def evenly(items: Sequence[T], count: int) -> list[T]:
     """At most `count` of `items`, evenly spread, always keeping the first and the last."""
     if len(items) <= count or count < 2:
         return list(items)
@@ -107,13 +116,18 @@ def theil_sen(points: Sequence[tuple[float, float]]) -> Trend | None:
               for i, (t1, y1) in enumerate(chosen) for t2, y2 in chosen[i + 1:] if t2 != t1]
     if not slopes:
         return None
+    count = len(chosen)
+    rising = sum((y2 > y1) - (y2 < y1) for i, (_, y1) in enumerate(chosen)
+                 for _, y2 in chosen[i + 1:])
+    spread = math.sqrt(count * (count - 1) * (2 * count + 5) / 18)
+    z = (rising - (rising > 0) + (rising < 0)) / spread
     slope = median(slopes)
     end = chosen[-1][0]
     at_end = median(y - slope * (t - end) for t, y in chosen)
     residuals = [y - at_end - slope * (t - end) for t, y in chosen]
     centre = median(residuals)
     noise = 1.4826 * median(abs(r - centre) for r in residuals)
-    return Trend(slope, at_end, end, len(points), end - chosen[0][0], noise)
+    return Trend(slope, at_end, end, len(points), end - chosen[0][0], noise, z)
 
 
 def rises_in_a_row(values: Sequence[float]) -> int:
@@ -131,7 +145,7 @@ def _significant(trend: Trend, rule: LeakRule, floor: float = 0.0) -> bool:
     level, and against the noise."""
     needed = max(rule.min_rise, floor, rule.min_rise_share * abs(trend.at_end),
                  rule.noise_factor * trend.noise)
-    return trend.rise >= needed
+    return trend.rise >= needed and trend.z >= rule.min_z
 
 
 TrendDirection = Literal["rising", "flat", "falling"]
@@ -147,11 +161,14 @@ def direction(trend: Trend, rule: LeakRule = DEFAULT_RULE) -> TrendDirection:
     return "flat"
 
 
-def _keeps_rising(points: Sequence[tuple[float, float]], trend: Trend, share: float) -> bool:
-    """Whether the later half of the points still rises at `share` of the trend's pace or
-    more (its own Theil-Sen slope), as a leak does and a heap that levelled off does not."""
+def _keeps_rising(points: Sequence[tuple[float, float]], trend: Trend, rule: LeakRule) -> bool:
+    """Whether the later half of the points still rises at `keeps_rising_share` of the
+    trend's pace or more (its own Theil-Sen slope), and surely (`keeps_rising_z`), as a leak
+    does and a heap that levelled off does not."""
     later = theil_sen(points[len(points) // 2:])
-    return trend.slope > 0 and later is not None and later.slope >= share * trend.slope
+    return (trend.slope > 0 and later is not None
+            and later.slope >= rule.keeps_rising_share * trend.slope
+            and later.z >= rule.keeps_rising_z)
 
 
 def _grew(points: Sequence[tuple[float, float]], trend: Trend, rule: LeakRule) -> bool:
@@ -325,15 +342,16 @@ def leak_verdict(samples: Sequence[Sample], rule: LeakRule = DEFAULT_RULE) -> Le
     trend = theil_sen(points)
     rises = rises_in_a_row([y for _, y in points])
     span = points[-1][0] - points[0][0] if points else 0.0
-    off_heap = off_heap_growth(samples, rule)
+    thinned = evenly(samples, MAX_TREND_POINTS)
+    off_heap = off_heap_growth(thinned, rule)
     if len(points) < rule.min_majors or span < rule.min_span_s:
-        if off_heap is not None and _heap_samples_flat(samples, off_heap, rule):
+        if off_heap is not None and _heap_samples_flat(thinned, off_heap, rule):
             return LeakVerdict(LeakKind.OFF_HEAP, len(points), trend, rises, rule, off_heap)
         return LeakVerdict(LeakKind.TOO_EARLY, len(points), trend, rises, rule, off_heap,
                            _waiting_for(len(points), span, rule))
     assert trend is not None
     significant = _significant(trend, rule)
-    if significant and (_keeps_rising(points, trend, rule.keeps_rising_share)
+    if significant and (_keeps_rising(points, trend, rule)
                         or rises >= rule.rises_in_a_row):
         return LeakVerdict(LeakKind.HEAP, len(points), trend, rises, rule, off_heap)
     kind = LeakKind.PLATEAU if significant or _grew(points, trend, rule) else LeakKind.NONE
@@ -364,8 +382,7 @@ def off_heap_growth(samples: Sequence[Sample],
         trend = theil_sen(points)
         floor = native_floor if series is OffHeapSeries.NATIVE else 0.0
         if (trend is not None and _significant(trend, rule, floor)
-                and _keeps_rising(evenly(points, MAX_TREND_POINTS), trend,
-                                  rule.keeps_rising_share)):
+                and _keeps_rising(evenly(points, MAX_TREND_POINTS), trend, rule)):
             return OffHeapGrowth(series, trend)
     return None
 
@@ -418,7 +435,7 @@ def time_to_limits(leak: LeakVerdict, samples: Sequence[Sample],
         heap_s = max(0.0, (latest.heap_limit - level) / leak.baseline.slope)
     container_s = None
     if container_limit is not None:
-        rss = theil_sen([(s.t, float(s.rss)) for s in samples])
+        rss = theil_sen([(s.t, float(s.rss)) for s in evenly(samples, MAX_TREND_POINTS)])
         if rss is not None and rss.slope > 0:
             container_s = max(0.0, (container_limit - latest.rss) / rss.slope)
     return TimeToLimits(heap_s, container_s)
@@ -428,8 +445,10 @@ def recent(samples: Sequence[Sample], seconds: float = RECENT_S) -> list[Sample]
     """The samples of the last `seconds` before the latest one."""
     if not samples:
         return []
-    start = samples[-1].t - seconds
-    return [s for s in samples if s.t >= start]
+    start = len(samples) - 1
+    while start > 0 and samples[start - 1].t >= samples[-1].t - seconds:
+        start -= 1
+    return list(samples[start:])
 
 
 @dataclass(frozen=True)

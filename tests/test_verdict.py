@@ -1,6 +1,8 @@
 """The verdicts' logic on made-up and recorded series (memtui/verdict.py)."""
 
+import json
 import random
+from pathlib import Path
 
 import pytest
 
@@ -193,3 +195,75 @@ def test_a_loop_blocked_right_now_reads_blocked_for_how_long():
     assert verdict is not None and verdict.state is LoopState.BLOCKED
     assert verdict.blocked_for_s == 5.0
     assert verdict.describe() == "event loop blocked for 5s so far (no timer has run)"
+
+
+# Real series, recorded by `memtui record` (one sample a second) from the programs of
+# tests/test_verdict_programs.py on Node 20 with a 192 MiB heap, and `near_heap_limit`:
+# tests/node/leaky.js with a 128 MiB heap, recorded every 0.5 s until V8 aborted it at its
+# heap limit 30 s later. Times are seconds since the first sample.
+SERIES = json.loads((Path(__file__).parent / "verdict_series.json").read_text())
+RECORDED_LEAKS = {"named": LeakKind.HEAP, "closure": LeakKind.HEAP, "listener": LeakKind.HEAP,
+                  "request_map": LeakKind.HEAP, "buffers": LeakKind.OFF_HEAP,
+                  "near_heap_limit": LeakKind.HEAP}
+RECORDED_NON_LEAKS = ("churn", "plateau", "pressure")
+
+
+def recorded(name: str, baseline_noise: float = 0.0, seed: int = 0) -> list[Sample]:
+    """The recorded series `name` as samples, with Gaussian noise of `baseline_noise` bytes
+    added to every post-GC point."""
+    series, rng = SERIES[name], random.Random(seed)
+    return [
+        Sample(t=series["t"][i], pid=1, rss=series["rss"][i],
+               heap_total=series["heap_total"][i], heap_used=series["heap_used"][i],
+               external=series["external"][i], array_buffers=series["array_buffers"][i],
+               heap_limit=series["heap_limit"],
+               gc=GcCounters(minor=series["minor"][i], major=series["major"][i]),
+               gc_pause_ms=series["gc_pause_ms"][i], elu=series["elu"][i], cpu_percent=None,
+               heap_after_gc=tuple(HeapAfterGc(t, int(used + rng.gauss(0, baseline_noise)))
+                                   for t, used in series["heap_after_gc"][i]),
+               eld_p99_ms=series["eld_p99_ms"][i], eld_max_ms=series["eld_max_ms"][i])
+        for i in range(len(series["t"]))]
+
+
+def kinds_over_time(samples: list[Sample]) -> list[tuple[float, LeakKind]]:
+    """The leak verdict after each sample, as `record` gives it."""
+    return [(samples[i - 1].t, assess(samples[:i], container_limit=None).leak.kind)
+            for i in range(1, len(samples) + 1)]
+
+
+@pytest.mark.parametrize("name", RECORDED_LEAKS)
+def test_a_recorded_leak_is_flagged_with_its_kind_within_28s(name):
+    kinds = kinds_over_time(recorded(name))
+    flagged = next(t for t, kind in kinds if kind is RECORDED_LEAKS[name])
+    assert flagged <= 28.0
+    assert not any(kind.value in ("heap", "off_heap") and kind is not RECORDED_LEAKS[name]
+                   for _, kind in kinds)
+
+
+@pytest.mark.parametrize("name", RECORDED_NON_LEAKS)
+def test_a_recorded_program_that_does_not_leak_is_never_flagged(name):
+    kinds = kinds_over_time(recorded(name))
+    assert not any(kind in (LeakKind.HEAP, LeakKind.OFF_HEAP) for _, kind in kinds)
+    assert kinds[-1][1] is (LeakKind.PLATEAU if name == "plateau" else LeakKind.NONE)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_a_noisier_baseline_raises_no_false_alarm(seed):
+    """0.5 MiB of noise on every post-GC point (several times these series' own, 3-6% of
+    their heaps): the programs that do not leak are still never called leaks, and the fast
+    leaks are still flagged by the end of their recordings (slower ones need more major
+    GCs than the recording holds, and may be judged later)."""
+    for name in RECORDED_NON_LEAKS:
+        kinds = kinds_over_time(recorded(name, baseline_noise=0.5 * MIB, seed=seed))
+        assert not any(kind in (LeakKind.HEAP, LeakKind.OFF_HEAP) for _, kind in kinds), name
+    for name in ("closure", "named"):
+        samples = recorded(name, baseline_noise=0.25 * MIB, seed=seed)
+        assert assess(samples, container_limit=None).leak.kind is LeakKind.HEAP, name
+
+
+def test_a_recorded_leak_reaching_its_heap_limit_says_so_in_time():
+    samples = recorded("near_heap_limit")
+    early = assess(samples[:45], container_limit=None)
+    assert early.leak.kind is LeakKind.HEAP
+    heap_s = early.limits.heap_limit_s
+    assert heap_s is not None and heap_s < 120
