@@ -37,6 +37,7 @@ from memtui.sampler import History
 from memtui.session import DetachResult, Session
 from memtui.successor import Lineage, find_successor
 from memtui.target_exit import ExitReason, ExitWatch
+from memtui.verdict import DEFAULT_RULE, VERDICT_WINDOW_S, LeakRule, Verdicts, assess
 
 RECONNECT_EVERY = 1.0
 STILL_RECONNECTING_EVERY = 5.0
@@ -60,13 +61,15 @@ class Monitor:
     def __init__(self, target: str | InspectorTarget, *, interval: float = 1.0,
                  keep_inspector: bool = False, allow_non_loopback: bool = False,
                  snapshot_dir: Path | None = None, history_size: int = 86_400,
-                 wait_status: Callable[[], int | None] | None = None, follow: bool = False):
+                 wait_status: Callable[[], int | None] | None = None, follow: bool = False,
+                 leak_rule: LeakRule = DEFAULT_RULE):
         self.target = target
         self.interval = interval
         self.keep_inspector = keep_inspector
         self.allow_non_loopback = allow_non_loopback
         self.snapshot_dir = snapshot_dir or Path.cwd()
         self.history = History(history_size)
+        self.leak_rule = leak_rule
         self.info: TargetInfo | None = None
         self.snapshots: list[SnapshotSaved] = []
         self.unresponsive_after = max(2 * interval, 3.0)
@@ -122,6 +125,13 @@ class Monitor:
             moved_from=session.target.moved_from,
         )
         return self.info
+
+    def verdicts(self, window_s: float = VERDICT_WINDOW_S) -> Verdicts:
+        """The verdicts over the last `window_s` seconds of the history."""
+        latest = self.history.latest
+        samples = self.history.since(latest.t - window_s) if latest is not None else []
+        limit = self.info.container_limit if self.info is not None else None
+        return assess(samples, limit, self.leak_rule)
 
     @property
     def can_follow(self) -> bool:

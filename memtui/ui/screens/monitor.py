@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, cast
 
@@ -13,6 +14,7 @@ from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import Footer, Label, ProgressBar
 
+from memtui.auto_capture import AutoCapture, Trigger
 from memtui.errors import MemtuiError
 from memtui.events import (
     ConnectionLost,
@@ -27,6 +29,7 @@ from memtui.events import (
     Unresponsive,
 )
 from memtui.monitor import Monitor
+from memtui.sampler import Sample
 from memtui.ui.messages import MonitorEventArrived, MonitorStopped, SnapshotProgressed
 from memtui.ui.model import (
     CHART_METRIC_SETS,
@@ -53,17 +56,24 @@ from memtui.ui.widgets.gc import GcPanel
 from memtui.ui.widgets.header import TargetHeader, TargetState
 from memtui.ui.widgets.metrics import MetricsPanel
 from memtui.ui.widgets.status import StatusLine
+from memtui.ui.widgets.verdict import VerdictPanel
 from memtui.units import format_bytes
+from memtui.verdict import Verdicts, assess, baseline_of, current_run
 
 if TYPE_CHECKING:
     from memtui.ui.app import MemtuiApp
 
 DEFAULT_WINDOW = 1
+VERDICT_WINDOW = WINDOWS[1]
+"""The verdicts cover at least 5 minutes: a shorter window holds too few major GCs."""
 DETACH_TIMEOUT_S = 5.0
+ROOMY_HEIGHT = 34
+"""From this many rows the verdict panel gives each verdict a line of its own."""
 
 
 class MonitorScreen(Screen[None]):
-    """Shows the monitor's history and forwards the keys to it; the monitor is injected."""
+    """Shows the monitor's history and forwards the keys to it; the monitor is injected, and
+    so are the automatic captures, checked after each sample."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("g", "collect_garbage", "GC", id="monitor.gc"),
@@ -86,9 +96,11 @@ class MonitorScreen(Screen[None]):
     gc_notice_delay = 1.0
     """Seconds a forced GC may take before the screen says it waits for the event loop."""
 
-    def __init__(self, monitor: Monitor, clock: Callable[[], float]):
+    def __init__(self, monitor: Monitor, clock: Callable[[], float],
+                 auto_capture: AutoCapture | None = None):
         super().__init__()
         self.monitor = monitor
+        self.auto_capture = auto_capture
         self.clock = clock
         self.window = WINDOWS[DEFAULT_WINDOW]
         self.chart_metrics = 0
@@ -109,6 +121,7 @@ class MonitorScreen(Screen[None]):
         yield TargetHeader(id="header")
         yield MetricsPanel(id="metrics")
         yield GcPanel(id="gc")
+        yield VerdictPanel(id="verdict")
         yield MemoryChart(id="chart")
         with Horizontal(id="snapshot-progress"):
             yield Label("snapshot", id="snapshot-label")
@@ -151,10 +164,28 @@ class MonitorScreen(Screen[None]):
         covered = covered_label(samples, self.window, oldest.t if oldest else 0.0)
         self.query_one(MetricsPanel).show(summarize(samples), covered)
         self.query_one(GcPanel).show(gc_activity(samples))
+        verdicts = self.verdicts(samples)
+        self.query_one(VerdictPanel).show(verdicts, self.size.height >= ROOMY_HEIGHT)
         end = samples[-1].t if samples else None
         self.query_one(MemoryChart).show(
-            samples, chart_metrics(self.chart_metrics, samples), self.markers, self.window, end
+            samples, chart_metrics(self.chart_metrics, samples), self.markers, self.window, end,
+            baseline_of(current_run(samples)),
+            None if verdicts is None else verdicts.leak.baseline,
+            verdicts is not None and verdicts.leak.is_leak,
         )
+
+    def verdicts(self, samples: list[Sample]) -> Verdicts | None:
+        """The verdicts over the window shown, or VERDICT_WINDOW when that is longer."""
+        if not samples:
+            return None
+        window = self.window
+        if window.seconds is not None and window.seconds < (VERDICT_WINDOW.seconds or 0):
+            samples = visible_samples(self.monitor.history, VERDICT_WINDOW, self.paused_at)
+        limit = self.monitor.info.container_limit if self.monitor.info is not None else None
+        return assess(samples, limit, self.monitor.leak_rule)
+
+    def on_resize(self) -> None:
+        self.redraw()
 
     def on_monitor_event_arrived(self, message: MonitorEventArrived) -> None:
         event = message.event
@@ -162,6 +193,7 @@ class MonitorScreen(Screen[None]):
             if self.target_state == "attaching…":
                 self.target_state = "live"
                 self.status("attached; sampling", kind="state")
+            self.check_auto_capture()
             if self.paused:
                 self.refresh_header()
             else:
@@ -235,9 +267,14 @@ class MonitorScreen(Screen[None]):
             if progress.bytes_written else "snapshot: V8 is building it"
         )
 
+    @property
+    def actionable(self) -> bool:
+        """Whether the target can still be acted on (it has not exited, memtui is attached)."""
+        return self.exited_at is None and self.target_state != "detached"
+
     def can_act(self, action: str) -> bool:
         """False, saying why, when the target can no longer be acted on."""
-        if self.exited_at is not None or self.target_state == "detached":
+        if not self.actionable:
             self.status(f"cannot {action}: the target is {self.target_state}", "warning")
             return False
         return True
@@ -323,20 +360,58 @@ class MonitorScreen(Screen[None]):
                 if not capture:
                     self.status("snapshot cancelled")
                     return None
-            self.show_snapshot_progress(SnapshotProgress(0, 1, 0))
-            self.add_class("capturing")
-            self.status("capturing a heap snapshot; the target pauses while V8 writes it…")
-            saved = await self.monitor.take_snapshot(self.post_snapshot_progress)
+            with self.showing_capture("capturing a heap snapshot; the target pauses while V8"
+                                      " writes it…"):
+                saved = await self.monitor.take_snapshot(self.post_snapshot_progress)
         except MemtuiError as error:
             self.status(f"snapshot failed: {error}", "error", "result")
             return None
         finally:
-            self.remove_class("capturing")
             self.snapshot_running = False
-        self.status(f"snapshot saved (file {format_bytes(saved.size)},"
-                    f" {saved.duration_s:.1f}s): ", "good", "result", display_path(saved.path))
+        self.say_saved("snapshot", saved)
         self.add_marker(role or f"snapshot {len(self.monitor.snapshots)}")
         return saved
+
+    def check_auto_capture(self) -> None:
+        """Start the automatic capture a condition calls for, unless one is under way."""
+        if self.auto_capture is None or self.snapshot_running or not self.actionable:
+            return
+        trigger = self.auto_capture.due()
+        if trigger is not None:
+            self.snapshot_running = True
+            self.run_worker(self.auto_capture_snapshot(self.auto_capture, trigger),
+                            group="snapshot")
+
+    async def auto_capture_snapshot(self, auto_capture: AutoCapture, trigger: Trigger) -> None:
+        """Capture as `s` does, without asking: a risky capture is refused."""
+        try:
+            with self.showing_capture(f"{trigger.condition} holds ({trigger.evidence}): capturing"
+                                      " a heap snapshot; the target pauses while V8 writes it…"):
+                result = await auto_capture.capture(trigger, self.post_snapshot_progress)
+        finally:
+            self.snapshot_running = False
+        if result.saved is None:
+            self.status(result.describe(), "warning" if result.outcome == "refused" else "error",
+                        "result")
+            self.add_marker(f"auto snapshot {result.outcome}")
+            return
+        self.say_saved(f"automatic snapshot ({trigger.condition})", result.saved)
+        self.add_marker(f"snapshot {len(self.monitor.snapshots)} (auto)")
+
+    @contextlib.contextmanager
+    def showing_capture(self, text: str) -> Iterator[None]:
+        """The progress bar and `text` while a snapshot is captured."""
+        self.show_snapshot_progress(SnapshotProgress(0, 1, 0))
+        self.add_class("capturing")
+        self.status(text)
+        try:
+            yield
+        finally:
+            self.remove_class("capturing")
+
+    def say_saved(self, what: str, saved: SnapshotSaved) -> None:
+        self.status(f"{what} saved (file {format_bytes(saved.size)}, {saved.duration_s:.1f}s): ",
+                    "good", "result", display_path(saved.path))
 
     def post_snapshot_progress(self, progress: SnapshotProgress) -> None:
         self.post_message(SnapshotProgressed(progress))
