@@ -39,6 +39,7 @@ from memtui.sampler import History
 from memtui.session import DetachResult, Session
 from memtui.successor import Lineage, find_successor
 from memtui.target_exit import ExitReason, ExitWatch
+from memtui.verdict import DEFAULT_RULE, VERDICT_WINDOW_S, LeakRule, Verdicts, assess
 from memtui.worker_threads import WorkerThread, WorkerThreads
 
 METHOD_NOT_FOUND = -32601
@@ -72,13 +73,14 @@ class Monitor:
                  keep_inspector: bool = False, allow_non_loopback: bool = False,
                  snapshot_dir: Path | None = None, history_size: int = 86_400,
                  wait_status: Callable[[], int | None] | None = None, follow: bool = False,
-                 workers: bool = False):
+                 leak_rule: LeakRule = DEFAULT_RULE, workers: bool = False):
         self.target = target
         self.interval = interval
         self.keep_inspector = keep_inspector
         self.allow_non_loopback = allow_non_loopback
         self.snapshot_dir = snapshot_dir or Path.cwd()
         self.history = History(history_size)
+        self.leak_rule = leak_rule
         self.info: TargetInfo | None = None
         self.snapshots: list[SnapshotSaved] = []
         self.unresponsive_after = max(2 * interval, 3.0)
@@ -151,6 +153,16 @@ class Monitor:
         except MemtuiError as error:
             log.info("no worker threads: %s", error)
             self.workers_problem = str(error)
+
+    def verdicts(self, window_s: float = VERDICT_WINDOW_S, worker: str | None = None
+                 ) -> Verdicts:
+        """The verdicts over the last `window_s` seconds of the history (of that worker
+        thread's, when given)."""
+        history = self.history if worker is None else self.worker(worker).history
+        latest = history.latest
+        samples = history.since(latest.t - window_s) if latest is not None else []
+        limit = self.info.container_limit if self.info is not None else None
+        return assess(samples, limit, self.leak_rule)
 
     @property
     def can_follow(self) -> bool:

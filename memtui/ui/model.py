@@ -11,6 +11,7 @@ from typing import Literal
 from memtui.events import WorkerState
 from memtui.sampler import GC_KINDS, GcKind, History, Sample
 from memtui.units import format_duration
+from memtui.verdict import Trend, TrendDirection, direction, theil_sen
 
 
 @dataclass(frozen=True)
@@ -65,12 +66,20 @@ GC_RATE_SPAN = 10.0
 
 @dataclass(frozen=True)
 class MetricSummary:
-    """A metric's latest value, its change over the window and its trend points."""
+    """A metric's latest value, its trend over the window (the Theil-Sen slope, robust to a
+    warm-up at the start or a spike at the end, unlike last minus first; None with fewer than
+    two samples) and whether that trend stands out of the noise, and its sparkline points."""
 
     metric: Metric
     current: int
-    change: int
-    trend: tuple[float, ...]
+    trend: Trend | None
+    direction: TrendDirection
+    points: tuple[float, ...]
+
+    @property
+    def extent(self) -> float:
+        """What the sparkline's full height stands for: its highest minus its lowest point."""
+        return max(self.points) - min(self.points) if self.points else 0.0
 
 
 @dataclass(frozen=True)
@@ -132,17 +141,18 @@ def summarize(samples: Sequence[Sample], max_points: int = 240) -> tuple[MetricS
     """One summary per metric of METRICS; empty when there are no samples."""
     if not samples:
         return ()
-    first, last = samples[0], samples[-1]
     points = downsample(samples, max_points)
-    return tuple(
-        MetricSummary(
+    summaries = []
+    for metric in METRICS:
+        trend = theil_sen([(s.t, float(metric.of(s))) for s in points])
+        summaries.append(MetricSummary(
             metric=metric,
-            current=metric.of(last),
-            change=metric.of(last) - metric.of(first),
-            trend=tuple(float(metric.of(s)) for s in points),
-        )
-        for metric in METRICS
-    )
+            current=metric.of(samples[-1]),
+            trend=trend,
+            direction="flat" if trend is None else direction(trend),
+            points=tuple(float(metric.of(s)) for s in points),
+        ))
+    return tuple(summaries)
 
 
 def gc_activity(samples: Sequence[Sample], span: float = GC_RATE_SPAN) -> GcActivity | None:

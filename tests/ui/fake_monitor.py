@@ -17,8 +17,9 @@ from memtui.events import (
     TargetInfo,
     WorkerView,
 )
-from memtui.sampler import GcCounters, History, Sample
+from memtui.sampler import GcCounters, HeapAfterGc, History, Sample
 from memtui.session import DetachResult
+from memtui.verdict import DEFAULT_RULE
 
 T0 = 1_763_721_000.0
 MIB = 1024 * 1024
@@ -37,8 +38,12 @@ INFO = TargetInfo(
 
 
 def make_sample(i: int, interval: float = 1.0) -> Sample:
-    """Sample number `i`: heap used rises 20 KiB a second with a sawtooth every 10 samples."""
+    """Sample number `i`: heap used rises 20 KiB a second with a sawtooth every 10 samples; a
+    major GC every 20 samples leaves the heap at the sawtooth's foot, less 1 MiB."""
     heap_used = 40 * MIB + i * 20 * 1024 + (i % 10) * 300 * 1024
+    baseline = ()
+    if i % 20 == 19:
+        baseline = (HeapAfterGc(T0 + i * interval - 0.2, 39 * MIB + i * 20 * 1024),)
     return Sample(
         t=T0 + i * interval,
         pid=INFO.pid,
@@ -54,6 +59,7 @@ def make_sample(i: int, interval: float = 1.0) -> Sample:
         cpu_percent=12.5,
         eld_p99_ms=4.0,
         eld_max_ms=12.0 + (i % 7),
+        heap_after_gc=baseline,
     )
 
 
@@ -65,6 +71,7 @@ class FakeMonitor:
         self.target = str(info.pid)
         self.snapshot_dir = snapshot_dir
         self.history = History(10_000)
+        self.leak_rule = DEFAULT_RULE
         self.info: TargetInfo | None = None
         self.snapshots: list[SnapshotSaved] = []
         self.start_info = info

@@ -33,7 +33,9 @@ MONITOR_HELP = HelpPage(
         ("m", "drop a labelled marker on the timeline"),
         ("c", "cycle the metrics drawn on the chart"),
         ("w", "select the next thread (main, then each worker thread) for s and g"),
-        ("l", "the message log: every status message, with its time"),
+        ("l", "find leaks: a baseline snapshot; exercise the suspected path, l again: the "
+              "new objects that survived"),
+        ("L", "the message log: every status message, with its time"),
         ("f", "once the target exited: attach to its successor (as --follow does)"),
         ("1 2 3 4", "time window: 1 min, 5 min, 15 min, all"),
         ("space", "pause the display (sampling continues)"),

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, cast
 
@@ -13,6 +14,7 @@ from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import Footer, Label, ProgressBar
 
+from memtui.auto_capture import AutoCapture, Trigger
 from memtui.errors import MemtuiError
 from memtui.events import (
     ConnectionLost,
@@ -21,6 +23,7 @@ from memtui.events import (
     Restarted,
     SampleTaken,
     SnapshotProgress,
+    SnapshotSaved,
     StillReconnecting,
     TargetExited,
     Unresponsive,
@@ -51,6 +54,7 @@ from memtui.ui.model import (
 )
 from memtui.ui.screens.dialogs import ConfirmDialog, MarkerPrompt
 from memtui.ui.screens.help import HelpScreen
+from memtui.ui.screens.leaks import LeakScreen
 from memtui.ui.screens.log import MessageLogScreen
 from memtui.ui.screens.snapshots import SnapshotListScreen
 from memtui.ui.widgets.chart import MemoryChart
@@ -59,27 +63,35 @@ from memtui.ui.widgets.header import TargetHeader, TargetState
 from memtui.ui.widgets.metrics import MetricsPanel
 from memtui.ui.widgets.status import StatusLine
 from memtui.ui.widgets.threads import ThreadsPanel
+from memtui.ui.widgets.verdict import VerdictPanel
 from memtui.units import format_bytes
+from memtui.verdict import Verdicts, assess, baseline_of, current_run
 
 if TYPE_CHECKING:
     from memtui.ui.app import MemtuiApp
 
 DEFAULT_WINDOW = 1
+VERDICT_WINDOW = WINDOWS[1]
+"""The verdicts cover at least 5 minutes: a shorter window holds too few major GCs."""
 DETACH_TIMEOUT_S = 5.0
+ROOMY_HEIGHT = 34
+"""From this many rows the verdict panel gives each verdict a line of its own."""
 
 
 class MonitorScreen(Screen[None]):
-    """Shows the monitor's history and forwards the keys to it; the monitor is injected."""
+    """Shows the monitor's history and forwards the keys to it; the monitor is injected, and
+    so are the automatic captures, checked after each sample."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("g", "collect_garbage", "GC", id="monitor.gc"),
         Binding("s", "snapshot", "snapshot", id="monitor.snapshot"),
         Binding("d", "snapshots", "list", id="monitor.snapshots"),
-        Binding("m", "marker", "mark", id="monitor.marker"),
+        Binding("m", "marker", "mark", show=False, id="monitor.marker"),
         Binding("space", "pause", "pause", id="monitor.pause"),
         Binding("c", "cycle_chart", "chart", id="monitor.chart"),
         Binding("w", "next_thread", "thread", show=False, id="monitor.thread"),
-        Binding("l", "message_log", "log", id="monitor.log"),
+        Binding("l", "find_leaks", "leaks", id="monitor.leaks"),
+        Binding("L", "message_log", "log", show=False, id="monitor.log"),
         Binding("f", "follow", "follow", show=False, id="monitor.follow"),
         Binding("1", "window(0)", "window", key_display="1-4", id="monitor.window1"),
         Binding("2", "window(1)", show=False, id="monitor.window2"),
@@ -92,9 +104,11 @@ class MonitorScreen(Screen[None]):
     gc_notice_delay = 1.0
     """Seconds a forced GC may take before the screen says it waits for the event loop."""
 
-    def __init__(self, monitor: Monitor, clock: Callable[[], float]):
+    def __init__(self, monitor: Monitor, clock: Callable[[], float],
+                 auto_capture: AutoCapture | None = None):
         super().__init__()
         self.monitor = monitor
+        self.auto_capture = auto_capture
         self.clock = clock
         self.window = WINDOWS[DEFAULT_WINDOW]
         self.chart_metrics = 0
@@ -110,12 +124,15 @@ class MonitorScreen(Screen[None]):
         """The heap size of each snapshot the snapshot list has analysed, by path."""
         self.selected_thread: ThreadId = None
         """The thread s and g act on (w cycles): a worker thread's id, None for the main."""
+        self.leak_baseline: SnapshotSaved | None = None
+        """The baseline of the leak finder's flow, between the first and the second `l`."""
 
     def compose(self) -> ComposeResult:
         yield TargetHeader(id="header")
         yield MetricsPanel(id="metrics")
         yield GcPanel(id="gc")
         yield ThreadsPanel(id="threads")
+        yield VerdictPanel(id="verdict")
         yield MemoryChart(id="chart")
         with Horizontal(id="snapshot-progress"):
             yield Label("snapshot", id="snapshot-label")
@@ -159,9 +176,14 @@ class MonitorScreen(Screen[None]):
         self.query_one(MetricsPanel).show(summarize(samples), covered)
         self.query_one(GcPanel).show(gc_activity(samples))
         self.show_threads(samples)
+        verdicts = self.verdicts(samples)
+        self.query_one(VerdictPanel).show(verdicts, self.size.height >= ROOMY_HEIGHT)
         end = samples[-1].t if samples else None
         self.query_one(MemoryChart).show(
-            samples, chart_metrics(self.chart_metrics, samples), self.markers, self.window, end
+            samples, chart_metrics(self.chart_metrics, samples), self.markers, self.window, end,
+            baseline_of(current_run(samples)),
+            None if verdicts is None else verdicts.leak.baseline,
+            verdicts is not None and verdicts.leak.is_leak,
         )
 
     def show_threads(self, main_samples: list[Sample]) -> None:
@@ -176,6 +198,18 @@ class MonitorScreen(Screen[None]):
         covered = covered_label(main_samples, self.window, oldest.t if oldest else 0.0)
         self.query_one(ThreadsPanel).show(rows, self.selected_thread, covered,
                                           self.monitor.workers_problem)
+    def verdicts(self, samples: list[Sample]) -> Verdicts | None:
+        """The verdicts over the window shown, or VERDICT_WINDOW when that is longer."""
+        if not samples:
+            return None
+        window = self.window
+        if window.seconds is not None and window.seconds < (VERDICT_WINDOW.seconds or 0):
+            samples = visible_samples(self.monitor.history, VERDICT_WINDOW, self.paused_at)
+        limit = self.monitor.info.container_limit if self.monitor.info is not None else None
+        return assess(samples, limit, self.monitor.leak_rule)
+
+    def on_resize(self) -> None:
+        self.redraw()
 
     def on_monitor_event_arrived(self, message: MonitorEventArrived) -> None:
         event = message.event
@@ -200,6 +234,7 @@ class MonitorScreen(Screen[None]):
             if self.target_state == "attaching…":
                 self.target_state = "live"
                 self.status("attached; sampling", kind="state")
+            self.check_auto_capture()
             if self.paused:
                 self.refresh_header()
             else:
@@ -273,9 +308,14 @@ class MonitorScreen(Screen[None]):
             if progress.bytes_written else "snapshot: V8 is building it"
         )
 
+    @property
+    def actionable(self) -> bool:
+        """Whether the target can still be acted on (it has not exited, memtui is attached)."""
+        return self.exited_at is None and self.target_state != "detached"
+
     def can_act(self, action: str) -> bool:
         """False, saying why, when the target can no longer be acted on."""
-        if self.exited_at is not None or self.target_state == "detached":
+        if not self.actionable:
             self.status(f"cannot {action}: the target is {self.target_state}", "warning")
             return False
         return True
@@ -318,7 +358,34 @@ class MonitorScreen(Screen[None]):
         elif self.can_act("capture a snapshot"):
             self.run_worker(self.capture_snapshot(), group="snapshot")
 
-    async def capture_snapshot(self) -> None:
+    def action_find_leaks(self) -> None:
+        """The leak finder: the first `l` takes the baseline; the second the target and the
+        final snapshot, then shows the new objects that survived."""
+        if self.snapshot_running:
+            self.status("a snapshot is already being captured", "warning")
+        elif self.can_act("find leaks"):
+            self.run_worker(self.leak_step(), group="snapshot")
+
+    async def leak_step(self) -> None:
+        if self.leak_baseline is None:
+            baseline = await self.capture_snapshot("leak baseline")
+            if baseline is not None:
+                self.leak_baseline = baseline
+                self.status("leak finder: baseline taken; now exercise the suspected path, "
+                            "then press l again", "good", "result")
+            return
+        target = await self.capture_snapshot("leak target")
+        final = await self.capture_snapshot("leak final") if target is not None else None
+        if target is None or final is None:
+            self.status("leak finder: no target and final snapshots; l tries again",
+                        "warning", "result")
+            return
+        baseline, self.leak_baseline = self.leak_baseline, None
+        self.app.push_screen(LeakScreen((baseline, target, final)))
+
+    async def capture_snapshot(self, role: str = "") -> SnapshotSaved | None:
+        """Check the memory a snapshot needs (asking when it is risky), capture it and drop
+        a marker (`role` names it); None when it was cancelled or failed."""
         self.snapshot_running = True
         thread = self.selected_thread
         whose = "the target" if thread is None else f"worker {thread}"
@@ -337,25 +404,64 @@ class MonitorScreen(Screen[None]):
                 ))
                 if not capture:
                     self.status("snapshot cancelled")
-                    return
-            self.show_snapshot_progress(SnapshotProgress(0, 1, 0))
-            self.add_class("capturing")
-            self.status("capturing a heap snapshot; the target pauses while V8 writes it…"
-                        if thread is None else
-                        f"capturing a heap snapshot of worker {thread}; it pauses while V8 "
-                        "writes it…")
-            saved = await self.monitor.take_snapshot(self.post_snapshot_progress,
-                                                     worker=thread)
+                    return None
+            with self.showing_capture(
+                    "capturing a heap snapshot; the target pauses while V8 writes it…"
+                    if thread is None else
+                    f"capturing a heap snapshot of worker {thread}; it pauses while V8 "
+                    "writes it…"):
+                saved = await self.monitor.take_snapshot(self.post_snapshot_progress,
+                                                         worker=thread)
         except MemtuiError as error:
             self.status(f"snapshot failed: {error}", "error", "result")
+            return None
+        finally:
+            self.snapshot_running = False
+        self.say_saved("snapshot", saved)
+        self.add_marker((role or f"snapshot {len(self.monitor.snapshots)}")
+                        + ("" if thread is None else f" (worker {thread})"))
+        return saved
+
+    def check_auto_capture(self) -> None:
+        """Start the automatic capture a condition calls for, unless one is under way."""
+        if self.auto_capture is None or self.snapshot_running or not self.actionable:
             return
+        trigger = self.auto_capture.due()
+        if trigger is not None:
+            self.snapshot_running = True
+            self.run_worker(self.auto_capture_snapshot(self.auto_capture, trigger),
+                            group="snapshot")
+
+    async def auto_capture_snapshot(self, auto_capture: AutoCapture, trigger: Trigger) -> None:
+        """Capture as `s` does, without asking: a risky capture is refused."""
+        try:
+            with self.showing_capture(f"{trigger.condition} holds ({trigger.evidence}): capturing"
+                                      " a heap snapshot; the target pauses while V8 writes it…"):
+                result = await auto_capture.capture(trigger, self.post_snapshot_progress)
+        finally:
+            self.snapshot_running = False
+        if result.saved is None:
+            self.status(result.describe(), "warning" if result.outcome == "refused" else "error",
+                        "result")
+            self.add_marker(f"auto snapshot {result.outcome}")
+            return
+        self.say_saved(f"automatic snapshot ({trigger.condition})", result.saved)
+        self.add_marker(f"snapshot {len(self.monitor.snapshots)} (auto)")
+
+    @contextlib.contextmanager
+    def showing_capture(self, text: str) -> Iterator[None]:
+        """The progress bar and `text` while a snapshot is captured."""
+        self.show_snapshot_progress(SnapshotProgress(0, 1, 0))
+        self.add_class("capturing")
+        self.status(text)
+        try:
+            yield
         finally:
             self.remove_class("capturing")
-            self.snapshot_running = False
-        self.status(f"snapshot saved (file {format_bytes(saved.size)},"
-                    f" {saved.duration_s:.1f}s): ", "good", "result", display_path(saved.path))
-        self.add_marker(f"snapshot {len(self.monitor.snapshots)}"
-                        + ("" if thread is None else f" (worker {thread})"))
+
+    def say_saved(self, what: str, saved: SnapshotSaved) -> None:
+        self.status(f"{what} saved (file {format_bytes(saved.size)}, {saved.duration_s:.1f}s): ",
+                    "good", "result", display_path(saved.path))
 
     def post_snapshot_progress(self, progress: SnapshotProgress) -> None:
         self.post_message(SnapshotProgressed(progress))
