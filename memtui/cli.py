@@ -41,6 +41,8 @@ from memtui.events import (
     TargetExited,
     TargetInfo,
     Unresponsive,
+    WorkerLeft,
+    WorkersSampled,
 )
 from memtui.heap.columns import DIFF_COLUMNS
 from memtui.monitor import Monitor
@@ -59,7 +61,7 @@ USAGE = """memtui TARGET [options]          live monitor (TARGET: PID, HOST:PORT
        memtui ps                        Node processes on this host and in its containers
        memtui record TARGET [--interval S] [--duration S] [--format jsonl|csv] [-o FILE]
        memtui gc TARGET                 force a full GC, print heap used before -> after
-       memtui snapshot TARGET [-o FILE] [--force]
+       memtui snapshot TARGET [-o FILE] [--force] [--worker ID]
        memtui summary FILE [--json] [--top N] [--statistics] [--strings N] [--largest N]
        memtui diff BEFORE AFTER [--json] [--top N] [--sort COLUMN]
        memtui leaks BASELINE TARGET FINAL [--json] [--top N]
@@ -176,6 +178,12 @@ def build_parser() -> argparse.ArgumentParser:
                               "unit or container, else same command and directory, started "
                               "after the exit) and attach to it (default: stop)")
 
+    def worker_option(sub: argparse.ArgumentParser, what: str) -> None:
+        sub.add_argument("--worker", metavar="ID", default=None,
+                         help=f"{what} of the worker thread of that threadId (the N of "
+                              "'[worker N]' in the live view's workers panel) instead of the "
+                              "main thread (default: the main thread)")
+
     def leak_rises_option(sub: argparse.ArgumentParser) -> None:
         sub.add_argument("--leak-rises", type=_leak_rises, default=LeakRule.rises_in_a_row,
                          metavar="N",
@@ -245,12 +253,14 @@ def build_parser() -> argparse.ArgumentParser:
                              "(choices: %(choices)s; default: %(default)s)")
     record.add_argument("-o", "--output", type=Path, default=None, metavar="FILE",
                         help="file to write the samples to (default: standard output)")
+    worker_option(record, "record the heap and GC figures (each sample with a 'worker' key)")
     snapshot_dir_option(record, "with --snapshot-on")
     auto_capture_options(record)
 
     gc = _command(commands, "gc", "force a full GC and print heap used before -> after",
                   "memtui gc 1234")
     attach_options(gc)
+    worker_option(gc, "collect the heap")
 
     snapshot = _command(commands, "snapshot", "capture a heap snapshot to a file",
                         "memtui snapshot 1234 -o /tmp/before.heapsnapshot")
@@ -262,6 +272,7 @@ def build_parser() -> argparse.ArgumentParser:
     snapshot.add_argument("--force", action="store_true",
                           help="capture even when the target may run out of memory (default: "
                                "refuse when memtui estimates it may)")
+    worker_option(snapshot, "capture the heap")
 
     summary = _command(commands, "summary", "classes of a heap snapshot",
                        "memtui summary after.heapsnapshot --top 30",
@@ -458,12 +469,17 @@ def interruption(what: str) -> Callable[[int], int]:
 async def attached(args: argparse.Namespace, action: Callable[[Monitor], Awaitable[int]],
                    **options: Any) -> int:
     """Start a Monitor on args.target, say where it attached, run `action`, and always
-    detach, saying so when the target did not answer in time."""
+    detach, saying so when the target did not answer in time. With `--worker ID`, the
+    worker threads are watched and that one must be there."""
+    worker = getattr(args, "worker", None)
     monitor = Monitor(args.target, keep_inspector=args.keep_inspector,
-                      allow_non_loopback=args.allow_non_loopback_inspector, **options)
+                      allow_non_loopback=args.allow_non_loopback_inspector,
+                      workers=worker is not None, **options)
     info = await monitor.start()
     _note(attached_line(info))
     try:
+        if worker is not None:
+            monitor.worker(worker)
         return await action(monitor)
     finally:
         result = await asyncio.shield(monitor.close())
@@ -514,7 +530,7 @@ async def _record(monitor: Monitor, args: argparse.Namespace, out: IO[str]) -> i
     (unless the reader went away: `| head` ends quietly). An automatic capture runs beside
     the sampling; one under way when the recording ends is waited for (cancelled by an
     interruption)."""
-    writer = SampleWriter(out, args.format)
+    writer = SampleWriter(out, args.format, args.worker)
     auto = auto_capture_of(monitor, args)
     if monitor.info is not None:
         auto.check_limits(monitor.info)
@@ -561,7 +577,9 @@ async def _capture_while_recording(auto: AutoCapture, trigger: Trigger,
 
 async def _record_samples(monitor: Monitor, args: argparse.Namespace, writer: SampleWriter,
                           after_sample: Callable[[], None]) -> int:
+    """Write the main thread's samples, or with --worker that worker's (each once)."""
     pid = monitor.session.pid
+    worker_written: float | None = None
     lost_at: float | None = None
     exited_at: float | None = None
     events = monitor.events()
@@ -569,8 +587,19 @@ async def _record_samples(monitor: Monitor, args: argparse.Namespace, writer: Sa
         async with asyncio.timeout(args.duration):
             async for event in events:
                 if isinstance(event, SampleTaken):
-                    writer.write(event.sample, monitor.verdicts())
+                    if args.worker is None:
+                        writer.write(event.sample, monitor.verdicts())
                     after_sample()
+                elif isinstance(event, WorkersSampled) and args.worker is not None:
+                    view = next((v for v in event.workers if v.info.worker_id == args.worker),
+                                None)
+                    if view is not None and view.latest is not None \
+                            and view.latest.t != worker_written:
+                        worker_written = view.latest.t
+                        writer.write(view.latest, monitor.verdicts(worker=args.worker))
+                elif isinstance(event, WorkerLeft) and event.worker.worker_id == args.worker:
+                    raise MemtuiError(f"worker {args.worker} of pid {pid} exited; "
+                                      f"{writer.count} samples written")
                 elif isinstance(event, Unresponsive):
                     _note(f"pid {pid} is not answering (event loop blocked?)")
                 elif isinstance(event, TargetExited):
@@ -608,11 +637,13 @@ async def _record_samples(monitor: Monitor, args: argparse.Namespace, writer: Sa
 
 
 class SampleWriter:
-    """Writes samples as JSON lines or CSV, flushing each so a reader sees them at once."""
+    """Writes samples as JSON lines or CSV, flushing each so a reader sees them at once;
+    a worker thread's carry its id under `worker`, after `pid`."""
 
-    def __init__(self, out: IO[str], fmt: str):
+    def __init__(self, out: IO[str], fmt: str, worker: str | None = None):
         self.out = out
         self.count = 0
+        self.worker = worker
         self.last_verdicts: Verdicts | None = None
         self._csv = fmt == "csv"
 
@@ -620,6 +651,9 @@ class SampleWriter:
         """Write `sample` with `verdicts` as its `verdict` object."""
         self.last_verdicts = verdicts
         record = {**sample.record(), "verdict": verdicts.record()}
+        if self.worker is not None:
+            record = {"t": record.pop("t"), "pid": record.pop("pid"), "worker": self.worker,
+                      **record}
         if self._csv:
             row = csv_row(record)
             text = io.StringIO()
@@ -699,7 +733,7 @@ def _note(text: str) -> None:
 
 def cmd_gc(args: argparse.Namespace) -> int:
     async def force(monitor: Monitor) -> int:
-        result = await monitor.collect_garbage()
+        result = await monitor.collect_garbage(args.worker)
         if result.freed >= 0:
             outcome = f"freed {format_bytes(result.freed)}"
         else:
@@ -719,7 +753,7 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
                               else output.parent, "-o")
 
     async def capture(monitor: Monitor) -> int:
-        risk = await monitor.snapshot_risk()
+        risk = await monitor.snapshot_risk(args.worker)
         if risk.risky and not args.force:
             raise MemtuiError(f"refusing to snapshot pid {monitor.session.pid}: {risk.reason}",
                               "use --force to capture anyway")
@@ -728,7 +762,7 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
             monitor.snapshot_dir, path = path, None
         progress = _progress_printer() if sys.stderr.isatty() else None
         try:
-            saved = await monitor.take_snapshot(progress, path)
+            saved = await monitor.take_snapshot(progress, path, args.worker)
         finally:
             if progress is not None:
                 print(file=sys.stderr)
@@ -795,7 +829,7 @@ def cmd_monitor(args: argparse.Namespace) -> int:
     monitor = Monitor(args.target, interval=args.interval, keep_inspector=args.keep_inspector,
                       allow_non_loopback=args.allow_non_loopback_inspector,
                       snapshot_dir=args.snapshot_dir, follow=args.follow,
-                      leak_rule=LeakRule(rises_in_a_row=args.leak_rises))
+                      leak_rule=LeakRule(rises_in_a_row=args.leak_rises), workers=True)
     return run_monitor(monitor, auto_capture=auto_capture_of(monitor, args),
                        on_exit_message=_print_if_possible)
 
@@ -815,7 +849,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     try:
         monitor = Monitor(str(process.pid), interval=args.interval,
                           snapshot_dir=args.snapshot_dir, wait_status=process.poll,
-                          leak_rule=LeakRule(rises_in_a_row=args.leak_rises))
+                          leak_rule=LeakRule(rises_in_a_row=args.leak_rises),
+                          workers=True)
         return run_monitor(monitor, auto_capture=auto_capture_of(monitor, args),
                            on_exit_message=_print_if_possible)
     finally:
@@ -850,8 +885,12 @@ def cmd_summary(args: argparse.Namespace) -> int:
 
 def cmd_diff(args: argparse.Namespace) -> int:
     from memtui.heap import report
+    from memtui.heap.diff import thread_mismatch
 
     _note_compile_cache()
+    mismatch = thread_mismatch(args.before, args.after)
+    if mismatch is not None:
+        _note(f"warning: {mismatch}; the diff compares two unrelated heaps")
     diff = report.compare_files(args.before, args.after, args.ids_comparable)
     document = report.diff_json(args.before, args.after, diff, args.top, args.sort)
     _emit(json.dumps(document, indent=2) if args.json else report.diff_table(document))

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from memtui.events import WorkerState
 from memtui.sampler import GC_KINDS, GcKind, History, Sample
 from memtui.units import format_duration
 from memtui.verdict import Trend, TrendDirection, direction, theil_sen
@@ -262,3 +263,35 @@ def shorten_path(path: str, width: int) -> str:
         if len(name) + 2 <= width:
             return "…/" + name
     return "…" + path[len(path) - width + 1:]
+
+
+ThreadId = str | None
+"""A thread of the target: a worker thread's threadId, None for the main thread."""
+
+
+@dataclass(frozen=True)
+class ThreadRow:
+    """One row of the threads panel: a thread's heap (its own isolate's) and GC activity."""
+
+    thread: ThreadId
+    name: str
+    state: WorkerState
+    heap_used: int | None
+    heap_total: int | None
+    heap_limit: int | None
+    heap_change: int | None
+    """Heap used now minus at the window's start (None with fewer than two samples)."""
+    gc: GcActivity | None
+
+
+def thread_row(thread: ThreadId, name: str, state: WorkerState,
+               samples: Sequence[Sample]) -> ThreadRow:
+    """The row of a thread from its samples in the window, oldest first."""
+    if not samples:
+        return ThreadRow(thread, name, state, None, None, None, None, None)
+    last = samples[-1]
+    return ThreadRow(
+        thread, name, state, last.heap_used, last.heap_total, last.heap_limit,
+        heap_change=last.heap_used - samples[0].heap_used if len(samples) >= 2 else None,
+        gc=gc_activity(samples),
+    )

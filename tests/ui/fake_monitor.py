@@ -15,6 +15,7 @@ from memtui.events import (
     SnapshotRisk,
     SnapshotSaved,
     TargetInfo,
+    WorkerView,
 )
 from memtui.sampler import GcCounters, HeapAfterGc, History, Sample
 from memtui.session import DetachResult
@@ -91,6 +92,10 @@ class FakeMonitor:
         self.snapshot_release: asyncio.Event | None = None
         self.snapshot_progress = (SnapshotProgress(40, 100, 3 * MIB),)
         self.snapshot_calls = 0
+        self.workers: list[tuple[WorkerView, History]] = []
+        self.workers_problem: str | None = None
+        self.acted_on: list[str | None] = []
+        """The thread of each forced GC and snapshot (None: the main thread)."""
         for _ in range(preload):
             self.history.append(self.new_sample())
 
@@ -125,19 +130,25 @@ class FakeMonitor:
                 self.history.append(event.sample)
             yield event
 
-    async def collect_garbage(self) -> GcResult:
+    def worker_samples(self) -> list[tuple[WorkerView, History]]:
+        return self.workers
+
+    async def collect_garbage(self, worker: str | None = None) -> GcResult:
+        self.acted_on.append(worker)
         if self.gc_release is not None:
             await self.gc_release.wait()
         if self.gc_error is not None:
             raise self.gc_error
         return self.gc_result
 
-    async def snapshot_risk(self) -> SnapshotRisk:
+    async def snapshot_risk(self, worker: str | None = None) -> SnapshotRisk:
         return self.risk
 
     async def take_snapshot(self, on_progress: Callable[[SnapshotProgress], None] | None = None,
-                            path: Path | None = None) -> SnapshotSaved:
+                            path: Path | None = None, worker: str | None = None
+                            ) -> SnapshotSaved:
         self.snapshot_calls += 1
+        self.acted_on.append(worker)
         for progress in self.snapshot_progress:
             if on_progress is not None:
                 on_progress(progress)
