@@ -22,6 +22,7 @@ from memtui.attach import NodeProcessInfo, list_node_processes, pid_of
 from memtui.errors import MemtuiError, UsageError
 from memtui.events import (
     ConnectionLost,
+    InspectorState,
     Reconnected,
     Responsive,
     Restarted,
@@ -375,9 +376,11 @@ def attached_line(info: TargetInfo) -> str:
 
 
 INSPECTOR_FATE = {
-    "opened by memtui": "opened by memtui with SIGUSR1{moved}, closed again when memtui leaves",
-    "kept open": "opened by memtui with SIGUSR1{moved}, left open on exit (--keep-inspector)",
-    "already open": "already open, left open",
+    InspectorState.OPENED_BY_MEMTUI: "opened by memtui with SIGUSR1{moved}, closed again when "
+                                     "memtui leaves",
+    InspectorState.KEPT_OPEN: "opened by memtui with SIGUSR1{moved}, left open on exit "
+                              "(--keep-inspector)",
+    InspectorState.ALREADY_OPEN: "already open, left open",
 }
 
 

@@ -317,8 +317,9 @@ class Session:
     @property
     def inspector_state(self) -> InspectorState:
         if self.target.opened_by_memtui or self.opened_by_a_memtui:
-            return "kept open" if self.keep_inspector else "opened by memtui"
-        return "already open"
+            return (InspectorState.KEPT_OPEN if self.keep_inspector
+                    else InspectorState.OPENED_BY_MEMTUI)
+        return InspectorState.ALREADY_OPEN
 
     async def close(self) -> DetachResult:
         """Remove this client from the probe and drop the connection. The last memtui to

@@ -2,7 +2,13 @@
 
 import asyncio
 
-from memtui.events import ConnectionLost, Reconnected, SampleTaken, TargetExited
+from memtui.events import (
+    ConnectionLost,
+    InspectorState,
+    Reconnected,
+    SampleTaken,
+    TargetExited,
+)
 from memtui.monitor import Monitor
 from tests.cli_helpers import wait_until_inspector_closed
 
@@ -35,7 +41,7 @@ async def test_a_dropped_connection_is_reported_and_reconnected(spawn):
     target = spawn("reopen_inspector.js")
     monitor = Monitor(str(target.pid), interval=0.2)
     info = await monitor.start()
-    assert info.pid == target.pid and info.inspector == "already open"
+    assert info.pid == target.pid and info.inspector is InspectorState.ALREADY_OPEN
     try:
         kinds = await kinds_until_sampling_again(monitor, lambda: target.send("cycle\n"))
         assert ConnectionLost in kinds and Reconnected in kinds, kinds
@@ -49,7 +55,7 @@ async def test_an_inspector_closed_under_memtui_is_opened_again_and_closed_at_ex
     target = spawn("close_inspector.js", "--inspect-port=0")
     monitor = Monitor(str(target.pid), interval=0.2)
     info = await monitor.start()
-    assert info.inspector == "opened by memtui"
+    assert info.inspector is InspectorState.OPENED_BY_MEMTUI
     try:
         kinds = await kinds_until_sampling_again(monitor, lambda: target.send("close\n"))
         assert ConnectionLost in kinds
@@ -79,7 +85,7 @@ async def test_info_describes_the_target(node, spawn):
     monitor = Monitor(str(target.pid))
     try:
         info = await monitor.start()
-        assert info.inspector == "opened by memtui"
+        assert info.inspector is InspectorState.OPENED_BY_MEMTUI
         assert info.node_version.startswith("v")
         assert "idle.js" in info.command
         assert info.heap_limit > 100 << 20

@@ -9,6 +9,7 @@ from pathlib import Path
 from memtui.errors import MemtuiError
 from memtui.events import (
     GcResult,
+    InspectorState,
     MonitorEvent,
     SampleTaken,
     SnapshotProgress,
@@ -29,7 +30,7 @@ INFO = TargetInfo(
     started_at=T0 - 3600 - 754,
     heap_limit=4144 * MIB,
     container_limit=512 * MIB,
-    inspector="opened by memtui",
+    inspector=InspectorState.OPENED_BY_MEMTUI,
     address="127.0.0.1:40123",
     loopback_only=True,
 )

@@ -6,7 +6,7 @@ import pytest
 
 from memtui.monitor import Monitor
 from memtui.ui import MemtuiApp
-from memtui.ui.model import EXTERNAL, HEAP_TOTAL, HEAP_USED, RSS
+from memtui.ui.model import EXTERNAL, HEAP_TOTAL, HEAP_USED, RSS, TargetState
 from memtui.ui.screens.dialogs import ConfirmDialog
 from memtui.ui.widgets.chart import MemoryChart
 from tests.ui.fake_monitor import MIB
@@ -18,7 +18,7 @@ async def test_live_numbers_gc_and_snapshot_against_node(spawn, tmp_path):
     monitor = Monitor(str(target.pid), interval=0.25, snapshot_dir=tmp_path)
     app = MemtuiApp(monitor)
     async with app.run_test(size=(100, 30)) as pilot:
-        await wait_until(pilot, lambda: app.monitor_screen.target_state == "live",
+        await wait_until(pilot, lambda: app.monitor_screen.target_state is TargetState.LIVE,
                          timeout=20, what="attached and sampling")
         assert f"pid {target.pid}" in str(app.monitor_screen.query_one("#header").render())
         first_rss = metric_value(pilot, "rss")

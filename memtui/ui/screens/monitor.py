@@ -34,6 +34,7 @@ from memtui.ui.model import (
     MessageKind,
     Severity,
     StatusMessage,
+    TargetState,
     chart_metrics,
     clock_time,
     covered_label,
@@ -48,7 +49,7 @@ from memtui.ui.screens.log import MessageLogScreen
 from memtui.ui.screens.snapshots import SnapshotListScreen
 from memtui.ui.widgets.chart import MemoryChart
 from memtui.ui.widgets.gc import GcPanel
-from memtui.ui.widgets.header import TargetHeader, TargetState
+from memtui.ui.widgets.header import TargetHeader
 from memtui.ui.widgets.metrics import MetricsPanel
 from memtui.ui.widgets.status import StatusLine
 from memtui.units import format_bytes
@@ -91,7 +92,7 @@ class MonitorScreen(Screen[None]):
         self.chart_metrics = 0
         self.paused_at: float | None = None
         self.markers: list[Marker] = []
-        self.target_state: TargetState = "attaching…"
+        self.target_state = TargetState.ATTACHING
         self.exited_at: float | None = None
         self.ending: str | None = None
         self.gc_running = False
@@ -154,8 +155,8 @@ class MonitorScreen(Screen[None]):
     def on_monitor_event_arrived(self, message: MonitorEventArrived) -> None:
         event = message.event
         if isinstance(event, SampleTaken):
-            if self.target_state == "attaching…":
-                self.target_state = "live"
+            if self.target_state is TargetState.ATTACHING:
+                self.target_state = TargetState.LIVE
                 self.status("attached; sampling", kind="state")
             if self.paused:
                 self.refresh_header()
@@ -163,15 +164,15 @@ class MonitorScreen(Screen[None]):
                 self.redraw()
             return
         if isinstance(event, Unresponsive):
-            self.target_state = "unresponsive"
+            self.target_state = TargetState.UNRESPONSIVE
             self.status(f"target unresponsive since {clock_time(event.since)}"
                         " (event loop blocked?)", "warning", "state")
         elif isinstance(event, Responsive):
-            self.target_state = "live"
+            self.target_state = TargetState.LIVE
             self.status(f"target responsive again at {clock_time(event.at)}", "good", "state")
         elif isinstance(event, TargetExited):
             self.exited_at = event.at
-            self.target_state = "exited"
+            self.target_state = TargetState.EXITED
             self.ending = f"{event.reason.short()} at {clock_time(event.at)}"
             if self.monitor.follow:
                 then = "waiting for its successor"
@@ -184,25 +185,25 @@ class MonitorScreen(Screen[None]):
         elif isinstance(event, Restarted):
             self.exited_at = None
             self.ending = None
-            self.target_state = "live"
+            self.target_state = TargetState.LIVE
             self.add_marker(event.describe())
             self.status(f"{event.describe()} at {clock_time(event.at)}; sampling", "good",
                         "result")
         elif isinstance(event, ConnectionLost):
-            self.target_state = "reconnecting…"
+            self.target_state = TargetState.RECONNECTING
             self.status(f"connection lost — reconnecting… ({event.reason})", "warning",
                         "state")
         elif isinstance(event, StillReconnecting):
             self.status(f"still reconnecting, disconnected since {clock_time(event.since)}"
                         f" ({event.reason})", "warning", "state")
         elif isinstance(event, Reconnected):
-            self.target_state = "live"
+            self.target_state = TargetState.LIVE
             self.status(f"reconnected at {clock_time(event.at)}", "good", "state")
         self.refresh_header()
         self.query_one(MemoryChart).flush()
 
     def action_follow(self) -> None:
-        if self.target_state != "exited" or self.monitor.follow:
+        if self.target_state is not TargetState.EXITED or self.monitor.follow:
             return
         if not self.monitor.can_follow:
             self.status("no successor can be looked for: memtui attached by address, not PID",
@@ -214,7 +215,7 @@ class MonitorScreen(Screen[None]):
 
     def on_monitor_stopped(self, message: MonitorStopped) -> None:
         if message.error is not None:
-            self.target_state = "detached"
+            self.target_state = TargetState.DETACHED
             self.status(f"monitoring stopped: {message.error}", "error", "result")
             self.refresh_header()
         self.query_one(MemoryChart).flush()
@@ -232,8 +233,8 @@ class MonitorScreen(Screen[None]):
 
     def can_act(self, action: str) -> bool:
         """False, saying why, when the target can no longer be acted on."""
-        if self.exited_at is not None or self.target_state == "detached":
-            self.status(f"cannot {action}: the target is {self.target_state}", "warning")
+        if self.exited_at is not None or self.target_state is TargetState.DETACHED:
+            self.status(f"cannot {action}: the target is {self.target_state.value}", "warning")
             return False
         return True
 
