@@ -11,7 +11,6 @@ from memtui.target_exit import ExitReason
 from memtui.ui import MemtuiApp
 from memtui.ui.model import Marker, TargetState
 from memtui.ui.screens.dialogs import ConfirmDialog
-from memtui.ui.widgets.status import StatusLine
 from tests.ui.fake_monitor import MIB, T0, FakeMonitor
 from tests.ui.helpers import chart_drawn, wait_until
 
@@ -140,7 +139,7 @@ class TestOtherScreens:
             fake.feed(Unresponsive(T0 + 301), Responsive(T0 + 302))
             screen = pilot.app.monitor_screen
             await wait_until(pilot, lambda: screen.target_state is TargetState.LIVE
-                             and len(screen.query_one(StatusLine).messages) == 7)
+                             and len(screen.target.messages) == 7)
             await chart_drawn(pilot)
             await pilot.press("l")
 
@@ -160,7 +159,7 @@ class TestTargetStates:
     def test_exited(self, snap_compare, app, fake):
         async def exit_target(pilot) -> None:
             fake.feed(TargetExited(T0 + 301, ExitReason(signal=9)))
-            await wait_until(pilot, lambda: pilot.app.monitor_screen.exited_at is not None)
+            await wait_until(pilot, lambda: pilot.app.monitor_screen.target.exited_at is not None)
 
         assert snap_compare(app, terminal_size=SMALL, run_before=live(fake, then=exit_target))
 

@@ -38,7 +38,7 @@ def log_text(pilot) -> str:
 
 
 def logged(pilot) -> list[str]:
-    return [m.full_text for m in pilot.app.monitor_screen.query_one(StatusLine).messages]
+    return [m.full_text for m in pilot.app.monitor_screen.target.messages]
 
 
 async def snapshot_saved(pilot, fake) -> None:
