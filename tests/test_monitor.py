@@ -91,3 +91,19 @@ async def test_info_describes_the_target(node, spawn):
         assert info.heap_limit > 100 << 20
     finally:
         await monitor.close()
+
+
+async def test_an_attach_cancelled_midway_is_undone_by_close(spawn):
+    """A view that quits while it attaches cancels `start`: `close` waits for that attach
+    and closes the inspector its SIGUSR1 opened."""
+    target = spawn("idle.js", "--inspect-port=0")
+    monitor = Monitor(str(target.pid), interval=0.2)
+    starting = asyncio.ensure_future(monitor.start())
+    await asyncio.sleep(0.05)
+    starting.cancel()
+    assert monitor.attached
+    await monitor.close()
+    assert any("Debugger listening" in line for line in target.lines)
+    assert wait_until_inspector_closed(target.pid)
+    assert not monitor.attached
+
