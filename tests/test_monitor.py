@@ -107,3 +107,19 @@ async def test_an_attach_cancelled_midway_is_undone_by_close(spawn):
     assert wait_until_inspector_closed(target.pid)
     assert not monitor.attached
 
+
+
+async def test_a_target_that_ends_itself_is_not_held_up(spawn, node):
+    """Node waits, at its exit, for every inspector client to leave ("Waiting for the
+    debugger to disconnect..."): memtui lets go when Node says it waits."""
+    target = spawn("exit_on_input.js", "--inspect-port=0", node=node)
+    monitor = Monitor(str(target.pid), interval=0.2)
+    await monitor.start()
+    try:
+        await collect_until(monitor, lambda e, _: isinstance(e, SampleTaken))
+        target.send("exit\n")
+        events = await collect_until(monitor, lambda e, _: isinstance(e, TargetExited), 10)
+        assert events[-1].reason.code in (3, None)
+        assert target.proc.wait(5) == 3
+    finally:
+        await monitor.close()
