@@ -33,6 +33,13 @@ class MonitorStopped(Message):
 
 
 @dataclass
+class ProcessOpened(Message):
+    """The user asked for the monitor of `target`, a process of the overview."""
+
+    target: WatchedTarget
+
+
+@dataclass
 class FollowRequested(Message):
     """The user asked to follow the successor of `target`, which exited."""
 

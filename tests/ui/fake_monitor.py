@@ -69,6 +69,8 @@ class FakeMonitor:
         self.snapshots: list[SnapshotSaved] = []
         self.start_info = info
         self.start_error: MemtuiError | None = None
+        self.start_release: asyncio.Event | None = None
+        self.retry_for: float | None = None
         self.queue: asyncio.Queue[MonitorEvent | MemtuiError | None] = asyncio.Queue()
         self.next_index = 0
         self.closed = False
@@ -105,7 +107,10 @@ class FakeMonitor:
         """End the event stream, raising `error` from it if given."""
         self.queue.put_nowait(error)
 
-    async def start(self) -> TargetInfo:
+    async def start(self, *, retry_for: float = 0.0) -> TargetInfo:
+        self.retry_for = retry_for
+        if self.start_release is not None:
+            await self.start_release.wait()
         if self.start_error is not None:
             raise self.start_error
         self.info = self.start_info

@@ -54,7 +54,7 @@ OVERVIEW_HELP = HelpPage(
     "memtui keys: the overview",
     (
         ("enter", "the highlighted process's monitor (esc comes back)"),
-        ("o", "sort by the next column: pid, command, RSS, heap used, heap share, GC/s, state"),
+        ("o", "sort by the next column: RSS, heap used, heap %, GC/s, pid, command, state"),
         ("r", "reverse the sort order"),
         ("l", "the overview's messages: processes that came and went, with their time"),
         ("?", "this help"),

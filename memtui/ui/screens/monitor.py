@@ -211,6 +211,9 @@ class MonitorScreen(Screen[None]):
 
     def can_act(self, action: str) -> bool:
         """False, saying why, when the target can no longer be acted on."""
+        if self.target.refusal is not None:
+            self.status(f"cannot {action}: memtui could not attach to it", "warning")
+            return False
         if not self.target.actionable:
             self.status(f"cannot {action}: the target is {self.target.state.value}",
                         "warning")
