@@ -5,7 +5,8 @@
 Starts `memtui demo`'s leaky app, lets the live monitor sample it for `--seconds`, then
 saves monitor.svg, help.svg, snapshot-progress.svg, snapshots.svg (two snapshots ten
 seconds apart) and retainers.svg (what keeps the first new SessionRecord alive) beside this
-script.
+script; then overview.svg, the overview of three demo apps after a fifth of `--seconds`
+(`--overview-only` makes only that one).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from textual.pilot import Pilot
 
 from memtui.demo import start_demo, stop_demo
 from memtui.monitor import Monitor
-from memtui.ui import MemtuiApp
+from memtui.ui import MemtuiApp, Watchlist
 from memtui.ui.screens.dialogs import ConfirmDialog
 from memtui.ui.screens.diff import DiffBrowser
 from memtui.ui.widgets.status import StatusLine
@@ -132,13 +133,40 @@ async def generate(seconds: float, interval: float, node: str) -> None:
         stop_demo(process)
 
 
+async def generate_overview(seconds: float, interval: float, node: str) -> None:
+    processes = [start_demo(node) for _ in range(3)]
+    try:
+        with tempfile.TemporaryDirectory(prefix="memtui-screens-") as snapshot_dir:
+            watchlist = Watchlist(
+                find=lambda: [str(process.pid) for process in processes],
+                new_monitor=lambda target: Monitor(target, interval=interval,
+                                                   snapshot_dir=Path(snapshot_dir)),
+                title="the processes given", grows=False)
+            app = MemtuiApp(watchlist)
+            async with app.run_test(size=SIZE) as pilot:
+                await wait_until(pilot, lambda: app.targets and all(
+                    len(target.monitor.history) * interval >= seconds / 5
+                    for target in app.targets), seconds + 30)
+                await pilot.press("home")
+                save(app, "overview.svg")
+                await pilot.press("q")
+                await wait_until(pilot, lambda: not app.is_running, 15)
+    finally:
+        for process in processes:
+            stop_demo(process)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=150.0, help="how long to sample first")
     parser.add_argument("--interval", type=float, default=0.5, help="seconds per sample")
     parser.add_argument("--node", default="node", help="the node binary to run the demo with")
+    parser.add_argument("--overview-only", action="store_true",
+                        help="make overview.svg only")
     args = parser.parse_args()
-    asyncio.run(generate(args.seconds, args.interval, args.node))
+    if not args.overview_only:
+        asyncio.run(generate(args.seconds, args.interval, args.node))
+    asyncio.run(generate_overview(args.seconds, args.interval, args.node))
 
 
 if __name__ == "__main__":

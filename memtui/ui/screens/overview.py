@@ -332,11 +332,6 @@ class OverviewScreen(Screen[None]):
     def on_data_table_row_selected(self, _message: DataTable.RowSelected) -> None:
         self.action_open()
 
-    def on_data_table_header_selected(self, message: DataTable.HeaderSelected) -> None:
-        column = next((c for c in SORT_COLUMNS if c.title == message.column_key.value), None)
-        if column is not None:
-            self.sort_by(column, self.reverse if column is self.sort_column else False)
-
     def sort_by(self, column: SortColumn, reverse: bool) -> None:
         self.sort_column, self.reverse = column, reverse
         self.fill()
