@@ -4,8 +4,9 @@
 
 Starts `memtui demo`'s leaky app, lets the live monitor sample it for `--seconds`, then
 saves monitor.svg, help.svg, snapshot-progress.svg, snapshots.svg (two snapshots ten
-seconds apart) and retainers.svg (what keeps the first new SessionRecord alive) beside this
-script; then overview.svg, the overview of three demo apps after a fifth of `--seconds`
+seconds apart), retainers.svg (what keeps the first new SessionRecord alive) and leaks.svg
+(the leak finder, its target ten seconds after its baseline) beside this script; then
+overview.svg, the overview of three demo apps after a fifth of `--seconds`
 (`--overview-only` makes only that one).
 """
 
@@ -25,6 +26,7 @@ from memtui.monitor import Monitor
 from memtui.ui import MemtuiApp, Watchlist
 from memtui.ui.screens.dialogs import ConfirmDialog
 from memtui.ui.screens.diff import DiffBrowser
+from memtui.ui.screens.leaks import LeakScreen
 from memtui.ui.widgets.status import StatusLine
 
 SCREENSHOTS = Path(__file__).parent
@@ -48,7 +50,7 @@ def save(app: MemtuiApp, name: str) -> None:
 async def snapshot_in_progress(app: MemtuiApp, pilot: Pilot) -> bool:
     """Start a capture and screenshot it while it streams; False if it finished first."""
     screen = app.monitor_screen
-    count = len(app.monitor.snapshots)
+    count = len(app.monitor_screen.monitor.snapshots)
     await pilot.press("s")
     await wait_until(pilot, lambda: screen.has_class("capturing")
                      or isinstance(app.screen, ConfirmDialog), 30)
@@ -56,11 +58,11 @@ async def snapshot_in_progress(app: MemtuiApp, pilot: Pilot) -> bool:
         await pilot.press("y")
     bar = screen.query_one("#snapshot-bar")
     await wait_until(pilot, lambda: (bar.percentage or 0) > 0.2
-                     or len(app.monitor.snapshots) > count, 60)
+                     or len(app.monitor_screen.monitor.snapshots) > count, 60)
     captured = screen.has_class("capturing")
     if captured:
         save(app, "snapshot-progress.svg")
-    await wait_until(pilot, lambda: len(app.monitor.snapshots) > count
+    await wait_until(pilot, lambda: len(app.monitor_screen.monitor.snapshots) > count
                      and not screen.snapshot_running, 60)
     return captured
 
@@ -85,16 +87,38 @@ async def show_retainers(app: MemtuiApp, pilot: Pilot) -> None:
 
 async def compare_later(app: MemtuiApp, pilot: Pilot, seconds: float) -> None:
     """Let the demo leak for `seconds` more, then take the snapshot to compare against."""
-    samples = len(app.monitor.history) + seconds / app.monitor.interval
-    await wait_until(pilot, lambda: len(app.monitor.history) >= samples, seconds * 3)
-    count = len(app.monitor.snapshots)
+    samples = len(app.monitor_screen.monitor.history) + seconds / app.monitor_screen.monitor.interval
+    await wait_until(pilot, lambda: len(app.monitor_screen.monitor.history) >= samples, seconds * 3)
+    count = len(app.monitor_screen.monitor.snapshots)
     await pilot.press("s")
     await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog)
-                     or len(app.monitor.snapshots) > count, 60)
+                     or len(app.monitor_screen.monitor.snapshots) > count, 60)
     if isinstance(app.screen, ConfirmDialog):
         await pilot.press("y")
-    await wait_until(pilot, lambda: len(app.monitor.snapshots) > count
+    await wait_until(pilot, lambda: len(app.monitor_screen.monitor.snapshots) > count
                      and not app.monitor_screen.snapshot_running, 60)
+
+
+async def find_leaks(app: MemtuiApp, pilot: Pilot, seconds: float) -> None:
+    """Back to the monitor, `l`, `seconds` of the demo leaking, `l` again, and wait for the
+    leak screen's classes."""
+    while app.screen is not app.monitor_screen:
+        await pilot.press("escape")
+    for taken in (1, 2):
+        if taken == 2:
+            samples = len(app.monitor_screen.monitor.history) + seconds / app.monitor_screen.monitor.interval
+            await wait_until(pilot, lambda n=samples: len(app.monitor_screen.monitor.history) >= n,
+                             seconds * 3)
+        expected = len(app.monitor_screen.monitor.snapshots) + taken
+        await pilot.press("l")
+        while len(app.monitor_screen.monitor.snapshots) < expected:
+            await wait_until(pilot, lambda n=expected: isinstance(app.screen, ConfirmDialog)
+                             or len(app.monitor_screen.monitor.snapshots) >= n, 60)
+            if isinstance(app.screen, ConfirmDialog):
+                await pilot.press("y")
+    await wait_until(pilot, lambda: isinstance(app.screen, LeakScreen) and any(
+        table.row_count for table in app.screen.query("#leak-classes")), 120)
+    await pilot.pause(0.5)
 
 
 async def generate(seconds: float, interval: float, node: str) -> None:
@@ -127,6 +151,8 @@ async def generate(seconds: float, interval: float, node: str) -> None:
                 save(app, "snapshots.svg")
                 await show_retainers(app, pilot)
                 save(app, "retainers.svg")
+                await find_leaks(app, pilot, seconds=10)
+                save(app, "leaks.svg")
                 await pilot.press("q")
                 await wait_until(pilot, lambda: not app.is_running, 15)
     finally:

@@ -33,6 +33,10 @@ def unused_pid() -> int:
     (("--children", "1", "--all"), "not allowed with argument"),
     (("--all", "1234"), "give TARGETs or --all, not both"),
     (("1", "2", "--follow"), "--follow follows one process"),
+    (("leaks", "a", "b"), "leaks needs three snapshot files, not 2"),
+    (("leaks", "a", "b", "c", "--wait", "5"), "--wait, -o and --force go with --capture"),
+    (("leaks", "a", "--capture", "1"), "--capture takes its own three snapshots, not files"),
+    (("leaks", "--capture", "1", "-o", "/no/such/dir"), "-o /no/such/dir is not a directory"),
 ])
 def test_bad_usage_is_one_line_with_exit_code_2(args, message):
     result = run_memtui(*args)

@@ -13,6 +13,7 @@ from memtui.events import (
     Responsive,
     Restarted,
     SampleTaken,
+    SnapshotSaved,
     StillReconnecting,
     TargetExited,
     Unresponsive,
@@ -40,6 +41,8 @@ class WatchedTarget:
         self.messages: deque[StatusMessage] = deque(maxlen=MESSAGE_LOG_SIZE)
         self.heap_sizes: dict[Path, int] = {}
         """The heap size of each snapshot the snapshot list has analysed, by path."""
+        self.leak_baseline: SnapshotSaved | None = None
+        """The baseline of the leak finder's flow, between the first and the second `l`."""
 
     @property
     def pid(self) -> int | None:

@@ -218,7 +218,7 @@ class TestComingAndGoing:
             fleet.targets.remove("101")
             await wait_until(pilot, lambda: "101" not in pids(app))
             assert note(app) == "pid 101 exited with code 3; it left the overview"
-            await pilot.press("l")
+            await pilot.press("L")
             log = log_text(pilot)
             assert "pid 104 started" in log and "pid 101 exited" in log
 

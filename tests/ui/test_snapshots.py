@@ -141,7 +141,7 @@ class TestOtherScreens:
             await wait_until(pilot, lambda: screen.target_state is TargetState.LIVE
                              and len(screen.target.messages) == 7)
             await chart_drawn(pilot)
-            await pilot.press("l")
+            await pilot.press("L")
 
         assert snap_compare(app, terminal_size=SMALL,
                             run_before=live(fake, then=log_after_a_snapshot))

@@ -159,7 +159,7 @@ class OverviewScreen(Screen[None]):
         Binding("enter", "open", "monitor", id="overview.open"),
         Binding("o", "sort", "sort", id="overview.sort"),
         Binding("r", "reverse", "reverse", id="overview.reverse"),
-        Binding("l", "message_log", "log", id="overview.log"),
+        Binding("L", "message_log", "log", id="overview.log"),
         Binding("question_mark", "help", "help", key_display="?", id="overview.help"),
         Binding("q", "app.quit", "quit", id="overview.quit"),
     ]
