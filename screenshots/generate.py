@@ -42,6 +42,11 @@ async def wait_until(pilot: Pilot, condition: Callable[[], object], timeout: flo
         await pilot.pause(0.01)
 
 
+def monitor_of(app: MemtuiApp) -> Monitor:
+    """The monitor of the app's one process."""
+    return app.monitor_screen.monitor
+
+
 def save(app: MemtuiApp, name: str) -> None:
     app.save_screenshot(name, str(SCREENSHOTS))
     print(f"wrote {SCREENSHOTS / name}")
@@ -50,7 +55,7 @@ def save(app: MemtuiApp, name: str) -> None:
 async def snapshot_in_progress(app: MemtuiApp, pilot: Pilot) -> bool:
     """Start a capture and screenshot it while it streams; False if it finished first."""
     screen = app.monitor_screen
-    count = len(app.monitor_screen.monitor.snapshots)
+    count = len(monitor_of(app).snapshots)
     await pilot.press("s")
     await wait_until(pilot, lambda: screen.has_class("capturing")
                      or isinstance(app.screen, ConfirmDialog), 30)
@@ -58,11 +63,11 @@ async def snapshot_in_progress(app: MemtuiApp, pilot: Pilot) -> bool:
         await pilot.press("y")
     bar = screen.query_one("#snapshot-bar")
     await wait_until(pilot, lambda: (bar.percentage or 0) > 0.2
-                     or len(app.monitor_screen.monitor.snapshots) > count, 60)
+                     or len(monitor_of(app).snapshots) > count, 60)
     captured = screen.has_class("capturing")
     if captured:
         save(app, "snapshot-progress.svg")
-    await wait_until(pilot, lambda: len(app.monitor_screen.monitor.snapshots) > count
+    await wait_until(pilot, lambda: len(monitor_of(app).snapshots) > count
                      and not screen.snapshot_running, 60)
     return captured
 
@@ -87,15 +92,15 @@ async def show_retainers(app: MemtuiApp, pilot: Pilot) -> None:
 
 async def compare_later(app: MemtuiApp, pilot: Pilot, seconds: float) -> None:
     """Let the demo leak for `seconds` more, then take the snapshot to compare against."""
-    samples = len(app.monitor_screen.monitor.history) + seconds / app.monitor_screen.monitor.interval
-    await wait_until(pilot, lambda: len(app.monitor_screen.monitor.history) >= samples, seconds * 3)
-    count = len(app.monitor_screen.monitor.snapshots)
+    samples = len(monitor_of(app).history) + seconds / monitor_of(app).interval
+    await wait_until(pilot, lambda: len(monitor_of(app).history) >= samples, seconds * 3)
+    count = len(monitor_of(app).snapshots)
     await pilot.press("s")
     await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog)
-                     or len(app.monitor_screen.monitor.snapshots) > count, 60)
+                     or len(monitor_of(app).snapshots) > count, 60)
     if isinstance(app.screen, ConfirmDialog):
         await pilot.press("y")
-    await wait_until(pilot, lambda: len(app.monitor_screen.monitor.snapshots) > count
+    await wait_until(pilot, lambda: len(monitor_of(app).snapshots) > count
                      and not app.monitor_screen.snapshot_running, 60)
 
 
@@ -106,14 +111,14 @@ async def find_leaks(app: MemtuiApp, pilot: Pilot, seconds: float) -> None:
         await pilot.press("escape")
     for taken in (1, 2):
         if taken == 2:
-            samples = len(app.monitor_screen.monitor.history) + seconds / app.monitor_screen.monitor.interval
-            await wait_until(pilot, lambda n=samples: len(app.monitor_screen.monitor.history) >= n,
+            samples = len(monitor_of(app).history) + seconds / monitor_of(app).interval
+            await wait_until(pilot, lambda n=samples: len(monitor_of(app).history) >= n,
                              seconds * 3)
-        expected = len(app.monitor_screen.monitor.snapshots) + taken
+        expected = len(monitor_of(app).snapshots) + taken
         await pilot.press("l")
-        while len(app.monitor_screen.monitor.snapshots) < expected:
+        while len(monitor_of(app).snapshots) < expected:
             await wait_until(pilot, lambda n=expected: isinstance(app.screen, ConfirmDialog)
-                             or len(app.monitor_screen.monitor.snapshots) >= n, 60)
+                             or len(monitor_of(app).snapshots) >= n, 60)
             if isinstance(app.screen, ConfirmDialog):
                 await pilot.press("y")
     await wait_until(pilot, lambda: isinstance(app.screen, LeakScreen) and any(
