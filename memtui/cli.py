@@ -275,7 +275,8 @@ def build_parser() -> argparse.ArgumentParser:
     leaks.add_argument("--capture", metavar="TARGET", default=None,
                        help="take the three snapshots of TARGET (PID, HOST:PORT or ws:// "
                             "URL) in one session: the baseline, then (after Enter or --wait) "
-                            "the target, then (after Enter or --wait again) the final one")
+                            "the target, then (after Enter or --wait again) the final one "
+                            "(default: read the three FILES)")
     leaks.add_argument("--wait", type=_seconds, default=None, metavar="S",
                        help="with --capture, seconds to wait before the target and before "
                             "the final snapshot (default: wait for Enter)")
