@@ -32,6 +32,7 @@ from memtui.capture_conditions import Condition, ConditionError, parse_condition
 from memtui.errors import MemtuiError, UsageError
 from memtui.events import (
     ConnectionLost,
+    InspectorState,
     Reconnected,
     Responsive,
     Restarted,
@@ -48,15 +49,20 @@ from memtui.heap.columns import DIFF_COLUMNS
 from memtui.monitor import Monitor
 from memtui.private_file import open_private
 from memtui.sampler import GC_KINDS, Sample
+from memtui.selection import Selection
 from memtui.units import format_bytes, format_duration
 from memtui.verdict import LeakRule, Verdicts
 
 CANCEL_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+OVERVIEW_OPTIONS = ("--children", "--all")
+"""Options that, first on the command line, select the live view (`memtui --all`)."""
 MIN_INTERVAL_S = 0.1
 MAX_INTERVAL_S = 3600.0
 HELP_WIDTH = 78
 
 USAGE = """memtui TARGET [options]          live monitor (TARGET: PID, HOST:PORT or ws:// URL)
+       memtui TARGET TARGET ...         an overview of several processes, one row each
+       memtui --children PID | --all    an overview of PID's Node family, or of every one
        memtui demo                      start the bundled leaky demo app and monitor it
        memtui ps                        Node processes on this host and in its containers
        memtui record TARGET [--interval S] [--duration S] [--format jsonl|csv] [-o FILE]
@@ -93,6 +99,12 @@ def _leak_rises(text: str) -> int:
     if value < 2:
         raise argparse.ArgumentTypeError(f"must be 2 or more: {text!r}")
     return value
+
+
+def _pid(text: str) -> int:
+    if not text.isdigit() or int(text) == 0:
+        raise argparse.ArgumentTypeError(f"not a PID: {text!r}")
+    return int(text)
 
 
 def _interval(text: str) -> float:
@@ -153,11 +165,12 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", parser_class=_Parser, prog="memtui",
                                      metavar="COMMAND")
 
-    def attach_options(sub: argparse.ArgumentParser) -> None:
-        sub.add_argument("target", metavar="TARGET",
+    def attach_options(sub: argparse.ArgumentParser, several: bool = False) -> None:
+        sub.add_argument("target", metavar="TARGET", nargs="*" if several else None,
                          help="the Node process: a PID (memtui opens its inspector with "
                               "SIGUSR1 when closed and safe), HOST:PORT of an open inspector, "
-                              "or a ws:// debugger URL")
+                              "or a ws:// debugger URL"
+                              + ("; several open an overview of them" if several else ""))
         sub.add_argument("--keep-inspector", action="store_true",
                          help="leave an inspector memtui opened listening when memtui exits "
                               "(default: close it again; refused for a non-loopback address)")
@@ -217,8 +230,18 @@ def build_parser() -> argparse.ArgumentParser:
                          help="at most K automatic snapshots a run (default: %(default)s)")
 
     monitor = _command(commands, "monitor", "live monitor (the default command)",
-                       "memtui 1234 --interval 0.5 --snapshot-dir /tmp")
-    attach_options(monitor)
+                       "memtui 1234 --interval 0.5 --snapshot-dir /tmp\n  memtui --children "
+                       "4711        a cluster primary and its workers, one row each")
+    attach_options(monitor, several=True)
+    family = monitor.add_mutually_exclusive_group()
+    family.add_argument("--children", type=_pid, default=None, metavar="PID",
+                        help="an overview of PID (if it is a Node process) and its descendants "
+                             "that are: a cluster primary and its workers, a pm2 daemon and "
+                             "its apps; workers forked later join it (default: off)")
+    family.add_argument("--all", action="store_true",
+                        help="an overview of every Node process memtui may attach to (root: "
+                             "all, containers included; else this user's); processes that "
+                             "start later join it (default: off)")
     interval_option(monitor)
     follow_option(monitor)
     leak_rises_option(monitor)
@@ -340,7 +363,8 @@ def build_parser() -> argparse.ArgumentParser:
     leaks.add_argument("--capture", metavar="TARGET", default=None,
                        help="take the three snapshots of TARGET (PID, HOST:PORT or ws:// "
                             "URL) in one session: the baseline, then (after Enter or --wait) "
-                            "the target, then (after Enter or --wait again) the final one")
+                            "the target, then (after Enter or --wait again) the final one "
+                            "(default: read the three FILES)")
     leaks.add_argument("--wait", type=_seconds, default=None, metavar="S",
                        help="with --capture, seconds to wait before the target and before "
                             "the final snapshot (default: wait for Enter)")
@@ -363,7 +387,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
-    if argv and argv[0] not in HANDLERS and not argv[0].startswith("-"):
+    if argv and argv[0] not in HANDLERS and (not argv[0].startswith("-")
+                                             or argv[0].partition("=")[0] in OVERVIEW_OPTIONS):
         argv.insert(0, "monitor")
     try:
         args = build_parser().parse_args(argv)
@@ -501,14 +526,16 @@ def attached_line(info: TargetInfo) -> str:
 
 
 INSPECTOR_FATE = {
-    "opened by memtui": "opened by memtui with SIGUSR1{moved}, closed again when memtui leaves",
-    "kept open": "opened by memtui with SIGUSR1{moved}, left open on exit (--keep-inspector)",
-    "already open": "already open, left open",
+    InspectorState.OPENED_BY_MEMTUI: "opened by memtui with SIGUSR1{moved}, closed again when "
+                                     "memtui leaves",
+    InspectorState.KEPT_OPEN: "opened by memtui with SIGUSR1{moved}, left open on exit "
+                              "(--keep-inspector)",
+    InspectorState.ALREADY_OPEN: "already open, left open",
 }
 
 
 def cmd_record(args: argparse.Namespace) -> int:
-    _require_pid_to_follow(args)
+    _require_pid_to_follow(args.follow, args.target)
     _check_auto_capture_directory(args)
     out, close = _open_output(args.output)
     try:
@@ -822,21 +849,52 @@ def _container_cell(row: NodeProcessInfo) -> str:
 
 
 def cmd_monitor(args: argparse.Namespace) -> int:
-    from memtui.ui import run_monitor
+    from memtui.ui import Watchlist, run_monitor, run_overview
 
-    _require_pid_to_follow(args)
     _check_auto_capture_directory(args)
-    monitor = Monitor(args.target, interval=args.interval, keep_inspector=args.keep_inspector,
-                      allow_non_loopback=args.allow_non_loopback_inspector,
-                      snapshot_dir=args.snapshot_dir, follow=args.follow,
-                      leak_rule=LeakRule(rises_in_a_row=args.leak_rises), workers=True)
-    return run_monitor(monitor, auto_capture=auto_capture_of(monitor, args),
-                       on_exit_message=_print_if_possible)
+    selection = _selection(args)
+    if selection is None:
+        _require_pid_to_follow(args.follow, args.target[0])
+        monitor = _monitor_for(args, args.target[0])
+        return run_monitor(monitor, auto_capture=auto_capture_of(monitor, args),
+                           on_exit_message=_print_if_possible)
+    if args.follow:
+        raise UsageError("--follow follows one process", "give one PID")
+    if args.snapshot_on:
+        raise UsageError("--snapshot-on watches one process", "give one PID")
+    found = selection.find()
+    if not found:
+        raise UsageError(f"no Node process found: {selection.describe()}",
+                         "`memtui ps` lists Node processes")
+    watchlist = Watchlist(find=selection.find, title=selection.describe(),
+                          grows=selection.grows,
+                          new_monitor=lambda target: _monitor_for(args, target))
+    return run_overview(watchlist, on_exit_message=_print_if_possible)
 
 
-def _require_pid_to_follow(args: argparse.Namespace) -> None:
-    if args.follow and pid_of(args.target) is None:
-        raise UsageError(f"--follow needs a PID, not {args.target!r}",
+def _selection(args: argparse.Namespace) -> Selection | None:
+    """What an overview watches; None for one target (the single live view)."""
+    given = list(dict.fromkeys(args.target))
+    if args.children is not None or args.all:
+        if given:
+            raise UsageError(f"give TARGETs or {'--all' if args.all else '--children'}, not both",
+                             "see 'memtui monitor --help'")
+        return Selection(children_of=args.children, every=args.all)
+    if not given:
+        raise UsageError("no TARGET given", "try 'memtui demo', 'memtui ps' or 'memtui PID'")
+    return None if len(given) == 1 else Selection(targets=tuple(given))
+
+
+def _monitor_for(args: argparse.Namespace, target: str) -> Monitor:
+    return Monitor(target, interval=args.interval, keep_inspector=args.keep_inspector,
+                   allow_non_loopback=args.allow_non_loopback_inspector,
+                   snapshot_dir=args.snapshot_dir, follow=args.follow,
+                   leak_rule=LeakRule(rises_in_a_row=args.leak_rises), workers=True)
+
+
+def _require_pid_to_follow(follow: bool, target: str) -> None:
+    if follow and pid_of(target) is None:
+        raise UsageError(f"--follow needs a PID, not {target!r}",
                          "a successor is found from the process that exited")
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
 from typing import Literal
 
@@ -12,8 +13,14 @@ from memtui.sampler import Sample
 from memtui.target_exit import ExitReason
 from memtui.units import format_bytes
 
-InspectorState = Literal["opened by memtui", "kept open", "already open"]
-"""Who opened the inspector memtui reaches the target through, and what happens on exit."""
+
+class InspectorState(Enum):
+    """Who opened the inspector memtui reaches the target through, and what happens to it
+    when memtui leaves; the value is how the header says it."""
+
+    OPENED_BY_MEMTUI = "opened by memtui"
+    KEPT_OPEN = "kept open"
+    ALREADY_OPEN = "already open"
 
 
 @dataclass(frozen=True)

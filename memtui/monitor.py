@@ -13,7 +13,7 @@ from pathlib import Path
 import psutil
 
 from memtui import analysis
-from memtui.attach import InspectorTarget
+from memtui.attach import InspectorTarget, pid_of
 from memtui.capture import CaptureOrigin, capture_snapshot, default_snapshot_path
 from memtui.container import container_of
 from memtui.errors import MemtuiError, TargetGone
@@ -93,9 +93,10 @@ class Monitor:
         self.workers: WorkerThreads | None = None
         self.workers_problem: str | None = None
         self._lineage: Lineage | None = None
+        self._closed = False
         self._attaching: asyncio.Future[TargetInfo] | None = None
-        """An attach to a successor under way: `close` waits for it, so that an inspector
-        it opened is closed too."""
+        """An attach under way: `close` waits for it, so that an inspector it opened is
+        closed too."""
 
     @property
     def session(self) -> Session:
@@ -107,9 +108,33 @@ class Monitor:
     def attached(self) -> bool:
         return self._session is not None or self._attaching is not None
 
-    async def start(self) -> TargetInfo:
+    async def start(self, *, retry_for: float = 0.0) -> TargetInfo:
         """Attach, connect and install the probe. Raises MemtuiError on failure, after
-        detaching again when it got that far."""
+        detaching again when it got that far; with `retry_for`, a failing attach is tried
+        again for that many seconds while the process lives (one that just started may not
+        catch SIGUSR1 yet). Not cut short by a cancellation: `close` waits for it instead, so
+        that an inspector it opened is closed too."""
+        deadline = time.monotonic() + retry_for
+        while True:
+            if self._closed:
+                raise MemtuiError(f"stopped attaching to {self.target}")
+            self._attaching = attaching = asyncio.ensure_future(self._start())
+            try:
+                return await asyncio.shield(attaching)
+            except MemtuiError as error:
+                if time.monotonic() >= deadline or not self._process_exists():
+                    raise
+                log.info("cannot attach to %s yet: %s", self.target, error)
+            finally:
+                if attaching.done():
+                    self._attaching = None
+            await asyncio.sleep(FOLLOW_POLL_S)
+
+    def _process_exists(self) -> bool:
+        pid = self.target.pid if isinstance(self.target, InspectorTarget) else pid_of(self.target)
+        return pid is not None and psutil.pid_exists(pid)
+
+    async def _start(self) -> TargetInfo:
         session = await Session.open(self.target, keep_inspector=self.keep_inspector,
                                      interval=self.interval,
                                      allow_non_loopback=self.allow_non_loopback)
@@ -117,7 +142,8 @@ class Monitor:
         try:
             first = await session.read()
         except BaseException:
-            await asyncio.shield(self.close())
+            self._session = None
+            await asyncio.shield(session.close())
             raise
         self.history.append(first)
         if self.watch_workers:
@@ -179,6 +205,8 @@ class Monitor:
                 return
             async for event in self._attach_successor():
                 yield event
+            if self._closed:
+                return
 
     async def follow_successor(self) -> AsyncGenerator[MonitorEvent, None]:
         """After the target exited: wait for its successor, attach, and go on as `events`."""
@@ -199,10 +227,10 @@ class Monitor:
         reason = self.exit_reason or self.why_exited()
         latest = self.history.latest
         last_seen = latest.t if latest else time.time()
-        await self.close()
+        await self._detach()
         passed_over: set[int] = {old_host_pid} if old_host_pid is not None else set()
         failing_since: dict[int, float] = {}
-        while True:
+        while not self._closed:
             pid = await asyncio.to_thread(find_successor, lineage, last_seen, passed_over)
             info = await self._attach_to(pid) if pid is not None else None
             if info is not None:
@@ -217,18 +245,13 @@ class Monitor:
             await asyncio.sleep(FOLLOW_POLL_S)
 
     async def _attach_to(self, pid: int) -> TargetInfo | None:
-        """Attach to PID; None when that fails. Not cut short by a cancellation (`close`
-        waits for it instead)."""
+        """Attach to PID; None when that fails."""
         self.target = str(pid)
-        self._attaching = attaching = asyncio.ensure_future(self.start())
         try:
-            return await asyncio.shield(attaching)
+            return await self.start()
         except MemtuiError as error:
             log.info("cannot attach to successor %d yet: %s", pid, error)
             return None
-        finally:
-            if attaching.done():
-                self._attaching = None
 
     async def _events_until_exit(self) -> AsyncGenerator[MonitorEvent, None]:
         loop = asyncio.get_running_loop()
@@ -387,7 +410,11 @@ class Monitor:
     async def close(self) -> DetachResult | None:
         """Remove the probe and drop the connection; an inspector a memtui opened is closed
         by the target once no client is connected (unless keep_inspector). None when not
-        attached."""
+        attached. An attach under way is awaited and undone, and none is begun after."""
+        self._closed = True
+        return await self._detach()
+
+    async def _detach(self) -> DetachResult | None:
         if self._attaching is not None:
             attaching, self._attaching = self._attaching, None
             with contextlib.suppress(MemtuiError):

@@ -76,6 +76,7 @@ class Session:
         self._last: Sample | None = None
         self._last_cpu: tuple[float, float] | None = None
         self._carried: tuple[GcCounters, float] = (GcCounters(), 0.0)
+        self._letting_go: asyncio.Future[None] | None = None
 
     @classmethod
     async def open(cls, spec: str | attach.InspectorTarget, *, keep_inspector: bool = False,
@@ -148,6 +149,7 @@ class Session:
             session = cls(target, inspector, pid, facts["version"], keep_inspector,
                           interval, facts.get("cwd"))
             await session.install_probe()
+            await session._let_go_when_done()
         except BaseException:
             if target.opened_by_memtui:
                 await _release(inspector, keep=False)
@@ -172,6 +174,7 @@ class Session:
             self.inspector = await Inspector.connect(target.ws_url, namespace=target.netns)
             self.target = target
             await self.install_probe()
+            await self._let_go_when_done()
         except BaseException:
             with contextlib.suppress(MemtuiError):
                 await self.close()
@@ -204,6 +207,20 @@ class Session:
         self.connection_id = uuid.uuid4().hex
         log.debug("reconnected to %s", target.address)
         await self.install_probe()
+        await self._let_go_when_done()
+
+    async def _let_go_when_done(self) -> None:
+        """Have Node say when the target has run its last JavaScript and waits for its
+        clients to leave before exiting (`Waiting for the debugger to disconnect...`), and
+        drop the connection then: memtui must not hold up the exit of a program that ends."""
+        inspector = self.inspector
+
+        def done(_params: dict) -> None:
+            log.debug("the target finished and waits for its clients to leave")
+            self._letting_go = asyncio.ensure_future(inspector.close())
+
+        inspector.on("NodeRuntime.waitingForDisconnect", done)
+        await inspector.send("NodeRuntime.notifyWhenWaitingForDisconnect", {"enabled": True})
 
     async def install_probe(self) -> None:
         """Install the probe (idempotent). When it registers this client afresh (first attach,
@@ -299,8 +316,9 @@ class Session:
     @property
     def inspector_state(self) -> InspectorState:
         if self.target.opened_by_memtui or self.opened_by_a_memtui:
-            return "kept open" if self.keep_inspector else "opened by memtui"
-        return "already open"
+            return (InspectorState.KEPT_OPEN if self.keep_inspector
+                    else InspectorState.OPENED_BY_MEMTUI)
+        return InspectorState.ALREADY_OPEN
 
     async def close(self) -> DetachResult:
         """Remove this client from the probe and drop the connection. The last memtui to

@@ -9,7 +9,8 @@ saves monitor.svg, help.svg, snapshot-progress.svg, snapshots.svg (two snapshots
 seconds apart), retainers.svg (what keeps the first new SessionRecord alive) and leaks.svg
 (the leak finder, its target ten seconds after its baseline) beside this script. Then
 threads.svg: the monitor of tests/node/workers.js with a leaking worker thread and an idle
-one, the leaking one selected with w.
+one, the leaking one selected with w; then overview.svg, the overview of three demo apps
+after a fifth of `--seconds` (`--only` makes one kind only).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from textual.pilot import Pilot
 
 from memtui.demo import start_demo, stop_demo
 from memtui.monitor import Monitor
-from memtui.ui import MemtuiApp
+from memtui.ui import MemtuiApp, Watchlist
 from memtui.ui.screens.dialogs import ConfirmDialog
 from memtui.ui.screens.diff import DiffBrowser
 from memtui.ui.screens.leaks import LeakScreen
@@ -49,6 +50,11 @@ async def wait_until(pilot: Pilot, condition: Callable[[], object], timeout: flo
         await pilot.pause(0.01)
 
 
+def monitor_of(app: MemtuiApp) -> Monitor:
+    """The monitor of the app's one process."""
+    return app.monitor_screen.monitor
+
+
 def save(app: MemtuiApp, name: str) -> None:
     app.save_screenshot(name, str(SCREENSHOTS))
     print(f"wrote {SCREENSHOTS / name}")
@@ -57,7 +63,7 @@ def save(app: MemtuiApp, name: str) -> None:
 async def snapshot_in_progress(app: MemtuiApp, pilot: Pilot) -> bool:
     """Start a capture and screenshot it while it streams; False if it finished first."""
     screen = app.monitor_screen
-    count = len(app.monitor.snapshots)
+    count = len(monitor_of(app).snapshots)
     await pilot.press("s")
     await wait_until(pilot, lambda: screen.has_class("capturing")
                      or isinstance(app.screen, ConfirmDialog), 30)
@@ -65,11 +71,11 @@ async def snapshot_in_progress(app: MemtuiApp, pilot: Pilot) -> bool:
         await pilot.press("y")
     bar = screen.query_one("#snapshot-bar")
     await wait_until(pilot, lambda: (bar.percentage or 0) > 0.2
-                     or len(app.monitor.snapshots) > count, 60)
+                     or len(monitor_of(app).snapshots) > count, 60)
     captured = screen.has_class("capturing")
     if captured:
         save(app, "snapshot-progress.svg")
-    await wait_until(pilot, lambda: len(app.monitor.snapshots) > count
+    await wait_until(pilot, lambda: len(monitor_of(app).snapshots) > count
                      and not screen.snapshot_running, 60)
     return captured
 
@@ -113,15 +119,15 @@ async def sample_with_forced_gcs(app: MemtuiApp, pilot: Pilot, seconds: float) -
 
 async def compare_later(app: MemtuiApp, pilot: Pilot, seconds: float) -> None:
     """Let the demo leak for `seconds` more, then take the snapshot to compare against."""
-    samples = len(app.monitor.history) + seconds / app.monitor.interval
-    await wait_until(pilot, lambda: len(app.monitor.history) >= samples, seconds * 3)
-    count = len(app.monitor.snapshots)
+    samples = len(monitor_of(app).history) + seconds / monitor_of(app).interval
+    await wait_until(pilot, lambda: len(monitor_of(app).history) >= samples, seconds * 3)
+    count = len(monitor_of(app).snapshots)
     await pilot.press("s")
     await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog)
-                     or len(app.monitor.snapshots) > count, 60)
+                     or len(monitor_of(app).snapshots) > count, 60)
     if isinstance(app.screen, ConfirmDialog):
         await pilot.press("y")
-    await wait_until(pilot, lambda: len(app.monitor.snapshots) > count
+    await wait_until(pilot, lambda: len(monitor_of(app).snapshots) > count
                      and not app.monitor_screen.snapshot_running, 60)
 
 
@@ -132,14 +138,14 @@ async def find_leaks(app: MemtuiApp, pilot: Pilot, seconds: float) -> None:
         await pilot.press("escape")
     for taken in (1, 2):
         if taken == 2:
-            samples = len(app.monitor.history) + seconds / app.monitor.interval
-            await wait_until(pilot, lambda n=samples: len(app.monitor.history) >= n,
+            samples = len(monitor_of(app).history) + seconds / monitor_of(app).interval
+            await wait_until(pilot, lambda n=samples: len(monitor_of(app).history) >= n,
                              seconds * 3)
-        expected = len(app.monitor.snapshots) + taken
+        expected = len(monitor_of(app).snapshots) + taken
         await pilot.press("l")
-        while len(app.monitor.snapshots) < expected:
+        while len(monitor_of(app).snapshots) < expected:
             await wait_until(pilot, lambda n=expected: isinstance(app.screen, ConfirmDialog)
-                             or len(app.monitor.snapshots) >= n, 60)
+                             or len(monitor_of(app).snapshots) >= n, 60)
             if isinstance(app.screen, ConfirmDialog):
                 await pilot.press("y")
     await wait_until(pilot, lambda: isinstance(app.screen, LeakScreen) and any(
@@ -217,18 +223,43 @@ async def threads(interval: float, node: str) -> None:
         app_process.wait()
 
 
+async def generate_overview(seconds: float, interval: float, node: str) -> None:
+    processes = [start_demo(node) for _ in range(3)]
+    try:
+        with tempfile.TemporaryDirectory(prefix="memtui-screens-") as snapshot_dir:
+            watchlist = Watchlist(
+                find=lambda: [str(process.pid) for process in processes],
+                new_monitor=lambda target: Monitor(target, interval=interval,
+                                                   snapshot_dir=Path(snapshot_dir)),
+                title="the processes given", grows=False)
+            app = MemtuiApp(watchlist)
+            async with app.run_test(size=SIZE) as pilot:
+                await wait_until(pilot, lambda: app.targets and all(
+                    len(target.monitor.history) * interval >= seconds / 5
+                    for target in app.targets), seconds + 30)
+                await pilot.press("home")
+                save(app, "overview.svg")
+                await pilot.press("q")
+                await wait_until(pilot, lambda: not app.is_running, 15)
+    finally:
+        for process in processes:
+            stop_demo(process)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=150.0, help="how long to sample first")
     parser.add_argument("--interval", type=float, default=0.5, help="seconds per sample")
     parser.add_argument("--node", default="node", help="the node binary to run the demo with")
-    parser.add_argument("--only", choices=("demo", "threads"), default=None,
-                        help="make only the demo's screenshots, or only threads.svg")
+    parser.add_argument("--only", choices=("demo", "threads", "overview"), default=None,
+                        help="make only the demo's screenshots, threads.svg or overview.svg")
     args = parser.parse_args()
-    if args.only != "threads":
+    if args.only in (None, "demo"):
         asyncio.run(generate(args.seconds, args.interval, args.node))
-    if args.only != "demo":
+    if args.only in (None, "threads"):
         asyncio.run(threads(args.interval, args.node))
+    if args.only in (None, "overview"):
+        asyncio.run(generate_overview(args.seconds, args.interval, args.node))
 
 
 if __name__ == "__main__":

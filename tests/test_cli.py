@@ -28,6 +28,11 @@ def unused_pid() -> int:
     (("gc", "\u0663\u0664"), "is not a PID, HOST:PORT or ws:// URL"),
     (("record", "1", "--format", "xml"), "invalid choice"),
     (("bogus-flag-only", "--nope"), "unrecognized arguments: --nope"),
+    (("--children", "abc"), "not a PID: 'abc'"),
+    (("--children", str(unused_pid())), f"no process with PID {unused_pid()}"),
+    (("--children", "1", "--all"), "not allowed with argument"),
+    (("--all", "1234"), "give TARGETs or --all, not both"),
+    (("1", "2", "--follow"), "--follow follows one process"),
     (("leaks", "a", "b"), "leaks needs three snapshot files, not 2"),
     (("leaks", "a", "b", "c", "--wait", "5"), "--wait, -o and --force go with --capture"),
     (("leaks", "a", "--capture", "1"), "--capture takes its own three snapshots, not files"),
@@ -39,6 +44,18 @@ def test_bad_usage_is_one_line_with_exit_code_2(args, message):
     assert result.stderr.startswith("memtui: error: ")
     assert message in result.stderr
     assert result.stderr.count("\n") == 1
+
+
+def test_children_of_a_process_without_node_in_its_family_is_exit_2():
+    sleeper = subprocess.Popen(["sleep", "30"])
+    try:
+        result = run_memtui("--children", str(sleeper.pid))
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    assert result.returncode == 2
+    assert result.stderr == (f"memtui: error: no Node process found: pid {sleeper.pid} and "
+                             "its Node descendants (`memtui ps` lists Node processes)\n")
 
 
 def test_wrong_pid_is_exit_2_for_every_command():

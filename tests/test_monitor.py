@@ -2,7 +2,13 @@
 
 import asyncio
 
-from memtui.events import ConnectionLost, Reconnected, SampleTaken, TargetExited
+from memtui.events import (
+    ConnectionLost,
+    InspectorState,
+    Reconnected,
+    SampleTaken,
+    TargetExited,
+)
 from memtui.monitor import Monitor
 from tests.cli_helpers import wait_until_inspector_closed
 
@@ -35,7 +41,7 @@ async def test_a_dropped_connection_is_reported_and_reconnected(spawn):
     target = spawn("reopen_inspector.js")
     monitor = Monitor(str(target.pid), interval=0.2)
     info = await monitor.start()
-    assert info.pid == target.pid and info.inspector == "already open"
+    assert info.pid == target.pid and info.inspector is InspectorState.ALREADY_OPEN
     try:
         kinds = await kinds_until_sampling_again(monitor, lambda: target.send("cycle\n"))
         assert ConnectionLost in kinds and Reconnected in kinds, kinds
@@ -49,7 +55,7 @@ async def test_an_inspector_closed_under_memtui_is_opened_again_and_closed_at_ex
     target = spawn("close_inspector.js", "--inspect-port=0")
     monitor = Monitor(str(target.pid), interval=0.2)
     info = await monitor.start()
-    assert info.inspector == "opened by memtui"
+    assert info.inspector is InspectorState.OPENED_BY_MEMTUI
     try:
         kinds = await kinds_until_sampling_again(monitor, lambda: target.send("close\n"))
         assert ConnectionLost in kinds
@@ -79,9 +85,41 @@ async def test_info_describes_the_target(node, spawn):
     monitor = Monitor(str(target.pid))
     try:
         info = await monitor.start()
-        assert info.inspector == "opened by memtui"
+        assert info.inspector is InspectorState.OPENED_BY_MEMTUI
         assert info.node_version.startswith("v")
         assert "idle.js" in info.command
         assert info.heap_limit > 100 << 20
+    finally:
+        await monitor.close()
+
+
+async def test_an_attach_cancelled_midway_is_undone_by_close(spawn):
+    """A view that quits while it attaches cancels `start`: `close` waits for that attach
+    and closes the inspector its SIGUSR1 opened."""
+    target = spawn("idle.js", "--inspect-port=0")
+    monitor = Monitor(str(target.pid), interval=0.2)
+    starting = asyncio.ensure_future(monitor.start())
+    await asyncio.sleep(0.05)
+    starting.cancel()
+    assert monitor.attached
+    await monitor.close()
+    assert any("Debugger listening" in line for line in target.lines)
+    assert wait_until_inspector_closed(target.pid)
+    assert not monitor.attached
+
+
+
+async def test_a_target_that_ends_itself_is_not_held_up(spawn, node):
+    """Node waits, at its exit, for every inspector client to leave ("Waiting for the
+    debugger to disconnect..."): memtui lets go when Node says it waits."""
+    target = spawn("exit_on_input.js", "--inspect-port=0", node=node)
+    monitor = Monitor(str(target.pid), interval=0.2)
+    await monitor.start()
+    try:
+        await collect_until(monitor, lambda e, _: isinstance(e, SampleTaken))
+        target.send("exit\n")
+        events = await collect_until(monitor, lambda e, _: isinstance(e, TargetExited), 10)
+        assert events[-1].reason.code in (3, None)
+        assert target.proc.wait(5) == 3
     finally:
         await monitor.close()

@@ -1,5 +1,5 @@
 """The Textual user interface: the only layer that imports textual."""
 
-from memtui.ui.app import MemtuiApp, run_monitor
+from memtui.ui.app import MemtuiApp, Watchlist, run_monitor, run_overview
 
-__all__ = ["MemtuiApp", "run_monitor"]
+__all__ = ["MemtuiApp", "Watchlist", "run_monitor", "run_overview"]

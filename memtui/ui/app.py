@@ -1,4 +1,4 @@
-"""The Textual app: attaches the injected monitor, follows its events, and runs the screens."""
+"""The Textual app: attaches the injected monitors, follows their events, runs the screens."""
 
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ import logging
 import os
 import signal
 import time
+from collections import deque
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
@@ -17,13 +19,27 @@ from textual.drivers.linux_driver import LinuxDriver
 
 from memtui.auto_capture import AutoCapture
 from memtui.errors import MemtuiError
-from memtui.events import MonitorEvent
+from memtui.events import MonitorEvent, TargetExited
 from memtui.monitor import Monitor
-from memtui.ui.messages import MonitorEventArrived, MonitorStopped
+from memtui.ui.messages import (
+    FollowRequested,
+    MonitorEventArrived,
+    MonitorStopped,
+    ProcessOpened,
+)
+from memtui.ui.model import Severity, StatusMessage, TargetState
 from memtui.ui.screens.diff import SnapshotCache
 from memtui.ui.screens.monitor import MonitorScreen
+from memtui.ui.screens.overview import OverviewScreen
+from memtui.ui.watched import MESSAGE_LOG_SIZE, WatchedTarget
 
 log = logging.getLogger(__name__)
+
+DETACH_TIMEOUT_S = 5.0
+DISCOVER_EVERY_S = 1.0
+APPEARED_RETRY_S = 10.0
+"""How long attaching to a process that started meanwhile is tried (it may not catch
+SIGUSR1 yet) before its row says why it cannot be."""
 
 
 class TerminalDriver(LinuxDriver):
@@ -38,12 +54,28 @@ class TerminalDriver(LinuxDriver):
             super().write(data)
 
 
-class MemtuiApp(App[int]):
-    """The live monitor for one target. `clock` gives the wall time (tests freeze it);
-    `auto_capture` takes the automatic snapshots (`--snapshot-on`), if any.
+@dataclass(frozen=True)
+class Watchlist:
+    """The processes an overview watches: `find` gives the targets now (PIDs, HOST:PORT or
+    URLs; called off the event loop, again every second when the list `grows`),
+    `new_monitor` makes the Monitor of one, `title` says what the list covers."""
 
-    An unexpected exception anywhere in the app ends it with code 1 and is kept in `crash`
-    (its traceback goes to the log, not the terminal); `run_monitor` detaches after it."""
+    find: Callable[[], list[str]]
+    new_monitor: Callable[[str], Monitor]
+    title: str
+    grows: bool
+
+
+class MemtuiApp(App[int]):
+    """The live view: one target's monitor, or, given a Watchlist, an overview of many
+    whose `enter` opens one's monitor. `clock` gives the wall time (tests freeze it);
+    `auto_capture` takes the automatic snapshots (`--snapshot-on`) of a single target.
+
+    The App owns a WatchedTarget per process: it attaches them concurrently, applies every
+    engine event to its target and posts it to that target's screens, and detaches them all
+    on every way out. An unexpected exception anywhere in the app ends it with code 1 and is
+    kept in `crash` (its traceback goes to the log, not the terminal); `run_monitor` and
+    `run_overview` detach after it."""
 
     CSS_PATH = Path(__file__).with_name("memtui.tcss")
     TITLE = "memtui"
@@ -53,53 +85,174 @@ class MemtuiApp(App[int]):
         Binding("q", "quit", "quit", show=False),
     ]
 
-    def __init__(self, monitor: Monitor, clock: Callable[[], float] = time.time,
+    def __init__(self, watching: Monitor | Watchlist, clock: Callable[[], float] = time.time,
                  auto_capture: AutoCapture | None = None):
         super().__init__(driver_class=TerminalDriver)
-        self.monitor = monitor
         self.clock = clock
+        self.auto_capture = auto_capture
+        self.watchlist = watching if isinstance(watching, Watchlist) else None
+        self.targets: list[WatchedTarget] = []
+        """Every process watched in this session, for detaching."""
+        self.listed: list[WatchedTarget] = []
+        """The processes the overview shows (those that left are not)."""
+        if not isinstance(watching, Watchlist):
+            self.targets.append(WatchedTarget(watching, clock))
+        self.notes: deque[StatusMessage] = deque(maxlen=MESSAGE_LOG_SIZE)
+        """The overview's messages: processes that came and went."""
         self.failure: MemtuiError | None = None
         self.crash: Exception | None = None
-        self.detach_problem: str | None = None
-        self.monitor_screen = MonitorScreen(monitor, clock, auto_capture)
+        self.detach_problems: list[str] = []
+        self.detaching = False
         self.snapshot_cache = SnapshotCache()
+        self.overview: OverviewScreen | None = None
+
+    @property
+    def monitor_screen(self) -> MonitorScreen:
+        """The monitor screen nearest the top of the stack."""
+        screens = [s for s in self.screen_stack if isinstance(s, MonitorScreen)]
+        assert screens, "no monitor screen is open"
+        return screens[-1]
 
     async def on_mount(self) -> None:
         # SIGTERM and SIGHUP (the terminal or the SSH connection went away) end memtui the
         # way `q` does, so an inspector memtui opened is not left open on the server.
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGHUP):
-            loop.add_signal_handler(signum, self.monitor_screen.action_detach)
-        await self.push_screen(self.monitor_screen)
-        self.run_worker(self.follow_monitor(), group="monitor", exclusive=True)
+            loop.add_signal_handler(signum, self.detach)
+        if self.watchlist is None:
+            target = self.targets[0]
+            await self.push_screen(MonitorScreen(target, self.clock, self.snapshot_cache,
+                                                 auto_capture=self.auto_capture))
+            self.post_to_screens(target, None, target.say("attaching…", kind="state"))
+            self.run_worker(self.follow_monitor(target), group="monitor", exclusive=True)
+            return
+        self.overview = OverviewScreen(self.listed, self.notes, self.watchlist.title)
+        await self.push_screen(self.overview)
+        self.run_worker(self.discover(self.watchlist), group="discover")
 
-    async def follow_monitor(self) -> None:
-        """Attach unless already attached, then forward every event to the monitor screen."""
-        screen = self.monitor_screen
-        if self.monitor.info is None:
+    async def follow_monitor(self, target: WatchedTarget) -> None:
+        """Attach unless already attached, then forward every event to the monitor screen;
+        an attach failure ends the app with its exit code."""
+        if target.monitor.info is None:
             try:
-                await self.monitor.start()
+                await target.monitor.start()
             except MemtuiError as error:
                 self.failure = error
                 self.exit(error.exit_code, return_code=error.exit_code)
                 return
-        screen.redraw()
-        await self._forward(self.monitor.events())
+        self.monitor_screen.redraw()
+        await self._forward(target, target.monitor.events())
 
-    def follow_successor(self) -> None:
+    async def discover(self, watchlist: Watchlist) -> None:
+        """Watch the processes the list names; when it grows, look again every second:
+        processes that appear join, refused ones that are gone leave."""
+        first = True
+        while not self.detaching:
+            try:
+                found = await asyncio.to_thread(watchlist.find)
+            except MemtuiError as error:
+                log.info("finding the processes: %s", error)
+                found = []
+            known = {str(target.monitor.target): target for target in self.listed}
+            for spec in found:
+                if spec not in known:
+                    self.add_process(watchlist.new_monitor(spec), appeared=not first)
+            for spec, target in known.items():
+                if target.state is TargetState.REFUSED and spec not in found:
+                    self.leave(target, f"{target.name} is gone")
+            if not watchlist.grows:
+                return
+            first = False
+            await asyncio.sleep(DISCOVER_EVERY_S)
+
+    def add_process(self, monitor: Monitor, appeared: bool) -> None:
+        """Add a process to the overview and attach to it in a worker of its own."""
+        target = WatchedTarget(monitor, self.clock)
+        self.targets.append(target)
+        self.listed.append(target)
+        target.say("attaching…", kind="state")
+        if appeared:
+            self.note(f"{target.name} started; attaching", "info")
+        elif self.overview is not None:
+            self.overview.fill()
+        self.run_worker(self._attach_and_follow(target, appeared), group=f"target-{id(target)}")
+
+    async def _attach_and_follow(self, target: WatchedTarget, appeared: bool) -> None:
+        try:
+            await target.monitor.start(retry_for=APPEARED_RETRY_S if appeared else 0.0)
+        except MemtuiError as error:
+            if self.detaching:
+                return
+            said = target.refuse(str(error))
+            self.post_to_screens(target, None, said)
+            if appeared:
+                self.note(f"{target.name}: cannot attach: {error}", "warning")
+            return
+        self.post_to_screens(target, None, None)
+        if self.overview is not None:
+            self.overview.fill()
+        await self._forward(target, target.monitor.events())
+
+    def leave(self, target: WatchedTarget, why: str) -> None:
+        """Take a process off the overview, saying why; one with snapshots stays, so that they
+        can still be browsed."""
+        if target not in self.listed:
+            return
+        if target.monitor.snapshots:
+            self.note(f"{why}; it stays listed for its {len(target.monitor.snapshots)} "
+                      "snapshot(s)", "warning")
+            return
+        self.listed.remove(target)
+        self.note(f"{why}; it left the overview", "warning")
+
+    def note(self, text: str, severity: Severity) -> None:
+        """Say something of the overview (a process came or went)."""
+        message = StatusMessage(self.clock(), text, severity, "result")
+        self.notes.append(message)
+        if self.overview is not None and self.overview.is_mounted:
+            self.overview.say(message)
+            self.overview.fill()
+
+    def on_process_opened(self, message: ProcessOpened) -> None:
+        self.push_screen(MonitorScreen(message.target, self.clock, self.snapshot_cache,
+                                       in_overview=True))
+
+    def on_follow_requested(self, message: FollowRequested) -> None:
         """After the target exited: wait for its successor and go on monitoring it."""
-        self.run_worker(self._forward(self.monitor.follow_successor()), group="monitor",
-                        exclusive=True)
+        target = message.target
+        self.run_worker(self._forward(target, target.monitor.follow_successor()),
+                        group=f"target-{id(target)}", exclusive=True)
 
-    async def _forward(self, events: AsyncIterator[MonitorEvent]) -> None:
-        screen = self.monitor_screen
+    async def _forward(self, target: WatchedTarget, events: AsyncIterator[MonitorEvent]) -> None:
         try:
             async for event in events:
-                screen.post_message(MonitorEventArrived(event))
+                self.post_to_screens(target, event, target.apply(event))
+                if isinstance(event, TargetExited) and self.watchlist is not None:
+                    self.leave(target, f"{target.name} {event.reason.describe()}")
         except MemtuiError as error:
-            screen.post_message(MonitorStopped(str(error)))
+            said = target.stopped(str(error))
+            for screen in self._screens_of(target):
+                screen.post_message(MonitorStopped(said))
             return
-        screen.post_message(MonitorStopped(None))
+        for screen in self._screens_of(target):
+            screen.post_message(MonitorStopped(None))
+
+    def post_to_screens(self, target: WatchedTarget, event: MonitorEvent | None,
+                        said: StatusMessage | None) -> None:
+        """Show an event applied to `target` (or only a message, `event` None) on its
+        monitor screens."""
+        for screen in self._screens_of(target):
+            if event is None:
+                if said is not None:
+                    screen.show_status(said)
+                screen.redraw()
+            else:
+                screen.post_message(MonitorEventArrived(event, said))
+
+    def _screens_of(self, target: WatchedTarget) -> list[MonitorScreen]:
+        return [screen for screen in self.screen_stack
+                if isinstance(screen, MonitorScreen) and screen.target is target
+                and screen.is_mounted]
 
     def _handle_exception(self, error: Exception) -> None:
         """Textual's hook for an exception nothing handled: keep it for `run_monitor` (and
@@ -115,21 +268,57 @@ class MemtuiApp(App[int]):
 
     async def action_quit(self) -> None:
         """`q` on every screen, Ctrl+C and Ctrl+Q detach and quit, instead of leaving the
-        target as it is."""
-        if self.screen is not self.monitor_screen:
+        targets as they are."""
+        if isinstance(self.screen, MonitorScreen):
+            self.screen.status("detaching…")
+        else:
             self.notify("detaching…")
-        self.monitor_screen.action_detach()
+        self.detach()
+
+    def detach(self) -> None:
+        """Detach from every process and quit; a second request while detaching (q then
+        Ctrl+C, a signal) waits for the first instead of cutting it short."""
+        if not self.detaching:
+            self.detaching = True
+            self.run_worker(self.detach_and_exit(), group="detach")
+
+    async def detach_and_exit(self) -> None:
+        self.workers.cancel_group(self, "discover")
+        problems = await asyncio.gather(*(detach_from(target) for target in self.targets))
+        self.detach_problems = [
+            problem if self.watchlist is None else f"{target.name}: {problem}"
+            for target, problem in zip(self.targets, problems, strict=True) if problem]
+        self.exit(0)
 
     def exit_message(self) -> str:
         """One line for the terminal once the app has closed."""
-        info = self.monitor.info
-        who = f"pid {info.pid}" if info else self.monitor.target
-        line = f"memtui: detached from {who}"
-        if self.monitor.snapshots:
-            line += f"; {len(self.monitor.snapshots)} snapshot(s) in {self.monitor.snapshot_dir}"
-        if self.detach_problem:
-            line += f" (detaching: {self.detach_problem})"
+        snapshots = [s for target in self.targets for s in target.monitor.snapshots]
+        if self.watchlist is None:
+            line = f"memtui: detached from {self.targets[0].name}"
+        else:
+            attached = [t for t in self.targets if t.monitor.info is not None]
+            line = (f"memtui: detached from {len(attached)} process"
+                    f"{'es' if len(attached) != 1 else ''}")
+        if snapshots:
+            directories = sorted({str(t.monitor.snapshot_dir) for t in self.targets
+                                  if t.monitor.snapshots})
+            line += f"; {len(snapshots)} snapshot(s) in {', '.join(directories)}"
+        if self.detach_problems:
+            line += f" (detaching: {'; '.join(self.detach_problems)})"
         return line
+
+
+async def detach_from(target: WatchedTarget) -> str | None:
+    """Close the target's monitor; what went wrong, if anything is worth saying."""
+    try:
+        async with asyncio.timeout(DETACH_TIMEOUT_S):
+            result = await target.monitor.close()
+    except (MemtuiError, TimeoutError) as error:
+        return str(error) or "timed out closing the inspector session"
+    pid = target.pid
+    if result is None or pid is None or target.exited_at is not None:
+        return None
+    return result.note(pid)
 
 
 def run_monitor(monitor: Monitor, *, auto_capture: AutoCapture | None = None,
@@ -137,30 +326,40 @@ def run_monitor(monitor: Monitor, *, auto_capture: AutoCapture | None = None,
     """Attach, then run the live monitor until the user quits; returns the exit code.
 
     Attach failures, and automatic captures the target cannot have, raise their MemtuiError
-    before the terminal is taken (detached again). However the app ends (a key, a signal, a
-    hung-up terminal, an exception of its own), memtui detaches before this returns; the
-    app's own exception is re-raised after that.
+    before the terminal is taken (detached again). However the app
+    ends (a key, a signal, a hung-up terminal, an exception of its own), memtui detaches
+    before this returns; the app's own exception is re-raised after that.
     `on_exit_message` receives a one-line summary (e.g. to print it) after a normal quit.
     """
-    return asyncio.run(_run_monitor(monitor, auto_capture, on_exit_message))
+    async def attach_first() -> int:
+        info = await monitor.start()
+        if auto_capture is not None:
+            try:
+                auto_capture.check_limits(info)
+            except MemtuiError:
+                await asyncio.shield(monitor.close())
+                raise
+        return await _run_app(MemtuiApp(monitor, auto_capture=auto_capture), on_exit_message)
+
+    return asyncio.run(attach_first())
 
 
-async def _run_monitor(monitor: Monitor, auto_capture: AutoCapture | None,
-                       on_exit_message: Callable[[str], None] | None) -> int:
-    info = await monitor.start()
-    if auto_capture is not None:
-        try:
-            auto_capture.check_limits(info)
-        except MemtuiError:
-            await asyncio.shield(monitor.close())
-            raise
-    app = MemtuiApp(monitor, auto_capture=auto_capture)
+def run_overview(watchlist: Watchlist, *,
+                 on_exit_message: Callable[[str], None] | None = None) -> int:
+    """Run the overview of the watchlist's processes until the user quits, as run_monitor
+    does; a process that cannot be attached to is a row saying why, not a failure."""
+    return asyncio.run(_run_app(MemtuiApp(watchlist), on_exit_message))
+
+
+async def _run_app(app: MemtuiApp, on_exit_message: Callable[[str], None] | None) -> int:
     try:
         await app.run_async()
     finally:
-        if monitor.attached:
+        attached = [target.monitor for target in app.targets if target.monitor.attached]
+        if attached:
             log.debug("detaching after the app ended")
-            await asyncio.shield(monitor.close())
+            await asyncio.shield(asyncio.gather(*(monitor.close() for monitor in attached),
+                                                return_exceptions=True))
     if app.crash is not None:
         raise app.crash
     if app.failure is not None:

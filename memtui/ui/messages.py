@@ -14,20 +14,38 @@ from memtui.heap.leaks import LeakReport
 from memtui.heap.scripts import SourceFiles
 from memtui.heap.statistics import DuplicateString, HeapStatistics, LargeObject
 from memtui.ui.diff_view import ClassData, ListedObject
+from memtui.ui.model import StatusMessage
+from memtui.ui.watched import WatchedTarget
 
 
 @dataclass
 class MonitorEventArrived(Message):
-    """The engine reported a sample or a change of the target's state."""
+    """The engine reported a sample or a change of the target's state, which the App applied
+    to its WatchedTarget; `said` is the status message that logged."""
 
     event: MonitorEvent
+    said: StatusMessage | None
 
 
 @dataclass
 class MonitorStopped(Message):
-    """The engine's event stream ended; `error` says why when it failed."""
+    """The engine's event stream ended; `said` says why when it failed."""
 
-    error: str | None
+    said: StatusMessage | None
+
+
+@dataclass
+class ProcessOpened(Message):
+    """The user asked for the monitor of `target`, a process of the overview."""
+
+    target: WatchedTarget
+
+
+@dataclass
+class FollowRequested(Message):
+    """The user asked to follow the successor of `target`, which exited."""
+
+    target: WatchedTarget
 
 
 @dataclass

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
 from typing import Literal
 
@@ -12,6 +13,21 @@ from memtui.events import WorkerState
 from memtui.sampler import GC_KINDS, GcKind, History, Sample
 from memtui.units import format_duration
 from memtui.verdict import Trend, TrendDirection, direction, theil_sen
+
+
+class TargetState(Enum):
+    """What the UI knows of a watched process; the value is how the header and the overview
+    say it."""
+
+    ATTACHING = "attaching…"
+    LIVE = "live"
+    UNRESPONSIVE = "unresponsive"
+    RECONNECTING = "reconnecting…"
+    EXITED = "exited"
+    DETACHED = "detached"
+    """Monitoring stopped on an error."""
+    REFUSED = "cannot attach"
+    """memtui may not attach to it (see the reason it was refused)."""
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from pathlib import Path
 from memtui.errors import MemtuiError
 from memtui.events import (
     GcResult,
+    InspectorState,
     MonitorEvent,
     SampleTaken,
     SnapshotProgress,
@@ -31,7 +32,7 @@ INFO = TargetInfo(
     started_at=T0 - 3600 - 754,
     heap_limit=4144 * MIB,
     container_limit=512 * MIB,
-    inspector="opened by memtui",
+    inspector=InspectorState.OPENED_BY_MEMTUI,
     address="127.0.0.1:40123",
     loopback_only=True,
 )
@@ -76,6 +77,8 @@ class FakeMonitor:
         self.snapshots: list[SnapshotSaved] = []
         self.start_info = info
         self.start_error: MemtuiError | None = None
+        self.start_release: asyncio.Event | None = None
+        self.retry_for: float | None = None
         self.queue: asyncio.Queue[MonitorEvent | MemtuiError | None] = asyncio.Queue()
         self.next_index = 0
         self.closed = False
@@ -116,7 +119,10 @@ class FakeMonitor:
         """End the event stream, raising `error` from it if given."""
         self.queue.put_nowait(error)
 
-    async def start(self) -> TargetInfo:
+    async def start(self, *, retry_for: float = 0.0) -> TargetInfo:
+        self.retry_for = retry_for
+        if self.start_release is not None:
+            await self.start_release.wait()
         if self.start_error is not None:
             raise self.start_error
         self.info = self.start_info

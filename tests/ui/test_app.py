@@ -20,7 +20,7 @@ from memtui.events import (
 )
 from memtui.sampler import Sample
 from memtui.target_exit import ExitReason
-from memtui.ui.model import CHART_METRIC_SETS
+from memtui.ui.model import CHART_METRIC_SETS, TargetState
 from memtui.ui.screens.dialogs import ConfirmDialog, MarkerPrompt
 from memtui.ui.screens.help import HelpScreen
 from memtui.ui.screens.monitor import MonitorScreen
@@ -39,7 +39,8 @@ async def attached(pilot, fake, samples: int = 1) -> None:
     expected = len(fake.history) + samples
     fake.feed_samples(samples)
     await wait_until(pilot, lambda: len(fake.history) == expected
-                     and pilot.app.monitor_screen.target_state != "attaching…", what="samples")
+                     and pilot.app.monitor_screen.target_state is not TargetState.ATTACHING,
+                     what="samples")
     await pilot.pause()
 
 

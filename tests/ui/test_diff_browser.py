@@ -20,6 +20,7 @@ from memtui.heap.capture_record import record_path
 from memtui.heap.pipeline import HeapAnalysis
 from memtui.heap.snapshot import load_snapshot
 from memtui.monitor import Monitor
+from memtui.ui.model import TargetState
 from memtui.ui.screens.diff import AnalysisCancelled, DiffBrowser, SnapshotCache
 from memtui.ui.screens.heap_statistics import HeapStatisticsScreen
 from memtui.ui.screens.help import HelpScreen
@@ -710,7 +711,7 @@ class TestOffTheEventLoop:
             before = len(fake.history)
             fake.feed_samples(5)
             await wait_until(pilot, lambda: len(fake.history) == before + 5
-                             and app.monitor_screen.target_state == "live",
+                             and app.monitor_screen.target_state is TargetState.LIVE,
                              what="samples taken during the parse")
             assert not browser(app).listed
             release.set()

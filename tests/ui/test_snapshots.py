@@ -9,9 +9,8 @@ import pytest
 from memtui.events import ConnectionLost, Responsive, SnapshotRisk, TargetExited, Unresponsive
 from memtui.target_exit import ExitReason
 from memtui.ui import MemtuiApp
-from memtui.ui.model import Marker
+from memtui.ui.model import Marker, TargetState
 from memtui.ui.screens.dialogs import ConfirmDialog
-from memtui.ui.widgets.status import StatusLine
 from tests.ui.fake_monitor import MIB, T0, FakeMonitor
 from tests.ui.helpers import chart_drawn, wait_until
 
@@ -36,7 +35,7 @@ def live(fake: FakeMonitor, samples: int = 1, then=None):
         expected = len(fake.history) + samples
         fake.feed_samples(samples)
         await wait_until(pilot, lambda: len(fake.history) == expected
-                         and pilot.app.monitor_screen.target_state == "live")
+                         and pilot.app.monitor_screen.target_state is TargetState.LIVE)
         if then is not None:
             await then(pilot)
         await chart_drawn(pilot)
@@ -138,9 +137,9 @@ class TestOtherScreens:
             await pilot.press("s")
             await wait_until(pilot, lambda: pilot.app.monitor_screen.monitor.snapshots)
             fake.feed(Unresponsive(T0 + 301), Responsive(T0 + 302))
-            await wait_until(pilot, lambda: pilot.app.monitor_screen.target_state == "live"
-                             and len(pilot.app.monitor_screen.query_one(StatusLine).messages)
-                             == 7)
+            screen = pilot.app.monitor_screen
+            await wait_until(pilot, lambda: screen.target_state is TargetState.LIVE
+                             and len(screen.target.messages) == 7)
             await chart_drawn(pilot)
             await pilot.press("L")
 
@@ -160,7 +159,7 @@ class TestTargetStates:
     def test_exited(self, snap_compare, app, fake):
         async def exit_target(pilot) -> None:
             fake.feed(TargetExited(T0 + 301, ExitReason(signal=9)))
-            await wait_until(pilot, lambda: pilot.app.monitor_screen.exited_at is not None)
+            await wait_until(pilot, lambda: pilot.app.monitor_screen.target.exited_at is not None)
 
         assert snap_compare(app, terminal_size=SMALL, run_before=live(fake, then=exit_target))
 
@@ -168,7 +167,8 @@ class TestTargetStates:
         async def lose_connection(pilot) -> None:
             fake.feed(ConnectionLost(T0 + 301, "websocket closed"))
             await wait_until(pilot,
-                             lambda: pilot.app.monitor_screen.target_state == "reconnecting…")
+                             lambda: pilot.app.monitor_screen.target_state
+                             is TargetState.RECONNECTING)
 
         assert snap_compare(app, terminal_size=SMALL,
                             run_before=live(fake, then=lose_connection))

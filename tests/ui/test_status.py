@@ -13,6 +13,7 @@ from textual.widgets import Static
 
 from memtui.errors import MemtuiError
 from memtui.events import Reconnected, Responsive, Unresponsive
+from memtui.ui.model import TargetState
 from memtui.ui.screens.help import HelpScreen
 from memtui.ui.screens.log import MessageLogScreen
 from memtui.ui.screens.monitor import MonitorScreen
@@ -37,7 +38,7 @@ def log_text(pilot) -> str:
 
 
 def logged(pilot) -> list[str]:
-    return [m.full_text for m in pilot.app.monitor_screen.query_one(StatusLine).messages]
+    return [m.full_text for m in pilot.app.monitor_screen.target.messages]
 
 
 async def snapshot_saved(pilot, fake) -> None:
@@ -57,7 +58,7 @@ class TestHeldResults:
             fake.feed(Unresponsive(T0 + 301), Responsive(T0 + 302))
             await wait_until(pilot, lambda: "target responsive again at 10:35:02" in logged(pilot),
                              what="responsive event handled")
-            assert app.monitor_screen.target_state == "live"
+            assert app.monitor_screen.target_state is TargetState.LIVE
             assert status_text(pilot) == SAVED
 
     async def test_the_waiting_state_message_shows_when_the_hold_ends(self, make_app,

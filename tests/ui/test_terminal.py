@@ -58,3 +58,21 @@ def test_the_demo_app_ends_with_memtui(way_out):
         for process in demo:
             if process.is_running():
                 process.kill()
+
+
+def test_the_overview_closes_every_inspector_memtui_opened_on_a_hang_up(spawn):
+    """The way out an SSH session's end takes; the overview's other ways out are the same
+    App code as the single view's, tested above."""
+    targets = [spawn("idle.js", "--inspect-port=0") for _ in range(2)]
+    terminal = LiveTerminal(*(str(target.pid) for target in targets), columns=80, rows=24)
+    try:
+        terminal.wait_for("2 processes (the processes given)")
+        for target in targets:
+            target.wait_for_line("Debugger attached")
+        terminal.hang_up()
+        assert terminal.wait_exit() == 0
+    finally:
+        terminal.close()
+    for target in targets:
+        assert target.alive()
+        assert wait_until_inspector_closed(target.pid)

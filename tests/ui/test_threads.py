@@ -10,7 +10,6 @@ from rich.console import Console
 from memtui.events import WorkerLeft, WorkersSampled, WorkerView
 from memtui.node_worker import WorkerInfo
 from memtui.sampler import History
-from memtui.ui.widgets.status import StatusLine
 from memtui.ui.widgets.threads import ThreadsPanel
 from tests.ui.fake_monitor import MIB, make_sample
 from tests.ui.helpers import status_text, wait_until
@@ -35,7 +34,7 @@ def panel_lines(panel: ThreadsPanel) -> list[str]:
 
 
 def messages(pilot) -> list[str]:
-    return [message.text for message in pilot.app.monitor_screen.query_one(StatusLine).messages]
+    return [message.text for message in pilot.app.monitor_screen.target.messages]
 
 
 class TestThreadsPanel:

@@ -26,3 +26,10 @@ def test_bars_match_textual_sparkline(name, width):
                        console.render(SparklineRenderable(trend, width=width)))
 
     assert "".join(bar for bar, _ in trend_bars(trend, width)) == rendered
+
+
+@pytest.mark.parametrize("name", TRENDS)
+def test_a_line_not_laid_out_yet_has_no_bars(name):
+    """A monitor screen opened from the overview draws its history before its first layout,
+    when the trend lines are 0 cells wide."""
+    assert trend_bars(TRENDS[name], 0) == ()

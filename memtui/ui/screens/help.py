@@ -47,6 +47,27 @@ MONITOR_HELP = HelpPage(
      "target spent paused in GC.",),
 )
 
+MONITOR_IN_OVERVIEW_HELP = HelpPage(
+    "memtui keys: one process of the overview",
+    (*MONITOR_HELP.keys[:-2], ("esc", "back to the overview"), *MONITOR_HELP.keys[-2:]),
+    MONITOR_HELP.notes,
+)
+
+OVERVIEW_HELP = HelpPage(
+    "memtui keys: the overview",
+    (
+        ("enter", "the highlighted process's monitor (esc comes back)"),
+        ("o", "sort by the next column: RSS, heap used, heap %, GC/s, pid, command, state"),
+        ("r", "reverse the sort order"),
+        ("L", "the overview's messages: processes that came and went, with their time"),
+        ("?", "this help"),
+        ("q", "quit (Ctrl+C too): detach from every process, leaving them running"),
+    ),
+    ("One row per process: RSS, heap used / V8's heap limit, a sparkline of heap used over "
+     "the last minutes, collections per second over the last 10 s, and its inspector. A "
+     "process memtui may not attach to says why.",),
+)
+
 DETACHED_NOTE = ("'Detached Node / …': Node's native (C++) objects that only JavaScript "
                  "keeps alive. Node has no DOM: this is no detached-DOM leak.")
 

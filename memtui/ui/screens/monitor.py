@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import Callable, Iterator
-from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar, cast
+from typing import ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -17,16 +15,10 @@ from textual.widgets import Footer, Label, ProgressBar
 from memtui.auto_capture import AutoCapture, Trigger
 from memtui.errors import MemtuiError
 from memtui.events import (
-    ConnectionLost,
-    Reconnected,
-    Responsive,
     Restarted,
     SampleTaken,
     SnapshotProgress,
     SnapshotSaved,
-    StillReconnecting,
-    TargetExited,
-    Unresponsive,
     WorkerAppeared,
     WorkerLeft,
     WorkersSampled,
@@ -34,7 +26,12 @@ from memtui.events import (
 )
 from memtui.monitor import Monitor
 from memtui.sampler import Sample
-from memtui.ui.messages import MonitorEventArrived, MonitorStopped, SnapshotProgressed
+from memtui.ui.messages import (
+    FollowRequested,
+    MonitorEventArrived,
+    MonitorStopped,
+    SnapshotProgressed,
+)
 from memtui.ui.model import (
     CHART_METRIC_SETS,
     WINDOWS,
@@ -42,6 +39,7 @@ from memtui.ui.model import (
     MessageKind,
     Severity,
     StatusMessage,
+    TargetState,
     ThreadId,
     chart_metrics,
     clock_time,
@@ -53,13 +51,15 @@ from memtui.ui.model import (
     visible_samples,
 )
 from memtui.ui.screens.dialogs import ConfirmDialog, MarkerPrompt
-from memtui.ui.screens.help import HelpScreen
+from memtui.ui.screens.diff import SnapshotCache
+from memtui.ui.screens.help import MONITOR_HELP, MONITOR_IN_OVERVIEW_HELP, HelpScreen
 from memtui.ui.screens.leaks import LeakScreen
 from memtui.ui.screens.log import MessageLogScreen
 from memtui.ui.screens.snapshots import SnapshotListScreen
+from memtui.ui.watched import WatchedTarget
 from memtui.ui.widgets.chart import MemoryChart
 from memtui.ui.widgets.gc import GcPanel
-from memtui.ui.widgets.header import TargetHeader, TargetState
+from memtui.ui.widgets.header import TargetHeader
 from memtui.ui.widgets.metrics import MetricsPanel
 from memtui.ui.widgets.status import StatusLine
 from memtui.ui.widgets.threads import ThreadsPanel
@@ -67,20 +67,18 @@ from memtui.ui.widgets.verdict import VerdictPanel
 from memtui.units import format_bytes
 from memtui.verdict import Verdicts, assess, baseline_of, current_run
 
-if TYPE_CHECKING:
-    from memtui.ui.app import MemtuiApp
-
 DEFAULT_WINDOW = 1
 VERDICT_WINDOW = WINDOWS[1]
 """The verdicts cover at least 5 minutes: a shorter window holds too few major GCs."""
-DETACH_TIMEOUT_S = 5.0
 ROOMY_HEIGHT = 34
 """From this many rows the verdict panel gives each verdict a line of its own."""
 
 
 class MonitorScreen(Screen[None]):
-    """Shows the monitor's history and forwards the keys to it; the monitor is injected, and
-    so are the automatic captures, checked after each sample."""
+    """One process's history and the keys that act on it. It is given its WatchedTarget
+    (whose state the App keeps up to date from the engine's events, posting each here), the
+    parsed snapshot cache its diff browser shares, whether `esc` leads back to an overview,
+    and the automatic captures to check after each sample, if any."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("g", "collect_garbage", "GC", id="monitor.gc"),
@@ -97,35 +95,42 @@ class MonitorScreen(Screen[None]):
         Binding("2", "window(1)", show=False, id="monitor.window2"),
         Binding("3", "window(2)", show=False, id="monitor.window3"),
         Binding("4", "window(3)", show=False, id="monitor.window4"),
+        Binding("escape", "overview", "overview", id="monitor.overview"),
         Binding("question_mark", "help", "help", key_display="?", id="monitor.help"),
-        Binding("q", "detach", "quit", id="monitor.quit"),
+        Binding("q", "app.quit", "quit", id="monitor.quit"),
     ]
 
     gc_notice_delay = 1.0
     """Seconds a forced GC may take before the screen says it waits for the event loop."""
 
-    def __init__(self, monitor: Monitor, clock: Callable[[], float],
+    def __init__(self, target: WatchedTarget, clock: Callable[[], float],
+                 snapshot_cache: SnapshotCache, *, in_overview: bool = False,
                  auto_capture: AutoCapture | None = None):
         super().__init__()
-        self.monitor = monitor
+        self.target = target
         self.auto_capture = auto_capture
         self.clock = clock
+        self.snapshot_cache = snapshot_cache
+        self.in_overview = in_overview
         self.window = WINDOWS[DEFAULT_WINDOW]
         self.chart_metrics = 0
         self.paused_at: float | None = None
-        self.markers: list[Marker] = []
-        self.target_state: TargetState = "attaching…"
-        self.exited_at: float | None = None
-        self.ending: str | None = None
         self.gc_running = False
         self.snapshot_running = False
-        self.detaching = False
-        self.heap_sizes: dict[Path, int] = {}
-        """The heap size of each snapshot the snapshot list has analysed, by path."""
         self.selected_thread: ThreadId = None
         """The thread s and g act on (w cycles): a worker thread's id, None for the main."""
-        self.leak_baseline: SnapshotSaved | None = None
-        """The baseline of the leak finder's flow, between the first and the second `l`."""
+
+    @property
+    def monitor(self) -> Monitor:
+        return self.target.monitor
+
+    @property
+    def markers(self) -> list[Marker]:
+        return self.target.markers
+
+    @property
+    def target_state(self) -> TargetState:
+        return self.target.state
 
     def compose(self) -> ComposeResult:
         yield TargetHeader(id="header")
@@ -141,11 +146,19 @@ class MonitorScreen(Screen[None]):
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
-        self.status("attaching…", kind="state")
+        if self.target.messages:
+            self.query_one(StatusLine).say(self.target.messages[-1])
+        if self.monitor.info is not None:
+            self.redraw()
 
-    @property
-    def memtui_app(self) -> MemtuiApp:
-        return cast("MemtuiApp", self.app)
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """`esc` leads back only to an overview."""
+        if action == "overview":
+            return self.in_overview
+        return True
+
+    def action_overview(self) -> None:
+        self.dismiss()
 
     @property
     def paused(self) -> bool:
@@ -154,18 +167,22 @@ class MonitorScreen(Screen[None]):
     def status(self, text: str, severity: Severity = "info", kind: MessageKind = "reply",
                path: str | None = None) -> None:
         """Say `text` on the status line and in the message log (see MessageKind)."""
-        status = self.query_one(StatusLine)
-        status.say(StatusMessage(self.clock(), text, severity, kind, path))
-        if isinstance(self.app.screen, MessageLogScreen):
-            self.app.screen.show()
+        self.show_status(self.target.say(text, severity, kind, path))
+
+    def show_status(self, message: StatusMessage) -> None:
+        """Show a message already in the target's log, and the log if it is open."""
+        self.query_one(StatusLine).say(message)
+        screen = self.app.screen
+        if isinstance(screen, MessageLogScreen) and screen.messages is self.target.messages:
+            screen.show()
 
     def refresh_header(self) -> None:
         info = self.monitor.info
         uptime = None
         if info is not None:
-            uptime = (self.exited_at or self.clock()) - info.started_at
-        self.query_one(TargetHeader).show(info, self.target_state, self.paused, uptime,
-                                          self.ending)
+            uptime = (self.target.exited_at or self.clock()) - info.started_at
+        self.query_one(TargetHeader).show(info, self.target.state, self.paused, uptime,
+                                          self.target.ending)
 
     def redraw(self) -> None:
         """Recompute every figure from the history, up to the pause instant when paused."""
@@ -188,8 +205,8 @@ class MonitorScreen(Screen[None]):
 
     def show_threads(self, main_samples: list[Sample]) -> None:
         """The threads panel: the main thread, then each worker thread, over the window."""
-        main_state: WorkerState = "unresponsive" if self.target_state == "unresponsive" \
-            else "live"
+        main_state: WorkerState = "unresponsive" \
+            if self.target.state is TargetState.UNRESPONSIVE else "live"
         rows = [thread_row(None, "main", main_state, main_samples)]
         rows += [thread_row(view.info.worker_id, view.info.name, view.state,
                             visible_samples(history, self.window, self.paused_at))
@@ -198,6 +215,7 @@ class MonitorScreen(Screen[None]):
         covered = covered_label(main_samples, self.window, oldest.t if oldest else 0.0)
         self.query_one(ThreadsPanel).show(rows, self.selected_thread, covered,
                                           self.monitor.workers_problem)
+
     def verdicts(self, samples: list[Sample]) -> Verdicts | None:
         """The verdicts over the window shown, or VERDICT_WINDOW when that is longer."""
         if not samples:
@@ -209,9 +227,13 @@ class MonitorScreen(Screen[None]):
         return assess(samples, limit, self.monitor.leak_rule)
 
     def on_resize(self) -> None:
-        self.redraw()
+        if self.monitor.info is not None:
+            self.redraw()
 
     def on_monitor_event_arrived(self, message: MonitorEventArrived) -> None:
+        """The App applied an engine event to the target: show what changed."""
+        if message.said is not None:
+            self.show_status(message.said)
         event = message.event
         if isinstance(event, WorkersSampled):
             if not self.paused:
@@ -231,71 +253,32 @@ class MonitorScreen(Screen[None]):
                         f"{clock_time(event.at)}{then}", kind="state")
             return
         if isinstance(event, SampleTaken):
-            if self.target_state == "attaching…":
-                self.target_state = "live"
-                self.status("attached; sampling", kind="state")
             self.check_auto_capture()
             if self.paused:
                 self.refresh_header()
             else:
                 self.redraw()
             return
-        if isinstance(event, Unresponsive):
-            self.target_state = "unresponsive"
-            self.status(f"target unresponsive since {clock_time(event.since)}"
-                        " (event loop blocked?)", "warning", "state")
-        elif isinstance(event, Responsive):
-            self.target_state = "live"
-            self.status(f"target responsive again at {clock_time(event.at)}", "good", "state")
-        elif isinstance(event, TargetExited):
-            self.exited_at = event.at
-            self.target_state = "exited"
-            self.ending = f"{event.reason.short()} at {clock_time(event.at)}"
-            if self.monitor.follow:
-                then = "waiting for its successor"
-            elif self.monitor.can_follow:
-                then = "its history stays on screen; f follows its successor"
-            else:
-                then = "its history stays on screen"
-            self.status(f"the target {event.reason.describe()} at {clock_time(event.at)};"
-                        f" {then}", "error", "result")
-        elif isinstance(event, Restarted):
-            self.exited_at = None
-            self.ending = None
-            self.target_state = "live"
-            self.add_marker(event.describe())
-            self.status(f"{event.describe()} at {clock_time(event.at)}; sampling", "good",
-                        "result")
-        elif isinstance(event, ConnectionLost):
-            self.target_state = "reconnecting…"
-            self.status(f"connection lost — reconnecting… ({event.reason})", "warning",
-                        "state")
-        elif isinstance(event, StillReconnecting):
-            self.status(f"still reconnecting, disconnected since {clock_time(event.since)}"
-                        f" ({event.reason})", "warning", "state")
-        elif isinstance(event, Reconnected):
-            self.target_state = "live"
-            self.status(f"reconnected at {clock_time(event.at)}", "good", "state")
+        if isinstance(message.event, Restarted) and not self.paused:
+            self.redraw()
         self.refresh_header()
         self.query_one(MemoryChart).flush()
 
+    def on_monitor_stopped(self, message: MonitorStopped) -> None:
+        if message.said is not None:
+            self.show_status(message.said)
+            self.refresh_header()
+        self.query_one(MemoryChart).flush()
+
     def action_follow(self) -> None:
-        if self.target_state != "exited" or self.monitor.follow:
+        if self.target.state is not TargetState.EXITED or self.monitor.follow:
             return
         if not self.monitor.can_follow:
             self.status("no successor can be looked for: memtui attached by address, not PID",
                         "warning")
             return
-        self.status(f"waiting for the successor of pid {self.monitor.info.pid}…"
-                    if self.monitor.info else "waiting for the successor…")
-        self.memtui_app.follow_successor()
-
-    def on_monitor_stopped(self, message: MonitorStopped) -> None:
-        if message.error is not None:
-            self.target_state = "detached"
-            self.status(f"monitoring stopped: {message.error}", "error", "result")
-            self.refresh_header()
-        self.query_one(MemoryChart).flush()
+        self.status(f"waiting for the successor of {self.target.name}…")
+        self.post_message(FollowRequested(self.target))
 
     def on_snapshot_progressed(self, message: SnapshotProgressed) -> None:
         self.show_snapshot_progress(message.progress)
@@ -308,15 +291,14 @@ class MonitorScreen(Screen[None]):
             if progress.bytes_written else "snapshot: V8 is building it"
         )
 
-    @property
-    def actionable(self) -> bool:
-        """Whether the target can still be acted on (it has not exited, memtui is attached)."""
-        return self.exited_at is None and self.target_state != "detached"
-
     def can_act(self, action: str) -> bool:
         """False, saying why, when the target can no longer be acted on."""
-        if not self.actionable:
-            self.status(f"cannot {action}: the target is {self.target_state}", "warning")
+        if self.target.refusal is not None:
+            self.status(f"cannot {action}: memtui could not attach to it", "warning")
+            return False
+        if not self.target.actionable:
+            self.status(f"cannot {action}: the target is {self.target.state.value}",
+                        "warning")
             return False
         return True
 
@@ -367,10 +349,10 @@ class MonitorScreen(Screen[None]):
             self.run_worker(self.leak_step(), group="snapshot")
 
     async def leak_step(self) -> None:
-        if self.leak_baseline is None:
+        if self.target.leak_baseline is None:
             baseline = await self.capture_snapshot("leak baseline")
             if baseline is not None:
-                self.leak_baseline = baseline
+                self.target.leak_baseline = baseline
                 self.status("leak finder: baseline taken; now exercise the suspected path, "
                             "then press l again", "good", "result")
             return
@@ -380,7 +362,7 @@ class MonitorScreen(Screen[None]):
             self.status("leak finder: no target and final snapshots; l tries again",
                         "warning", "result")
             return
-        baseline, self.leak_baseline = self.leak_baseline, None
+        baseline, self.target.leak_baseline = self.target.leak_baseline, None
         self.app.push_screen(LeakScreen((baseline, target, final)))
 
     async def capture_snapshot(self, role: str = "") -> SnapshotSaved | None:
@@ -424,7 +406,7 @@ class MonitorScreen(Screen[None]):
 
     def check_auto_capture(self) -> None:
         """Start the automatic capture a condition calls for, unless one is under way."""
-        if self.auto_capture is None or self.snapshot_running or not self.actionable:
+        if self.auto_capture is None or self.snapshot_running or not self.target.actionable:
             return
         trigger = self.auto_capture.due()
         if trigger is not None:
@@ -467,10 +449,11 @@ class MonitorScreen(Screen[None]):
         self.post_message(SnapshotProgressed(progress))
 
     def action_snapshots(self) -> None:
-        self.app.push_screen(SnapshotListScreen(self.monitor.snapshots, self.heap_sizes))
+        self.app.push_screen(SnapshotListScreen(self.monitor.snapshots, self.target.heap_sizes,
+                                                self.snapshot_cache))
 
     def action_message_log(self) -> None:
-        self.app.push_screen(MessageLogScreen(self.query_one(StatusLine).messages))
+        self.app.push_screen(MessageLogScreen(self.target.messages))
 
     def action_marker(self) -> None:
         self.run_worker(self.ask_marker(), group="marker")
@@ -483,7 +466,7 @@ class MonitorScreen(Screen[None]):
             self.status(f"marker “{label}” dropped at {clock_time(self.markers[-1].t)}")
 
     def add_marker(self, label: str, user: bool = False) -> None:
-        self.markers.append(Marker(self.clock(), label, user))
+        self.target.add_marker(label, user)
         if not self.paused:
             self.redraw()
 
@@ -520,25 +503,5 @@ class MonitorScreen(Screen[None]):
         self.redraw()
 
     def action_help(self) -> None:
-        self.app.push_screen(HelpScreen())
-
-    def action_detach(self) -> None:
-        """Detach and quit; a second request while detaching (q then Ctrl+C, a signal) waits
-        for the first instead of cutting it short."""
-        if not self.detaching:
-            self.detaching = True
-            self.run_worker(self.detach(), group="detach")
-
-    async def detach(self) -> None:
-        self.status("detaching…")
-        try:
-            async with asyncio.timeout(DETACH_TIMEOUT_S):
-                result = await self.monitor.close()
-        except (MemtuiError, TimeoutError) as error:
-            self.memtui_app.detach_problem = str(error) or "timed out closing the inspector session"
-        else:
-            info = self.monitor.info
-            note = result.note(info.pid) if result is not None and info is not None else None
-            if note is not None and self.exited_at is None:
-                self.memtui_app.detach_problem = note
-        self.app.exit(0)
+        self.app.push_screen(HelpScreen(MONITOR_IN_OVERVIEW_HELP if self.in_overview
+                                        else MONITOR_HELP))

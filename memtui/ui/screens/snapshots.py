@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar, cast
+from typing import ClassVar
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -15,13 +15,10 @@ from textual.widgets import DataTable, Footer, Label
 from memtui.events import SnapshotSaved
 from memtui.ui.messages import DiffReady, SummaryReady
 from memtui.ui.model import clock_time, display_path, shorten_path
-from memtui.ui.screens.diff import COMPARE_HINT, DiffBrowser
+from memtui.ui.screens.diff import COMPARE_HINT, DiffBrowser, SnapshotCache
 from memtui.ui.screens.help import DETACHED_NOTE, QUIT_KEY, HelpPage, HelpScreen
 from memtui.ui.widgets.tables import RowTable
 from memtui.units import format_bytes
-
-if TYPE_CHECKING:
-    from memtui.ui.app import MemtuiApp
 
 COLUMNS = ("#", "taken", "heap size", "file size", "took")
 """The columns before the path, which takes the rest of the width."""
@@ -39,7 +36,8 @@ class SnapshotListScreen(Screen[None]):
     """One row per snapshot of this session, oldest first: when it was taken, its heap size
     (once analysed: the total of its objects' sizes, as `memtui diff` shows), its file size,
     the capture's duration and its path; below, the diff of the picked pair (default: the
-    last two). `heap_sizes` (by path) outlives the screen and gains each analysed snapshot."""
+    last two). `heap_sizes` (by path) outlives the screen and gains each analysed snapshot;
+    `snapshot_cache` keeps parsed snapshots for the next visit."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "back", "back", id="snapshots.back"),
@@ -51,22 +49,20 @@ class SnapshotListScreen(Screen[None]):
         Binding("q", "app.quit", "quit", id="snapshots.quit"),
     ]
 
-    def __init__(self, snapshots: Sequence[SnapshotSaved], heap_sizes: dict[Path, int]):
+    def __init__(self, snapshots: Sequence[SnapshotSaved], heap_sizes: dict[Path, int],
+                 snapshot_cache: SnapshotCache):
         super().__init__()
         self.snapshots = list(snapshots)
         self.heap_sizes = heap_sizes
+        self.snapshot_cache = snapshot_cache
         self.picked = list(range(len(self.snapshots)))[-2:]
-
-    @property
-    def memtui_app(self) -> MemtuiApp:
-        return cast("MemtuiApp", self.app)
 
     def compose(self) -> ComposeResult:
         yield Label(f"Heap snapshots of this session ({len(self.snapshots)})",
                     classes="screen-title")
         if self.snapshots:
             yield RowTable(zebra_stripes=True, id="snapshot-table")
-            yield DiffBrowser(self.memtui_app.snapshot_cache, id="diff-browser")
+            yield DiffBrowser(self.snapshot_cache, id="diff-browser")
         else:
             yield Label(f"No snapshots yet: {COMPARE_HINT}.", id="no-snapshots")
         yield Footer()

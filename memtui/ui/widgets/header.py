@@ -2,25 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 from rich.text import Text
 from textual.widget import Widget
 
 from memtui.events import TargetInfo
+from memtui.ui.model import TargetState
 from memtui.units import format_bytes, format_duration
 
-TargetState = Literal["attaching…", "live", "unresponsive", "reconnecting…", "exited",
-                      "detached"]
-"""What the monitor knows of the target, as the header's first word shows it."""
-
 STATE_STYLES: dict[TargetState, str] = {
-    "attaching…": "bold yellow",
-    "live": "bold green",
-    "unresponsive": "bold red",
-    "reconnecting…": "bold yellow",
-    "exited": "bold reverse red",
-    "detached": "bold red",
+    TargetState.ATTACHING: "bold yellow",
+    TargetState.LIVE: "bold green",
+    TargetState.UNRESPONSIVE: "bold red",
+    TargetState.RECONNECTING: "bold yellow",
+    TargetState.EXITED: "bold reverse red",
+    TargetState.DETACHED: "bold red",
+    TargetState.REFUSED: "bold red",
 }
 
 
@@ -35,7 +31,7 @@ class TargetHeader(Widget):
     def __init__(self, *, id: str | None = None):
         super().__init__(id=id)
         self.info: TargetInfo | None = None
-        self.state: TargetState = "attaching…"
+        self.state = TargetState.ATTACHING
         self.paused = False
         self.uptime: str | None = None
         self.ending: str | None = None
@@ -53,7 +49,7 @@ class TargetHeader(Widget):
     def render(self) -> Text:
         width = self.size.width
         first = Text(no_wrap=True, overflow="ellipsis")
-        first.append(f" {self.state} ", STATE_STYLES[self.state])
+        first.append(f" {self.state.value} ", STATE_STYLES[self.state])
         if self.paused:
             first.append(" ")
             first.append(" PAUSED ", "bold reverse yellow")
@@ -81,7 +77,7 @@ class TargetHeader(Widget):
             short_form = f"{heap_limit}  {short_container}  {self.ending}"
         else:
             long_form = (f"{heap_limit}  {long_container}"
-                         f"  inspector {info.address} ({info.inspector})")
+                         f"  inspector {info.address} ({info.inspector.value})")
             short_form = f"{heap_limit}  {short_container}  inspector {info.address}"
         second = Text(long_form if len(long_form) <= width else short_form, no_wrap=True)
         second.truncate(width, overflow="ellipsis")

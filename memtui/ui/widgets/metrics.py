@@ -23,6 +23,8 @@ TREND_BARS = "▁▂▃▄▅▆▇█"
 
 def trend_bars(trend: Sequence[float], width: int) -> tuple[tuple[str, float], ...]:
     """One (bar, height ratio) per cell, bucketed and scaled as Textual's Sparkline does."""
+    if width <= 0:
+        return ()
     if not trend:
         return (("▁", 0.0),) * width
     if len(trend) == 1:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections import deque
-
 from rich.text import Text
 from textual.timer import Timer
 from textual.widget import Widget
@@ -13,7 +11,6 @@ from memtui.ui.model import Severity, StatusMessage, shorten_path
 SEVERITY_STYLES: dict[Severity, str] = {
     "info": "", "good": "green", "warning": "yellow", "error": "bold red",
 }
-MESSAGE_LOG_SIZE = 10_000
 
 
 def styled(message: StatusMessage, width: int | None = None) -> Text:
@@ -34,7 +31,7 @@ def styled(message: StatusMessage, width: int | None = None) -> Text:
 class StatusLine(Widget):
     """One line showing the latest message, except that a result (a saved snapshot, what a
     GC freed, a failure) stays `hold_seconds` against state messages: the latest of those
-    waits and shows when the hold ends. Every message is kept in `messages`, oldest first."""
+    waits and shows when the hold ends. The messages' log is kept by their target."""
 
     hold_seconds = 10.0
 
@@ -44,7 +41,6 @@ class StatusLine(Widget):
 
     def __init__(self, *, id: str | None = None):
         super().__init__(id=id)
-        self.messages: deque[StatusMessage] = deque(maxlen=MESSAGE_LOG_SIZE)
         self.shown: StatusMessage | None = None
         self.waiting: StatusMessage | None = None
         self.hold: Timer | None = None
@@ -55,8 +51,7 @@ class StatusLine(Widget):
         return "" if self.shown is None else self.shown.full_text
 
     def say(self, message: StatusMessage) -> None:
-        """Log `message` and show it, unless it is a state message and a result is held."""
-        self.messages.append(message)
+        """Show `message`, unless it is a state message and a result is held."""
         if message.kind == "state" and self.hold is not None:
             self.waiting = message
         else:

@@ -1,0 +1,124 @@
+"""The overview against real Node processes (issue 11.3): several processes with closed
+inspectors watched at once, each opened with SIGUSR1 and closed again when memtui leaves;
+a cluster primary and its workers with --children, workers forked and exiting meanwhile."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+import time
+from collections.abc import AsyncIterator
+
+import pytest
+
+from memtui.monitor import Monitor
+from memtui.selection import Selection
+from memtui.ui import MemtuiApp, Watchlist
+from memtui.ui.model import TargetState
+from tests.cli_helpers import wait_until_inspector_closed
+from tests.nodeproc import NodeProcess
+from tests.test_attach import free_port
+from tests.ui.helpers import wait_until
+
+ATTACH_TIMEOUT_S = 30.0
+
+
+def live_pids(app: MemtuiApp) -> set[int]:
+    return {target.pid for target in app.listed if target.state is TargetState.LIVE
+            and target.pid is not None}
+
+
+def line_matching(process: NodeProcess, pattern: str) -> re.Match | None:
+    """The first line of the process's output that matches, without blocking the app."""
+    return next((m for line in list(process.lines) if (m := re.search(pattern, line))), None)
+
+
+def notes(app: MemtuiApp) -> list[str]:
+    return [message.text for message in app.notes]
+
+
+@contextlib.asynccontextmanager
+async def running(app: MemtuiApp) -> AsyncIterator:
+    """The app under Pilot, and every monitor closed after it however the test ends (as
+    run_overview does), so that a failing test leaves no inspector open."""
+    try:
+        async with app.run_test(size=(80, 24)) as pilot:
+            yield pilot
+    finally:
+        await asyncio.gather(*(target.monitor.close() for target in app.targets
+                               if target.monitor.attached))
+
+
+async def quit_and_wait(pilot, app: MemtuiApp) -> None:
+    await pilot.press("q")
+    await wait_until(pilot, lambda: not app.is_running, timeout=20, what="detached")
+
+
+@pytest.mark.parametrize("count", [2, 5])
+async def test_processes_with_closed_inspectors_are_watched_at_once(spawn, tmp_path, count):
+    port = free_port()
+    targets = [spawn("idle.js", f"--inspect-port={port}") for _ in range(count)]
+    watchlist = Watchlist(
+        find=lambda: [str(target.pid) for target in targets], title="the processes given",
+        new_monitor=lambda spec: Monitor(spec, interval=0.25, snapshot_dir=tmp_path),
+        grows=False)
+    app = MemtuiApp(watchlist)
+    async with running(app) as pilot:
+        started = time.monotonic()
+        await wait_until(pilot, lambda: live_pids(app) == {t.pid for t in targets},
+                         timeout=ATTACH_TIMEOUT_S, what=f"{count} rows live")
+        print(f"{count} rows live after {time.monotonic() - started:.1f}s")
+        await quit_and_wait(pilot, app)
+    assert app.return_code == 0
+    for target in targets:
+        assert any(f"Debugger listening on ws://127.0.0.1:{port}/" in line
+                   for line in target.lines), target.lines
+        assert target.alive()
+        assert wait_until_inspector_closed(target.pid)
+
+
+async def test_a_cluster_and_its_workers_coming_and_going(spawn, tmp_path):
+    primary = spawn("cluster.js", f"--inspect-port={free_port()}", args=("4",))
+    selection = Selection(children_of=primary.pid)
+    watchlist = Watchlist(
+        find=selection.find, title=selection.describe(), grows=selection.grows,
+        new_monitor=lambda spec: Monitor(spec, interval=0.25, snapshot_dir=tmp_path))
+    app = MemtuiApp(watchlist)
+    watched: set[int] = set()
+    try:
+        async with running(app) as pilot:
+            started = time.monotonic()
+            await wait_until(pilot, lambda: len(live_pids(app)) == 5,
+                             timeout=ATTACH_TIMEOUT_S, what="the primary and 4 workers live")
+            assert len(app.listed) == 5, [(t.name, t.state, t.refusal) for t in app.listed]
+            print(f"5 rows live after {time.monotonic() - started:.1f}s")
+            assert primary.pid in live_pids(app)
+            assert len(app.overview.shown) == 5
+
+            primary.send("fork\n")
+            await wait_until(pilot, lambda: line_matching(primary, r"forked (\d+)"),
+                             what="a worker forked")
+            forked = int(line_matching(primary, r"forked (\d+)").group(1))
+            await wait_until(pilot, lambda: forked in live_pids(app),
+                             timeout=ATTACH_TIMEOUT_S, what="the forked worker live")
+            assert f"pid {forked} started; attaching" in notes(app)
+            assert len(app.overview.shown) == 6
+
+            primary.send("exit\n")
+            await wait_until(pilot, lambda: line_matching(primary, rf"exited {forked}"),
+                             timeout=10, what="the forked worker exited")
+            await wait_until(pilot, lambda: all(t.pid != forked for t in app.listed),
+                             timeout=10, what="the exited worker gone")
+            left = [text for text in notes(app) if text.startswith(f"pid {forked} exited")]
+            assert left and left[0].endswith("; it left the overview"), notes(app)
+            watched = {target.pid for target in app.targets if target.pid is not None}
+            await quit_and_wait(pilot, app)
+        assert app.exit_message() == "memtui: detached from 6 processes"
+        assert len(watched) == 6
+        for pid in watched - {forked}:
+            assert wait_until_inspector_closed(pid), f"pid {pid}'s inspector is open"
+        assert not [line for line in primary.lines if re.search("Starting inspector.*failed",
+                                                                line)]
+    finally:
+        primary.kill()
