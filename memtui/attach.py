@@ -274,6 +274,18 @@ def pid_of_listener(port: int, host: str = DEFAULT_INSPECTOR_HOST) -> int | None
     return _pid_holding(inodes)
 
 
+def cluster_workers(process: psutil.Process) -> list[int]:
+    """The PIDs of the process's cluster workers: its children with NODE_UNIQUE_ID set.
+    When a primary's inspector starts, Node's cluster opens every worker's inspector too."""
+    workers = []
+    with contextlib.suppress(psutil.Error):
+        for child in process.children():
+            with contextlib.suppress(psutil.Error):
+                if "NODE_UNIQUE_ID" in child.environ():
+                    workers.append(child.pid)
+    return workers
+
+
 def sigusr1_caught(pid: int) -> bool:
     """Whether the process installed a handler for SIGUSR1 (else the signal would kill it)."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -336,6 +348,13 @@ def _attach_to_process(process: psutil.Process, pidfd: int, signal_timeout: floa
         raise UsageError(
             f"PID {pid} does not catch SIGUSR1; sending it would kill the process",
             NO_INSPECTOR_HINT,
+        )
+    workers = cluster_workers(process)
+    if workers:
+        raise UsageError(
+            f"PID {pid} is a cluster primary: SIGUSR1 would also open the inspectors of its "
+            f"{len(workers)} worker(s) (Node's cluster does so), which memtui could not close",
+            "attach to the workers, or start the primary with --inspect",
         )
     host, port = _inspector_address_from_options(options)
     _refuse_non_loopback(pid, host, port, allow_non_loopback)

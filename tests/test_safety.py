@@ -12,6 +12,7 @@ import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+import psutil
 import pytest
 
 from memtui.attach import find_inspector_address
@@ -19,6 +20,7 @@ from memtui.errors import MemtuiError
 from memtui.session import Session
 from tests.cli_helpers import jsonl, run_memtui, start_memtui, wait_until_inspector_closed
 from tests.live_terminal import LiveTerminal
+from tests.test_attach import free_port
 
 
 def first_sample(memtui: subprocess.Popen) -> None:
@@ -198,3 +200,22 @@ def test_a_recorded_address_is_said_in_every_headless_command(spawn, tmp_path):
         assert f"through its inspector at 127.0.0.1:{port} (already open, left open)" \
             in result.stderr, args
 
+
+
+class TestClusterPrimary:
+    def test_a_cluster_primary_is_refused_and_no_worker_inspector_opens(self, spawn):
+        """SIGUSR1 to a cluster primary makes Node open each worker's inspector as well, where
+        memtui would never close them: the primary is refused before any signal."""
+        primary = spawn("cluster.js", f"--inspect-port={free_port()}", args=("2",))
+        primary.wait_for_line("^ready$")
+        result = run_memtui("record", str(primary.pid), "--duration", "1")
+        assert result.returncode == 2, result.stderr
+        assert result.stderr == (
+            f"memtui: error: PID {primary.pid} is a cluster primary: SIGUSR1 would also open "
+            "the inspectors of its 2 worker(s) (Node's cluster does so), which memtui could not "
+            "close (attach to the workers, or start the primary with --inspect)\n")
+        workers = psutil.Process(primary.pid).children()
+        assert len(workers) == 2
+        for process in (primary.pid, *(worker.pid for worker in workers)):
+            assert find_inspector_address(process) is None, process
+        assert not [line for line in primary.lines if "Debugger listening" in line]
