@@ -342,6 +342,51 @@ class TestActions:
         assert app.return_code == 0
 
 
+class TestAutomaticCapture:
+    """`--snapshot-on`: a condition that holds after a sample captures as `s` does, without
+    asking, and says so on the status line and the timeline."""
+
+    async def test_a_condition_that_holds_captures_once_with_progress_and_a_marker(
+            self, make_app):
+        app, fake = make_app(snapshot_on=("heap_used>47MiB",))
+        fake.snapshot_release = asyncio.Event()
+        async with app.run_test(size=SIZE) as pilot:
+            await attached(pilot, fake, samples=4)  # up to 46.8 MiB
+            assert fake.snapshot_calls == 0
+            await attached(pilot, fake)  # 47.1 MiB
+            screen = app.monitor_screen
+            await wait_until(pilot, lambda: screen.has_class("capturing"))
+            assert status_text(pilot) == (
+                "heap_used>47MiB holds (heap used 47.1 MiB > 47.0 MiB): capturing a heap "
+                "snapshot; the target pauses while V8 writes it…")
+            await pilot.press("s")
+            await wait_until(pilot, lambda: "already" in status_text(pilot))
+            await attached(pilot, fake, samples=2)
+            fake.snapshot_release.set()
+            await wait_until(pilot, lambda: "saved" in status_text(pilot))
+            assert status_text(pilot) == (
+                "automatic snapshot (heap_used>47MiB) saved (file 31.0 MiB, 1.4s):"
+                " /var/tmp/memtui/memtui-4242-1.heapsnapshot")
+            assert not screen.has_class("capturing")
+            assert [m.label for m in screen.markers] == ["snapshot 1 (auto)"]
+            await attached(pilot, fake, samples=3)  # still above: the cooldown holds it
+            assert fake.snapshot_calls == 1
+
+    async def test_a_risky_automatic_capture_is_refused_without_asking(self, make_app):
+        app, fake = make_app(snapshot_on=("rss>20%limit",))
+        fake.risk = SnapshotRisk(900 * MIB, 300 * MIB, True, "the snapshot may need up to "
+                                 "900 MiB more in the target, 300 MiB left: may run out")
+        async with app.run_test(size=SIZE) as pilot:
+            await attached(pilot, fake)
+            await wait_until(pilot, lambda: "refused" in status_text(pilot))
+            assert status_text(pilot) == (
+                "automatic snapshot (rss>20%limit) refused: the snapshot may need up to "
+                "900 MiB more in the target, 300 MiB left: may run out")
+            assert not isinstance(app.screen, ConfirmDialog)
+            assert fake.snapshot_calls == 0
+            assert [m.label for m in app.monitor_screen.markers] == ["auto snapshot refused"]
+
+
 class TestTargetStates:
     async def test_exit_keeps_the_history_on_screen(self, make_app):
         app, fake = make_app()

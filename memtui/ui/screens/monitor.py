@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, cast
 
@@ -13,6 +14,7 @@ from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import Footer, Label, ProgressBar
 
+from memtui.auto_capture import AutoCapture, Trigger
 from memtui.errors import MemtuiError
 from memtui.events import (
     ConnectionLost,
@@ -70,7 +72,8 @@ ROOMY_HEIGHT = 34
 
 
 class MonitorScreen(Screen[None]):
-    """Shows the monitor's history and forwards the keys to it; the monitor is injected."""
+    """Shows the monitor's history and forwards the keys to it; the monitor is injected, and
+    so are the automatic captures, checked after each sample."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("g", "collect_garbage", "GC", id="monitor.gc"),
@@ -93,9 +96,11 @@ class MonitorScreen(Screen[None]):
     gc_notice_delay = 1.0
     """Seconds a forced GC may take before the screen says it waits for the event loop."""
 
-    def __init__(self, monitor: Monitor, clock: Callable[[], float]):
+    def __init__(self, monitor: Monitor, clock: Callable[[], float],
+                 auto_capture: AutoCapture | None = None):
         super().__init__()
         self.monitor = monitor
+        self.auto_capture = auto_capture
         self.clock = clock
         self.window = WINDOWS[DEFAULT_WINDOW]
         self.chart_metrics = 0
@@ -188,6 +193,7 @@ class MonitorScreen(Screen[None]):
             if self.target_state == "attaching…":
                 self.target_state = "live"
                 self.status("attached; sampling", kind="state")
+            self.check_auto_capture()
             if self.paused:
                 self.refresh_header()
             else:
@@ -261,9 +267,14 @@ class MonitorScreen(Screen[None]):
             if progress.bytes_written else "snapshot: V8 is building it"
         )
 
+    @property
+    def actionable(self) -> bool:
+        """Whether the target can still be acted on (it has not exited, memtui is attached)."""
+        return self.exited_at is None and self.target_state != "detached"
+
     def can_act(self, action: str) -> bool:
         """False, saying why, when the target can no longer be acted on."""
-        if self.exited_at is not None or self.target_state == "detached":
+        if not self.actionable:
             self.status(f"cannot {action}: the target is {self.target_state}", "warning")
             return False
         return True
@@ -349,20 +360,58 @@ class MonitorScreen(Screen[None]):
                 if not capture:
                     self.status("snapshot cancelled")
                     return None
-            self.show_snapshot_progress(SnapshotProgress(0, 1, 0))
-            self.add_class("capturing")
-            self.status("capturing a heap snapshot; the target pauses while V8 writes it…")
-            saved = await self.monitor.take_snapshot(self.post_snapshot_progress)
+            with self.showing_capture("capturing a heap snapshot; the target pauses while V8"
+                                      " writes it…"):
+                saved = await self.monitor.take_snapshot(self.post_snapshot_progress)
         except MemtuiError as error:
             self.status(f"snapshot failed: {error}", "error", "result")
             return None
         finally:
-            self.remove_class("capturing")
             self.snapshot_running = False
-        self.status(f"snapshot saved (file {format_bytes(saved.size)},"
-                    f" {saved.duration_s:.1f}s): ", "good", "result", display_path(saved.path))
+        self.say_saved("snapshot", saved)
         self.add_marker(role or f"snapshot {len(self.monitor.snapshots)}")
         return saved
+
+    def check_auto_capture(self) -> None:
+        """Start the automatic capture a condition calls for, unless one is under way."""
+        if self.auto_capture is None or self.snapshot_running or not self.actionable:
+            return
+        trigger = self.auto_capture.due()
+        if trigger is not None:
+            self.snapshot_running = True
+            self.run_worker(self.auto_capture_snapshot(self.auto_capture, trigger),
+                            group="snapshot")
+
+    async def auto_capture_snapshot(self, auto_capture: AutoCapture, trigger: Trigger) -> None:
+        """Capture as `s` does, without asking: a risky capture is refused."""
+        try:
+            with self.showing_capture(f"{trigger.condition} holds ({trigger.evidence}): capturing"
+                                      " a heap snapshot; the target pauses while V8 writes it…"):
+                result = await auto_capture.capture(trigger, self.post_snapshot_progress)
+        finally:
+            self.snapshot_running = False
+        if result.saved is None:
+            self.status(result.describe(), "warning" if result.outcome == "refused" else "error",
+                        "result")
+            self.add_marker(f"auto snapshot {result.outcome}")
+            return
+        self.say_saved(f"automatic snapshot ({trigger.condition})", result.saved)
+        self.add_marker(f"snapshot {len(self.monitor.snapshots)} (auto)")
+
+    @contextlib.contextmanager
+    def showing_capture(self, text: str) -> Iterator[None]:
+        """The progress bar and `text` while a snapshot is captured."""
+        self.show_snapshot_progress(SnapshotProgress(0, 1, 0))
+        self.add_class("capturing")
+        self.status(text)
+        try:
+            yield
+        finally:
+            self.remove_class("capturing")
+
+    def say_saved(self, what: str, saved: SnapshotSaved) -> None:
+        self.status(f"{what} saved (file {format_bytes(saved.size)}, {saved.duration_s:.1f}s): ",
+                    "good", "result", display_path(saved.path))
 
     def post_snapshot_progress(self, progress: SnapshotProgress) -> None:
         self.post_message(SnapshotProgressed(progress))
