@@ -57,8 +57,10 @@ class LeakRule:
     """A rise must also be sure by Mann-Kendall's test: z of 2.5 or more (one chance in 160
     for noise; six major GCs, each above the one before, give 2.6)."""
     keeps_rising_share: float = 0.5
-    keeps_rising_z: float = 1.64
-    """The later half's own rise must reach this z (one chance in 20 for noise)."""
+    keeps_rising_z: float = 1.0
+    """The later half's own rise must reach this z (one chance in 6 for noise alone; the
+    whole window must already rise surely). Below it, at the trend's pace, the verdict
+    waits for more major GCs rather than say the growth stopped."""
     min_samples: int = 10
     """Samples an off-heap trend needs (off-heap memory is read at each sample)."""
     heap_flat_share: float = 0.25
@@ -161,14 +163,18 @@ def direction(trend: Trend, rule: LeakRule = DEFAULT_RULE) -> TrendDirection:
     return "flat"
 
 
-def _keeps_rising(points: Sequence[tuple[float, float]], trend: Trend, rule: LeakRule) -> bool:
-    """Whether the later half of the points still rises at `keeps_rising_share` of the
-    trend's pace or more (its own Theil-Sen slope), and surely (`keeps_rising_z`), as a leak
-    does and a heap that levelled off does not."""
+LaterHalf = Literal["rising", "levelled", "unsure"]
+
+
+def _later_half(points: Sequence[tuple[float, float]], trend: Trend,
+                rule: LeakRule) -> LaterHalf:
+    """What the later half of the points does: rises at `keeps_rising_share` of the trend's
+    pace or more (its own Theil-Sen slope) and surely (`keeps_rising_z`), as a leak does;
+    levelled off below that pace, as a heap that grew once does; or neither for sure."""
     later = theil_sen(points[len(points) // 2:])
-    return (trend.slope > 0 and later is not None
-            and later.slope >= rule.keeps_rising_share * trend.slope
-            and later.z >= rule.keeps_rising_z)
+    if later is None or later.slope < rule.keeps_rising_share * trend.slope:
+        return "levelled"
+    return "rising" if later.z >= rule.keeps_rising_z else "unsure"
 
 
 def _grew(points: Sequence[tuple[float, float]], trend: Trend, rule: LeakRule) -> bool:
@@ -351,9 +357,12 @@ def leak_verdict(samples: Sequence[Sample], rule: LeakRule = DEFAULT_RULE) -> Le
                            _waiting_for(len(points), span, rule))
     assert trend is not None
     significant = _significant(trend, rule)
-    if significant and (_keeps_rising(points, trend, rule)
-                        or rises >= rule.rises_in_a_row):
+    later = _later_half(points, trend, rule) if significant else "levelled"
+    if significant and (later == "rising" or rises >= rule.rises_in_a_row):
         return LeakVerdict(LeakKind.HEAP, len(points), trend, rises, rule, off_heap)
+    if later == "unsure" and off_heap is None:
+        return LeakVerdict(LeakKind.TOO_EARLY, len(points), trend, rises, rule, off_heap,
+                           "more major GCs, to tell a leak from growth that stops")
     kind = LeakKind.PLATEAU if significant or _grew(points, trend, rule) else LeakKind.NONE
     if off_heap is not None:
         kind = LeakKind.OFF_HEAP
@@ -382,7 +391,7 @@ def off_heap_growth(samples: Sequence[Sample],
         trend = theil_sen(points)
         floor = native_floor if series is OffHeapSeries.NATIVE else 0.0
         if (trend is not None and _significant(trend, rule, floor)
-                and _keeps_rising(evenly(points, MAX_TREND_POINTS), trend, rule)):
+                and _later_half(evenly(points, MAX_TREND_POINTS), trend, rule) == "rising"):
             return OffHeapGrowth(series, trend)
     return None
 
