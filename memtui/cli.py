@@ -19,6 +19,7 @@ from typing import IO, Any, NoReturn
 
 from memtui import __version__, diagnostics
 from memtui.attach import NodeProcessInfo, list_node_processes, pid_of
+from memtui.capture import default_snapshot_path
 from memtui.errors import MemtuiError, UsageError
 from memtui.events import (
     ConnectionLost,
@@ -50,7 +51,9 @@ USAGE = """memtui TARGET [options]          live monitor (TARGET: PID, HOST:PORT
        memtui gc TARGET                 force a full GC, print heap used before -> after
        memtui snapshot TARGET [-o FILE] [--force]
        memtui summary FILE [--json] [--top N] [--statistics] [--strings N] [--largest N]
-       memtui diff BEFORE AFTER [--json] [--top N] [--sort COLUMN]"""
+       memtui diff BEFORE AFTER [--json] [--top N] [--sort COLUMN]
+       memtui leaks BASELINE TARGET FINAL [--json] [--top N]
+       memtui leaks --capture TARGET [--wait S] [-o DIR] [--json] [--top N]"""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -236,6 +239,36 @@ def build_parser() -> argparse.ArgumentParser:
     ids.add_argument("--ids-not-comparable", dest="ids_comparable", action="store_false",
                      help="compare counts and sizes per class only, as for snapshots whose "
                           "object ids were reset (default: decided as for --ids-comparable)")
+    leaks = _command(commands, "leaks", "new objects that survived: the three-snapshot leak "
+                     "finder", "memtui leaks --capture 1234 --wait 60 -o /tmp",
+                     "Objects allocated between BASELINE and TARGET that are still alive in "
+                     "FINAL (memlab's definition of a leak), by class, most retained first, "
+                     "each with the references keeping one alive. The three snapshots must "
+                     "come from one inspector session: take them with --capture, or with l "
+                     "in the live view.")
+    leaks.add_argument("files", type=Path, nargs="*", metavar="BASELINE TARGET FINAL",
+                       help="three .heapsnapshot files of one inspector session, in the order "
+                            "they were taken")
+    leaks.add_argument("--capture", metavar="TARGET", default=None,
+                       help="take the three snapshots of TARGET (PID, HOST:PORT or ws:// "
+                            "URL) in one session: the baseline, then (after Enter or --wait) "
+                            "the target, then (after Enter or --wait again) the final one")
+    leaks.add_argument("--wait", type=_seconds, default=None, metavar="S",
+                       help="with --capture, seconds to wait before the target and before "
+                            "the final snapshot (default: wait for Enter)")
+    leaks.add_argument("-o", "--output", type=Path, default=None, metavar="DIR",
+                       help="with --capture, the directory to write the three snapshots in "
+                            "(default: the current directory)")
+    leaks.add_argument("--force", action="store_true",
+                       help="with --capture, capture even when the target may run out of "
+                            "memory (default: refuse when memtui estimates it may)")
+    leaks.add_argument("--json", action="store_true",
+                       help="print a JSON document (baseline, target, final, survivors, "
+                            "excluded, min_retained, classes with class, count, self_size, "
+                            "retained_size, location, object, retainers) (default: a table)")
+    leaks.add_argument("--top", type=int, default=10, metavar="N",
+                       help="list the N leaking classes retaining most (default: "
+                            "%(default)s)")
     return parser
 
 
@@ -560,10 +593,12 @@ def _check_writable_directory(output: Path | None) -> None:
                          "choose another directory with -o")
 
 
-def _progress_printer() -> Callable[[SnapshotProgress], None]:
+def _progress_printer(role: str = "") -> Callable[[SnapshotProgress], None]:
+    what = f"{role} snapshot" if role else "snapshot"
+
     def show(progress: SnapshotProgress) -> None:
         share = f"{100 * progress.done / progress.total:3.0f}%" if progress.total else "   "
-        print(f"\rsnapshot {share} {format_bytes(progress.bytes_written)} written ",
+        print(f"\r{what} {share} {format_bytes(progress.bytes_written)} written ",
               end="", file=sys.stderr, flush=True)
 
     return show
@@ -657,7 +692,93 @@ def cmd_diff(args: argparse.Namespace) -> int:
     return 0
 
 
+LEAK_ROLES = ("baseline", "target", "final")
+LEAK_STEPS = {"target": "exercise the suspected path", "final": "let it finish"}
+
+
+def cmd_leaks(args: argparse.Namespace) -> int:
+    from memtui.heap import report
+
+    if args.capture is None:
+        if len(args.files) != 3:
+            raise UsageError(f"leaks needs three snapshot files, not {len(args.files)}",
+                             "give BASELINE TARGET FINAL, or --capture PID")
+        if args.wait is not None or args.output is not None or args.force:
+            raise UsageError("--wait, -o and --force go with --capture",
+                             "add --capture PID, or drop them")
+        paths = (args.files[0], args.files[1], args.files[2])
+    else:
+        if args.files:
+            raise UsageError("--capture takes its own three snapshots, not files",
+                             "give either --capture PID or three files")
+        if args.output is not None and not args.output.is_dir():
+            raise UsageError(f"-o {args.output} is not a directory",
+                             "give the directory to write the three snapshots in")
+        _check_writable_directory(args.output)
+        code, saved = _capture_three(args)
+        if code:
+            return code
+        paths = (saved[0], saved[1], saved[2])
+    if args.top < 1:
+        raise UsageError(f"--top must be at least 1, not {args.top}", "give a positive number")
+    _note_compile_cache()
+    document = report.leaks_json(paths, report.find_leaks_in_files(paths), args.top)
+    _emit(json.dumps(document, indent=2) if args.json else report.leaks_table(document))
+    return 0
+
+
+def _capture_three(args: argparse.Namespace) -> tuple[int, list[Path]]:
+    """Take the baseline, target and final snapshots of --capture in one inspector session,
+    each after its memory check, waiting for Enter (or --wait) between them; the exit code
+    (not 0 when interrupted) and the snapshots taken."""
+    args.target = args.capture
+    args.keep_inspector = args.allow_non_loopback_inspector = False
+    saved: list[Path] = []
+
+    async def capture(monitor: Monitor) -> int:
+        if args.output is not None:
+            monitor.snapshot_dir = args.output
+        stamp = default_snapshot_path(monitor.session.pid, monitor.snapshot_dir)
+        for role in LEAK_ROLES:
+            if role in LEAK_STEPS:
+                await _pause_before(role, args.wait)
+            risk = await monitor.snapshot_risk()
+            if risk.risky and not args.force:
+                raise MemtuiError(f"refusing to take the {role} snapshot of pid "
+                                  f"{monitor.session.pid}: {risk.reason}",
+                                  "use --force to capture anyway")
+            progress = _progress_printer(role) if sys.stderr.isatty() else None
+            try:
+                taken = await monitor.take_snapshot(
+                    progress, stamp.with_name(f"{stamp.stem}-{role}{stamp.suffix}"))
+            finally:
+                if progress is not None:
+                    print(file=sys.stderr)
+            _note(f"{role} snapshot: {taken.path} (file {format_bytes(taken.size)}; "
+                  f"{taken.cost()})")
+            saved.append(taken.path)
+        return 0
+
+    return run_async(attached(args, capture), interruption("the leak capture")), saved
+
+
+async def _pause_before(role: str, wait: float | None) -> None:
+    """Let the user do what comes before the `role` snapshot: --wait seconds, or until
+    Enter."""
+    step = LEAK_STEPS[role]
+    if wait is not None:
+        _note(f"{step}: the {role} snapshot comes in {wait:g}s")
+        await asyncio.sleep(wait)
+        return
+    _note(f"{step}, then press Enter to take the {role} snapshot")
+    line = await asyncio.to_thread(sys.stdin.readline)
+    if not line:
+        raise UsageError("standard input ended before Enter was pressed",
+                         "give --wait S to capture without a terminal")
+
+
 HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
     "monitor": cmd_monitor, "demo": cmd_demo, "ps": cmd_ps, "record": cmd_record,
     "gc": cmd_gc, "snapshot": cmd_snapshot, "summary": cmd_summary, "diff": cmd_diff,
+    "leaks": cmd_leaks,
 }

@@ -4,8 +4,8 @@
 
 Starts `memtui demo`'s leaky app, lets the live monitor sample it for `--seconds`, then
 saves monitor.svg, help.svg, snapshot-progress.svg, snapshots.svg (two snapshots ten
-seconds apart) and retainers.svg (what keeps the first new SessionRecord alive) beside this
-script.
+seconds apart), retainers.svg (what keeps the first new SessionRecord alive) and leaks.svg
+(the leak finder, its target ten seconds after its baseline) beside this script.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from memtui.monitor import Monitor
 from memtui.ui import MemtuiApp
 from memtui.ui.screens.dialogs import ConfirmDialog
 from memtui.ui.screens.diff import DiffBrowser
+from memtui.ui.screens.leaks import LeakScreen
 from memtui.ui.widgets.status import StatusLine
 
 SCREENSHOTS = Path(__file__).parent
@@ -96,6 +97,28 @@ async def compare_later(app: MemtuiApp, pilot: Pilot, seconds: float) -> None:
                      and not app.monitor_screen.snapshot_running, 60)
 
 
+async def find_leaks(app: MemtuiApp, pilot: Pilot, seconds: float) -> None:
+    """Back to the monitor, `l`, `seconds` of the demo leaking, `l` again, and wait for the
+    leak screen's classes."""
+    while app.screen is not app.monitor_screen:
+        await pilot.press("escape")
+    for taken in (1, 2):
+        if taken == 2:
+            samples = len(app.monitor.history) + seconds / app.monitor.interval
+            await wait_until(pilot, lambda n=samples: len(app.monitor.history) >= n,
+                             seconds * 3)
+        expected = len(app.monitor.snapshots) + taken
+        await pilot.press("l")
+        while len(app.monitor.snapshots) < expected:
+            await wait_until(pilot, lambda n=expected: isinstance(app.screen, ConfirmDialog)
+                             or len(app.monitor.snapshots) >= n, 60)
+            if isinstance(app.screen, ConfirmDialog):
+                await pilot.press("y")
+    await wait_until(pilot, lambda: isinstance(app.screen, LeakScreen) and any(
+        table.row_count for table in app.screen.query("#leak-classes")), 120)
+    await pilot.pause(0.5)
+
+
 async def generate(seconds: float, interval: float, node: str) -> None:
     process = start_demo(node)
     try:
@@ -126,6 +149,8 @@ async def generate(seconds: float, interval: float, node: str) -> None:
                 save(app, "snapshots.svg")
                 await show_retainers(app, pilot)
                 save(app, "retainers.svg")
+                await find_leaks(app, pilot, seconds=10)
+                save(app, "leaks.svg")
                 await pilot.press("q")
                 await wait_until(pilot, lambda: not app.is_running, 15)
     finally:

@@ -28,6 +28,10 @@ def unused_pid() -> int:
     (("gc", "\u0663\u0664"), "is not a PID, HOST:PORT or ws:// URL"),
     (("record", "1", "--format", "xml"), "invalid choice"),
     (("bogus-flag-only", "--nope"), "unrecognized arguments: --nope"),
+    (("leaks", "a", "b"), "leaks needs three snapshot files, not 2"),
+    (("leaks", "a", "b", "c", "--wait", "5"), "--wait, -o and --force go with --capture"),
+    (("leaks", "a", "--capture", "1"), "--capture takes its own three snapshots, not files"),
+    (("leaks", "--capture", "1", "-o", "/no/such/dir"), "-o /no/such/dir is not a directory"),
 ])
 def test_bad_usage_is_one_line_with_exit_code_2(args, message):
     result = run_memtui(*args)

@@ -592,3 +592,15 @@ def retainer_counts(edge_to: np.ndarray, node_count: int) -> np.ndarray:
         counts[edge_to[e]] += 1
     return counts
 
+
+
+@jit
+def outermost_marked(idom: np.ndarray, order: np.ndarray, marked: np.ndarray) -> np.ndarray:
+    """Mask of the marked nodes that no other marked node dominates (`order`: the nodes in
+    an order where each comes after its dominator, root first)."""
+    under_marked = np.zeros(idom.size, dtype=np.bool_)
+    for i in range(1, order.size):
+        v = order[i]
+        d = idom[v]
+        under_marked[v] = under_marked[d] or marked[d]
+    return marked & ~under_marked

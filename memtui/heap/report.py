@@ -1,4 +1,4 @@
-"""What `memtui summary` and `memtui diff` print: the JSON documents and their terminal tables.
+"""What `memtui summary`, `diff` and `leaks` print: the JSON documents and their tables.
 
 The tables are rendered from the JSON documents, so both outputs always show the same numbers.
 """
@@ -9,12 +9,14 @@ from pathlib import Path
 
 from memtui.errors import UsageError
 from memtui.heap.capture_record import read_capture_record
+from memtui.heap.chains import chain_lines, object_line
 from memtui.heap.diff import (
     HeapDiff,
     diff_snapshots,
     ids_comparable,
     shared_object_ids,
 )
+from memtui.heap.leaks import LeakReport, check_comparable, find_leaks
 from memtui.heap.pipeline import HeapAnalysis
 from memtui.heap.scripts import source_files
 from memtui.heap.snapshot import HeapSnapshot
@@ -253,3 +255,70 @@ def diff_table(document: dict) -> str:
     if not rows:
         return "\n".join([*lines, "", "no class changed"])
     return "\n".join([*lines, "", render_table(headers, rows)])
+
+
+def find_leaks_in_files(paths: tuple[Path, Path, Path]) -> LeakReport:
+    """Load BASELINE, TARGET and FINAL, refuse them unless their object ids are comparable,
+    and find the surviving new objects."""
+    analyses = (HeapAnalysis.of_file(paths[0]), HeapAnalysis.of_file(paths[1]),
+                HeapAnalysis.of_file(paths[2]))
+    check_comparable(paths, analyses)
+    return find_leaks(*analyses)
+
+
+def leaks_json(paths: tuple[Path, Path, Path], report: LeakReport,
+               top: int | None = None) -> dict:
+    """`memtui leaks --json`: the three files, how many new objects survived and how many
+    were left out (by reason), and the leaking classes, most retained first, each with its
+    representative object and the chain of references keeping it alive, nearest first."""
+    _check_count("--top", top)
+    final = report.final
+    files = source_files(paths[2], final.script_names)
+    classes = []
+    for row in report.classes[:top]:
+        chain = final.retainers.chain(row.representative)
+        classes.append({
+            "class": row.label, "count": row.count, "self_size": row.self_size,
+            "retained_size": row.retained_size, "location": row.location,
+            **files.fields(row.location),
+            "object": object_line(final, row.representative),
+            "retainers": ([] if chain is None
+                          else [line.describe() for line in chain_lines(final, chain)])})
+    names = ("baseline", "target", "final")
+    return {
+        **{name: {"file": str(path), "file_size": Path(path).stat().st_size}
+           for name, path in zip(names, paths, strict=True)},
+        "survivors": report.survivors,
+        "excluded": {reason.value: count for reason, count in report.excluded.items()},
+        "min_retained": report.min_retained,
+        "below_min_retained": report.below_floor,
+        "classes": classes,
+    }
+
+
+EXCLUSION_WORDS = {"unreachable": "unreachable or held only weakly",
+                   "v8_internal": "V8 internals",
+                   "runtime_internal": "held only by V8 internals"}
+
+
+def leaks_table(document: dict) -> str:
+    """The leaks document as text: the files, what survived, the leaking classes, then the
+    retainers of each class's representative object."""
+    lines = [f"{name + ':':9} {document[name]['file']}"
+             for name in ("baseline", "target", "final")]
+    left_out = ", ".join(f"{count:,} {EXCLUSION_WORDS[reason]}"
+                         for reason, count in document["excluded"].items() if count)
+    lines += ["", f"{document['survivors']:,} objects allocated between baseline and target "
+                  f"are alive at final" + (f"; left out: {left_out}" if left_out else "")]
+    floor = human_bytes(document["min_retained"])
+    if not document["classes"]:
+        return "\n".join([*lines, "", f"no leak found: the survivors of no class retain "
+                                      f"{floor} or more"])
+    rows = [[_label(c["class"]), _count(c["count"]), human_bytes(c["self_size"]),
+             human_bytes(c["retained_size"]), _where(c)] for c in document["classes"]]
+    parts = ["\n".join(lines), render_table(["Leaking class", "# Survived", "Self Size",
+                                             "Retained", "Location"], rows)]
+    for leak in document["classes"]:
+        parts.append("\n".join([f"{leak['object']} is kept alive by:",
+                                *(f"  {line}" for line in leak["retainers"])]))
+    return "\n\n".join(parts)

@@ -10,6 +10,8 @@ from textual.message import Message
 from memtui.events import MonitorEvent, SnapshotProgress
 from memtui.heap.chains import ChainLine
 from memtui.heap.diff import HeapDiff
+from memtui.heap.leaks import LeakReport
+from memtui.heap.scripts import SourceFiles
 from memtui.heap.statistics import DuplicateString, HeapStatistics, LargeObject
 from memtui.ui.diff_view import ClassData, ListedObject
 
@@ -93,3 +95,13 @@ class StatisticsReady(Message):
     statistics: HeapStatistics
     strings: list[DuplicateString]
     largest: list[LargeObject]
+
+
+@dataclass
+class LeaksReady(Message):
+    """The leak finder's report, with the retainer chain of each listed class's
+    representative object (None when nothing reaches it) and the script names."""
+
+    report: LeakReport
+    chains: list[tuple[str, list[ChainLine] | None]]
+    files: SourceFiles

@@ -76,3 +76,47 @@ async def test_the_default_chart_draws_off_heap_memory_when_it_grows_most(spawn,
         await pilot.press("q")
         await wait_until(pilot, lambda: not app.is_running, timeout=15, what="detached")
     assert target.alive()
+
+
+async def test_l_finds_the_leak_in_three_snapshots_of_the_session(spawn, tmp_path):
+    """`l` takes the baseline and says what to do next; `l` again takes the target and the
+    final snapshot and shows the leaking class with what keeps one alive."""
+    from memtui.ui.screens.leaks import LeakScreen
+
+    target = spawn("buffer_leak.js", "--inspect=127.0.0.1:0")
+    monitor = Monitor(str(target.pid), interval=0.25, snapshot_dir=tmp_path)
+    app = MemtuiApp(monitor)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_until(pilot, lambda: app.monitor_screen.target_state == "live",
+                         timeout=20, what="attached and sampling")
+
+
+        def confirmed(condition):
+            """`condition`, answering y when the memory check asks first."""
+            def check() -> bool:
+                if isinstance(app.screen, ConfirmDialog):
+                    app.screen.dismiss(True)
+                return bool(condition())
+            return check
+
+        await pilot.press("l")
+        await wait_until(pilot, confirmed(lambda: "press l again" in status_text(pilot)),
+                         timeout=60, what="baseline taken")
+        assert len(monitor.snapshots) == 1
+        await pilot.press("l")
+        await wait_until(pilot, confirmed(lambda: isinstance(app.screen, LeakScreen)
+                                          and app.screen.chains), timeout=90,
+                         what="leaks found")
+        screen = app.screen
+        assert len(monitor.snapshots) == 3
+        classes = screen.query_one("#leak-classes")
+        assert classes.get_row_at(0)[0] == "Buffer"
+        retainers = screen.query_one("#leak-retainers")
+        assert str(retainers.get_row_at(0)[0]).startswith("Buffer @")
+        assert any(str(retainers.get_row_at(i)[0]).startswith("kept in system / Context")
+                   for i in range(retainers.row_count))
+        await pilot.press("escape")
+        assert app.screen is app.monitor_screen
+        await pilot.press("q")
+        await wait_until(pilot, lambda: not app.is_running, timeout=15, what="detached")
+    assert target.alive()

@@ -142,7 +142,7 @@ class TestOtherScreens:
                              and len(pilot.app.monitor_screen.query_one(StatusLine).messages)
                              == 7)
             await chart_drawn(pilot)
-            await pilot.press("l")
+            await pilot.press("L")
 
         assert snap_compare(app, terminal_size=SMALL,
                             run_before=live(fake, then=log_after_a_snapshot))

@@ -110,15 +110,15 @@ class TestPathOnTheStatusLine:
 
 
 class TestMessageLog:
-    """`l` lists every message of the session with its time, paths whole; escape leaves."""
+    """`L` lists every message of the session with its time, paths whole; escape leaves."""
 
-    async def test_l_shows_every_message_even_those_never_shown(self, make_app):
+    async def test_shift_l_shows_every_message_even_those_never_shown(self, make_app):
         app, fake = make_app()
         async with app.run_test(size=SIZE) as pilot:
             await snapshot_saved(pilot, fake)
             fake.feed(Unresponsive(T0 + 301), Responsive(T0 + 302))
             await wait_until(pilot, lambda: "target responsive again at 10:35:02" in logged(pilot))
-            await pilot.press("l")
+            await pilot.press("L")
             assert isinstance(app.screen, MessageLogScreen)
             await pilot.pause()
             assert log_text(pilot).strip() == (
@@ -135,14 +135,15 @@ class TestMessageLog:
             await pilot.press("escape")
             assert isinstance(app.screen, MonitorScreen)
 
-    async def test_the_log_key_is_in_the_footer_and_the_help(self, make_app):
+    async def test_the_leak_key_is_in_the_footer_and_the_log_key_in_the_help(self, make_app):
         app, fake = make_app()
         async with app.run_test(size=SIZE) as pilot:
             await attached(pilot, fake)
             footer = {(key.key, key.description) for key in app.screen.query("FooterKey")}
-            assert ("l", "log") in footer
+            assert ("l", "leaks") in footer  # L, the log, is in the help: 80 columns are full
             await pilot.press("question_mark")
             assert isinstance(app.screen, HelpScreen)
             await pilot.pause()
             keys = next(s for s in app.screen.query(Static) if isinstance(s.content, Table))
-            assert re.search(r"^ *l +the message log", rendered(keys.content, 70), re.M)
+            assert re.search(r"^ *L +the message log", rendered(keys.content, 70), re.M)
+            assert re.search(r"^ *l +find leaks: a baseline", rendered(keys.content, 70), re.M)

@@ -32,7 +32,9 @@ MONITOR_HELP = HelpPage(
         ("d", "the heap snapshots of this session and the diff between two"),
         ("m", "drop a labelled marker on the timeline"),
         ("c", "cycle the metrics drawn on the chart"),
-        ("l", "the message log: every status message, with its time"),
+        ("l", "find leaks: a baseline snapshot; exercise the suspected path, l again: the "
+              "new objects that survived"),
+        ("L", "the message log: every status message, with its time"),
         ("f", "once the target exited: attach to its successor (as --follow does)"),
         ("1 2 3 4", "time window: 1 min, 5 min, 15 min, all"),
         ("space", "pause the display (sampling continues)"),

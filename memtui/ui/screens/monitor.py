@@ -21,6 +21,7 @@ from memtui.events import (
     Restarted,
     SampleTaken,
     SnapshotProgress,
+    SnapshotSaved,
     StillReconnecting,
     TargetExited,
     Unresponsive,
@@ -44,6 +45,7 @@ from memtui.ui.model import (
 )
 from memtui.ui.screens.dialogs import ConfirmDialog, MarkerPrompt
 from memtui.ui.screens.help import HelpScreen
+from memtui.ui.screens.leaks import LeakScreen
 from memtui.ui.screens.log import MessageLogScreen
 from memtui.ui.screens.snapshots import SnapshotListScreen
 from memtui.ui.widgets.chart import MemoryChart
@@ -67,10 +69,11 @@ class MonitorScreen(Screen[None]):
         Binding("g", "collect_garbage", "GC", id="monitor.gc"),
         Binding("s", "snapshot", "snapshot", id="monitor.snapshot"),
         Binding("d", "snapshots", "list", id="monitor.snapshots"),
-        Binding("m", "marker", "mark", id="monitor.marker"),
+        Binding("m", "marker", "mark", show=False, id="monitor.marker"),
         Binding("space", "pause", "pause", id="monitor.pause"),
         Binding("c", "cycle_chart", "chart", id="monitor.chart"),
-        Binding("l", "message_log", "log", id="monitor.log"),
+        Binding("l", "find_leaks", "leaks", id="monitor.leaks"),
+        Binding("L", "message_log", "log", show=False, id="monitor.log"),
         Binding("f", "follow", "follow", show=False, id="monitor.follow"),
         Binding("1", "window(0)", "window", key_display="1-4", id="monitor.window1"),
         Binding("2", "window(1)", show=False, id="monitor.window2"),
@@ -99,6 +102,8 @@ class MonitorScreen(Screen[None]):
         self.detaching = False
         self.heap_sizes: dict[Path, int] = {}
         """The heap size of each snapshot the snapshot list has analysed, by path."""
+        self.leak_baseline: SnapshotSaved | None = None
+        """The baseline of the leak finder's flow, between the first and the second `l`."""
 
     def compose(self) -> ComposeResult:
         yield TargetHeader(id="header")
@@ -273,7 +278,34 @@ class MonitorScreen(Screen[None]):
         elif self.can_act("capture a snapshot"):
             self.run_worker(self.capture_snapshot(), group="snapshot")
 
-    async def capture_snapshot(self) -> None:
+    def action_find_leaks(self) -> None:
+        """The leak finder: the first `l` takes the baseline; the second the target and the
+        final snapshot, then shows the new objects that survived."""
+        if self.snapshot_running:
+            self.status("a snapshot is already being captured", "warning")
+        elif self.can_act("find leaks"):
+            self.run_worker(self.leak_step(), group="snapshot")
+
+    async def leak_step(self) -> None:
+        if self.leak_baseline is None:
+            baseline = await self.capture_snapshot("leak baseline")
+            if baseline is not None:
+                self.leak_baseline = baseline
+                self.status("leak finder: baseline taken; now exercise the suspected path, "
+                            "then press l again", "good", "result")
+            return
+        target = await self.capture_snapshot("leak target")
+        final = await self.capture_snapshot("leak final") if target is not None else None
+        if target is None or final is None:
+            self.status("leak finder: no target and final snapshots; l tries again",
+                        "warning", "result")
+            return
+        baseline, self.leak_baseline = self.leak_baseline, None
+        self.app.push_screen(LeakScreen((baseline, target, final)))
+
+    async def capture_snapshot(self, role: str = "") -> SnapshotSaved | None:
+        """Check the memory a snapshot needs (asking when it is risky), capture it and drop
+        a marker (`role` names it); None when it was cancelled or failed."""
         self.snapshot_running = True
         try:
             self.status("checking the memory a snapshot needs…")
@@ -290,20 +322,21 @@ class MonitorScreen(Screen[None]):
                 ))
                 if not capture:
                     self.status("snapshot cancelled")
-                    return
+                    return None
             self.show_snapshot_progress(SnapshotProgress(0, 1, 0))
             self.add_class("capturing")
             self.status("capturing a heap snapshot; the target pauses while V8 writes it…")
             saved = await self.monitor.take_snapshot(self.post_snapshot_progress)
         except MemtuiError as error:
             self.status(f"snapshot failed: {error}", "error", "result")
-            return
+            return None
         finally:
             self.remove_class("capturing")
             self.snapshot_running = False
         self.status(f"snapshot saved (file {format_bytes(saved.size)},"
                     f" {saved.duration_s:.1f}s): ", "good", "result", display_path(saved.path))
-        self.add_marker(f"snapshot {len(self.monitor.snapshots)}")
+        self.add_marker(role or f"snapshot {len(self.monitor.snapshots)}")
+        return saved
 
     def post_snapshot_progress(self, progress: SnapshotProgress) -> None:
         self.post_message(SnapshotProgressed(progress))
