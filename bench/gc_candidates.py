@@ -39,7 +39,7 @@ from watch_overhead import (
 )
 
 sys.path.insert(0, str(REPO))
-from memtui.inspector import Inspector
+from memtui.inspector import Inspector, ProtocolError
 from tests.nodeproc import LISTENING, NodeProcess
 
 CANDIDATES = ("none", "observer", "duty", "sentinels", "weakref", "gcprofiler", "nodetracing",
@@ -76,6 +76,8 @@ PROBE_CALLS = {
 }
 KINDS = ("minor", "major", "incremental", "weakcb")
 TRACE_CATEGORIES = ["v8"]
+TRACE_START_TRIES = 50
+TRACE_START_RETRY_S = 0.02
 TRACE_KINDS = {"V8.GCScavenger": "minor", "V8.GCFinalizeMC": "major",
                "V8.GCFinalizeMCReduceMemory": "major", "V8.GCCompactor": "major",
                "V8.GCIncrementalMarkingStart": "incremental"}
@@ -116,6 +118,20 @@ class Tracing:
             await self.start(inspector)
 
     async def start(self, inspector: Inspector) -> None:
+        """Start, trying again while Node still ends the previous tracing (Node 20 refuses a
+        start for some milliseconds after the stop's data arrived)."""
+        for _ in range(TRACE_START_TRIES - 1):
+            try:
+                await self._start(inspector)
+                return
+            except ProtocolError as error:
+                if "NodeTracing::end" not in str(error):
+                    raise
+                await asyncio.sleep(TRACE_START_RETRY_S)
+        await self._start(inspector)
+
+    @staticmethod
+    async def _start(inspector: Inspector) -> None:
         await inspector.send("NodeTracing.start",
                              {"traceConfig": {"includedCategories": TRACE_CATEGORIES}})
 
