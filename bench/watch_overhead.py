@@ -451,9 +451,10 @@ class WatchedWorkload:
 
 
 def _unexpected_stderr(err: str) -> str:
-    """memtui record's stderr without the line it prints on every attach."""
+    """memtui record's stderr without the lines it prints on every attach and at the end
+    (the verdict)."""
     return "".join(line for line in err.splitlines(keepends=True)
-                   if not line.startswith("memtui: attached to pid "))
+                   if not line.startswith(("memtui: attached to pid ", "memtui: verdict: ")))
 
 
 def _stop(recorder: subprocess.Popen) -> str:

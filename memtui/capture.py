@@ -13,7 +13,7 @@ from pathlib import Path
 from memtui.errors import MemtuiError, TargetGone, UsageError
 from memtui.events import SnapshotProgress, SnapshotSaved
 from memtui.heap.capture_record import CaptureRecord, write_capture_record
-from memtui.inspector import Inspector
+from memtui.inspector import CdpChannel
 from memtui.private_file import AtomicFile
 
 log = logging.getLogger(__name__)
@@ -28,12 +28,17 @@ class CaptureOrigin:
     session: str
     node_version: str
     cwd: str | None = None
+    thread: str | None = None
+    """The worker thread's id; None for the main thread."""
 
 
-def default_snapshot_path(pid: int, directory: Path, now: float | None = None) -> Path:
-    """`memtui-<pid>-<UTC yyyymmddThhmmss>.heapsnapshot` in `directory`."""
+def default_snapshot_path(pid: int, directory: Path, now: float | None = None,
+                          worker: str | None = None) -> Path:
+    """`memtui-<pid>-<UTC yyyymmddThhmmss>.heapsnapshot` in `directory`
+    (`memtui-<pid>-worker<id>-...` for a worker thread's)."""
     stamp = datetime.fromtimestamp(now or time.time(), UTC).strftime("%Y%m%dT%H%M%S")
-    return directory / f"memtui-{pid}-{stamp}.heapsnapshot"
+    thread = "" if worker is None else f"-worker{worker}"
+    return directory / f"memtui-{pid}{thread}-{stamp}.heapsnapshot"
 
 
 class _SnapshotFile:
@@ -57,10 +62,11 @@ class _SnapshotFile:
             self.error = exc
 
 
-async def capture_snapshot(inspector: Inspector, path: Path, origin: CaptureOrigin,
+async def capture_snapshot(inspector: CdpChannel, path: Path, origin: CaptureOrigin,
                            on_progress: Callable[[SnapshotProgress], None] | None = None
                            ) -> SnapshotSaved:
-    """Take a heap snapshot into `path`; on any failure no file that looks complete is left."""
+    """Take a heap snapshot of the session `inspector` (the main thread's, or a worker's)
+    into `path`; on any failure no file that looks complete is left."""
     started = time.time()
     out = _SnapshotFile(path)
     progress = {"done": 0, "total": 0}
@@ -107,5 +113,6 @@ async def capture_snapshot(inspector: Inspector, path: Path, origin: CaptureOrig
     with contextlib.suppress(OSError):
         write_capture_record(path, CaptureRecord(
             pid=origin.pid, session=origin.session, taken_at=started,
-            node_version=origin.node_version, cwd=origin.cwd))
-    return SnapshotSaved(path=path, size=size, taken_at=started, duration_s=time.time() - started)
+            node_version=origin.node_version, cwd=origin.cwd, thread=origin.thread))
+    return SnapshotSaved(path=path, size=size, taken_at=started, duration_s=time.time() - started,
+                         worker=origin.thread)

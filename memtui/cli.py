@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import contextlib
 import csv
+import io
 import json
 import math
 import os
@@ -19,7 +20,15 @@ from typing import IO, Any, NoReturn
 
 from memtui import __version__, diagnostics
 from memtui.attach import NodeProcessInfo, list_node_processes, pid_of
+from memtui.auto_capture import (
+    DEFAULT_COOLDOWN_S,
+    DEFAULT_MAX_COUNT,
+    AutoCapture,
+    AutoCaptureResult,
+    Trigger,
+)
 from memtui.capture import default_snapshot_path
+from memtui.capture_conditions import Condition, ConditionError, parse_condition
 from memtui.errors import MemtuiError, UsageError
 from memtui.events import (
     ConnectionLost,
@@ -32,12 +41,15 @@ from memtui.events import (
     TargetExited,
     TargetInfo,
     Unresponsive,
+    WorkerLeft,
+    WorkersSampled,
 )
-from memtui.heap.report import DIFF_COLUMNS
+from memtui.heap.columns import DIFF_COLUMNS
 from memtui.monitor import Monitor
 from memtui.private_file import open_private
 from memtui.sampler import GC_KINDS, Sample
 from memtui.units import format_bytes, format_duration
+from memtui.verdict import LeakRule, Verdicts
 
 CANCEL_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 MIN_INTERVAL_S = 0.1
@@ -49,7 +61,7 @@ USAGE = """memtui TARGET [options]          live monitor (TARGET: PID, HOST:PORT
        memtui ps                        Node processes on this host and in its containers
        memtui record TARGET [--interval S] [--duration S] [--format jsonl|csv] [-o FILE]
        memtui gc TARGET                 force a full GC, print heap used before -> after
-       memtui snapshot TARGET [-o FILE] [--force]
+       memtui snapshot TARGET [-o FILE] [--force] [--worker ID]
        memtui summary FILE [--json] [--top N] [--statistics] [--strings N] [--largest N]
        memtui diff BEFORE AFTER [--json] [--top N] [--sort COLUMN]
        memtui leaks BASELINE TARGET FINAL [--json] [--top N]
@@ -73,12 +85,45 @@ def _seconds(text: str) -> float:
     return value
 
 
+def _leak_rises(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 2:
+        raise argparse.ArgumentTypeError(f"must be 2 or more: {text!r}")
+    return value
+
+
 def _interval(text: str) -> float:
     value = _seconds(text)
     if not MIN_INTERVAL_S <= value <= MAX_INTERVAL_S:
         raise argparse.ArgumentTypeError(
             f"must be between {MIN_INTERVAL_S:g} and {MAX_INTERVAL_S:g} seconds: {text!r}")
     return value
+
+
+def _condition(text: str) -> Condition:
+    try:
+        return parse_condition(text)
+    except ConditionError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _cooldown(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more seconds: {text!r}")
+    return value
+
+
+def _count(text: str) -> int:
+    if not text.isdecimal() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number, 1 or more: {text!r}")
+    return int(text)
 
 
 def _command(commands: Any, name: str, summary: str, example: str,
@@ -133,22 +178,59 @@ def build_parser() -> argparse.ArgumentParser:
                               "unit or container, else same command and directory, started "
                               "after the exit) and attach to it (default: stop)")
 
-    def snapshot_dir_option(sub: argparse.ArgumentParser) -> None:
+    def worker_option(sub: argparse.ArgumentParser, what: str) -> None:
+        sub.add_argument("--worker", metavar="ID", default=None,
+                         help=f"{what} of the worker thread of that threadId (the N of "
+                              "'[worker N]' in the live view's workers panel) instead of the "
+                              "main thread (default: the main thread)")
+
+    def leak_rises_option(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("--leak-rises", type=_leak_rises, default=LeakRule.rises_in_a_row,
+                         metavar="N",
+                         help="memwatch's rule in the leak verdict: the heap after each of "
+                              "the last N major GCs rose above the one before (default: "
+                              "%(default)s)")
+
+    def snapshot_dir_option(sub: argparse.ArgumentParser, taken_with: str) -> None:
         sub.add_argument("--snapshot-dir", type=Path, default=None, metavar="DIR",
-                         help="directory for the snapshots taken with s (default: the "
+                         help=f"directory for the snapshots taken {taken_with} (default: the "
                               "current directory)")
+
+    def auto_capture_options(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("--snapshot-on", type=_condition, action="append", default=[],
+                         metavar="CONDITION",
+                         help="capture a heap snapshot when CONDITION holds for a sample: "
+                              "METRIC>SIZE, METRIC>=SIZE or METRIC>N%%limit, METRIC one of "
+                              "heap_used, heap_total, rss, external, array_buffers, "
+                              "heap_after_gc, SIZE such as 1.5GiB or 800MB, limit the V8 "
+                              "heap limit (heap_*) or the container memory limit (rss); or "
+                              "leak: the leak verdict (over the last 5 minutes, with "
+                              "--leak-rises) is a leak, on the heap or off it; repeatable, any "
+                              "one that holds counts; refused without asking when the target "
+                              "may run out of memory (default: none)")
+        sub.add_argument("--snapshot-cooldown", type=_cooldown, default=DEFAULT_COOLDOWN_S,
+                         metavar="S",
+                         help="seconds from the end of one automatic capture to the next "
+                              "check (default: %(default)g)")
+        sub.add_argument("--snapshot-max", type=_count, default=DEFAULT_MAX_COUNT,
+                         metavar="K",
+                         help="at most K automatic snapshots a run (default: %(default)s)")
 
     monitor = _command(commands, "monitor", "live monitor (the default command)",
                        "memtui 1234 --interval 0.5 --snapshot-dir /tmp")
     attach_options(monitor)
     interval_option(monitor)
     follow_option(monitor)
-    snapshot_dir_option(monitor)
+    leak_rises_option(monitor)
+    snapshot_dir_option(monitor, "with s or --snapshot-on")
+    auto_capture_options(monitor)
 
     demo = _command(commands, "demo", "start the bundled leaky demo app and monitor it",
                     "memtui demo --node /opt/node-24/bin/node")
     interval_option(demo)
-    snapshot_dir_option(demo)
+    leak_rises_option(demo)
+    snapshot_dir_option(demo, "with s or --snapshot-on")
+    auto_capture_options(demo)
     demo.add_argument("--node", default="node", metavar="PATH",
                       help="the Node binary that runs the demo app (default: %(default)s, "
                            "found on PATH)")
@@ -161,6 +243,7 @@ def build_parser() -> argparse.ArgumentParser:
     attach_options(record)
     interval_option(record)
     follow_option(record)
+    leak_rises_option(record)
     record.add_argument("--duration", type=_seconds, default=None, metavar="S",
                         help="stop after this many seconds (default: run until Ctrl-C or "
                              "until the target exits)")
@@ -170,10 +253,14 @@ def build_parser() -> argparse.ArgumentParser:
                              "(choices: %(choices)s; default: %(default)s)")
     record.add_argument("-o", "--output", type=Path, default=None, metavar="FILE",
                         help="file to write the samples to (default: standard output)")
+    worker_option(record, "record the heap and GC figures (each sample with a 'worker' key)")
+    snapshot_dir_option(record, "with --snapshot-on")
+    auto_capture_options(record)
 
     gc = _command(commands, "gc", "force a full GC and print heap used before -> after",
                   "memtui gc 1234")
     attach_options(gc)
+    worker_option(gc, "collect the heap")
 
     snapshot = _command(commands, "snapshot", "capture a heap snapshot to a file",
                         "memtui snapshot 1234 -o /tmp/before.heapsnapshot")
@@ -185,6 +272,7 @@ def build_parser() -> argparse.ArgumentParser:
     snapshot.add_argument("--force", action="store_true",
                           help="capture even when the target may run out of memory (default: "
                                "refuse when memtui estimates it may)")
+    worker_option(snapshot, "capture the heap")
 
     summary = _command(commands, "summary", "classes of a heap snapshot",
                        "memtui summary after.heapsnapshot --top 30",
@@ -381,12 +469,17 @@ def interruption(what: str) -> Callable[[int], int]:
 async def attached(args: argparse.Namespace, action: Callable[[Monitor], Awaitable[int]],
                    **options: Any) -> int:
     """Start a Monitor on args.target, say where it attached, run `action`, and always
-    detach, saying so when the target did not answer in time."""
+    detach, saying so when the target did not answer in time. With `--worker ID`, the
+    worker threads are watched and that one must be there."""
+    worker = getattr(args, "worker", None)
     monitor = Monitor(args.target, keep_inspector=args.keep_inspector,
-                      allow_non_loopback=args.allow_non_loopback_inspector, **options)
+                      allow_non_loopback=args.allow_non_loopback_inspector,
+                      workers=worker is not None, **options)
     info = await monitor.start()
     _note(attached_line(info))
     try:
+        if worker is not None:
+            monitor.worker(worker)
         return await action(monitor)
     finally:
         result = await asyncio.shield(monitor.close())
@@ -416,17 +509,77 @@ INSPECTOR_FATE = {
 
 def cmd_record(args: argparse.Namespace) -> int:
     _require_pid_to_follow(args)
+    _check_auto_capture_directory(args)
     out, close = _open_output(args.output)
     try:
         return run_async(attached(args, lambda m: _record(m, args, out),
-                                  interval=args.interval, follow=args.follow))
+                                  interval=args.interval, follow=args.follow,
+                                  snapshot_dir=args.snapshot_dir,
+                                  leak_rule=LeakRule(rises_in_a_row=args.leak_rises)))
     finally:
         close()
 
 
+def auto_capture_of(monitor: Monitor, args: argparse.Namespace) -> AutoCapture:
+    """The automatic captures the command line asks for."""
+    return AutoCapture(monitor, args.snapshot_on, args.snapshot_cooldown, args.snapshot_max)
+
+
 async def _record(monitor: Monitor, args: argparse.Namespace, out: IO[str]) -> int:
-    writer = SampleWriter(out, args.format)
+    """Record until the duration ends or the target is gone, then say the last verdict
+    (unless the reader went away: `| head` ends quietly). An automatic capture runs beside
+    the sampling; one under way when the recording ends is waited for (cancelled by an
+    interruption)."""
+    writer = SampleWriter(out, args.format, args.worker)
+    auto = auto_capture_of(monitor, args)
+    if monitor.info is not None:
+        auto.check_limits(monitor.info)
+    captures: list[asyncio.Task[None]] = []
+
+    def after_sample() -> None:
+        trigger = auto.due()
+        if trigger is not None:
+            captures.append(asyncio.create_task(_capture_while_recording(auto, trigger, writer)))
+
+    reader_left = False
+    try:
+        code = await _record_samples(monitor, args, writer, after_sample)
+    except BaseException as error:
+        reader_left = isinstance(error, BrokenPipeError)
+        if isinstance(error, asyncio.CancelledError):
+            for task in captures:
+                task.cancel()
+        await asyncio.gather(*captures, return_exceptions=True)
+        raise
+    else:
+        await asyncio.gather(*captures)  # a capture's own failure (a full disk) is the result
+    finally:
+        if writer.last_verdicts is not None and not reader_left:
+            _note(f"verdict: {'; '.join(writer.last_verdicts.lines())}")
+    return code
+
+
+async def _capture_while_recording(auto: AutoCapture, trigger: Trigger,
+                                   writer: SampleWriter) -> None:
+    _note(f"{trigger.condition} holds ({trigger.evidence}): capturing a heap snapshot")
+    progress = _progress_printer() if sys.stderr.isatty() else None
+    try:
+        result = await auto.capture(trigger, progress)
+    except asyncio.CancelledError:
+        _note(f"automatic snapshot ({trigger.condition}) interrupted; none was written")
+        raise
+    finally:
+        if progress is not None:
+            print(file=sys.stderr)
+    _note(result.describe())
+    writer.write_auto_capture(result)
+
+
+async def _record_samples(monitor: Monitor, args: argparse.Namespace, writer: SampleWriter,
+                          after_sample: Callable[[], None]) -> int:
+    """Write the main thread's samples, or with --worker that worker's (each once)."""
     pid = monitor.session.pid
+    worker_written: float | None = None
     lost_at: float | None = None
     exited_at: float | None = None
     events = monitor.events()
@@ -434,7 +587,19 @@ async def _record(monitor: Monitor, args: argparse.Namespace, out: IO[str]) -> i
         async with asyncio.timeout(args.duration):
             async for event in events:
                 if isinstance(event, SampleTaken):
-                    writer.write(event.sample)
+                    if args.worker is None:
+                        writer.write(event.sample, monitor.verdicts())
+                    after_sample()
+                elif isinstance(event, WorkersSampled) and args.worker is not None:
+                    view = next((v for v in event.workers if v.info.worker_id == args.worker),
+                                None)
+                    if view is not None and view.latest is not None \
+                            and view.latest.t != worker_written:
+                        worker_written = view.latest.t
+                        writer.write(view.latest, monitor.verdicts(worker=args.worker))
+                elif isinstance(event, WorkerLeft) and event.worker.worker_id == args.worker:
+                    raise MemtuiError(f"worker {args.worker} of pid {pid} exited; "
+                                      f"{writer.count} samples written")
                 elif isinstance(event, Unresponsive):
                     _note(f"pid {pid} is not answering (event loop blocked?)")
                 elif isinstance(event, TargetExited):
@@ -472,41 +637,63 @@ async def _record(monitor: Monitor, args: argparse.Namespace, out: IO[str]) -> i
 
 
 class SampleWriter:
-    """Writes samples as JSON lines or CSV, flushing each so a reader sees them at once."""
+    """Writes samples as JSON lines or CSV, flushing each so a reader sees them at once;
+    a worker thread's carry its id under `worker`, after `pid`."""
 
-    def __init__(self, out: IO[str], fmt: str):
+    def __init__(self, out: IO[str], fmt: str, worker: str | None = None):
         self.out = out
         self.count = 0
-        self._csv = csv.writer(out) if fmt == "csv" else None
+        self.worker = worker
+        self.last_verdicts: Verdicts | None = None
+        self._csv = fmt == "csv"
 
-    def write(self, sample: Sample) -> None:
-        record = sample.record()
+    def write(self, sample: Sample, verdicts: Verdicts) -> None:
+        """Write `sample` with `verdicts` as its `verdict` object."""
+        self.last_verdicts = verdicts
+        record = {**sample.record(), "verdict": verdicts.record()}
+        if self.worker is not None:
+            record = {"t": record.pop("t"), "pid": record.pop("pid"), "worker": self.worker,
+                      **record}
+        if self._csv:
+            row = csv_row(record)
+            text = io.StringIO()
+            rows = csv.writer(text)
+            if self.count == 0:
+                rows.writerow(row.keys())
+            rows.writerow(row.values())
+            self._write(text.getvalue())
+        else:
+            self._write(json.dumps(record) + "\n")
+        self.count += 1
+
+    def write_auto_capture(self, result: AutoCaptureResult) -> None:
+        """A JSON line for an automatic capture; nothing in CSV, whose rows are samples."""
+        if not self._csv:
+            self._write(json.dumps(result.record()) + "\n")
+
+    def _write(self, text: str) -> None:
         try:
-            if self._csv is None:
-                self.out.write(json.dumps(record) + "\n")
-            else:
-                row = csv_row(record)
-                if self.count == 0:
-                    self._csv.writerow(row.keys())
-                self._csv.writerow(row.values())
+            self.out.write(text)
             self.out.flush()
         except BrokenPipeError:
             raise  # the reader went away (`| head`): main() ends quietly
         except OSError as exc:
             raise MemtuiError(f"cannot write samples: {exc.strerror}",
                               "free disk space or choose another -o") from exc
-        self.count += 1
 
 
 def csv_row(record: dict[str, Any]) -> dict[str, str | int | float]:
     """The CSV columns of a jsonl record: `gc` and `gc_estimated` flattened to gc_minor, ...
     and gc_estimated_minor, ...; `heap_after_gc` to the latest point (`heap_after_gc`,
     `heap_after_gc_t`) and how many points the sample carries (`heap_after_gc_points`);
+    `verdict` to verdict_leak, verdict_majors, ...;
     booleans as true/false, None as an empty cell."""
     row: dict[str, Any] = {}
     for key, value in record.items():
         if key in ("gc", "gc_estimated"):
             row.update({f"{key}_{kind}": value[kind] for kind in GC_KINDS})
+        elif key == "verdict":
+            row.update({f"verdict_{field}": field_value for field, field_value in value.items()})
         elif key == "heap_after_gc":
             latest = value[-1] if value else {"t": None, "heap_used": None}
             row.update({"heap_after_gc": latest["heap_used"], "heap_after_gc_t": latest["t"],
@@ -546,7 +733,7 @@ def _note(text: str) -> None:
 
 def cmd_gc(args: argparse.Namespace) -> int:
     async def force(monitor: Monitor) -> int:
-        result = await monitor.collect_garbage()
+        result = await monitor.collect_garbage(args.worker)
         if result.freed >= 0:
             outcome = f"freed {format_bytes(result.freed)}"
         else:
@@ -561,10 +748,12 @@ def cmd_gc(args: argparse.Namespace) -> int:
 
 
 def cmd_snapshot(args: argparse.Namespace) -> int:
-    _check_writable_directory(args.output)
+    output = args.output
+    _check_writable_directory(Path.cwd() if output is None else output if output.is_dir()
+                              else output.parent, "-o")
 
     async def capture(monitor: Monitor) -> int:
-        risk = await monitor.snapshot_risk()
+        risk = await monitor.snapshot_risk(args.worker)
         if risk.risky and not args.force:
             raise MemtuiError(f"refusing to snapshot pid {monitor.session.pid}: {risk.reason}",
                               "use --force to capture anyway")
@@ -573,7 +762,7 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
             monitor.snapshot_dir, path = path, None
         progress = _progress_printer() if sys.stderr.isatty() else None
         try:
-            saved = await monitor.take_snapshot(progress, path)
+            saved = await monitor.take_snapshot(progress, path, args.worker)
         finally:
             if progress is not None:
                 print(file=sys.stderr)
@@ -584,13 +773,18 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
                      interruption("the snapshot (none was written)"))
 
 
-def _check_writable_directory(output: Path | None) -> None:
-    """Refuse, before touching the target, an -o whose directory cannot take the file."""
-    directory = Path.cwd() if output is None else output if output.is_dir() else output.parent
+def _check_writable_directory(directory: Path, option: str) -> None:
+    """Refuse, before touching the target, a directory that cannot take a snapshot."""
     if not os.access(directory, os.W_OK | os.X_OK):
         reason = "does not exist" if not directory.exists() else "is not writable"
         raise UsageError(f"cannot write a snapshot in {directory}: it {reason}",
-                         "choose another directory with -o")
+                         f"choose another directory with {option}")
+
+
+def _check_auto_capture_directory(args: argparse.Namespace) -> None:
+    """Refuse, before attaching, a --snapshot-dir that automatic captures could not use."""
+    if args.snapshot_on:
+        _check_writable_directory(args.snapshot_dir or Path.cwd(), "--snapshot-dir")
 
 
 def _progress_printer(role: str = "") -> Callable[[SnapshotProgress], None]:
@@ -631,10 +825,13 @@ def cmd_monitor(args: argparse.Namespace) -> int:
     from memtui.ui import run_monitor
 
     _require_pid_to_follow(args)
+    _check_auto_capture_directory(args)
     monitor = Monitor(args.target, interval=args.interval, keep_inspector=args.keep_inspector,
                       allow_non_loopback=args.allow_non_loopback_inspector,
-                      snapshot_dir=args.snapshot_dir, follow=args.follow)
-    return run_monitor(monitor, on_exit_message=_print_if_possible)
+                      snapshot_dir=args.snapshot_dir, follow=args.follow,
+                      leak_rule=LeakRule(rises_in_a_row=args.leak_rises), workers=True)
+    return run_monitor(monitor, auto_capture=auto_capture_of(monitor, args),
+                       on_exit_message=_print_if_possible)
 
 
 def _require_pid_to_follow(args: argparse.Namespace) -> None:
@@ -647,11 +844,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from memtui.demo import start_demo, stop_demo
     from memtui.ui import run_monitor
 
+    _check_auto_capture_directory(args)
     process = start_demo(args.node)
     try:
         monitor = Monitor(str(process.pid), interval=args.interval,
-                          snapshot_dir=args.snapshot_dir, wait_status=process.poll)
-        return run_monitor(monitor, on_exit_message=_print_if_possible)
+                          snapshot_dir=args.snapshot_dir, wait_status=process.poll,
+                          leak_rule=LeakRule(rises_in_a_row=args.leak_rises),
+                          workers=True)
+        return run_monitor(monitor, auto_capture=auto_capture_of(monitor, args),
+                           on_exit_message=_print_if_possible)
     finally:
         stop_demo(process)
 
@@ -684,8 +885,12 @@ def cmd_summary(args: argparse.Namespace) -> int:
 
 def cmd_diff(args: argparse.Namespace) -> int:
     from memtui.heap import report
+    from memtui.heap.diff import thread_mismatch
 
     _note_compile_cache()
+    mismatch = thread_mismatch(args.before, args.after)
+    if mismatch is not None:
+        _note(f"warning: {mismatch}; the diff compares two unrelated heaps")
     diff = report.compare_files(args.before, args.after, args.ids_comparable)
     document = report.diff_json(args.before, args.after, diff, args.top, args.sort)
     _emit(json.dumps(document, indent=2) if args.json else report.diff_table(document))
@@ -714,7 +919,7 @@ def cmd_leaks(args: argparse.Namespace) -> int:
         if args.output is not None and not args.output.is_dir():
             raise UsageError(f"-o {args.output} is not a directory",
                              "give the directory to write the three snapshots in")
-        _check_writable_directory(args.output)
+        _check_writable_directory(args.output or Path.cwd(), "-o")
         code, saved = _capture_three(args)
         if code:
             return code

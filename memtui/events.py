@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Literal
 
 from memtui.container import Container
+from memtui.node_worker import WorkerInfo
 from memtui.sampler import Sample
 from memtui.target_exit import ExitReason
 from memtui.units import format_bytes
@@ -96,8 +97,49 @@ class Restarted:
         return f"restarted: pid {self.old_pid} -> {self.new_pid} ({self.reason.short()})"
 
 
+WorkerState = Literal["attaching", "live", "unresponsive"]
+"""A worker thread's: its probe not answered yet, sampled, or not answering (blocked)."""
+
+
+@dataclass(frozen=True)
+class WorkerView:
+    """What is known of one worker thread: its two latest samples (heap figures of its own
+    isolate, `rss` the whole process's), and the probe's last failure there."""
+
+    info: WorkerInfo
+    state: WorkerState
+    latest: Sample | None
+    previous: Sample | None
+    error: str | None
+
+
+@dataclass(frozen=True)
+class WorkerAppeared:
+    """A worker thread started, or was running when memtui attached."""
+
+    at: float
+    worker: WorkerInfo
+
+
+@dataclass(frozen=True)
+class WorkerLeft:
+    """A worker thread exited (or its session ended)."""
+
+    at: float
+    worker: WorkerInfo
+
+
+@dataclass(frozen=True)
+class WorkersSampled:
+    """Every worker thread after one round of sampling, in thread id order."""
+
+    at: float
+    workers: tuple[WorkerView, ...]
+
+
 MonitorEvent = (SampleTaken | Unresponsive | Responsive | TargetExited | ConnectionLost
-                | StillReconnecting | Reconnected | Restarted)
+                | StillReconnecting | Reconnected | Restarted | WorkerAppeared | WorkerLeft
+                | WorkersSampled)
 
 
 @dataclass(frozen=True)
@@ -143,10 +185,13 @@ class SnapshotSaved:
     rss_before: int | None = None
     rss_peak: int | None = None
     rss_after: int | None = None
+    worker: str | None = None
+    """The worker thread's id; None for the main thread."""
 
     def cost(self) -> str:
         """`paused the target 2.1s; its RSS 200.0 MiB -> 1.3 GiB at the peak, 900.0 MiB after`"""
-        text = f"paused the target {self.duration_s:.1f}s"
+        paused = "the target" if self.worker is None else f"worker {self.worker}"
+        text = f"paused {paused} {self.duration_s:.1f}s"
         if self.rss_before is not None and self.rss_peak is not None:
             text += (f"; its RSS {format_bytes(self.rss_before)} -> "
                      f"{format_bytes(self.rss_peak)} at the peak")

@@ -6,6 +6,7 @@ import asyncio
 import itertools
 import json
 import logging
+from abc import ABC, abstractmethod
 from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
@@ -56,7 +57,36 @@ class _Connection(websockets.ClientConnection):
         super().send_data()
 
 
-class Inspector:
+class CdpChannel(ABC):
+    """One CDP session: requests with replies, and events by method. The main session is
+    the websocket (Inspector); a worker thread's is tunnelled through it (NodeWorker)."""
+
+    closed: asyncio.Event
+
+    @abstractmethod
+    def on(self, method: str, handler: EventHandler) -> Callable[[], None]:
+        """Call `handler(params)` for each `method` event; returns a function that unsubscribes."""
+
+    @abstractmethod
+    async def send(self, method: str, params: dict | None = None,
+                   timeout: float | None = 10.0) -> dict[str, Any]:
+        """Send a request and wait for its result; None means no timeout."""
+
+    async def evaluate(self, expression: str, timeout: float | None = 10.0, *,
+                       command_line_api: bool = False) -> Any:
+        """Evaluate a JS expression in the target's global scope and return its JSON value."""
+        reply = await self.send("Runtime.evaluate", {
+            "expression": expression, "returnByValue": True, "silent": True,
+            "includeCommandLineAPI": command_line_api,
+        }, timeout)
+        if "exceptionDetails" in reply:
+            details = reply["exceptionDetails"]
+            text = details.get("exception", {}).get("description") or details.get("text")
+            raise MemtuiError(f"evaluation in the target failed: {text.splitlines()[0]}")
+        return reply.get("result", {}).get("value")
+
+
+class Inspector(CdpChannel):
     """Requests with ids and per-call timeouts, events by method, close fails every pending call.
 
     No websocket close frame is ever sent: when a client's close frame crosses the close
@@ -133,19 +163,6 @@ class Inspector:
             self._pending.pop(call_id, None)
             if future.done() and not future.cancelled():
                 future.exception()
-
-    async def evaluate(self, expression: str, timeout: float | None = 10.0, *,
-                       command_line_api: bool = False) -> Any:
-        """Evaluate a JS expression in the target's global scope and return its JSON value."""
-        reply = await self.send("Runtime.evaluate", {
-            "expression": expression, "returnByValue": True, "silent": True,
-            "includeCommandLineAPI": command_line_api,
-        }, timeout)
-        if "exceptionDetails" in reply:
-            details = reply["exceptionDetails"]
-            text = details.get("exception", {}).get("description") or details.get("text")
-            raise MemtuiError(f"evaluation in the target failed: {text.splitlines()[0]}")
-        return reply.get("result", {}).get("value")
 
     async def close(self) -> None:
         """Drop the connection (no close frame: see the class docstring); idempotent."""

@@ -32,12 +32,17 @@ from memtui.events import (
     TargetExited,
     TargetInfo,
     Unresponsive,
+    WorkerView,
 )
+from memtui.inspector import CdpChannel, ProtocolError
 from memtui.sampler import History
 from memtui.session import DetachResult, Session
 from memtui.successor import Lineage, find_successor
 from memtui.target_exit import ExitReason, ExitWatch
+from memtui.verdict import DEFAULT_RULE, VERDICT_WINDOW_S, LeakRule, Verdicts, assess
+from memtui.worker_threads import WorkerThread, WorkerThreads
 
+METHOD_NOT_FOUND = -32601
 RECONNECT_EVERY = 1.0
 STILL_RECONNECTING_EVERY = 5.0
 RSS_POLL_S = 0.05
@@ -45,6 +50,11 @@ EXIT_GRACE_S = 0.5
 FOLLOW_POLL_S = 0.5
 FOLLOW_GIVE_UP_ON_S = 10.0
 """A successor that cannot be attached to for this long is passed over."""
+WORKER_WAIT_SHARE = 0.5
+"""The share of an interval memtui waits for its workers' readings after the main thread's."""
+WORKERS_DETACH_S = 1.5
+"""How long detaching waits for the workers' probes to be removed (the main thread's own
+detach comes after, within its own DETACH_TIMEOUT)."""
 
 log = logging.getLogger(__name__)
 
@@ -55,18 +65,22 @@ class Monitor:
     TARGET is a PID, HOST:PORT or ws:// URL, or an InspectorTarget already resolved.
     `wait_status` gives the target's exit status when memtui is its parent (the demo).
     With `follow`, a target that exits is replaced by its successor (memtui.successor).
+    With `workers`, its worker threads are sampled too (memtui.worker_threads); when Node
+    does not serve them, `workers_problem` says why.
     """
 
     def __init__(self, target: str | InspectorTarget, *, interval: float = 1.0,
                  keep_inspector: bool = False, allow_non_loopback: bool = False,
                  snapshot_dir: Path | None = None, history_size: int = 86_400,
-                 wait_status: Callable[[], int | None] | None = None, follow: bool = False):
+                 wait_status: Callable[[], int | None] | None = None, follow: bool = False,
+                 leak_rule: LeakRule = DEFAULT_RULE, workers: bool = False):
         self.target = target
         self.interval = interval
         self.keep_inspector = keep_inspector
         self.allow_non_loopback = allow_non_loopback
         self.snapshot_dir = snapshot_dir or Path.cwd()
         self.history = History(history_size)
+        self.leak_rule = leak_rule
         self.info: TargetInfo | None = None
         self.snapshots: list[SnapshotSaved] = []
         self.unresponsive_after = max(2 * interval, 3.0)
@@ -75,6 +89,9 @@ class Monitor:
         self._exit_watch: ExitWatch | None = None
         self._session: Session | None = None
         self.follow = follow
+        self.watch_workers = workers
+        self.workers: WorkerThreads | None = None
+        self.workers_problem: str | None = None
         self._lineage: Lineage | None = None
         self._attaching: asyncio.Future[TargetInfo] | None = None
         """An attach to a successor under way: `close` waits for it, so that an inspector
@@ -103,6 +120,8 @@ class Monitor:
             await asyncio.shield(self.close())
             raise
         self.history.append(first)
+        if self.watch_workers:
+            await self._start_workers(session)
         host_pid, namespace = session.host_pid, session.target.netns
         limit = analysis.container_memory_limit(host_pid) if host_pid is not None else None
         if host_pid is not None:
@@ -122,6 +141,28 @@ class Monitor:
             moved_from=session.target.moved_from,
         )
         return self.info
+
+    async def _start_workers(self, session: Session) -> None:
+        """Enable the worker threads on this connection; a Node that does not serve them is
+        noted in `workers_problem`, not a failure of the attach."""
+        if self.workers is None or self.workers.pid != session.pid:
+            self.workers = WorkerThreads(session.pid, self.interval)
+        try:
+            await self.workers.start(session.inspector, session.target.port)
+            self.workers_problem = None
+        except MemtuiError as error:
+            log.info("no worker threads: %s", error)
+            self.workers_problem = str(error)
+
+    def verdicts(self, window_s: float = VERDICT_WINDOW_S, worker: str | None = None
+                 ) -> Verdicts:
+        """The verdicts over the last `window_s` seconds of the history (of that worker
+        thread's, when given)."""
+        history = self.history if worker is None else self.worker(worker).history
+        latest = history.latest
+        samples = history.since(latest.t - window_s) if latest is not None else []
+        limit = self.info.container_limit if self.info is not None else None
+        return assess(samples, limit, self.leak_rule)
 
     @property
     def can_follow(self) -> bool:
@@ -208,6 +249,8 @@ class Monitor:
                     yield self._exited()
                     return
                 yield Reconnected(at=time.time())
+                if self.watch_workers:
+                    await self._start_workers(self.session)
                 next_at = loop.time()
             next_at += self.interval
             delay = next_at - loop.time()
@@ -228,6 +271,9 @@ class Monitor:
             read.cancel()
         self.history.append(sample)
         yield SampleTaken(sample)
+        if self.workers is not None:
+            for event in await self.workers.sample(WORKER_WAIT_SHARE * self.interval):
+                yield event
 
     async def _reconnect(self, since: float) -> AsyncIterator[MonitorEvent]:
         """Connect again while the process lives, saying every few seconds that it goes on;
@@ -253,17 +299,49 @@ class Monitor:
             return ExitReason()
         return self._exit_watch.reason(self._wait_status())
 
-    async def collect_garbage(self) -> GcResult:
-        """Force a full GC (waits until the target's event loop is free)."""
+    def worker_samples(self) -> list[tuple[WorkerView, History]]:
+        """Each worker thread, in thread id order, with its samples."""
+        if self.workers is None:
+            return []
+        return [(view, self.workers.threads[view.info.worker_id].history)
+                for view in self.workers.views()]
+
+    def worker(self, worker_id: str) -> WorkerThread:
+        """The worker thread of that id; MemtuiError when there is none (or Node serves none)."""
+        if self.workers is None or self.workers_problem is not None:
+            raise MemtuiError(self.workers_problem or "worker threads are not watched")
+        return self.workers.thread(worker_id)
+
+    async def collect_garbage(self, worker: str | None = None) -> GcResult:
+        """Force a full GC of the main thread's heap, or of that worker's (waits until its
+        event loop is free)."""
+        channel = self.session.inspector if worker is None else self.worker(worker).channel
+        heap_used = "process.memoryUsage().heapUsed"
         started = time.monotonic()
-        before = await self.session.heap_used()
-        await self.session.inspector.send("HeapProfiler.collectGarbage", timeout=None)
-        after = await self.session.heap_used()
+        try:
+            before = await channel.evaluate(heap_used)
+            await channel.send("HeapProfiler.collectGarbage", timeout=None)
+            after = await channel.evaluate(heap_used)
+        except ProtocolError as error:
+            raise self._unserved(error, worker) from error
         return GcResult(before, after, time.monotonic() - started)
 
-    async def snapshot_risk(self) -> SnapshotRisk:
-        """How much memory a snapshot would add to the target, against what is free."""
-        sample = self.history.latest or await self.session.read()
+    def _unserved(self, error: ProtocolError, worker: str | None) -> MemtuiError:
+        """A method the inspector does not serve (in a worker's session, on this Node)."""
+        if error.code != METHOD_NOT_FOUND or worker is None:
+            return error
+        version = self.info.node_version if self.info else "this Node"
+        return MemtuiError(f"node {version} does not serve {error.method} in a worker "
+                           f"thread's session ({error})", "capture from the main thread")
+
+    async def snapshot_risk(self, worker: str | None = None) -> SnapshotRisk:
+        """How much memory a snapshot would add to the target, against what is free (the
+        heap to walk is that worker's, when given)."""
+        if worker is None:
+            sample = self.history.latest or await self.session.read()
+        else:
+            thread = self.worker(worker)
+            sample = thread.history.latest or await thread.read()
         pid = self.session.host_pid
         if pid is None:
             return analysis.snapshot_risk(sample, None, None)
@@ -271,18 +349,30 @@ class Monitor:
                                       analysis.container_memory_usage(pid))
 
     async def take_snapshot(self, on_progress: Callable[[SnapshotProgress], None] | None = None,
-                            path: Path | None = None) -> SnapshotSaved:
-        """Stream a heap snapshot to `path` (default: a timestamped file in snapshot_dir),
-        noting what it cost the target. A target that dies meanwhile is said to, with how."""
+                            path: Path | None = None, worker: str | None = None
+                            ) -> SnapshotSaved:
+        """Stream a heap snapshot of the main thread, or of that worker thread, to `path`
+        (default: a timestamped file in snapshot_dir), noting what it cost the target. A
+        target (or worker) that ends meanwhile is said to, with how."""
         session = self.session
-        path = path or default_snapshot_path(session.pid, self.snapshot_dir)
+        thread = None if worker is None else self.worker(worker)
+        path = path or default_snapshot_path(session.pid, self.snapshot_dir, worker=worker)
         origin = CaptureOrigin(pid=session.pid, session=session.connection_id,
                                node_version=session.node_version, cwd=session.cwd)
+        channel: CdpChannel = session.inspector
+        if thread is not None:
+            channel = thread.channel
+            origin = replace(origin, session=thread.connection_id, thread=thread.worker_id)
         rss = session.rss_watch()
         watcher = asyncio.create_task(rss.watch(RSS_POLL_S))
         try:
-            saved = await capture_snapshot(session.inspector, path, origin, on_progress)
+            saved = await capture_snapshot(channel, path, origin, on_progress)
+        except ProtocolError as error:
+            raise self._unserved(error, worker) from error
         except TargetGone as error:
+            if thread is not None and thread.channel.is_gone and session.process_alive():
+                raise TargetGone(f"worker {worker} of pid {session.pid} exited during the "
+                                 "snapshot; no snapshot was written") from error
             if not await session.ended():
                 raise
             self.exit_reason = self.why_exited()
@@ -305,4 +395,9 @@ class Monitor:
         if self._session is None:
             return None
         session, self._session = self._session, None
+        if self.workers is not None:
+            workers, self.workers = self.workers, None
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(WORKERS_DETACH_S):
+                    await workers.close()
         return await session.close()

@@ -15,10 +15,13 @@
 // memtui that was killed, or that left while the target was blocked and its uninstall only
 // ran later).
 //
-// INSPECTOR ({opened, keep}) says whether the calling memtui opened the target's inspector
+// INSPECTOR ({opened, keep, port}) says whether the calling memtui opened the target's inspector
 // (SIGUSR1) and whether it was asked to keep it open. The target remembers it in the keeper,
 // which outlives the probe, so that an inspector some memtui opened is closed once no memtui
 // is registered, whichever memtui opened it, unless one was asked to keep it.
+// In a worker thread, which has no inspector URL of its own (memtui reaches it through the
+// main thread's session), `port` names the main inspector's port, whose connections tell
+// whether a memtui is still there.
 //
 // The keeper closes the inspector only when no TCP connection to it is open
 // (/proc/self/net/tcp{,6}): Node's inspector crashes the process (SIGSEGV, Node 20-26) when a
@@ -561,6 +564,7 @@
       keeper.url = requireFn('inspector').url() || null;
     }
     if (flags && flags.keep) keeper.keep = true;
+    if (flags && flags.port) keeper.port = flags.port;
   }
 
   function schedule(keeper, ms) {
@@ -569,15 +573,15 @@
     keeper.timer.unref();
   }
 
-  // Connections to the inspector's port, from this network namespace's TCP tables; null
+  // Connections to the inspector's port (the main thread's, in a worker), from this network namespace's TCP tables; null
   // when they cannot be read or the inspector is closed. The kernel serves a table a page
   // per read and resumes each read at a position, so a table that changes meanwhile (other
   // connections opening and closing) can skip rows: each table is read READS times and
   // the most rows seen counts.
   function inspectorConnections(keeper) {
     const url = requireFn('inspector').url();
-    if (!url) return null;
-    const port = new URL(url).port;
+    const port = url ? new URL(url).port : keeper.port;
+    if (!port) return null;
     const hex = Number(port).toString(16).toUpperCase().padStart(4, '0');
     const row = new RegExp(`^\\s*\\d+: [0-9A-F]+:${hex} [0-9A-F]+:[0-9A-F]+ (${SERVED_STATES}) `,
       'gm');

@@ -234,31 +234,13 @@ class Session:
         return self._last
 
     def _sample(self, reading: dict) -> Sample:
-        """A Sample from the probe's reading; GC figures continue from before a reinstall.
-        ELU and CPU% are None unless measured over most of an interval (not over the few
-        milliseconds between installing the probe and the first reading)."""
+        """A Sample from the probe's reading, with RSS and CPU% from psutil when local."""
         rss, cpu = reading["rss"], None
-        carried_gc, carried_pause_ms = self._carried
         if self._process is not None:
             with contextlib.suppress(psutil.Error):
                 rss = self._process.memory_info().rss
                 cpu = self._cpu_percent()
-        measured_s = reading.get("elu_span_ms", 0) / 1000
-        elu = reading["elu"] if measured_s >= MEASURED_SHARE * self.interval else None
-        return Sample(
-            t=reading["t"], pid=self.pid, rss=rss,
-            heap_total=reading["heap_total"], heap_used=reading["heap_used"],
-            external=reading["external"], array_buffers=reading["array_buffers"],
-            heap_limit=reading["heap_limit"], gc=carried_gc + GcCounters(**reading["gc"]),
-            gc_pause_ms=carried_pause_ms + reading["gc_pause_ms"], elu=elu,
-            cpu_percent=cpu,
-            heap_spaces=tuple(HeapSpace(*space) for space in reading["heap_spaces"]),
-            heap_after_gc=tuple(HeapAfterGc(point["t"], point["heap_used"])
-                                for point in reading["heap_after_gc"]),
-            gc_estimated=frozenset(kind for kind in GC_KINDS if reading["gc_estimated"][kind]),
-            gc_pause_estimated=reading["gc_pause_estimated"],
-            eld_p99_ms=reading["eld_p99_ms"], eld_max_ms=reading["eld_max_ms"],
-        )
+        return sample_of_reading(reading, self.pid, rss, cpu, self._carried, self.interval)
 
     def _cpu_percent(self) -> float | None:
         """The target's CPU use since the previous sample, in % of one core."""
@@ -351,6 +333,30 @@ class Session:
             return DetachResult(False, self.target.opened_by_memtui and not self.keep_inspector)
         finally:
             await self.inspector.close()
+
+
+def sample_of_reading(reading: dict, pid: int, rss: int, cpu: float | None,
+                      carried: tuple[GcCounters, float], interval: float) -> Sample:
+    """A Sample from a probe's reading; GC figures continue from `carried` (the counts and
+    pause before a reinstall). ELU is None unless measured over most of an interval (not
+    over the few milliseconds between installing the probe and the first reading)."""
+    carried_gc, carried_pause_ms = carried
+    measured_s = reading.get("elu_span_ms", 0) / 1000
+    elu = reading["elu"] if measured_s >= MEASURED_SHARE * interval else None
+    return Sample(
+        t=reading["t"], pid=pid, rss=rss,
+        heap_total=reading["heap_total"], heap_used=reading["heap_used"],
+        external=reading["external"], array_buffers=reading["array_buffers"],
+        heap_limit=reading["heap_limit"], gc=carried_gc + GcCounters(**reading["gc"]),
+        gc_pause_ms=carried_pause_ms + reading["gc_pause_ms"], elu=elu,
+        cpu_percent=cpu,
+        heap_spaces=tuple(HeapSpace(*space) for space in reading["heap_spaces"]),
+        heap_after_gc=tuple(HeapAfterGc(point["t"], point["heap_used"])
+                            for point in reading["heap_after_gc"]),
+        gc_estimated=frozenset(kind for kind in GC_KINDS if reading["gc_estimated"][kind]),
+        gc_pause_estimated=reading["gc_pause_estimated"],
+        eld_p99_ms=reading["eld_p99_ms"], eld_max_ms=reading["eld_max_ms"],
+    )
 
 
 class RssWatch:

@@ -1,17 +1,23 @@
 """Regenerate the README screenshots from a real run of memtui against the bundled demo app.
 
     python screenshots/generate.py [--seconds 150] [--interval 0.5] [--node node]
+                                   [--only demo|threads]
 
-Starts `memtui demo`'s leaky app, lets the live monitor sample it for `--seconds`, then
+Starts `memtui demo`'s leaky app, lets the live monitor sample it for `--seconds` (forcing a
+GC every 20 s, so that the leak verdict has the major GCs it needs), then
 saves monitor.svg, help.svg, snapshot-progress.svg, snapshots.svg (two snapshots ten
 seconds apart), retainers.svg (what keeps the first new SessionRecord alive) and leaks.svg
-(the leak finder, its target ten seconds after its baseline) beside this script.
+(the leak finder, its target ten seconds after its baseline) beside this script. Then
+threads.svg: the monitor of tests/node/workers.js with a leaking worker thread and an idle
+one, the leaking one selected with w.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
+import subprocess
 import tempfile
 import time
 from collections.abc import Callable
@@ -28,8 +34,11 @@ from memtui.ui.screens.leaks import LeakScreen
 from memtui.ui.widgets.status import StatusLine
 
 SCREENSHOTS = Path(__file__).parent
+WORKERS_APP = SCREENSHOTS.parent / "tests" / "node" / "workers.js"
+THREADS_SECONDS = 20.0
 SIZE = (120, 36)
 CAPTURE_ATTEMPTS = 5
+FORCED_GC_EVERY_S = 20.0
 
 
 async def wait_until(pilot: Pilot, condition: Callable[[], object], timeout: float) -> None:
@@ -83,6 +92,25 @@ async def show_retainers(app: MemtuiApp, pilot: Pilot) -> None:
                      and not browser.has_class("loading"), 60)
 
 
+def sampled_for(monitor: Monitor, seconds: float) -> bool:
+    return len(monitor.history) * monitor.interval >= seconds
+
+
+async def sample_with_forced_gcs(app: MemtuiApp, pilot: Pilot, seconds: float) -> None:
+    """Sample for `seconds`, pressing `g` every FORCED_GC_EVERY_S as a user waiting for the
+    leak verdict does: the demo's large heap has too few major GCs of its own to judge."""
+    monitor = app.monitor
+    forced = 0
+    while len(monitor.history) * monitor.interval < seconds:
+        due = (forced + 1) * FORCED_GC_EVERY_S
+        await wait_until(pilot, functools.partial(sampled_for, monitor, min(due, seconds)),
+                         seconds * 2 + 30)
+        if due <= seconds - FORCED_GC_EVERY_S / 2:
+            await pilot.press("g")
+            await wait_until(pilot, lambda: not app.monitor_screen.gc_running, 60)
+            forced += 1
+
+
 async def compare_later(app: MemtuiApp, pilot: Pilot, seconds: float) -> None:
     """Let the demo leak for `seconds` more, then take the snapshot to compare against."""
     samples = len(app.monitor.history) + seconds / app.monitor.interval
@@ -127,8 +155,7 @@ async def generate(seconds: float, interval: float, node: str) -> None:
                               snapshot_dir=Path(snapshot_dir))
             app = MemtuiApp(monitor)
             async with app.run_test(size=SIZE) as pilot:
-                await wait_until(pilot, lambda: len(monitor.history) * interval >= seconds,
-                                 seconds * 2 + 30)
+                await sample_with_forced_gcs(app, pilot, seconds)
                 await pilot.press("2" if seconds > 60 else "1")
                 await pilot.press("m", *"load test", "enter")
                 await wait_until(pilot, lambda: app.monitor_screen.markers, 10)
@@ -157,13 +184,51 @@ async def generate(seconds: float, interval: float, node: str) -> None:
         stop_demo(process)
 
 
+async def threads(interval: float, node: str) -> None:
+    """threads.svg: a worker thread that leaks beside one that idles, the leaking one
+    selected; its heap grows while the main thread's stays flat."""
+    app_process = subprocess.Popen([node, str(WORKERS_APP)], stdin=subprocess.PIPE,
+                                   stdout=subprocess.PIPE, text=True)
+    try:
+        assert app_process.stdin is not None and app_process.stdout is not None
+        assert app_process.stdout.readline().strip() == "ready"
+
+        def command(line: str) -> str:
+            app_process.stdin.write(line + "\n")
+            app_process.stdin.flush()
+            return app_process.stdout.readline().split()[-1]
+
+        leaking = command("leak")
+        command("idle")
+        monitor = Monitor(str(app_process.pid), interval=interval, workers=True)
+        app = MemtuiApp(monitor)
+        async with app.run_test(size=SIZE) as pilot:
+            for _ in range(int(THREADS_SECONDS)):
+                await wait_until(pilot, lambda: monitor.worker_samples(), 30)
+                await pilot.pause(1.0)
+                app_process.stdin.write(f"grow {leaking}\n")
+                app_process.stdin.flush()
+            await pilot.press("1", "w")
+            save(app, "threads.svg")
+            await pilot.press("q")
+            await wait_until(pilot, lambda: not app.is_running, 15)
+    finally:
+        app_process.kill()
+        app_process.wait()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=150.0, help="how long to sample first")
     parser.add_argument("--interval", type=float, default=0.5, help="seconds per sample")
     parser.add_argument("--node", default="node", help="the node binary to run the demo with")
+    parser.add_argument("--only", choices=("demo", "threads"), default=None,
+                        help="make only the demo's screenshots, or only threads.svg")
     args = parser.parse_args()
-    asyncio.run(generate(args.seconds, args.interval, args.node))
+    if args.only != "threads":
+        asyncio.run(generate(args.seconds, args.interval, args.node))
+    if args.only != "demo":
+        asyncio.run(threads(args.interval, args.node))
 
 
 if __name__ == "__main__":

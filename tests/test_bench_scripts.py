@@ -303,11 +303,12 @@ def test_expected_peak_scales_the_largest_size_measured_of_the_shape():
     assert snapshot_memory.expected_peak(done, "maps", 100) is None
 
 
-def test_the_attach_line_on_the_recorders_stderr_is_not_an_unclean_detach():
+def test_the_attach_and_verdict_lines_on_the_recorders_stderr_are_no_unclean_detach():
     attached = "memtui: attached to pid 7 (node v22.1.0) through its inspector at 127.0.0.1:9\n"
     failed = "memtui: error: the probe failed in pid 7: boom\n"
+    verdict = "memtui: verdict: no leak: heap after GC 8.0 MiB, +0 B/min (9 major GCs over 30s)\n"
     assert watch_overhead._unexpected_stderr(attached + failed) == failed
-    assert watch_overhead._unexpected_stderr(attached) == ""
+    assert watch_overhead._unexpected_stderr(attached + verdict) == ""
 
 
 def test_v8s_own_finalization_registry_check_after_each_gc_is_not_memtuis():

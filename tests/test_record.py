@@ -12,13 +12,17 @@ from tests.cli_helpers import jsonl, run_memtui, start_memtui, wait_until_inspec
 
 KEYS = ["t", "pid", "rss", "heap_total", "heap_used", "external", "array_buffers", "heap_limit",
         "heap_after_gc", "gc", "gc_estimated", "gc_pause_ms", "gc_pause_estimated", "elu",
-        "eld_p99_ms", "eld_max_ms", "cpu_percent"]
+        "eld_p99_ms", "eld_max_ms", "cpu_percent", "verdict"]
+VERDICT_FIELDS = ["leak", "majors", "heap_after_gc_per_s", "heap_after_gc_span_s",
+                  "rises_in_a_row", "waiting_for", "off_heap", "off_heap_per_s",
+                  "heap_limit_in_s", "container_limit_in_s", "gc_pressure", "gc_pause_share",
+                  "scavenges_per_s", "event_loop", "summary"]
 CSV_COLUMNS = ["t", "pid", "rss", "heap_total", "heap_used", "external", "array_buffers",
                "heap_limit", "heap_after_gc", "heap_after_gc_t", "heap_after_gc_points",
                "gc_minor", "gc_major", "gc_incremental", "gc_weakcb", "gc_estimated_minor",
                "gc_estimated_major", "gc_estimated_incremental", "gc_estimated_weakcb",
                "gc_pause_ms", "gc_pause_estimated", "elu", "eld_p99_ms", "eld_max_ms",
-               "cpu_percent"]
+               "cpu_percent", *(f"verdict_{field}" for field in VERDICT_FIELDS)]
 
 
 def test_record_jsonl_follows_a_leak_with_monotonic_gc_counts(node, spawn):
@@ -28,6 +32,9 @@ def test_record_jsonl_follows_a_leak_with_monotonic_gc_counts(node, spawn):
     samples = jsonl(result.stdout)
     assert 9 <= len(samples) <= 11
     assert list(samples[0]) == KEYS
+    assert list(samples[0]["verdict"]) == VERDICT_FIELDS
+    assert samples[-1]["verdict"]["leak"] == "too_early"
+    assert result.stderr.splitlines()[-1].startswith("memtui: verdict: too early to say: ")
     assert all(s["pid"] == target.pid for s in samples)
     assert samples[-1]["heap_used"] > samples[0]["heap_used"] + 5_000_000
     for before, after in itertools.pairwise(samples):
@@ -194,6 +201,8 @@ def test_record_csv_has_the_same_columns_with_gc_flattened(spawn, tmp_path):
     assert int(rows[0]["pid"]) == target.pid
     assert rows[0]["gc_estimated_minor"] == "false" and rows[0]["gc_pause_estimated"] == "false"
     assert rows[0]["heap_after_gc_points"] == "0" and rows[0]["heap_after_gc"] == ""
+    assert rows[-1]["verdict_leak"] == "too_early" and rows[-1]["verdict_majors"] == "0"
+    assert rows[-1]["verdict_heap_limit_in_s"] == ""
 
 
 def test_record_csv_gives_the_latest_heap_after_gc_of_each_sample(spawn, tmp_path):

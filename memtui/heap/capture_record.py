@@ -20,6 +20,8 @@ class CaptureRecord:
     taken_at: float | None
     node_version: str | None
     cwd: str | None = None
+    thread: str | None = None
+    """The worker thread's id (its threadId); None for the main thread."""
 
 
 def record_path(snapshot: Path) -> Path:
@@ -32,7 +34,8 @@ def read_capture_record(snapshot: Path | str) -> CaptureRecord | None:
         record = json.loads(record_path(Path(snapshot)).read_text())
         return CaptureRecord(pid=int(record["pid"]), session=str(record["session"]),
                              taken_at=record.get("taken_at"),
-                             node_version=record.get("node_version"), cwd=record.get("cwd"))
+                             node_version=record.get("node_version"), cwd=record.get("cwd"),
+                             thread=record.get("thread"))
     except (OSError, ValueError, TypeError, KeyError):
         return None
 

@@ -48,12 +48,32 @@ def ids_comparable(before: HeapSnapshot, after: HeapSnapshot, before_path: Path 
     if first and second:
         if first.pid != second.pid:
             return False, f"taken from different processes (pid {first.pid} and {second.pid})"
+        if first.thread != second.thread:
+            return False, f"taken from different threads of pid {first.pid} " \
+                          f"({thread_name(first.thread)} and {thread_name(second.thread)})"
         if first.session != second.session:
             return False, (f"taken in different inspector sessions of pid {first.pid}, "
                            "which reset object ids")
         return True, f"taken by memtui in one inspector session of pid {first.pid}"
     return _judge_ids_by_contents(before, after,
                                   shared_ids or shared_object_ids(before, after))
+
+
+def thread_name(thread: str | None) -> str:
+    return "the main thread" if thread is None else f"worker {thread}"
+
+
+def thread_mismatch(before_path: Path | str, after_path: Path | str) -> str | None:
+    """Why two snapshots memtui captured hold two different heaps (a worker thread's and
+    another thread's of one process), or None: a diff between them compares unrelated
+    objects."""
+    first, second = read_capture_record(before_path), read_capture_record(after_path)
+    if first is None or second is None or first.thread == second.thread:
+        return None
+    if first.pid != second.pid:
+        return None
+    return (f"BEFORE is the heap of {thread_name(first.thread)}, AFTER of "
+            f"{thread_name(second.thread)} of pid {first.pid}: every thread has its own heap")
 
 
 def _judge_ids_by_contents(before: HeapSnapshot, after: HeapSnapshot,

@@ -10,6 +10,7 @@ from pathlib import Path
 from memtui.errors import UsageError
 from memtui.heap.capture_record import read_capture_record
 from memtui.heap.chains import chain_lines, object_line
+from memtui.heap.columns import DIFF_COLUMNS
 from memtui.heap.diff import (
     HeapDiff,
     diff_snapshots,
@@ -22,9 +23,6 @@ from memtui.heap.scripts import source_files
 from memtui.heap.snapshot import HeapSnapshot
 from memtui.units import format_bytes, format_change
 
-DIFF_COLUMNS = ("class", "count_before", "count_after", "new", "deleted", "count_delta",
-                "size_before", "size_after", "alloc_size", "freed_size", "size_delta",
-                "location")
 SOURCE_FIELDS = ("file", "line", "column")
 TEXT_COLUMNS = ("class", "location")
 DEFAULT_SORT_BY_IDS = "alloc_size"

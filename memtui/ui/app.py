@@ -15,6 +15,7 @@ from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.drivers.linux_driver import LinuxDriver
 
+from memtui.auto_capture import AutoCapture
 from memtui.errors import MemtuiError
 from memtui.events import MonitorEvent
 from memtui.monitor import Monitor
@@ -38,7 +39,8 @@ class TerminalDriver(LinuxDriver):
 
 
 class MemtuiApp(App[int]):
-    """The live monitor for one target. `clock` gives the wall time (tests freeze it).
+    """The live monitor for one target. `clock` gives the wall time (tests freeze it);
+    `auto_capture` takes the automatic snapshots (`--snapshot-on`), if any.
 
     An unexpected exception anywhere in the app ends it with code 1 and is kept in `crash`
     (its traceback goes to the log, not the terminal); `run_monitor` detaches after it."""
@@ -51,14 +53,15 @@ class MemtuiApp(App[int]):
         Binding("q", "quit", "quit", show=False),
     ]
 
-    def __init__(self, monitor: Monitor, clock: Callable[[], float] = time.time):
+    def __init__(self, monitor: Monitor, clock: Callable[[], float] = time.time,
+                 auto_capture: AutoCapture | None = None):
         super().__init__(driver_class=TerminalDriver)
         self.monitor = monitor
         self.clock = clock
         self.failure: MemtuiError | None = None
         self.crash: Exception | None = None
         self.detach_problem: str | None = None
-        self.monitor_screen = MonitorScreen(monitor, clock)
+        self.monitor_screen = MonitorScreen(monitor, clock, auto_capture)
         self.snapshot_cache = SnapshotCache()
 
     async def on_mount(self) -> None:
@@ -129,22 +132,29 @@ class MemtuiApp(App[int]):
         return line
 
 
-def run_monitor(monitor: Monitor, *,
+def run_monitor(monitor: Monitor, *, auto_capture: AutoCapture | None = None,
                 on_exit_message: Callable[[str], None] | None = None) -> int:
     """Attach, then run the live monitor until the user quits; returns the exit code.
 
-    Attach failures raise their MemtuiError before the terminal is taken. However the app
-    ends (a key, a signal, a hung-up terminal, an exception of its own), memtui detaches
-    before this returns; the app's own exception is re-raised after that.
+    Attach failures, and automatic captures the target cannot have, raise their MemtuiError
+    before the terminal is taken (detached again). However the app ends (a key, a signal, a
+    hung-up terminal, an exception of its own), memtui detaches before this returns; the
+    app's own exception is re-raised after that.
     `on_exit_message` receives a one-line summary (e.g. to print it) after a normal quit.
     """
-    return asyncio.run(_run_monitor(monitor, on_exit_message))
+    return asyncio.run(_run_monitor(monitor, auto_capture, on_exit_message))
 
 
-async def _run_monitor(monitor: Monitor,
+async def _run_monitor(monitor: Monitor, auto_capture: AutoCapture | None,
                        on_exit_message: Callable[[str], None] | None) -> int:
-    await monitor.start()
-    app = MemtuiApp(monitor)
+    info = await monitor.start()
+    if auto_capture is not None:
+        try:
+            auto_capture.check_limits(info)
+        except MemtuiError:
+            await asyncio.shield(monitor.close())
+            raise
+    app = MemtuiApp(monitor, auto_capture=auto_capture)
     try:
         await app.run_async()
     finally:

@@ -8,8 +8,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from memtui.events import WorkerState
 from memtui.sampler import GC_KINDS, GcKind, History, Sample
 from memtui.units import format_duration
+from memtui.verdict import Trend, TrendDirection, direction, theil_sen
 
 
 @dataclass(frozen=True)
@@ -64,12 +66,20 @@ GC_RATE_SPAN = 10.0
 
 @dataclass(frozen=True)
 class MetricSummary:
-    """A metric's latest value, its change over the window and its trend points."""
+    """A metric's latest value, its trend over the window (the Theil-Sen slope, robust to a
+    warm-up at the start or a spike at the end, unlike last minus first; None with fewer than
+    two samples) and whether that trend stands out of the noise, and its sparkline points."""
 
     metric: Metric
     current: int
-    change: int
-    trend: tuple[float, ...]
+    trend: Trend | None
+    direction: TrendDirection
+    points: tuple[float, ...]
+
+    @property
+    def extent(self) -> float:
+        """What the sparkline's full height stands for: its highest minus its lowest point."""
+        return max(self.points) - min(self.points) if self.points else 0.0
 
 
 @dataclass(frozen=True)
@@ -131,17 +141,18 @@ def summarize(samples: Sequence[Sample], max_points: int = 240) -> tuple[MetricS
     """One summary per metric of METRICS; empty when there are no samples."""
     if not samples:
         return ()
-    first, last = samples[0], samples[-1]
     points = downsample(samples, max_points)
-    return tuple(
-        MetricSummary(
+    summaries = []
+    for metric in METRICS:
+        trend = theil_sen([(s.t, float(metric.of(s))) for s in points])
+        summaries.append(MetricSummary(
             metric=metric,
-            current=metric.of(last),
-            change=metric.of(last) - metric.of(first),
-            trend=tuple(float(metric.of(s)) for s in points),
-        )
-        for metric in METRICS
-    )
+            current=metric.of(samples[-1]),
+            trend=trend,
+            direction="flat" if trend is None else direction(trend),
+            points=tuple(float(metric.of(s)) for s in points),
+        ))
+    return tuple(summaries)
 
 
 def gc_activity(samples: Sequence[Sample], span: float = GC_RATE_SPAN) -> GcActivity | None:
@@ -252,3 +263,35 @@ def shorten_path(path: str, width: int) -> str:
         if len(name) + 2 <= width:
             return "…/" + name
     return "…" + path[len(path) - width + 1:]
+
+
+ThreadId = str | None
+"""A thread of the target: a worker thread's threadId, None for the main thread."""
+
+
+@dataclass(frozen=True)
+class ThreadRow:
+    """One row of the threads panel: a thread's heap (its own isolate's) and GC activity."""
+
+    thread: ThreadId
+    name: str
+    state: WorkerState
+    heap_used: int | None
+    heap_total: int | None
+    heap_limit: int | None
+    heap_change: int | None
+    """Heap used now minus at the window's start (None with fewer than two samples)."""
+    gc: GcActivity | None
+
+
+def thread_row(thread: ThreadId, name: str, state: WorkerState,
+               samples: Sequence[Sample]) -> ThreadRow:
+    """The row of a thread from its samples in the window, oldest first."""
+    if not samples:
+        return ThreadRow(thread, name, state, None, None, None, None, None)
+    last = samples[-1]
+    return ThreadRow(
+        thread, name, state, last.heap_used, last.heap_total, last.heap_limit,
+        heap_change=last.heap_used - samples[0].heap_used if len(samples) >= 2 else None,
+        gc=gc_activity(samples),
+    )

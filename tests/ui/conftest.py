@@ -2,6 +2,8 @@ import time
 
 import pytest
 
+from memtui.auto_capture import DEFAULT_COOLDOWN_S, DEFAULT_MAX_COUNT, AutoCapture
+from memtui.capture_conditions import parse_condition
 from memtui.ui import MemtuiApp
 from tests.ui.fake_monitor import T0, FakeMonitor
 
@@ -22,10 +24,14 @@ def frozen_clock() -> float:
 
 @pytest.fixture
 def make_app(utc):
-    """An app on a FakeMonitor preloaded with `preload` samples, its clock frozen."""
+    """An app on a FakeMonitor preloaded with `preload` samples, its clock frozen, taking
+    automatic snapshots when a condition of `snapshot_on` holds."""
 
-    def _make(preload: int = 300, **kwargs) -> tuple[MemtuiApp, FakeMonitor]:
+    def _make(preload: int = 300, snapshot_on: tuple[str, ...] = (),
+              **kwargs) -> tuple[MemtuiApp, FakeMonitor]:
         fake = FakeMonitor(preload=preload, **kwargs)
-        return MemtuiApp(fake, clock=frozen_clock), fake
+        auto_capture = AutoCapture(fake, [parse_condition(c) for c in snapshot_on],
+                                   DEFAULT_COOLDOWN_S, DEFAULT_MAX_COUNT)
+        return MemtuiApp(fake, clock=frozen_clock, auto_capture=auto_capture), fake
 
     return _make

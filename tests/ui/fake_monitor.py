@@ -15,9 +15,11 @@ from memtui.events import (
     SnapshotRisk,
     SnapshotSaved,
     TargetInfo,
+    WorkerView,
 )
-from memtui.sampler import GcCounters, History, Sample
+from memtui.sampler import GcCounters, HeapAfterGc, History, Sample
 from memtui.session import DetachResult
+from memtui.verdict import DEFAULT_RULE
 
 T0 = 1_763_721_000.0
 MIB = 1024 * 1024
@@ -36,8 +38,12 @@ INFO = TargetInfo(
 
 
 def make_sample(i: int, interval: float = 1.0) -> Sample:
-    """Sample number `i`: heap used rises 20 KiB a second with a sawtooth every 10 samples."""
+    """Sample number `i`: heap used rises 20 KiB a second with a sawtooth every 10 samples; a
+    major GC every 20 samples leaves the heap at the sawtooth's foot, less 1 MiB."""
     heap_used = 40 * MIB + i * 20 * 1024 + (i % 10) * 300 * 1024
+    baseline = ()
+    if i % 20 == 19:
+        baseline = (HeapAfterGc(T0 + i * interval - 0.2, 39 * MIB + i * 20 * 1024),)
     return Sample(
         t=T0 + i * interval,
         pid=INFO.pid,
@@ -53,6 +59,7 @@ def make_sample(i: int, interval: float = 1.0) -> Sample:
         cpu_percent=12.5,
         eld_p99_ms=4.0,
         eld_max_ms=12.0 + (i % 7),
+        heap_after_gc=baseline,
     )
 
 
@@ -64,6 +71,7 @@ class FakeMonitor:
         self.target = str(info.pid)
         self.snapshot_dir = snapshot_dir
         self.history = History(10_000)
+        self.leak_rule = DEFAULT_RULE
         self.info: TargetInfo | None = None
         self.snapshots: list[SnapshotSaved] = []
         self.start_info = info
@@ -84,6 +92,10 @@ class FakeMonitor:
         self.snapshot_release: asyncio.Event | None = None
         self.snapshot_progress = (SnapshotProgress(40, 100, 3 * MIB),)
         self.snapshot_calls = 0
+        self.workers: list[tuple[WorkerView, History]] = []
+        self.workers_problem: str | None = None
+        self.acted_on: list[str | None] = []
+        """The thread of each forced GC and snapshot (None: the main thread)."""
         for _ in range(preload):
             self.history.append(self.new_sample())
 
@@ -118,19 +130,25 @@ class FakeMonitor:
                 self.history.append(event.sample)
             yield event
 
-    async def collect_garbage(self) -> GcResult:
+    def worker_samples(self) -> list[tuple[WorkerView, History]]:
+        return self.workers
+
+    async def collect_garbage(self, worker: str | None = None) -> GcResult:
+        self.acted_on.append(worker)
         if self.gc_release is not None:
             await self.gc_release.wait()
         if self.gc_error is not None:
             raise self.gc_error
         return self.gc_result
 
-    async def snapshot_risk(self) -> SnapshotRisk:
+    async def snapshot_risk(self, worker: str | None = None) -> SnapshotRisk:
         return self.risk
 
     async def take_snapshot(self, on_progress: Callable[[SnapshotProgress], None] | None = None,
-                            path: Path | None = None) -> SnapshotSaved:
+                            path: Path | None = None, worker: str | None = None
+                            ) -> SnapshotSaved:
         self.snapshot_calls += 1
+        self.acted_on.append(worker)
         for progress in self.snapshot_progress:
             if on_progress is not None:
                 on_progress(progress)

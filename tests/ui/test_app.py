@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 from dataclasses import replace
 
 from textual.widgets import DataTable, Input, Label
@@ -17,6 +18,7 @@ from memtui.events import (
     TargetExited,
     Unresponsive,
 )
+from memtui.sampler import Sample
 from memtui.target_exit import ExitReason
 from memtui.ui.model import CHART_METRIC_SETS
 from memtui.ui.screens.dialogs import ConfirmDialog, MarkerPrompt
@@ -24,7 +26,8 @@ from memtui.ui.screens.help import HelpScreen
 from memtui.ui.screens.monitor import MonitorScreen
 from memtui.ui.screens.snapshots import SnapshotListScreen
 from memtui.ui.widgets.gc import GcPanel
-from memtui.units import format_bytes, format_change
+from memtui.ui.widgets.verdict import VerdictPanel
+from memtui.units import format_bytes
 from tests.ui.fake_monitor import INFO, MIB, T0, make_sample
 from tests.ui.helpers import header_text, metric_change, metric_value, status_text, wait_until
 
@@ -81,13 +84,12 @@ class TestFigures:
             await attached(pilot, fake)
             assert "pid 4242  netns 4026532177  node v20" in header_text(pilot)
 
-    async def test_each_sample_updates_value_and_change(self, make_app):
+    async def test_each_sample_updates_value_and_trend(self, make_app):
         app, fake = make_app()
         async with app.run_test(size=SIZE) as pilot:
             await attached(pilot, fake)
             assert metric_value(pilot, "heap_used") == heap_used(300)
-            change = make_sample(300).heap_used - make_sample(0).heap_used
-            assert metric_change(pilot, "heap_used") == format_change(change)
+            assert metric_change(pilot, "heap_used") == "+1.2 MiB/min"  # 20 KiB/s
             await attached(pilot, fake)
             assert metric_value(pilot, "heap_used") == heap_used(301)
 
@@ -102,6 +104,49 @@ class TestFigures:
             assert "CPU 12.5%" in text
 
 
+    async def test_verdict_panel_is_one_line_at_80x24_and_one_a_verdict_when_tall(
+            self, make_app):
+        app, fake = make_app()
+        async with app.run_test(size=SIZE) as pilot:
+            await attached(pilot, fake)
+            panel = app.monitor_screen.query_one(VerdictPanel)
+            assert panel.size.height == 1
+            assert str(panel.content) == (" LEAK  heap leak +1.2 MiB/min after GC (15 GCs)"
+                                          " · container limit in ~3h 38m")
+            await pilot.resize_terminal(120, 40)
+            await wait_until(pilot, lambda: panel.size.height == 4, what="four lines")
+            lines = str(panel.content).splitlines()
+            assert lines[0].startswith(" LEAK  heap leak: heap after GC +1.2 MiB/min (15 major")
+            assert lines[1].strip().startswith("heap limit in about 2d 10h, container limit")
+            assert lines[2].strip().startswith("GC: 2% of the time in GC")
+            assert lines[3].strip().startswith("event loop ok")
+
+    async def test_too_early_says_what_it_waits_for_and_that_g_forces_a_gc(self, make_app):
+        app, fake = make_app(preload=30)
+        async with app.run_test(size=SIZE) as pilot:
+            await attached(pilot, fake)
+            panel = app.monitor_screen.query_one(VerdictPanel)
+            assert str(panel.content) == (" WAIT  too early to say: 1/6 major GCs"
+                                          " (g forces a major GC)")
+
+    async def test_gc_share_and_busy_loop_past_their_thresholds_are_coloured(self, make_app):
+        def busy(i: int) -> Sample:
+            return replace(make_sample(i), gc_pause_ms=150.0 * i, elu=0.97)
+
+        app, fake = make_app(preload=0)
+        for i in range(300):
+            fake.history.append(busy(i))
+        counter = itertools.count(300)
+        fake.new_sample = lambda: busy(next(counter))
+        async with app.run_test(size=SIZE) as pilot:
+            await attached(pilot, fake)
+            text = app.monitor_screen.query_one(GcPanel).content
+            share, elu = (next(span for span in text.spans
+                               if str(text)[span.start:span.end] == figure)
+                          for figure in ("15.0%", "97.0%"))
+            assert str(share.style) == "bold yellow" and str(elu.style) == "bold yellow"
+
+
 class TestViewControls:
     async def test_window_keys_change_the_span_of_deltas(self, make_app):
         app, fake = make_app()
@@ -109,10 +154,9 @@ class TestViewControls:
             await attached(pilot, fake)
             await pilot.press("1")
             assert app.monitor_screen.window.label == "1 min"
-            change = make_sample(300).heap_used - make_sample(240).heap_used
-            assert metric_change(pilot, "heap_used") == format_change(change)
-            heading = app.monitor_screen.query_one("#change-heading", Label)
-            assert str(heading.content) == "Δ 1 min"
+            assert metric_change(pilot, "heap_used") == "+1.7 MiB/min"  # the sawtooth
+            heading = app.monitor_screen.query_one("#trend-heading", Label)
+            assert str(heading.content) == "last 1 min"
             await pilot.press("4")
             assert app.monitor_screen.window.label == "all"
             await pilot.press("3")
@@ -296,6 +340,51 @@ class TestActions:
             await wait_until(pilot, lambda: not app.is_running)
         assert fake.closed and fake.close_calls == 1
         assert app.return_code == 0
+
+
+class TestAutomaticCapture:
+    """`--snapshot-on`: a condition that holds after a sample captures as `s` does, without
+    asking, and says so on the status line and the timeline."""
+
+    async def test_a_condition_that_holds_captures_once_with_progress_and_a_marker(
+            self, make_app):
+        app, fake = make_app(snapshot_on=("heap_used>47MiB",))
+        fake.snapshot_release = asyncio.Event()
+        async with app.run_test(size=SIZE) as pilot:
+            await attached(pilot, fake, samples=4)  # up to 46.8 MiB
+            assert fake.snapshot_calls == 0
+            await attached(pilot, fake)  # 47.1 MiB
+            screen = app.monitor_screen
+            await wait_until(pilot, lambda: screen.has_class("capturing"))
+            assert status_text(pilot) == (
+                "heap_used>47MiB holds (heap used 47.1 MiB > 47.0 MiB): capturing a heap "
+                "snapshot; the target pauses while V8 writes it…")
+            await pilot.press("s")
+            await wait_until(pilot, lambda: "already" in status_text(pilot))
+            await attached(pilot, fake, samples=2)
+            fake.snapshot_release.set()
+            await wait_until(pilot, lambda: "saved" in status_text(pilot))
+            assert status_text(pilot) == (
+                "automatic snapshot (heap_used>47MiB) saved (file 31.0 MiB, 1.4s):"
+                " /var/tmp/memtui/memtui-4242-1.heapsnapshot")
+            assert not screen.has_class("capturing")
+            assert [m.label for m in screen.markers] == ["snapshot 1 (auto)"]
+            await attached(pilot, fake, samples=3)  # still above: the cooldown holds it
+            assert fake.snapshot_calls == 1
+
+    async def test_a_risky_automatic_capture_is_refused_without_asking(self, make_app):
+        app, fake = make_app(snapshot_on=("rss>20%limit",))
+        fake.risk = SnapshotRisk(900 * MIB, 300 * MIB, True, "the snapshot may need up to "
+                                 "900 MiB more in the target, 300 MiB left: may run out")
+        async with app.run_test(size=SIZE) as pilot:
+            await attached(pilot, fake)
+            await wait_until(pilot, lambda: "refused" in status_text(pilot))
+            assert status_text(pilot) == (
+                "automatic snapshot (rss>20%limit) refused: the snapshot may need up to "
+                "900 MiB more in the target, 300 MiB left: may run out")
+            assert not isinstance(app.screen, ConfirmDialog)
+            assert fake.snapshot_calls == 0
+            assert [m.label for m in app.monitor_screen.markers] == ["auto snapshot refused"]
 
 
 class TestTargetStates:

@@ -10,8 +10,10 @@ from rich.text import Text
 
 from memtui.events import TargetExited
 from memtui.target_exit import ExitReason
-from memtui.ui.model import CHART_METRIC_SETS, WINDOWS, Marker, visible_samples
+from memtui.ui.model import CHART_METRIC_SETS, RSS, WINDOWS, Marker, visible_samples
 from memtui.ui.widgets.chart import (
+    BASELINE_COLOR,
+    TREND_COLORS,
     ChartRequest,
     MemoryChart,
     build_matrix,
@@ -19,6 +21,7 @@ from memtui.ui.widgets.chart import (
     seconds_to_next_column,
     to_strips,
 )
+from memtui.verdict import baseline_of, leak_verdict
 from tests.ui.fake_monitor import T0, FakeMonitor
 from tests.ui.helpers import wait_until
 
@@ -183,3 +186,36 @@ class TestTitle:
         rows = rows_of(request(1), width=44, height=8)
         assert rows[0] == "heap used, heap total, RSS (MiB) — last 5 m…"
         assert rows[1].strip().startswith("┌──")
+
+
+class TestBaseline:
+    """With heap used on the chart, the heap after each major GC is drawn as dots, and its
+    trend as a line, red when the verdict is a leak."""
+
+    @staticmethod
+    def with_baseline(metrics_index: int = 0, leaking: bool = True) -> ChartRequest:
+        chart = request(1)
+        run = list(chart.points)
+        baseline = tuple(baseline_of(run))
+        trend = leak_verdict(run).baseline
+        return replace(chart, metrics=CHART_METRIC_SETS[metrics_index], baseline=baseline,
+                       trend=trend, leaking=leaking)
+
+    def test_dots_and_trend_are_drawn_and_named(self):
+        chart = self.with_baseline()
+        assert chart.draws_baseline and chart.trend is not None
+        rows = rows_of(chart)
+        assert rows[0].strip() == "heap used, heap total, RSS, • after GC, trend (MiB) — last 5 min"
+        assert sum(row.count("•") for row in rows[1:]) >= 10
+        matrix = build_matrix(chart, 80, 12, "dark")
+        colours = {colour for row in matrix.fullground for colour in row}
+        assert TREND_COLORS[True] in colours and BASELINE_COLOR in colours
+        calm = build_matrix(replace(chart, leaking=False), 80, 12, "dark")
+        assert TREND_COLORS[True] not in {c for row in calm.fullground for c in row}
+
+    def test_not_drawn_without_heap_used(self):
+        chart = self.with_baseline(metrics_index=CHART_METRIC_SETS.index((RSS,)))
+        assert not chart.draws_baseline
+        rows = rows_of(chart)
+        assert "after GC" not in rows[0]
+        assert not any("•" in row for row in rows[1:])

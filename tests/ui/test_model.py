@@ -13,6 +13,7 @@ from memtui.ui.model import (
     EXTERNAL,
     HEAP_USED,
     METRICS,
+    RSS,
     WINDOWS,
     chart_metrics,
     covered_label,
@@ -64,15 +65,31 @@ def test_downsample_keeps_first_and_last_and_caps_the_count():
     assert downsample(samples[:10], 50) == samples[:10]
 
 
-def test_summarize_gives_current_value_change_and_capped_trend():
+def test_summarize_gives_current_value_trend_and_capped_points():
     samples = [make_sample(i) for i in range(600)]
     summaries = summarize(samples, max_points=100)
     assert [s.metric for s in summaries] == list(METRICS)
     heap_used = summaries[METRICS.index(HEAP_USED)]
     assert heap_used.current == samples[-1].heap_used
-    assert heap_used.change == samples[-1].heap_used - samples[0].heap_used
-    assert len(heap_used.trend) == 100
+    assert heap_used.trend is not None
+    assert heap_used.trend.per_minute == pytest.approx(20 * 1024 * 60, rel=0.05)
+    assert heap_used.direction == "rising"
+    assert len(heap_used.points) == 100
+    assert heap_used.extent == max(heap_used.points) - min(heap_used.points)
     assert summarize([]) == ()
+
+
+def test_a_warm_up_at_the_start_is_no_trend():
+    """RSS that rose 17.5 MiB in the first 20 s, then held: last minus first says +17.5 MiB,
+    the trend says flat."""
+    samples = [replace(make_sample(i), rss=int(120 * MIB + min(i, 20) * 17.5 / 20 * MIB
+                                               + (i % 3) * 64 * 1024))
+               for i in range(300)]
+    rss = summarize(samples)[METRICS.index(RSS)]
+    assert samples[-1].rss - samples[0].rss > 17 * MIB
+    assert rss.trend is not None and abs(rss.trend.per_minute) < 0.1 * MIB
+    assert rss.direction == "flat"
+    assert rss.extent > 17 * MIB
 
 
 def test_gc_activity_over_the_last_ten_seconds():

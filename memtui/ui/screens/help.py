@@ -32,6 +32,7 @@ MONITOR_HELP = HelpPage(
         ("d", "the heap snapshots of this session and the diff between two"),
         ("m", "drop a labelled marker on the timeline"),
         ("c", "cycle the metrics drawn on the chart"),
+        ("w", "select the next thread (main, then each worker thread) for s and g"),
         ("l", "find leaks: a baseline snapshot; exercise the suspected path, l again: the "
               "new objects that survived"),
         ("L", "the message log: every status message, with its time"),

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, cast
 
@@ -13,6 +14,7 @@ from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import Footer, Label, ProgressBar
 
+from memtui.auto_capture import AutoCapture, Trigger
 from memtui.errors import MemtuiError
 from memtui.events import (
     ConnectionLost,
@@ -25,8 +27,13 @@ from memtui.events import (
     StillReconnecting,
     TargetExited,
     Unresponsive,
+    WorkerAppeared,
+    WorkerLeft,
+    WorkersSampled,
+    WorkerState,
 )
 from memtui.monitor import Monitor
+from memtui.sampler import Sample
 from memtui.ui.messages import MonitorEventArrived, MonitorStopped, SnapshotProgressed
 from memtui.ui.model import (
     CHART_METRIC_SETS,
@@ -35,12 +42,14 @@ from memtui.ui.model import (
     MessageKind,
     Severity,
     StatusMessage,
+    ThreadId,
     chart_metrics,
     clock_time,
     covered_label,
     display_path,
     gc_activity,
     summarize,
+    thread_row,
     visible_samples,
 )
 from memtui.ui.screens.dialogs import ConfirmDialog, MarkerPrompt
@@ -53,17 +62,25 @@ from memtui.ui.widgets.gc import GcPanel
 from memtui.ui.widgets.header import TargetHeader, TargetState
 from memtui.ui.widgets.metrics import MetricsPanel
 from memtui.ui.widgets.status import StatusLine
+from memtui.ui.widgets.threads import ThreadsPanel
+from memtui.ui.widgets.verdict import VerdictPanel
 from memtui.units import format_bytes
+from memtui.verdict import Verdicts, assess, baseline_of, current_run
 
 if TYPE_CHECKING:
     from memtui.ui.app import MemtuiApp
 
 DEFAULT_WINDOW = 1
+VERDICT_WINDOW = WINDOWS[1]
+"""The verdicts cover at least 5 minutes: a shorter window holds too few major GCs."""
 DETACH_TIMEOUT_S = 5.0
+ROOMY_HEIGHT = 34
+"""From this many rows the verdict panel gives each verdict a line of its own."""
 
 
 class MonitorScreen(Screen[None]):
-    """Shows the monitor's history and forwards the keys to it; the monitor is injected."""
+    """Shows the monitor's history and forwards the keys to it; the monitor is injected, and
+    so are the automatic captures, checked after each sample."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("g", "collect_garbage", "GC", id="monitor.gc"),
@@ -72,6 +89,7 @@ class MonitorScreen(Screen[None]):
         Binding("m", "marker", "mark", show=False, id="monitor.marker"),
         Binding("space", "pause", "pause", id="monitor.pause"),
         Binding("c", "cycle_chart", "chart", id="monitor.chart"),
+        Binding("w", "next_thread", "thread", show=False, id="monitor.thread"),
         Binding("l", "find_leaks", "leaks", id="monitor.leaks"),
         Binding("L", "message_log", "log", show=False, id="monitor.log"),
         Binding("f", "follow", "follow", show=False, id="monitor.follow"),
@@ -86,9 +104,11 @@ class MonitorScreen(Screen[None]):
     gc_notice_delay = 1.0
     """Seconds a forced GC may take before the screen says it waits for the event loop."""
 
-    def __init__(self, monitor: Monitor, clock: Callable[[], float]):
+    def __init__(self, monitor: Monitor, clock: Callable[[], float],
+                 auto_capture: AutoCapture | None = None):
         super().__init__()
         self.monitor = monitor
+        self.auto_capture = auto_capture
         self.clock = clock
         self.window = WINDOWS[DEFAULT_WINDOW]
         self.chart_metrics = 0
@@ -102,6 +122,8 @@ class MonitorScreen(Screen[None]):
         self.detaching = False
         self.heap_sizes: dict[Path, int] = {}
         """The heap size of each snapshot the snapshot list has analysed, by path."""
+        self.selected_thread: ThreadId = None
+        """The thread s and g act on (w cycles): a worker thread's id, None for the main."""
         self.leak_baseline: SnapshotSaved | None = None
         """The baseline of the leak finder's flow, between the first and the second `l`."""
 
@@ -109,6 +131,8 @@ class MonitorScreen(Screen[None]):
         yield TargetHeader(id="header")
         yield MetricsPanel(id="metrics")
         yield GcPanel(id="gc")
+        yield ThreadsPanel(id="threads")
+        yield VerdictPanel(id="verdict")
         yield MemoryChart(id="chart")
         with Horizontal(id="snapshot-progress"):
             yield Label("snapshot", id="snapshot-label")
@@ -151,17 +175,66 @@ class MonitorScreen(Screen[None]):
         covered = covered_label(samples, self.window, oldest.t if oldest else 0.0)
         self.query_one(MetricsPanel).show(summarize(samples), covered)
         self.query_one(GcPanel).show(gc_activity(samples))
+        self.show_threads(samples)
+        verdicts = self.verdicts(samples)
+        self.query_one(VerdictPanel).show(verdicts, self.size.height >= ROOMY_HEIGHT)
         end = samples[-1].t if samples else None
         self.query_one(MemoryChart).show(
-            samples, chart_metrics(self.chart_metrics, samples), self.markers, self.window, end
+            samples, chart_metrics(self.chart_metrics, samples), self.markers, self.window, end,
+            baseline_of(current_run(samples)),
+            None if verdicts is None else verdicts.leak.baseline,
+            verdicts is not None and verdicts.leak.is_leak,
         )
+
+    def show_threads(self, main_samples: list[Sample]) -> None:
+        """The threads panel: the main thread, then each worker thread, over the window."""
+        main_state: WorkerState = "unresponsive" if self.target_state == "unresponsive" \
+            else "live"
+        rows = [thread_row(None, "main", main_state, main_samples)]
+        rows += [thread_row(view.info.worker_id, view.info.name, view.state,
+                            visible_samples(history, self.window, self.paused_at))
+                 for view, history in self.monitor.worker_samples()]
+        oldest = next(iter(self.monitor.history), None)
+        covered = covered_label(main_samples, self.window, oldest.t if oldest else 0.0)
+        self.query_one(ThreadsPanel).show(rows, self.selected_thread, covered,
+                                          self.monitor.workers_problem)
+    def verdicts(self, samples: list[Sample]) -> Verdicts | None:
+        """The verdicts over the window shown, or VERDICT_WINDOW when that is longer."""
+        if not samples:
+            return None
+        window = self.window
+        if window.seconds is not None and window.seconds < (VERDICT_WINDOW.seconds or 0):
+            samples = visible_samples(self.monitor.history, VERDICT_WINDOW, self.paused_at)
+        limit = self.monitor.info.container_limit if self.monitor.info is not None else None
+        return assess(samples, limit, self.monitor.leak_rule)
+
+    def on_resize(self) -> None:
+        self.redraw()
 
     def on_monitor_event_arrived(self, message: MonitorEventArrived) -> None:
         event = message.event
+        if isinstance(event, WorkersSampled):
+            if not self.paused:
+                self.show_threads(visible_samples(self.monitor.history, self.window, None))
+            return
+        if isinstance(event, WorkerAppeared):
+            self.status(f"worker {event.worker.worker_id} ({event.worker.name}) is watched",
+                        kind="state")
+            return
+        if isinstance(event, WorkerLeft):
+            left = event.worker.worker_id
+            then = ""
+            if self.selected_thread == left:
+                self.selected_thread = None
+                then = "; s and g act on the main thread again"
+            self.status(f"worker {left} ({event.worker.name}) exited at "
+                        f"{clock_time(event.at)}{then}", kind="state")
+            return
         if isinstance(event, SampleTaken):
             if self.target_state == "attaching…":
                 self.target_state = "live"
                 self.status("attached; sampling", kind="state")
+            self.check_auto_capture()
             if self.paused:
                 self.refresh_header()
             else:
@@ -235,9 +308,14 @@ class MonitorScreen(Screen[None]):
             if progress.bytes_written else "snapshot: V8 is building it"
         )
 
+    @property
+    def actionable(self) -> bool:
+        """Whether the target can still be acted on (it has not exited, memtui is attached)."""
+        return self.exited_at is None and self.target_state != "detached"
+
     def can_act(self, action: str) -> bool:
         """False, saying why, when the target can no longer be acted on."""
-        if self.exited_at is not None or self.target_state == "detached":
+        if not self.actionable:
             self.status(f"cannot {action}: the target is {self.target_state}", "warning")
             return False
         return True
@@ -250,13 +328,15 @@ class MonitorScreen(Screen[None]):
 
     async def collect_garbage(self) -> None:
         self.gc_running = True
-        self.status("GC requested…")
+        thread = self.selected_thread
+        whose = "" if thread is None else f" of worker {thread}"
+        self.status(f"GC{whose} requested…")
         notice = self.set_timer(
             self.gc_notice_delay,
             lambda: self.status("GC requested, waiting for the event loop…", "warning"),
         )
         try:
-            result = await self.monitor.collect_garbage()
+            result = await self.monitor.collect_garbage(thread)
         except MemtuiError as error:
             self.status(f"GC failed: {error}", "error", "result")
             return
@@ -264,13 +344,13 @@ class MonitorScreen(Screen[None]):
             notice.stop()
             self.gc_running = False
         self.status(
-            f"GC freed {format_bytes(result.freed)}: heap used"
+            f"GC{whose} freed {format_bytes(result.freed)}: heap used"
             f" {format_bytes(result.heap_used_before)} → {format_bytes(result.heap_used_after)}"
             f" ({result.duration_s:.2f}s)",
             "good",
             "result",
         )
-        self.add_marker("GC")
+        self.add_marker("GC" + whose)
 
     def action_snapshot(self) -> None:
         if self.snapshot_running:
@@ -307,9 +387,11 @@ class MonitorScreen(Screen[None]):
         """Check the memory a snapshot needs (asking when it is risky), capture it and drop
         a marker (`role` names it); None when it was cancelled or failed."""
         self.snapshot_running = True
+        thread = self.selected_thread
+        whose = "the target" if thread is None else f"worker {thread}"
         try:
             self.status("checking the memory a snapshot needs…")
-            risk = await self.monitor.snapshot_risk()
+            risk = await self.monitor.snapshot_risk(thread)
             if risk.risky:
                 available = "unknown" if risk.available is None else format_bytes(risk.available)
                 self.status("a snapshot may exhaust the target's memory: y captures, n cancels",
@@ -317,26 +399,69 @@ class MonitorScreen(Screen[None]):
                 capture = await self.app.push_screen_wait(ConfirmDialog(
                     "Capturing a heap snapshot may exhaust the target's memory.",
                     f"It may need up to {format_bytes(risk.estimated_extra)} more; available:"
-                    f" {available}. {risk.reason}\nThe target pauses while V8 writes the"
-                    " snapshot. Capture anyway?",
+                    f" {available}. {risk.reason}\n{whose.capitalize()} pauses while V8 "
+                    "writes the snapshot. Capture anyway?",
                 ))
                 if not capture:
                     self.status("snapshot cancelled")
                     return None
-            self.show_snapshot_progress(SnapshotProgress(0, 1, 0))
-            self.add_class("capturing")
-            self.status("capturing a heap snapshot; the target pauses while V8 writes it…")
-            saved = await self.monitor.take_snapshot(self.post_snapshot_progress)
+            with self.showing_capture(
+                    "capturing a heap snapshot; the target pauses while V8 writes it…"
+                    if thread is None else
+                    f"capturing a heap snapshot of worker {thread}; it pauses while V8 "
+                    "writes it…"):
+                saved = await self.monitor.take_snapshot(self.post_snapshot_progress,
+                                                         worker=thread)
         except MemtuiError as error:
             self.status(f"snapshot failed: {error}", "error", "result")
             return None
         finally:
-            self.remove_class("capturing")
             self.snapshot_running = False
-        self.status(f"snapshot saved (file {format_bytes(saved.size)},"
-                    f" {saved.duration_s:.1f}s): ", "good", "result", display_path(saved.path))
-        self.add_marker(role or f"snapshot {len(self.monitor.snapshots)}")
+        self.say_saved("snapshot", saved)
+        self.add_marker((role or f"snapshot {len(self.monitor.snapshots)}")
+                        + ("" if thread is None else f" (worker {thread})"))
         return saved
+
+    def check_auto_capture(self) -> None:
+        """Start the automatic capture a condition calls for, unless one is under way."""
+        if self.auto_capture is None or self.snapshot_running or not self.actionable:
+            return
+        trigger = self.auto_capture.due()
+        if trigger is not None:
+            self.snapshot_running = True
+            self.run_worker(self.auto_capture_snapshot(self.auto_capture, trigger),
+                            group="snapshot")
+
+    async def auto_capture_snapshot(self, auto_capture: AutoCapture, trigger: Trigger) -> None:
+        """Capture as `s` does, without asking: a risky capture is refused."""
+        try:
+            with self.showing_capture(f"{trigger.condition} holds ({trigger.evidence}): capturing"
+                                      " a heap snapshot; the target pauses while V8 writes it…"):
+                result = await auto_capture.capture(trigger, self.post_snapshot_progress)
+        finally:
+            self.snapshot_running = False
+        if result.saved is None:
+            self.status(result.describe(), "warning" if result.outcome == "refused" else "error",
+                        "result")
+            self.add_marker(f"auto snapshot {result.outcome}")
+            return
+        self.say_saved(f"automatic snapshot ({trigger.condition})", result.saved)
+        self.add_marker(f"snapshot {len(self.monitor.snapshots)} (auto)")
+
+    @contextlib.contextmanager
+    def showing_capture(self, text: str) -> Iterator[None]:
+        """The progress bar and `text` while a snapshot is captured."""
+        self.show_snapshot_progress(SnapshotProgress(0, 1, 0))
+        self.add_class("capturing")
+        self.status(text)
+        try:
+            yield
+        finally:
+            self.remove_class("capturing")
+
+    def say_saved(self, what: str, saved: SnapshotSaved) -> None:
+        self.status(f"{what} saved (file {format_bytes(saved.size)}, {saved.duration_s:.1f}s): ",
+                    "good", "result", display_path(saved.path))
 
     def post_snapshot_progress(self, progress: SnapshotProgress) -> None:
         self.post_message(SnapshotProgressed(progress))
@@ -373,6 +498,21 @@ class MonitorScreen(Screen[None]):
 
     def action_window(self, index: int) -> None:
         self.window = WINDOWS[index]
+        self.redraw()
+
+    def action_next_thread(self) -> None:
+        """Select the next thread for s and g: the main thread, then each worker thread."""
+        order: list[ThreadId] = [None]
+        order += [view.info.worker_id for view, _ in self.monitor.worker_samples()]
+        if len(order) == 1:
+            self.status(self.monitor.workers_problem or "the target has no worker threads",
+                        "warning")
+            return
+        position = order.index(self.selected_thread) if self.selected_thread in order else 0
+        self.selected_thread = order[(position + 1) % len(order)]
+        name = "the main thread" if self.selected_thread is None \
+            else f"worker {self.selected_thread}"
+        self.status(f"s and g act on {name}")
         self.redraw()
 
     def action_cycle_chart(self) -> None:

@@ -28,8 +28,9 @@ from textual.timer import Timer
 from textual.worker import get_current_worker
 from textual_plotext import Plot, PlotextPlot
 
-from memtui.sampler import Sample
-from memtui.ui.model import Marker, Metric, TimeWindow, downsample
+from memtui.sampler import HeapAfterGc, Sample
+from memtui.ui.model import HEAP_USED, Marker, Metric, TimeWindow, downsample
+from memtui.verdict import Trend
 
 MIB = 1024 * 1024
 LINE_COLORS = {"heap_used": "cyan", "heap_total": "magenta", "rss": "green",
@@ -37,6 +38,10 @@ LINE_COLORS = {"heap_used": "cyan", "heap_total": "magenta", "rss": "green",
 """Each metric's colour, the same on every chart; the title names each in its colour."""
 MARKER_COLOR = "orange"
 """plotext's name for ANSI yellow (it knows no "yellow": that name drew the default colour)."""
+BASELINE_COLOR = "white"
+"""The heap after each major GC, drawn as dots wherever heap used is drawn."""
+TREND_COLORS = {True: "red", False: "gray"}
+"""The baseline's trend line: red when the verdict is a leak."""
 MAX_POINTS = 400
 MIN_ABBREVIATION = 3
 """A marker label is cut to no fewer characters (and `…`) to find room beside its line."""
@@ -54,6 +59,14 @@ class ChartRequest:
     markers: tuple[Marker, ...]
     window: TimeWindow
     end: float | None
+    baseline: tuple[HeapAfterGc, ...] = ()
+    trend: Trend | None = None
+    leaking: bool = False
+
+    @property
+    def draws_baseline(self) -> bool:
+        """Whether the post-GC baseline and its trend are drawn: with heap used, when known."""
+        return HEAP_USED in self.metrics and bool(self.baseline)
 
     @property
     def span(self) -> float:
@@ -97,6 +110,12 @@ def title_parts(request: ChartRequest) -> list[tuple[str, str | None]]:
         if parts:
             parts.append((", ", None))
         parts.append((metric.label, LINE_COLORS[metric.field]))
+    if request.draws_baseline:
+        parts.append((", ", None))
+        parts.append(("• after GC", BASELINE_COLOR))
+        if request.trend is not None:
+            parts.append((", ", None))
+            parts.append(("trend", TREND_COLORS[request.leaking]))
     window = request.window
     parts.append((" (MiB) — " + (f"last {window.label}" if window.seconds else "all"), None))
     return parts
@@ -120,6 +139,18 @@ def plot(request: ChartRequest, width: int, height: int, theme: str) -> Plot:
         ys = [metric.of(s) / MIB for s in points]
         lowest, highest = min(lowest, *ys), max(highest, *ys)
         plt.plot(xs, ys, color=LINE_COLORS[metric.field], marker="braille")
+    if request.draws_baseline:
+        trend = request.trend
+        if trend is not None:
+            start = max(trend.end - trend.span_s, end - span)
+            plt.plot([start - end, 0.0],
+                     [(trend.at_end + trend.slope * (t - trend.end)) / MIB for t in (start, end)],
+                     color=TREND_COLORS[request.leaking], marker="braille")
+        shown = [p for p in request.baseline if -span <= p.t - end <= 0]
+        if shown:
+            ys = [p.heap_used / MIB for p in shown]
+            lowest, highest = min(lowest, *ys), max(highest, *ys)
+            plt.scatter([p.t - end for p in shown], ys, color=BASELINE_COLOR, marker="dot")
     for marker in request.markers_in_view():
         plt.vline(marker.t - end, MARKER_COLOR)
     plt.xlim(-span, 0)
@@ -290,8 +321,8 @@ def seconds_to_next_column(drawn: DrawingKey | None, wanted: DrawingKey) -> floa
         return 0.0
     before, after = drawn[0], wanted[0]
     if (before.end is None or after.end is None or not after.points
-            or (before.metrics, before.markers, before.window)
-            != (after.metrics, after.markers, after.window)):
+            or (before.metrics, before.markers, before.window, before.leaking)
+            != (after.metrics, after.markers, after.window, after.leaking)):
         return 0.0
     return max(0.0, after.span / wanted[1] - (after.end - before.end))
 
@@ -321,10 +352,18 @@ class MemoryChart(PlotextPlot):
         self.deferred: Timer | None = None
 
     def show(self, samples: Sequence[Sample], metrics: Sequence[Metric],
-             markers: Sequence[Marker], window: TimeWindow, end: float | None) -> None:
-        """Plot `metrics` of `samples` (in MiB, time relative to `end`) and the markers in view."""
+             markers: Sequence[Marker], window: TimeWindow, end: float | None,
+             baseline: Sequence[HeapAfterGc] = (), trend: Trend | None = None,
+             leaking: bool = False) -> None:
+        """Plot `metrics` of `samples` (in MiB, time relative to `end`), the markers in view
+        and, with heap used, the post-GC `baseline` and its `trend` (red when `leaking`)."""
         points = downsample(samples, min(MAX_POINTS, max(2, self.size.width * 2)))
-        self.request = ChartRequest(tuple(points), tuple(metrics), tuple(markers), window, end)
+        dots = baseline
+        if len(baseline) > MAX_POINTS:
+            step = len(baseline) / MAX_POINTS
+            dots = [baseline[int(i * step)] for i in range(MAX_POINTS)]
+        self.request = ChartRequest(tuple(points), tuple(metrics), tuple(markers), window, end,
+                                    tuple(dots), trend, leaking)
         self.redraw()
 
     def on_resize(self) -> None:

@@ -1,4 +1,5 @@
-"""One row per memory metric: current value, change over the window, and a sparkline."""
+"""One row per memory metric: current value, trend per minute over the window, a sparkline
+and what its full height stands for."""
 
 from __future__ import annotations
 
@@ -93,8 +94,15 @@ def update_text(label: Label, text: str, layout: bool = False) -> None:
         label.update(text, layout=layout)
 
 
+def per_minute(summary: MetricSummary) -> str:
+    """The trend as shown: `+1.2 MiB/min`, `±0 B/min`; `—` without one."""
+    if summary.trend is None:
+        return "—"
+    return f"{format_change(round(summary.trend.per_minute))}/min"
+
+
 class MetricRow(Horizontal):
-    """A metric's label, value, change and trend on one line."""
+    """A metric's label, value, trend per minute, sparkline and the sparkline's range."""
 
     def __init__(self, metric: Metric):
         super().__init__(id=f"metric-{metric.field.replace('_', '-')}", classes="metric-row")
@@ -105,14 +113,16 @@ class MetricRow(Horizontal):
         yield Label("—", classes="metric-value")
         yield Label("", classes="metric-change")
         yield TrendLine(classes="metric-trend")
+        yield Label("", classes="metric-range")
 
     def show(self, summary: MetricSummary) -> None:
         update_text(self.query_one(".metric-value", Label), format_bytes(summary.current))
         change = self.query_one(".metric-change", Label)
-        update_text(change, format_change(summary.change))
-        change.set_class(summary.change > 0, "rising")
-        change.set_class(summary.change < 0, "falling")
-        self.query_one(TrendLine).show(summary.trend)
+        update_text(change, per_minute(summary))
+        change.set_class(summary.direction == "rising", "rising")
+        change.set_class(summary.direction == "falling", "falling")
+        self.query_one(TrendLine).show(summary.points)
+        update_text(self.query_one(".metric-range", Label), f"↕{format_bytes(summary.extent)}")
 
 
 class MetricsPanel(Vertical):
@@ -122,15 +132,15 @@ class MetricsPanel(Vertical):
         with Horizontal(classes="metric-row metrics-heading"):
             yield Label("", classes="metric-label")
             yield Label("now", classes="metric-value")
-            yield Label("", id="change-heading", classes="metric-change")
+            yield Label("trend", classes="metric-change")
             yield Label("", id="trend-heading", classes="metric-trend-heading")
+            yield Label("height", classes="metric-range")
         for metric in METRICS:
             yield MetricRow(metric)
 
     def show(self, summaries: tuple[MetricSummary, ...], window_label: str) -> None:
         """Show the summaries, computed over the window named `window_label`."""
-        update_text(self.query_one("#change-heading", Label), f"Δ {window_label}")
-        update_text(self.query_one("#trend-heading", Label), f"trend, last {window_label}",
+        update_text(self.query_one("#trend-heading", Label), f"last {window_label}",
                     layout=True)
         for summary in summaries:
             self.query_one(f"#metric-{summary.metric.field.replace('_', '-')}", MetricRow).show(
