@@ -39,7 +39,7 @@ from watch_overhead import (
 )
 
 sys.path.insert(0, str(REPO))
-from memtui.inspector import Inspector
+from memtui.inspector import Inspector, ProtocolError
 from tests.nodeproc import LISTENING, NodeProcess
 
 CANDIDATES = ("none", "observer", "duty", "sentinels", "weakref", "gcprofiler", "nodetracing",
@@ -76,6 +76,8 @@ PROBE_CALLS = {
 }
 KINDS = ("minor", "major", "incremental", "weakcb")
 TRACE_CATEGORIES = ["v8"]
+TRACE_START_TRIES = 50
+TRACE_START_RETRY_S = 0.02
 TRACE_KINDS = {"V8.GCScavenger": "minor", "V8.GCFinalizeMC": "major",
                "V8.GCFinalizeMCReduceMemory": "major", "V8.GCCompactor": "major",
                "V8.GCIncrementalMarkingStart": "incremental"}
@@ -106,16 +108,30 @@ class Tracing:
                 self.pause_us += event.get("dur", 0)
 
     async def restart(self, inspector: Inspector, start: bool = True) -> None:
-        """Stop (its data arrives), then start again in the same write burst."""
+        """Stop, wait for its data, then start again (Node 20 refuses a start before the stop's
+        answer: "Call NodeTracing::end to stop tracing before updating the config"), missing
+        the collections of that round trip."""
         self.complete.clear()
-        stop = asyncio.ensure_future(inspector.send("NodeTracing.stop"))
-        if start:
-            await asyncio.sleep(0)
-            await self.start(inspector)
-        await stop
+        await inspector.send("NodeTracing.stop")
         await asyncio.wait_for(self.complete.wait(), 10)
+        if start:
+            await self.start(inspector)
 
     async def start(self, inspector: Inspector) -> None:
+        """Start, trying again while Node still ends the previous tracing (Node 20 refuses a
+        start for some milliseconds after the stop's data arrived)."""
+        for _ in range(TRACE_START_TRIES - 1):
+            try:
+                await self._start(inspector)
+                return
+            except ProtocolError as error:
+                if "NodeTracing::end" not in str(error):
+                    raise
+                await asyncio.sleep(TRACE_START_RETRY_S)
+        await self._start(inspector)
+
+    @staticmethod
+    async def _start(inspector: Inspector) -> None:
         await inspector.send("NodeTracing.start",
                              {"traceConfig": {"includedCategories": TRACE_CATEGORIES}})
 
@@ -134,10 +150,16 @@ class Result:
     threads_before: int
     threads_after: int
     load: str
+    seconds: float
 
     @property
     def us_per_collection(self) -> float:
-        return self.share.estimate * 1e6 / self.gc_per_s if self.gc_per_s else float("nan")
+        """The main thread's CPU time spent on the candidate per collection: its samples (one
+        per 1/PERF_HZ s of CPU) over the collections of the measured seconds, at the accuracy
+        phase's rate. Unlike the share per wall-clock collection rate, it does not grow with
+        the machine's load."""
+        collections = self.gc_per_s * self.seconds
+        return self.memtui_samples * 1e6 / PERF_HZ / collections if collections else float("nan")
 
 
 class Target:
@@ -220,7 +242,7 @@ async def measure(node: str, candidate: str, args: argparse.Namespace) -> Result
     frames = Counter(s.frame for s in main if s.is_memtui).most_common(3)
     return Result(candidate, share, control_share, count, sum(s.is_memtui for s in main),
                   frames, counted, reference, reference["gc_per_s"], threads_before,
-                  threads_after, load)
+                  threads_after, load, args.seconds)
 
 
 REFERENCE = """(() => {
@@ -272,12 +294,13 @@ def report(results: list[Result], node: str) -> None:
         if "baselines" in r.counted:
             eld += (f"; {r.counted['baselines']:.0f} baselines, "
                     f"{r.counted['estimated']:.0f} reads estimated")
-        rows.append([r.candidate, f"{r.share.estimate:.3%}",
+        rows.append([r.candidate, f"{r.share.estimate:.3%} ({r.memtui_samples}/{r.main_samples})",
                      f"{r.share.low:.3%} .. {r.share.high:.3%}", f"{r.control.estimate:.3%}",
                      f"{r.gc_per_s:.0f}", f"{r.us_per_collection:.1f}",
                      counted + "; pause " + pause + eld,
                      f"{r.threads_before}->{r.threads_after}", r.load])
-    print_table(["candidate", "share", "95% CI", "control", "collections/s", "µs/collection",
+    print_table(["candidate", "share (samples)", "95% CI", "control", "collections/s",
+                 "CPU µs/collection",
                  "counted/observer (accuracy phase)", "threads", "load average"], rows)
     for r in results:
         if r.frames:

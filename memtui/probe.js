@@ -32,12 +32,14 @@
 //
 // What a reading measures (see createGcAccounting and createLoopDelay):
 // - GC counts by kind and pause time, from a gc PerformanceObserver while it is on. Node builds
-//   an entry in JavaScript for every collection (75-230 µs each), so the observer is on all the
-//   time only while the target collects at most OBSERVED_PER_S times a second; above that it is
-//   on for a share of each second sized to that budget. While it is off, major GCs are counted
-//   by a FinalizationRegistry sentinel, an old object that only a major GC frees, and the other
-//   kinds and the pause time are estimated from the observed windows: a reading says, per field,
-//   whether its change since the client's previous reading includes an estimate.
+//   an entry in JavaScript for every collection (75-230 µs each), so the observer is switched on
+//   at the start of each second and off once it has seen OBSERVED_PER_S collections in it. While
+//   it is off, major GCs are counted by a FinalizationRegistry sentinel, an old object that only
+//   a major GC frees, and the other kinds and the pause time are estimated from what the recent
+//   windows observed per ms of the main thread's CPU time (collections come with allocation,
+//   which only running JavaScript does; a wall-clock rate is off by the share of the window the
+//   program was idle or descheduled): a reading says, per field, whether its change since the
+//   client's previous reading includes an estimate.
 // - The heap used right after each major GC, read when the observer's entry or the sentinel's
 //   cleanup runs (within one event-loop turn of the collection), without the young generation,
 //   which a major GC leaves empty and later allocations fill.
@@ -49,7 +51,7 @@
   'use strict';
   const KEY = Symbol.for('memtui.probe');
   const KEEPER_KEY = Symbol.for('memtui.keeper');
-  const VERSION = 5;
+  const VERSION = 6;
   const MIN_STALE_MS = 60 * 1000;
   const CHECK_MS = 1000;
   const CLOSE_CHECK_MS = 100;
@@ -62,7 +64,6 @@
   const GC_KINDS = { 1: 'minor', 2: 'minor', 4: 'major', 8: 'incremental', 16: 'weakcb' };
   const OBSERVED_PER_S = 15;
   const PERIOD_MS = 1000;
-  const MIN_ON_MS = 20;
   const RATE_WINDOWS = 2;
   const MINORS_TO_PROMOTE = 2;
   const MAX_BASELINES = 64;
@@ -143,6 +144,13 @@
     // was seen that no major has finished yet.
     const majors = { count: 0, pauseMs: 0, markings: 0, marking: false };
     const recent = [];
+    // The main thread's CPU time in ms (the process's on Node 20, which has no thread clock).
+    const threadUsage = typeof process.threadCpuUsage === 'function'
+      ? () => process.threadCpuUsage() : () => process.cpuUsage();
+    const cpuMs = () => {
+      const usage = threadUsage();
+      return (usage.user + usage.system) / 1000;
+    };
     let current = openWindow(performance.now());
     let observing = false;
     let connectedAt = 0;
@@ -154,6 +162,9 @@
     const observer = new PerformanceObserver((list) => {
       try {
         observedAll(list.getEntries());
+        if (!observing) return;
+        current.clock.push([performance.now(), cpuMs()]);
+        if (sentinel.armed && observedInWindow() >= OBSERVED_PER_S) pause();
       } catch (_) { /* never throw in the target */ }
     });
     const registry = new FinalizationRegistry((gen) => {
@@ -163,10 +174,13 @@
     });
     const sentinel = { gen: 0, armed: null, next: null };
 
+    // A window's clock: [wall ms, CPU ms] at its start and at each delivery of entries.
     function openWindow(now) {
+      const cpu = cpuMs();
       return {
-        since: now,
-        ms: 0,
+        clock: [[now, cpu]],
+        firstStart: null,
+        lastEnd: now,
         counts: { minor: 0, major: 0, incremental: 0, weakcb: 0 },
         pauseMs: { minor: 0, major: 0, incremental: 0, weakcb: 0 },
       };
@@ -191,6 +205,8 @@
       acc.counts[kind] += 1;
       current.counts[kind] += 1;
       current.pauseMs[kind] += entry.duration;
+      if (current.firstStart === null) current.firstStart = entry.startTime;
+      current.lastEnd = Math.max(current.lastEnd, entry.startTime + entry.duration);
       const next = sentinel.next;
       if (kind === 'incremental') {
         majors.markings += 1;
@@ -275,51 +291,55 @@
       if (acc.baselines.length > MAX_BASELINES) acc.baselines.shift();
     }
 
-    // Adds the estimates for the time the observer has been off, up to `now`.
-    function settle(now) {
+    // Adds the estimates for the CPU time the main thread has spent since the observer went off.
+    function settle() {
       if (!off) return;
-      const ms = now - off.since;
+      const cpu = cpuMs();
+      const ms = cpu - off.cpuSince;
       for (const kind of ['minor', 'weakcb']) {
-        acc.counts[kind] += off.perMs[kind] * ms;
+        acc.counts[kind] += off.perCpuMs[kind] * ms;
         acc.estimates[kind] += 1;
       }
-      acc.pauseMs += off.pausePerMs * ms;
+      acc.pauseMs += off.pausePerCpuMs * ms;
       acc.estimates.pause += 1;
-      off.since = now;
+      off.cpuSince = cpu;
     }
 
-    // Keeps the windows of the last RATE_WINDOWS periods: some 30 collections when the observer
-    // is on for part of each period, a rate that follows a change within two periods.
-    function closeWindow(now) {
-      current.ms = now - current.since;
+    function observedInWindow() {
+      const c = current.counts;
+      return c.minor + c.major + c.incremental + c.weakcb;
+    }
+
+    // Keeps the last RATE_WINDOWS windows: some 30 collections when the observer goes off in
+    // each period, a rate that follows a change within two periods.
+    function closeWindow(now, cpuEnd) {
+      if (now > current.clock[current.clock.length - 1][0]) current.clock.push([now, cpuEnd]);
+      current.spanCpuMs = current.firstStart === null ? 0
+        : cpuAt(current.clock, current.lastEnd) - cpuAt(current.clock, current.firstStart);
       recent.push(current);
       if (recent.length > RATE_WINDOWS) recent.shift();
       current = openWindow(now);
     }
 
-    // Collections per ms by kind in the recent windows, and the pause per ms of the kinds whose
-    // count is estimated by time while the observer is off (minor and weak callbacks; majors
-    // are counted by the sentinel, incremental markings by the majors).
+    // Collections per ms of CPU time by kind in the recent windows, and the pause per ms of the
+    // kinds whose count is estimated while the observer is off (minor and weak callbacks;
+    // majors are counted by the sentinel, incremental markings by the majors). A window's span
+    // runs from the start of its first collection to the end of its last, leaving out the idle
+    // time before the first: its n collections are n - 1 intervals.
     function observedRates() {
-      const perMs = { minor: 0, major: 0, incremental: 0, weakcb: 0 };
+      const perCpuMs = { minor: 0, major: 0, incremental: 0, weakcb: 0 };
       let ms = 0;
       let pauseMs = 0;
       for (const w of recent) {
-        ms += w.ms;
-        for (const kind of Object.keys(perMs)) perMs[kind] += w.counts[kind];
-        pauseMs += w.pauseMs.minor + w.pauseMs.incremental + w.pauseMs.weakcb;
+        const n = w.counts.minor + w.counts.major + w.counts.incremental + w.counts.weakcb;
+        if (n < 2 || w.spanCpuMs <= 0) continue;
+        const share = (n - 1) / n;
+        ms += w.spanCpuMs;
+        for (const kind of Object.keys(perCpuMs)) perCpuMs[kind] += share * w.counts[kind];
+        pauseMs += share * (w.pauseMs.minor + w.pauseMs.incremental + w.pauseMs.weakcb);
       }
-      for (const kind of Object.keys(perMs)) perMs[kind] = ms > 0 ? perMs[kind] / ms : 0;
-      return { perMs, pausePerMs: ms > 0 ? pauseMs / ms : 0 };
-    }
-
-    // The share of the next period the observer is on: all of it while the target collects
-    // at most OBSERVED_PER_S times a second (and until the sentinel is armed).
-    function onShare() {
-      const { perMs } = observedRates();
-      const perS = 1000 * (perMs.minor + perMs.major + perMs.incremental + perMs.weakcb);
-      if (perS <= OBSERVED_PER_S || !sentinel.armed) return 1;
-      return Math.max(MIN_ON_MS / PERIOD_MS, OBSERVED_PER_S / perS);
+      for (const kind of Object.keys(perCpuMs)) perCpuMs[kind] = ms > 0 ? perCpuMs[kind] / ms : 0;
+      return { perCpuMs, pausePerCpuMs: ms > 0 ? pauseMs / ms : 0 };
     }
 
     function connect(now) {
@@ -333,35 +353,46 @@
       timer.unref();
     }
 
-    // The start of a period: the observer on, for the whole period or the first part of it.
+    // The start of a period: the observer on, until it has seen its budget of collections (once
+    // the sentinel is armed) or the period ends.
     function startPeriod() {
       try {
         const now = performance.now();
         if (observing) {
-          closeWindow(now);
+          closeWindow(now, cpuMs());
         } else {
-          settle(now);
+          settle();
           off = null;
           current = openWindow(now);
           connect(now);
         }
-        const onMs = onShare() * PERIOD_MS;
-        if (onMs >= PERIOD_MS) schedule(startPeriod, PERIOD_MS);
-        else schedule(() => pause(PERIOD_MS - onMs), onMs);
+        schedule(startPeriod, PERIOD_MS);
       } catch (_) { /* never throw in the target */ }
     }
 
-    function pause(offMs) {
-      try {
-        const now = performance.now();
-        observedAll(observer.takeRecords());
-        observer.disconnect();
-        observing = false;
-        closeWindow(now);
-        const { perMs, pausePerMs } = observedRates();
-        off = { since: now, perMs, pausePerMs };
-        schedule(startPeriod, offMs);
-      } catch (_) { /* never throw in the target */ }
+    // The main thread's CPU time at wall time t, interpolated in a window's clock.
+    function cpuAt(clock, t) {
+      let i = 0;
+      while (i < clock.length - 1 && clock[i + 1][0] < t) i += 1;
+      if (i === clock.length - 1) return clock[i][1];
+      const [[t0, cpu0], [t1, cpu1]] = [clock[i], clock[i + 1]];
+      return t1 > t0 ? cpu0 + ((cpu1 - cpu0) * Math.max(0, t - t0)) / (t1 - t0) : cpu1;
+    }
+
+    // The observer off until the next period starts. Collections after the last one observed
+    // are on their way (Node delivers an entry one or two event-loop turns after its
+    // collection) and lost once the observer is off, so the window ends at the last observed
+    // one and the estimates start there.
+    function pause() {
+      const now = performance.now();
+      observedAll(observer.takeRecords());
+      observer.disconnect();
+      observing = false;
+      current.clock.push([now, cpuMs()]);
+      const end = cpuAt(current.clock, current.lastEnd);
+      closeWindow(current.lastEnd, end);
+      const { perCpuMs, pausePerCpuMs } = observedRates();
+      off = { cpuSince: end, perCpuMs, pausePerCpuMs };
     }
 
     hold();
@@ -371,7 +402,7 @@
     return {
       // A client's starting point, for `read`.
       start() {
-        settle(performance.now());
+        settle();
         return {
           counts: Object.assign({}, acc.counts),
           pauseMs: acc.pauseMs,
@@ -382,7 +413,7 @@
       // Counts (rounded) and pause time since the client's start; which of them changed by an
       // estimate since its previous read; the baselines taken meanwhile (the latest ones).
       read(client) {
-        settle(performance.now());
+        settle();
         const counts = {};
         const estimated = {};
         for (const kind of Object.keys(acc.counts)) {
@@ -408,7 +439,7 @@
       },
       // For tests: whether the sentinel is armed, and the observer switched off and on.
       get armed() { return sentinel.armed !== null; },
-      pause: () => { clearTimeout(timer); pause(PERIOD_MS); },
+      pause: () => { clearTimeout(timer); pause(); },
       resume: () => { clearTimeout(timer); startPeriod(); },
     };
   }

@@ -5,8 +5,11 @@ const assert = require('node:assert');
 const fs = require('node:fs');
 const path = require('node:path');
 const vm = require('node:vm');
+const { execFile } = require('node:child_process');
+const { promisify } = require('node:util');
 
-const source = fs.readFileSync(path.join(__dirname, '..', '..', 'memtui', 'probe.js'), 'utf8');
+const probePath = path.join(__dirname, '..', '..', 'memtui', 'probe.js');
+const source = fs.readFileSync(probePath, 'utf8');
 const probe = vm.runInThisContext(source);
 const KEY = Symbol.for('memtui.probe');
 const KEEPER = Symbol.for('memtui.keeper');
@@ -285,6 +288,50 @@ test('above 15 collections a second the observer is on for part of each second',
   }
 });
 
+// Reads the probe after each busy part of a program that is idle at the start of each of the
+// probe's seconds, when the observer goes on, and collects hard later in it: in a process of
+// its own, with a small young generation, so that earlier tests' heaps do not slow its
+// collections. Answers [estimated, seen] minor GCs per second.
+async function idleThenBusy() {
+  const program = `
+    const probe = require('vm').runInThisContext(require('fs').readFileSync(${JSON.stringify(probePath)}, 'utf8'));
+    const { PerformanceObserver } = require('perf_hooks');
+    const sample = () => globalThis[Symbol.for('memtui.probe')].sample('a').reading;
+    probe(require, 'install', 'a');
+    const started = Date.now();
+    let seen = 0;
+    new PerformanceObserver((list) => {
+      for (const entry of list.getEntries()) if (entry.detail.kind === 1) seen += 1;
+    }).observe({ entryTypes: ['gc'] });
+    const until = (ms) => new Promise((resolve) => setTimeout(resolve, started + ms - Date.now()));
+    (async () => {
+      const reads = [];
+      let sink = 0;
+      for (let second = 0; second < 4; second++) {
+        await until(1000 * second + 400);
+        while (Date.now() < started + 1000 * second + 850) {
+          for (let i = 0; i < 20000; i++) sink += new Array(16).fill(i).length;
+          await new Promise(setImmediate);
+        }
+        await until(1000 * second + 900);
+        reads.push([sample().gc.minor, seen]);
+      }
+      probe(require, 'uninstall', 'a');
+      console.log(JSON.stringify(reads.slice(1).map((r, i) => [r[0] - reads[i][0], r[1] - reads[i][1]])));
+    })();`;
+  const { stdout } = await promisify(execFile)(process.execPath,
+    ['--max-semi-space-size=1', '-e', program], { timeout: 20000 });
+  return JSON.parse(stdout);
+}
+
+test('collections while the observer is off are estimated per CPU ms, not per wall ms', async () => {
+  // A rate per wall ms from the start of the second would make the busy part look idle.
+  const seconds = await idleThenBusy();
+  assert.ok(seconds.every(([, seen]) => seen > 30), JSON.stringify(seconds));
+  assert.ok(seconds.every(([estimated, seen]) => estimated > 0.4 * seen && estimated < 2.5 * seen),
+    `estimated, seen per second: ${JSON.stringify(seconds)}`);
+});
+
 test('the loop delay of a 500 ms block is reported, even when a read comes during it', async () => {
   probe(require, 'install', 'a');
   probe(require, 'install', 'b');
@@ -394,7 +441,7 @@ test('a probe of another version is replaced on install, keeping what it knew', 
     observer: { disconnect() { throw new Error('boom'); } } };
   assert.deepStrictEqual(probe(target.require, 'install', 'a'),
     { ok: true, clients: 1, added: true, opened: true });
-  assert.strictEqual(globalThis[KEY].version, 5);
+  assert.strictEqual(globalThis[KEY].version, 6);
   probe(target.require, 'uninstall', 'a');
   cleanUp();
 });
@@ -405,7 +452,7 @@ test('a version 4 probe (either one: the keeper\'s or the GC budget\'s) is shut 
   assert.deepStrictEqual(probe(require, 'install', 'a'),
     { ok: true, clients: 1, added: true, opened: false });
   assert.strictEqual(shutdowns, 1);
-  assert.strictEqual(globalThis[KEY].version, 5);
+  assert.strictEqual(globalThis[KEY].version, 6);
   probe(require, 'uninstall', 'a');
   cleanUp();
 });
@@ -433,9 +480,10 @@ test('counts by kind and pause time agree with a gc PerformanceObserver', async 
   await settle();
   const reference = referenceObserver();
   probe(require, 'install', 'a');
+  // Fewer than 15 collections in all, so that the observer stays on throughout.
   const keep = [];
   for (let round = 0; round < 40; round++) {
-    for (let i = 0; i < 60000; i++) keep[(round * 60000 + i) % 50000] = { round, i, text: 'x' + i };
+    for (let i = 0; i < 10000; i++) keep[(round * 10000 + i) % 50000] = { round, i, text: 'x' + i };
     if (round % 10 === 0) global.gc();
     if (round % 10 === 5) global.gc({ type: 'minor' });
     await settle();
