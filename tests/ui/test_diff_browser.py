@@ -196,9 +196,10 @@ class TestComparison:
     async def test_retained_sizes_stay_longer_than_alloc_and_freed(self, make_app,
                                                                    snapshot_pair):
         """Retained is given up after Freed Size, Alloc. Size and Size Delta: at 90 and
-        100 columns it shows, and the class keeps room for where it is defined."""
+        110 columns it shows, and the class keeps room for where it is defined. (The widest
+        class label is the probe's own objects', `Object · {}, {space_name} …`.)"""
         app, fake = make_app()
-        async with app.run_test(size=(100, 40)) as pilot:
+        async with app.run_test(size=(110, 40)) as pilot:
             await open_diff(pilot, fake, snapshot_pair)
             assert column_titles(app) == ["Class", "# New", "# Deleted", "# Delta",
                                           "Alloc. Size", "Retained", "Size Delta"]
