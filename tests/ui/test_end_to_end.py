@@ -107,6 +107,9 @@ async def test_l_finds_the_leak_in_three_snapshots_of_the_session(spawn, tmp_pat
         await wait_until(pilot, confirmed(lambda: "press l again" in status_text(pilot)),
                          timeout=60, what="baseline taken")
         assert len(monitor.snapshots) == 1
+        at_baseline = monitor.history.latest.array_buffers
+        await wait_until(pilot, lambda: monitor.history.latest.array_buffers
+                         > at_baseline + 2 * MIB, timeout=20, what="Buffers kept since")
         await pilot.press("l")
         await wait_until(pilot, confirmed(lambda: isinstance(app.screen, LeakScreen)
                                           and app.screen.chains), timeout=90,
