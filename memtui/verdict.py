@@ -142,12 +142,16 @@ def rises_in_a_row(values: Sequence[float]) -> int:
     return count
 
 
+def _needed_rise(trend: Trend, rule: LeakRule, floor: float = 0.0) -> float:
+    """The rise, in bytes, that stands out: `min_rise` (and `floor`), against the level, and
+    against the noise."""
+    return max(rule.min_rise, floor, rule.min_rise_share * abs(trend.at_end),
+               rule.noise_factor * trend.noise)
+
+
 def _significant(trend: Trend, rule: LeakRule, floor: float = 0.0) -> bool:
-    """Whether the trend's rise stands out: big enough in bytes (and `floor`), against the
-    level, and against the noise."""
-    needed = max(rule.min_rise, floor, rule.min_rise_share * abs(trend.at_end),
-                 rule.noise_factor * trend.noise)
-    return trend.rise >= needed and trend.z >= rule.min_z
+    """Whether the trend's rise stands out (see _needed_rise) and is sure by Mann-Kendall."""
+    return trend.rise >= _needed_rise(trend, rule, floor) and trend.z >= rule.min_z
 
 
 TrendDirection = Literal["rising", "flat", "falling"]
@@ -363,10 +367,24 @@ def leak_verdict(samples: Sequence[Sample], rule: LeakRule = DEFAULT_RULE) -> Le
     if later == "unsure" and off_heap is None:
         return LeakVerdict(LeakKind.TOO_EARLY, len(points), trend, rises, rule, off_heap,
                            "more major GCs, to tell a leak from growth that stops")
+    if not significant and off_heap is None and _rising_short_of(points, trend, rule):
+        return LeakVerdict(LeakKind.TOO_EARLY, len(points), trend, rises, rule, off_heap,
+                           f"the rise to reach {format_bytes(_needed_rise(trend, rule))}"
+                           f" ({format_bytes(trend.rise)} so far)")
     kind = LeakKind.PLATEAU if significant or _grew(points, trend, rule) else LeakKind.NONE
     if off_heap is not None:
         kind = LeakKind.OFF_HEAP
     return LeakVerdict(kind, len(points), trend, rises, rule, off_heap)
+
+
+def _rising_short_of(points: Sequence[tuple[float, float]], trend: Trend,
+                     rule: LeakRule) -> bool:
+    """Whether the baseline rises surely, and still does in its later half, but by less
+    than a leak must: by half of that or more, so that at this pace it gets there within as
+    long again as it has been watched. A slower rise is judged no leak, again at each
+    sample, until it reaches half."""
+    return (trend.z >= rule.min_z and trend.rise >= _needed_rise(trend, rule) / 2
+            and _later_half(points, trend, rule) == "rising")
 
 
 def _waiting_for(majors: int, span: float, rule: LeakRule) -> str:

@@ -82,6 +82,16 @@ def test_too_early_says_what_it_waits_for():
     assert many_soon.waiting_for == "major GCs over 13s more"
 
 
+def test_a_steady_rise_short_of_a_mib_is_too_early_not_no_leak():
+    """The demo, 28 s in: +1.6 MiB/min after GC, 0.7 MiB so far. "no leak" then was wrong."""
+    step = 1.6 * MIB / 20  # a baseline every 3 s
+    early = leak_verdict(series([20 * MIB + i * step for i in range(10)]))
+    assert early.kind is LeakKind.TOO_EARLY and not early.is_leak
+    assert early.waiting_for == "the rise to reach 1.0 MiB (737.3 KiB so far)"
+    later = leak_verdict(series([20 * MIB + i * step for i in range(14)]))
+    assert later.kind is LeakKind.HEAP
+
+
 def test_growing_once_then_levelling_off_is_a_plateau():
     grow = [20 * MIB + i * 3 * MIB for i in range(4)]
     flat = [grow[-1] + (i % 3 - 1) * 0.2 * MIB for i in range(10)]
