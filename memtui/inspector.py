@@ -59,18 +59,50 @@ class _Connection(websockets.ClientConnection):
 
 class CdpChannel(ABC):
     """One CDP session: requests with replies, and events by method. The main session is
-    the websocket (Inspector); a worker thread's is tunnelled through it (NodeWorker)."""
+    the websocket (Inspector); a worker thread's is tunnelled through it (NodeWorker).
 
-    closed: asyncio.Event
+    A reply's future is registered before its request is sent. An event handler's failure,
+    or a message that is not JSON, is raised by the next call, so that it is neither lost
+    nor taken for a closed connection; the routing goes on. When the session ends, every
+    pending call fails with the subclass's error."""
 
-    @abstractmethod
+    def __init__(self, label: str):
+        self._label = label
+        self._ids = itertools.count(1)
+        self._pending: dict[int, tuple[str, asyncio.Future]] = {}
+        self._handlers: dict[str, list[EventHandler]] = defaultdict(list)
+        self._dispatch_error: DispatchError | None = None
+        self.closed = asyncio.Event()
+
     def on(self, method: str, handler: EventHandler) -> Callable[[], None]:
         """Call `handler(params)` for each `method` event; returns a function that unsubscribes."""
+        self._handlers[method].append(handler)
+        return lambda: self._handlers[method].remove(handler)
 
-    @abstractmethod
     async def send(self, method: str, params: dict | None = None,
                    timeout: float | None = 10.0) -> dict[str, Any]:
-        """Send a request and wait for its result; None means no timeout."""
+        """Send a request and wait for its result; None means no timeout. Raises the
+        DispatchError of an earlier incoming message first, once."""
+        if self._dispatch_error is not None:
+            error, self._dispatch_error = self._dispatch_error, None
+            raise error
+        self._check_open()
+        call_id = next(self._ids)
+        future = asyncio.get_running_loop().create_future()
+        self._pending[call_id] = (method, future)
+        message = json.dumps({"id": call_id, "method": method, "params": params or {}})
+        log.debug("SEND %s%d %s (%d bytes)", self._label, call_id, method, len(message))
+        try:
+            async with asyncio.timeout(timeout):
+                await self._transmit(method, message)
+                return await future
+        except TimeoutError:
+            log.debug("TIMEOUT %s%d %s after %ss", self._label, call_id, method, timeout)
+            raise self._no_answer(method, timeout) from None
+        finally:
+            self._pending.pop(call_id, None)
+            if future.done() and not future.cancelled():
+                future.exception()
 
     async def evaluate(self, expression: str, timeout: float | None = 10.0, *,
                        command_line_api: bool = False) -> Any:
@@ -85,6 +117,64 @@ class CdpChannel(ABC):
             raise MemtuiError(f"evaluation in the target failed: {text.splitlines()[0]}")
         return reply.get("result", {}).get("value")
 
+    @abstractmethod
+    def _check_open(self) -> None:
+        """Raise the session's TargetGone if it has ended."""
+
+    @abstractmethod
+    async def _transmit(self, method: str, message: str) -> None:
+        """Send one request's JSON; a transport failure raises the session's TargetGone."""
+
+    @abstractmethod
+    def _no_answer(self, method: str, timeout: float | None) -> MemtuiError:
+        """The error for a request not answered within `timeout`."""
+
+    def _route(self, raw: str | bytes) -> None:
+        """Route one incoming message; a failure is kept for the next call, never raised."""
+        try:
+            message = json.loads(raw)
+        except ValueError:
+            sender = self._label.strip() or "the inspector"
+            self._failed(DispatchError(f"{sender} sent a message that is not JSON: "
+                                       f"{raw[:80]!r}"))
+            return
+        if "id" in message:
+            pending = self._pending.get(message["id"])
+            method = pending[0] if pending is not None else None
+            log.debug("RECV %s%s %s (%d bytes)%s", self._label, message["id"], method,
+                      len(raw), " error" if "error" in message else "")
+            if pending is None or pending[1].done():
+                return
+            method, future = pending
+            if "error" in message:
+                future.set_exception(ProtocolError(method, message["error"]))
+            else:
+                future.set_result(message.get("result", {}))
+        elif "method" in message:
+            event = message["method"]
+            if event not in QUIET_EVENTS:
+                log.debug("EVENT %s%s (%d bytes)", self._label, event, len(raw))
+            for handler in list(self._handlers.get(event, ())):
+                try:
+                    handler(message.get("params", {}))
+                except Exception as exc:  # a handler's bug must not stop the routing
+                    error = DispatchError(f"handling the {self._label}event {event} failed: "
+                                          f"{type(exc).__name__}: {exc}")
+                    error.__cause__ = exc
+                    self._failed(error)
+
+    def _fail_pending(self, error: Callable[[str], TargetGone]) -> None:
+        """End the session: every pending call fails with `error(method)`."""
+        for method, future in self._pending.values():
+            if not future.done():
+                future.set_exception(error(method))
+        self.closed.set()
+
+    def _failed(self, error: DispatchError) -> None:
+        log.error("%s", error, exc_info=error.__cause__)
+        if self._dispatch_error is None:
+            self._dispatch_error = error
+
 
 class Inspector(CdpChannel):
     """Requests with ids and per-call timeouts, events by method, close fails every pending call.
@@ -96,13 +186,9 @@ class Inspector(CdpChannel):
     """
 
     def __init__(self, socket: websockets.ClientConnection):
+        super().__init__("")
         self._socket = socket
-        self._ids = itertools.count(1)
-        self._pending: dict[int, tuple[str, asyncio.Future]] = {}
-        self._handlers: dict[str, list[EventHandler]] = defaultdict(list)
         self._closed_reason: str | None = None
-        self._dispatch_error: DispatchError | None = None
-        self.closed = asyncio.Event()
         self._reader = asyncio.create_task(self._read())
 
     @classmethod
@@ -130,39 +216,19 @@ class Inspector(CdpChannel):
         log.debug("connected to %s", ws_url)
         return cls(socket)
 
-    def on(self, method: str, handler: EventHandler) -> Callable[[], None]:
-        """Call `handler(params)` for each `method` event; returns a function that unsubscribes."""
-        self._handlers[method].append(handler)
-        return lambda: self._handlers[method].remove(handler)
-
-    async def send(self, method: str, params: dict | None = None,
-                   timeout: float | None = 10.0) -> dict[str, Any]:
-        """Send a request and wait for its result; None means no timeout. Raises the
-        DispatchError of an earlier incoming message first, once."""
-        if self._dispatch_error is not None:
-            error, self._dispatch_error = self._dispatch_error, None
-            raise error
+    def _check_open(self) -> None:
         if self._closed_reason is not None:
             raise InspectorClosed(f"inspector connection closed ({self._closed_reason})")
-        call_id = next(self._ids)
-        future = asyncio.get_running_loop().create_future()
-        self._pending[call_id] = (method, future)
-        message = json.dumps({"id": call_id, "method": method, "params": params or {}})
-        log.debug("SEND %d %s (%d bytes)", call_id, method, len(message))
+
+    async def _transmit(self, method: str, message: str) -> None:
         try:
             await self._socket.send(message)
-            async with asyncio.timeout(timeout):
-                return await future
-        except TimeoutError:
-            log.debug("TIMEOUT %d %s after %ss", call_id, method, timeout)
-            raise MemtuiError(f"inspector did not answer {method} within {timeout:g}s",
-                              "the target's event loop may be blocked") from None
         except websockets.ConnectionClosed:
             raise InspectorClosed(f"inspector connection closed during {method}") from None
-        finally:
-            self._pending.pop(call_id, None)
-            if future.done() and not future.cancelled():
-                future.exception()
+
+    def _no_answer(self, method: str, timeout: float | None) -> MemtuiError:
+        return MemtuiError(f"inspector did not answer {method} within {timeout:g}s",
+                           "the target's event loop may be blocked")
 
     async def close(self) -> None:
         """Drop the connection (no close frame: see the class docstring); idempotent."""
@@ -180,54 +246,14 @@ class Inspector(CdpChannel):
     async def _read(self) -> None:
         try:
             async for raw in self._socket:
-                self._dispatch(raw)
+                self._route(raw)
             self._closed_reason = "closed by the target"
         except websockets.ConnectionClosed as exc:
             self._closed_reason = f"connection lost: {exc}"
         finally:
             if self._closed_reason is None:
                 self._closed_reason = "reader stopped"
-            log.debug("connection closed (%s)", self._closed_reason)
-            for method, future in self._pending.values():
-                if not future.done():
-                    future.set_exception(InspectorClosed(
-                        f"inspector connection closed during {method} ({self._closed_reason})"))
-            self.closed.set()
-
-    def _dispatch(self, raw: str | bytes) -> None:
-        """Route one incoming frame; a failure is kept for the next call, never raised here."""
-        try:
-            message = json.loads(raw)
-        except ValueError:
-            self._failed(DispatchError(f"the inspector sent a frame that is not JSON: "
-                                       f"{raw[:80]!r}"))
-            return
-        if "id" in message:
-            pending = self._pending.get(message["id"])
-            method = pending[0] if pending is not None else None
-            log.debug("RECV %s %s (%d bytes)%s", message["id"], method, len(raw),
-                      " error" if "error" in message else "")
-            if pending is None or pending[1].done():
-                return
-            method, future = pending
-            if "error" in message:
-                future.set_exception(ProtocolError(method or "?", message["error"]))
-            else:
-                future.set_result(message.get("result", {}))
-        elif "method" in message:
-            event = message["method"]
-            if event not in QUIET_EVENTS:
-                log.debug("EVENT %s (%d bytes)", event, len(raw))
-            for handler in list(self._handlers.get(event, ())):
-                try:
-                    handler(message.get("params", {}))
-                except Exception as exc:  # a handler's bug must not stop the reader
-                    error = DispatchError(f"handling the inspector event {event} failed: "
-                                          f"{type(exc).__name__}: {exc}")
-                    error.__cause__ = exc
-                    self._failed(error)
-
-    def _failed(self, error: DispatchError) -> None:
-        log.error("%s", error, exc_info=error.__cause__)
-        if self._dispatch_error is None:
-            self._dispatch_error = error
+            reason = self._closed_reason
+            log.debug("connection closed (%s)", reason)
+            self._fail_pending(lambda method: InspectorClosed(
+                f"inspector connection closed during {method} ({reason})"))

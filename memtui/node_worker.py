@@ -5,21 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
-import json
 import logging
 import re
-from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from memtui.errors import MemtuiError, TargetGone
 from memtui.inspector import (
-    QUIET_EVENTS,
     CdpChannel,
-    DispatchError,
-    EventHandler,
     Inspector,
     ProtocolError,
 )
@@ -60,107 +53,49 @@ class WorkerGone(TargetGone):
 
 
 class WorkerChannel(CdpChannel):
-    """The CDP session of one worker thread. Like Inspector: a reply future is registered
-    before sending, an event handler's failure is raised by the next call, and every pending
-    call fails with WorkerGone when the worker leaves."""
+    """The CDP session of one worker thread, tunnelled through the main inspector; every
+    pending call fails with WorkerGone when the worker leaves."""
 
     def __init__(self, inspector: Inspector, info: WorkerInfo):
+        super().__init__(f"worker {info.worker_id} ")
         self.info = info
         self._inspector = inspector
-        self._ids = itertools.count(1)
-        self._pending: dict[int, tuple[str, asyncio.Future]] = {}
-        self._handlers: dict[str, list[EventHandler]] = defaultdict(list)
         self._gone_reason: str | None = None
-        self._dispatch_error: DispatchError | None = None
-        self.closed = asyncio.Event()
 
-    def on(self, method: str, handler: EventHandler) -> Callable[[], None]:
-        self._handlers[method].append(handler)
-        return lambda: self._handlers[method].remove(handler)
-
-    async def send(self, method: str, params: dict | None = None,
-                   timeout: float | None = 10.0) -> dict[str, Any]:
-        if self._dispatch_error is not None:
-            error, self._dispatch_error = self._dispatch_error, None
-            raise error
+    def _check_open(self) -> None:
         if self._gone_reason is not None:
             raise WorkerGone(f"worker {self.info.worker_id} is gone ({self._gone_reason})")
-        call_id = next(self._ids)
-        future = asyncio.get_running_loop().create_future()
-        self._pending[call_id] = (method, future)
-        message = json.dumps({"id": call_id, "method": method, "params": params or {}})
-        log.debug("SEND worker %s %d %s", self.info.worker_id, call_id, method)
+
+    async def _transmit(self, method: str, message: str) -> None:
         try:
-            async with asyncio.timeout(timeout):
-                await self._inspector.send("NodeWorker.sendMessageToWorker",
-                                           {"sessionId": self.info.session_id,
-                                            "message": message}, timeout=None)
-                return await future
-        except TimeoutError:
-            raise MemtuiError(f"worker {self.info.worker_id} did not answer {method} within "
-                              f"{timeout:g}s", "the worker's event loop may be blocked") from None
+            await self._inspector.send("NodeWorker.sendMessageToWorker",
+                                       {"sessionId": self.info.session_id,
+                                        "message": message}, timeout=None)
         except ProtocolError as error:
-            if error.method != "NodeWorker.sendMessageToWorker":
-                raise
             raise WorkerGone(f"worker {self.info.worker_id} is gone during {method} "
                              f"({error})") from None
         except TargetGone as error:
             raise WorkerGone(f"worker {self.info.worker_id}: {error}") from None
-        finally:
-            self._pending.pop(call_id, None)
-            if future.done() and not future.cancelled():
-                future.exception()
+
+    def _no_answer(self, method: str, timeout: float | None) -> MemtuiError:
+        return MemtuiError(f"worker {self.info.worker_id} did not answer {method} within "
+                           f"{timeout:g}s", "the worker's event loop may be blocked")
 
     def deliver(self, raw: str) -> None:
         """Route one message the worker sent; a failure is kept for the next call."""
-        try:
-            message = json.loads(raw)
-        except ValueError:
-            self._failed(DispatchError(f"worker {self.info.worker_id} sent a message that is "
-                                       f"not JSON: {raw[:80]!r}"))
-            return
-        if "id" in message:
-            pending = self._pending.get(message["id"])
-            if pending is None or pending[1].done():
-                return
-            method, future = pending
-            log.debug("RECV worker %s %s %s", self.info.worker_id, message["id"], method)
-            if "error" in message:
-                future.set_exception(ProtocolError(method, message["error"]))
-            else:
-                future.set_result(message.get("result", {}))
-        elif "method" in message:
-            event = message["method"]
-            if event not in QUIET_EVENTS:
-                log.debug("EVENT worker %s %s", self.info.worker_id, event)
-            for handler in list(self._handlers.get(event, ())):
-                try:
-                    handler(message.get("params", {}))
-                except Exception as exc:  # a handler's bug must not stop the routing
-                    error = DispatchError(f"handling the worker event {event} failed: "
-                                          f"{type(exc).__name__}: {exc}")
-                    error.__cause__ = exc
-                    self._failed(error)
+        self._route(raw)
 
     def gone(self, reason: str) -> None:
         """The worker left: fail every pending call (idempotent)."""
         if self._gone_reason is not None:
             return
         self._gone_reason = reason
-        for method, future in self._pending.values():
-            if not future.done():
-                future.set_exception(WorkerGone(
-                    f"worker {self.info.worker_id} is gone during {method} ({reason})"))
-        self.closed.set()
+        self._fail_pending(lambda method: WorkerGone(
+            f"worker {self.info.worker_id} is gone during {method} ({reason})"))
 
     @property
     def is_gone(self) -> bool:
         return self._gone_reason is not None
-
-    def _failed(self, error: DispatchError) -> None:
-        log.error("%s", error, exc_info=error.__cause__)
-        if self._dispatch_error is None:
-            self._dispatch_error = error
 
 
 WorkerHandler = Callable[[WorkerChannel], None]
