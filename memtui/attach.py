@@ -274,6 +274,21 @@ def pid_of_listener(port: int, host: str = DEFAULT_INSPECTOR_HOST) -> int | None
     return _pid_holding(inodes)
 
 
+class ClusterWorkersClosed(UsageError):
+    """PID is a cluster primary with workers whose inspector is closed: when a primary's
+    inspector starts, Node's cluster sends each worker SIGUSR1, which would open theirs where
+    memtui could not close them. Workers whose inspector is open are not changed by it."""
+
+    def __init__(self, pid: int, workers: list[int]):
+        super().__init__(
+            f"PID {pid} is a cluster primary: SIGUSR1 would also open the inspectors of "
+            f"{len(workers)} of its workers (Node's cluster does so), which memtui could not "
+            "close", f"watch them together with `memtui --children {pid}`, which opens the "
+            "workers' inspectors first; or attach to the workers, or start the primary with "
+            "--inspect")
+        self.workers = workers
+
+
 def cluster_workers(process: psutil.Process) -> list[int]:
     """The PIDs of the process's cluster workers: its children with NODE_UNIQUE_ID set.
     When a primary's inspector starts, Node's cluster opens every worker's inspector too."""
@@ -349,13 +364,9 @@ def _attach_to_process(process: psutil.Process, pidfd: int, signal_timeout: floa
             f"PID {pid} does not catch SIGUSR1; sending it would kill the process",
             NO_INSPECTOR_HINT,
         )
-    workers = cluster_workers(process)
-    if workers:
-        raise UsageError(
-            f"PID {pid} is a cluster primary: SIGUSR1 would also open the inspectors of its "
-            f"{len(workers)} worker(s) (Node's cluster does so), which memtui could not close",
-            "attach to the workers, or start the primary with --inspect",
-        )
+    closed = [worker for worker in cluster_workers(process) if _find_inspector(worker) is None]
+    if closed:
+        raise ClusterWorkersClosed(pid, closed)
     host, port = _inspector_address_from_options(options)
     _refuse_non_loopback(pid, host, port, allow_non_loopback)
     opened: _Inspector | _LostThePort | None = None

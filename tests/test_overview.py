@@ -12,7 +12,6 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from memtui.attach import find_inspector_address
 from memtui.monitor import Monitor
 from memtui.selection import Selection
 from memtui.ui import MemtuiApp, Watchlist
@@ -33,6 +32,13 @@ def live_pids(app: MemtuiApp) -> set[int]:
 def line_matching(process: NodeProcess, pattern: str) -> re.Match | None:
     """The first line of the process's output that matches, without blocking the app."""
     return next((m for line in list(process.lines) if (m := re.search(pattern, line))), None)
+
+
+def rows(app: MemtuiApp) -> str:
+    """Every row's state and the overview's notes, for a failure's message."""
+    states = [(t.name, t.state.value, t.refusal, t.messages[-1].text if t.messages else None)
+              for t in app.listed]
+    return f"rows {states}; notes {notes(app)}"
 
 
 def notes(app: MemtuiApp) -> list[str]:
@@ -80,7 +86,8 @@ async def test_processes_with_closed_inspectors_are_watched_at_once(spawn, tmp_p
 
 
 @pytest.mark.xfail(strict=False, reason=(
-    "open: on a clean-clone CI run not all 4 workers were live within 30 s (cause not found)"))
+    "open: once each, not all 4 workers were live within 30 s (a clean-clone CI run), and a "
+    "forked worker was not live within 30 s (here, both cores busy); causes not found"))
 async def test_a_cluster_and_its_workers_coming_and_going(spawn, tmp_path):
     primary = spawn("cluster.js", f"--inspect-port={free_port()}", args=("4",))
     selection = Selection(children_of=primary.pid)
@@ -92,15 +99,14 @@ async def test_a_cluster_and_its_workers_coming_and_going(spawn, tmp_path):
     try:
         async with running(app) as pilot:
             started = time.monotonic()
-            await wait_until(pilot, lambda: len(live_pids(app)) == 4,
-                             timeout=ATTACH_TIMEOUT_S, what="the 4 workers live")
+            # The primary is attached once its workers are: their inspectors open, its
+            # SIGUSR1 (which makes Node's cluster signal each worker) opens no other.
+            await wait_until(pilot, lambda: len(live_pids(app)) == 5,
+                             timeout=ATTACH_TIMEOUT_S, what="the primary and 4 workers live",
+                             state=lambda: rows(app))
             assert len(app.listed) == 5, [(t.name, t.state, t.refusal) for t in app.listed]
-            print(f"4 worker rows live after {time.monotonic() - started:.1f}s")
-            # SIGUSR1 to the primary would make Node's cluster open every worker's inspector
-            # too, beyond memtui's reach: its row says so instead.
-            [row] = [t for t in app.listed if t.pid == primary.pid]
-            assert row.state is TargetState.REFUSED
-            assert "is a cluster primary" in (row.refusal or "")
+            print(f"5 rows live after {time.monotonic() - started:.1f}s")
+            assert primary.pid in live_pids(app)
             assert len(app.overview.shown) == 5
 
             primary.send("fork\n")
@@ -108,7 +114,8 @@ async def test_a_cluster_and_its_workers_coming_and_going(spawn, tmp_path):
                              what="a worker forked")
             forked = int(line_matching(primary, r"forked (\d+)").group(1))
             await wait_until(pilot, lambda: forked in live_pids(app),
-                             timeout=ATTACH_TIMEOUT_S, what="the forked worker live")
+                             timeout=ATTACH_TIMEOUT_S, what="the forked worker live",
+                             state=lambda: rows(app))
             assert f"pid {forked} started; attaching" in notes(app)
             assert len(app.overview.shown) == 6
 
@@ -121,9 +128,9 @@ async def test_a_cluster_and_its_workers_coming_and_going(spawn, tmp_path):
             assert left and left[0].endswith("; it left the overview"), notes(app)
             watched = {target.pid for target in app.targets if target.pid is not None}
             await quit_and_wait(pilot, app)
-        assert app.exit_message() == "memtui: detached from 5 processes"
+        assert app.exit_message() == "memtui: detached from 6 processes"
         assert len(watched) == 6
-        assert find_inspector_address(primary.pid) is None
+        assert primary.pid in watched
         for pid in watched - {forked}:
             assert wait_until_inspector_closed(pid), f"pid {pid}'s inspector is open"
         assert not [line for line in primary.lines if re.search("Starting inspector.*failed",

@@ -215,10 +215,27 @@ class TestClusterPrimary:
         assert result.returncode == 2, result.stderr
         assert result.stderr == (
             f"memtui: error: PID {primary.pid} is a cluster primary: SIGUSR1 would also open "
-            "the inspectors of its 2 worker(s) (Node's cluster does so), which memtui could not "
-            "close (attach to the workers, or start the primary with --inspect)\n")
+            "the inspectors of 2 of its workers (Node's cluster does so), which memtui could not "
+            f"close (watch them together with `memtui --children {primary.pid}`, which opens "
+            "the workers' inspectors first; or attach to the workers, or start the primary "
+            "with --inspect)\n")
         workers = psutil.Process(primary.pid).children()
         assert len(workers) == 2
         for process in (primary.pid, *(worker.pid for worker in workers)):
             assert find_inspector_address(process) is None, process
         assert not [line for line in primary.lines if "Debugger listening" in line]
+
+    def test_a_primary_whose_workers_inspectors_are_open_is_attached(self, spawn):
+        """With every worker's inspector open, the primary's SIGUSR1 changes none of them:
+        memtui attaches, and closes the primary's inspector only."""
+        primary = spawn("cluster.js", f"--inspect-port={free_port()}",
+                        args=("2", "open-workers"))
+        primary.wait_for_line("^ready$")
+        workers = [worker.pid for worker in psutil.Process(primary.pid).children()]
+        opened = {pid: find_inspector_address(pid) for pid in workers}
+        assert all(opened.values()), opened
+        result = run_memtui("record", str(primary.pid), "--duration", "1")
+        assert result.returncode == 0, result.stderr
+        assert len(jsonl(result.stdout)) >= 1
+        assert wait_until_inspector_closed(primary.pid)
+        assert {pid: find_inspector_address(pid) for pid in workers} == opened

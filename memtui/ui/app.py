@@ -17,6 +17,7 @@ from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.drivers.linux_driver import LinuxDriver
 
+from memtui.attach import ClusterWorkersClosed
 from memtui.auto_capture import AutoCapture
 from memtui.errors import MemtuiError
 from memtui.events import MonitorEvent, TargetExited
@@ -38,6 +39,8 @@ log = logging.getLogger(__name__)
 DETACH_TIMEOUT_S = 5.0
 DISCOVER_EVERY_S = 1.0
 APPEARED_RETRY_S = 10.0
+WORKERS_SETTLE_S = 60.0
+"""How long a cluster primary's attach waits for its workers' attaches to end."""
 """How long attaching to a process that started meanwhile is tried (it may not catch
 SIGUSR1 yet) before its row says why it cannot be."""
 
@@ -179,7 +182,7 @@ class MemtuiApp(App[int]):
 
     async def _attach_and_follow(self, target: WatchedTarget, appeared: bool) -> None:
         try:
-            await target.monitor.start(retry_for=APPEARED_RETRY_S if appeared else 0.0)
+            await self._attach_process(target, appeared)
         except MemtuiError as error:
             if self.detaching:
                 return
@@ -192,6 +195,25 @@ class MemtuiApp(App[int]):
         if self.overview is not None:
             self.overview.fill()
         await self._forward(target, target.monitor.events())
+
+    async def _attach_process(self, target: WatchedTarget, appeared: bool) -> None:
+        """Attach to the process. A cluster primary whose workers' inspectors are closed is
+        tried again once this overview's attaches to those workers have ended: with theirs
+        open, the primary's SIGUSR1 opens no inspector memtui does not hold."""
+        retry_for = APPEARED_RETRY_S if appeared else 0.0
+        try:
+            try:
+                await target.monitor.start(retry_for=retry_for)
+            except ClusterWorkersClosed as error:
+                workers = [t for t in self.targets if t.pid in error.workers]
+                if len(workers) < len(error.workers):
+                    raise
+                log.debug("%s: attaching once its workers are", target.name)
+                async with asyncio.timeout(WORKERS_SETTLE_S):
+                    await asyncio.gather(*(worker.settled.wait() for worker in workers))
+                await target.monitor.start(retry_for=retry_for)
+        finally:
+            target.settled.set()
 
     def leave(self, target: WatchedTarget, why: str) -> None:
         """Take a process off the overview, saying why; one with snapshots stays, so that they

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
@@ -43,6 +44,8 @@ class WatchedTarget:
         """The heap size of each snapshot the snapshot list has analysed, by path."""
         self.leak_baseline: SnapshotSaved | None = None
         """The baseline of the leak finder's flow, between the first and the second `l`."""
+        self.settled = asyncio.Event()
+        """Set once the overview's attach to it has ended, attached or not."""
 
     @property
     def pid(self) -> int | None:

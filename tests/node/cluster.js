@@ -1,4 +1,5 @@
-// A cluster primary with `argv[2]` idle workers; prints 'ready' once all are online.
+// A cluster primary with `argv[2]` idle workers; prints 'ready' once all are online. With
+// `argv[3]` 'open-workers', each worker opens its own inspector (port 0) as it starts.
 // On stdin: 'fork' forks one more (prints 'forked PID' once online), 'exit' makes the
 // newest worker exit with code 3 (prints 'exited PID').
 const cluster = require('cluster');
@@ -24,6 +25,7 @@ if (cluster.isPrimary) {
     }
   });
 } else {
+  if (process.argv[3] === 'open-workers') require('inspector').open(0, '127.0.0.1');
   process.on('message', (message) => { if (message === 'exit') process.exit(3); });
   setInterval(() => {}, 1000);
 }

@@ -14,12 +14,14 @@ from memtui.ui.widgets.status import StatusLine
 
 
 async def wait_until(pilot: Pilot, condition: Callable[[], object], timeout: float = 5.0,
-                     what: str = "condition") -> None:
-    """Let the app run until `condition()` is truthy; fail the test at the deadline."""
+                     what: str = "condition", state: Callable[[], str] | None = None) -> None:
+    """Let the app run until `condition()` is truthy; fail the test at the deadline, with
+    `state()` in the message when given."""
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
-            raise AssertionError(f"{what} not met within {timeout}s")
+            seen = f"; {state()}" if state is not None else ""
+            raise AssertionError(f"{what} not met within {timeout}s{seen}")
         await pilot.pause(0.02)
 
 
