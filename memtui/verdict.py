@@ -16,8 +16,11 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import Enum
+from functools import cache
 from statistics import fmean, median
 from typing import Any, Literal, TypeVar
+
+import numpy as np
 
 from memtui.sampler import HeapAfterGc, Sample
 from memtui.units import format_bytes, format_duration
@@ -114,22 +117,31 @@ def theil_sen(points: Sequence[tuple[float, float]]) -> Trend | None:
     """The Theil-Sen trend of (time, value) points, oldest first; None without two points at
     different times. Fitted to at most MAX_TREND_POINTS of them."""
     chosen = evenly(points, MAX_TREND_POINTS)
-    slopes = [(y2 - y1) / (t2 - t1)
-              for i, (t1, y1) in enumerate(chosen) for t2, y2 in chosen[i + 1:] if t2 != t1]
-    if not slopes:
-        return None
     count = len(chosen)
-    rising = sum((y2 > y1) - (y2 < y1) for i, (_, y1) in enumerate(chosen)
-                 for _, y2 in chosen[i + 1:])
+    if count < 2:
+        return None
+    t = np.array([p[0] for p in chosen], dtype=np.float64)
+    y = np.array([p[1] for p in chosen], dtype=np.float64)
+    first, second = _pairs(count)
+    dt, dy = t[second] - t[first], y[second] - y[first]
+    apart = dt != 0
+    if not apart.any():
+        return None
+    rising = int(np.sign(dy).sum())
     spread = math.sqrt(count * (count - 1) * (2 * count + 5) / 18)
     z = (rising - (rising > 0) + (rising < 0)) / spread
-    slope = median(slopes)
-    end = chosen[-1][0]
-    at_end = median(y - slope * (t - end) for t, y in chosen)
-    residuals = [y - at_end - slope * (t - end) for t, y in chosen]
-    centre = median(residuals)
-    noise = 1.4826 * median(abs(r - centre) for r in residuals)
-    return Trend(slope, at_end, end, len(points), end - chosen[0][0], noise, z)
+    slope = float(np.median(dy[apart] / dt[apart]))
+    end = float(t[-1])
+    at_end = float(np.median(y - slope * (t - end)))
+    residuals = y - at_end - slope * (t - end)
+    noise = 1.4826 * float(np.median(np.abs(residuals - np.median(residuals))))
+    return Trend(slope, at_end, end, len(points), end - float(t[0]), noise, z)
+
+
+@cache
+def _pairs(count: int) -> tuple[np.ndarray, np.ndarray]:
+    """The indices (i, j) of every pair i < j of `count` points."""
+    return np.triu_indices(count, 1)
 
 
 def rises_in_a_row(values: Sequence[float]) -> int:
