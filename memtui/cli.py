@@ -507,7 +507,9 @@ async def attached(args: argparse.Namespace, action: Callable[[Monitor], Awaitab
             monitor.worker(worker)
         return await action(monitor)
     finally:
-        result = await asyncio.shield(monitor.close())
+        result = await asyncio.shield(monitor.close(lambda: _note(
+            "waiting for the snapshot under way to end before detaching (leaving while the "
+            "target sends it can crash Node)")))
         pid = monitor.info.pid if monitor.info else info.pid
         note = result.note(pid) if result is not None else None
         if note is not None and monitor.exit_reason is None:

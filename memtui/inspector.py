@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import logging
+import time
 from abc import ABC, abstractmethod
 from collections import defaultdict
 from collections.abc import Callable
@@ -21,6 +23,13 @@ from memtui.netns import NetworkNamespace
 EventHandler = Callable[[dict], None]
 QUIET_EVENTS = frozenset({"HeapProfiler.addHeapSnapshotChunk",
                           "HeapProfiler.reportHeapSnapshotProgress"})
+STREAMING_METHODS = frozenset({"HeapProfiler.takeHeapSnapshot",
+                               "HeapProfiler.stopTrackingHeapObjects"})
+"""Requests the target answers with a stream of messages (a snapshot's chunks) before its
+reply, which it goes on sending when the call is given up."""
+STREAM_SILENCE_S = 5.0
+"""A stream the target sent nothing of for this long is taken for stopped (the process
+stopped or blocked): then nothing is being written to the connection."""
 READER_GRACE_S = 1.0
 
 log = logging.getLogger(__name__)
@@ -72,6 +81,11 @@ class CdpChannel(ABC):
         self._pending: dict[int, tuple[str, asyncio.Future]] = {}
         self._handlers: dict[str, list[EventHandler]] = defaultdict(list)
         self._dispatch_error: DispatchError | None = None
+        self._streaming: set[int] = set()
+        """Streaming calls not yet answered, given up or not: the target may be sending."""
+        self._streams_ended = asyncio.Event()
+        self._streams_ended.set()
+        self._last_heard = time.monotonic()
         self.closed = asyncio.Event()
 
     def on(self, method: str, handler: EventHandler) -> Callable[[], None]:
@@ -90,6 +104,9 @@ class CdpChannel(ABC):
         call_id = next(self._ids)
         future = asyncio.get_running_loop().create_future()
         self._pending[call_id] = (method, future)
+        if method in STREAMING_METHODS:
+            self._streaming.add(call_id)
+            self._streams_ended.clear()
         message = json.dumps({"id": call_id, "method": method, "params": params or {}})
         log.debug("SEND %s%d %s (%d bytes)", self._label, call_id, method, len(message))
         try:
@@ -103,6 +120,27 @@ class CdpChannel(ABC):
             self._pending.pop(call_id, None)
             if future.done() and not future.cancelled():
                 future.exception()
+
+    async def streams_ended(self, silence_s: float = STREAM_SILENCE_S,
+                            on_wait: Callable[[], None] | None = None) -> bool:
+        """Wait until the target has answered every streaming call (see STREAMING_METHODS),
+        those still awaited and those given up, or sent nothing for `silence_s`, or the
+        session ended. Node crashes when a client drops its connection while the target
+        writes to it (see Inspector), so a connection is dropped only after this.
+        `on_wait()` is called once when there is something to wait for. False when a stream
+        fell silent."""
+        if self._streaming and not self.closed.is_set() and on_wait is not None:
+            on_wait()
+        while self._streaming and not self.closed.is_set():
+            silent_for = time.monotonic() - self._last_heard
+            if silent_for >= silence_s:
+                log.debug("%sstreaming calls %s silent for %.1fs", self._label,
+                          sorted(self._streaming), silent_for)
+                return False
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(silence_s - silent_for):
+                    await self._streams_ended.wait()
+        return True
 
     async def evaluate(self, expression: str, timeout: float | None = 10.0, *,
                        command_line_api: bool = False) -> Any:
@@ -138,6 +176,11 @@ class CdpChannel(ABC):
             self._failed(DispatchError(f"{sender} sent a message that is not JSON: "
                                        f"{raw[:80]!r}"))
             return
+        self._last_heard = time.monotonic()
+        if "id" in message and message["id"] in self._streaming:
+            self._streaming.discard(message["id"])
+            if not self._streaming:
+                self._streams_ended.set()
         if "id" in message:
             pending = self._pending.get(message["id"])
             method = pending[0] if pending is not None else None
@@ -169,6 +212,7 @@ class CdpChannel(ABC):
             if not future.done():
                 future.set_exception(error(method))
         self.closed.set()
+        self._streams_ended.set()
 
     def _failed(self, error: DispatchError) -> None:
         log.error("%s", error, exc_info=error.__cause__)
@@ -183,6 +227,11 @@ class Inspector(CdpChannel):
     frames Node sends while its inspector closes, Node crashes (see DESIGN.md), and a
     dropped TCP connection is what Node handles safely. So `close` drops the connection, and
     a close frame from Node is answered by dropping it too.
+
+    A dropped connection is safe only while the target is not writing to it: Node's
+    inspector thread crashes (SIGSEGV in TcpHolder::WriteRaw, Node 20) when it writes a
+    message for the connection in the loop turn in which it read the connection's end. So
+    `close` first waits for the streams of given-up calls to end (see streams_ended).
     """
 
     def __init__(self, socket: websockets.ClientConnection):
@@ -231,7 +280,9 @@ class Inspector(CdpChannel):
                            "the target's event loop may be blocked")
 
     async def close(self) -> None:
-        """Drop the connection (no close frame: see the class docstring); idempotent."""
+        """Drop the connection (no close frame: see the class docstring), once the target
+        is no longer streaming to it; idempotent."""
+        await self.streams_ended()
         transport = self._socket.transport
         if not transport.is_closing():
             log.debug("dropping the connection")

@@ -407,20 +407,33 @@ class Monitor:
         self.snapshots.append(saved)
         return saved
 
-    async def close(self) -> DetachResult | None:
+    async def close(self, on_wait: Callable[[], None] | None = None) -> DetachResult | None:
         """Remove the probe and drop the connection; an inspector a memtui opened is closed
         by the target once no client is connected (unless keep_inspector). None when not
-        attached. An attach under way is awaited and undone, and none is begun after."""
+        attached. An attach under way is awaited and undone, and none is begun after.
+        A snapshot memtui gave up that the target is still sending is waited for first (see
+        streams_ended); `on_wait()` is called when there is one."""
         self._closed = True
-        return await self._detach()
+        return await self._detach(on_wait)
 
-    async def _detach(self) -> DetachResult | None:
+    async def streams_ended(self, on_wait: Callable[[], None] | None = None) -> None:
+        """Wait until the target, and each worker thread, no longer sends a snapshot that
+        memtui gave up (an interrupted capture): dropping the connection while it does can
+        crash Node. Bounded by the stream falling silent (STREAM_SILENCE_S)."""
+        if self._session is None:
+            return
+        await self._session.inspector.streams_ended(on_wait=on_wait)
+        if self.workers is not None:
+            await self.workers.streams_ended()
+
+    async def _detach(self, on_wait: Callable[[], None] | None = None) -> DetachResult | None:
         if self._attaching is not None:
             attaching, self._attaching = self._attaching, None
             with contextlib.suppress(MemtuiError):
                 await asyncio.shield(attaching)
         if self._session is None:
             return None
+        await self.streams_ended(on_wait)
         session, self._session = self._session, None
         if self.workers is not None:
             workers, self.workers = self.workers, None

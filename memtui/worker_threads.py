@@ -193,6 +193,12 @@ class WorkerThreads:
         return tuple(self.threads[worker_id].view()
                      for worker_id in sorted(self.threads, key=_id_order))
 
+    async def streams_ended(self) -> None:
+        """Wait until no worker streams a snapshot memtui gave up (see
+        CdpChannel.streams_ended)."""
+        await asyncio.gather(*(thread.channel.streams_ended()
+                               for thread in self.threads.values()))
+
     async def close(self) -> bool:
         """Remove the probe from every worker that answers, detach from every worker and
         disable the domain. False when some worker did not answer: its probe removes itself

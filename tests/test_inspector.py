@@ -140,3 +140,28 @@ async def test_close_sends_no_close_frame(unused_tcp_port):
         while not seen and asyncio.get_running_loop().time() < deadline:
             await asyncio.sleep(0.02)
     assert seen == [None]
+
+
+async def test_close_waits_for_a_snapshot_given_up_to_end(spawn):
+    """Node's inspector thread crashes (SIGSEGV) when a client drops its connection while
+    the target writes to it, as it does while it sends a snapshot: 1 of 50 Ctrl-Cs in the
+    first second of a snapshot killed the target. A snapshot given up is read to its end
+    before the connection is dropped: every chunk arrives, and the target lives."""
+    target = spawn("big_heap.js", "--inspect=127.0.0.1:0", args=("300000",))
+    client = await Inspector.connect(target.wait_for_line(r"(ws://\S+)").group(1))
+    chunks: list[str] = []
+    first = asyncio.Event()
+
+    def on_chunk(params: dict) -> None:
+        chunks.append(params["chunk"])
+        first.set()
+
+    client.on("HeapProfiler.addHeapSnapshotChunk", on_chunk)
+    await client.send("HeapProfiler.enable")
+    capture = asyncio.ensure_future(client.send("HeapProfiler.takeHeapSnapshot", timeout=None))
+    await asyncio.wait_for(first.wait(), 60)
+    capture.cancel()
+    await client.close()
+    snapshot = json.loads("".join(chunks))
+    assert snapshot["snapshot"]["node_count"] > 300_000
+    assert target.alive()

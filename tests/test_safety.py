@@ -86,10 +86,9 @@ class TestInterruptedCapture:
         assert target.alive(), (target.proc.returncode, target.lines[-12:])
         assert wait_until_inspector_closed(target.pid, deadline=60), "after the snapshot"
 
-    @pytest.mark.xfail(strict=False, reason=(
-        "open bug: the target died of SIGSEGV after this Ctrl-C in 2 of about 6 full-suite "
-        "runs (Node 20; memtui exited 0): Node crashes when the client drops mid-snapshot?"))
     def test_ctrl_c_in_the_first_second_of_a_snapshot_in_the_live_view(self, spawn, tmp_path):
+        """Dropping the connection while the target sends the snapshot crashed it (SIGSEGV,
+        1 of 50 tries): memtui waits for the snapshot to end, saves it, then detaches."""
         target = spawn("big_heap.js", "--inspect-port=0")
         terminal = LiveTerminal(str(target.pid), "--snapshot-dir", str(tmp_path))
         try:
@@ -97,11 +96,12 @@ class TestInterruptedCapture:
             terminal.press(b"s")
             terminal.wait_for("capturing")
             terminal.press(b"\x03")
-            assert terminal.wait_exit(60) == 0
+            assert terminal.wait_exit(120) == 0
         finally:
             terminal.close()
         assert target.alive(), (target.proc.returncode, target.lines[-12:])
         assert wait_until_inspector_closed(target.pid, deadline=30)
+        assert len(list(tmp_path.glob("*.heapsnapshot"))) == 1
 
 
 class TestConcurrentMemtuis:

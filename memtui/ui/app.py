@@ -6,6 +6,7 @@ import asyncio
 import logging
 import os
 import signal
+import sys
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable
@@ -306,11 +307,17 @@ class MemtuiApp(App[int]):
 
     async def detach_and_exit(self) -> None:
         self.workers.cancel_group(self, "discover")
-        problems = await asyncio.gather(*(detach_from(target) for target in self.targets))
+        problems = await asyncio.gather(*(detach_from(target, self._finishing(target))
+                                          for target in self.targets))
         self.detach_problems = [
             problem if self.watchlist is None else f"{target.name}: {problem}"
             for target, problem in zip(self.targets, problems, strict=True) if problem]
         self.exit(0)
+
+    def _finishing(self, target: WatchedTarget) -> Callable[[], None]:
+        return lambda: self.note(f"{target.name}: waiting for the snapshot under way to end "
+                                 "before detaching (leaving while the target sends it can "
+                                 "crash Node)", "warning")
 
     def exit_message(self) -> str:
         """One line for the terminal once the app has closed."""
@@ -330,9 +337,11 @@ class MemtuiApp(App[int]):
         return line
 
 
-async def detach_from(target: WatchedTarget) -> str | None:
-    """Close the target's monitor; what went wrong, if anything is worth saying."""
+async def detach_from(target: WatchedTarget, on_wait: Callable[[], None]) -> str | None:
+    """Close the target's monitor, once no snapshot is under way (`on_wait()` is called when
+    one is); what went wrong, if anything is worth saying."""
     try:
+        await target.monitor.streams_ended(on_wait)
         async with asyncio.timeout(DETACH_TIMEOUT_S):
             result = await target.monitor.close()
     except (MemtuiError, TimeoutError) as error:
@@ -341,6 +350,13 @@ async def detach_from(target: WatchedTarget) -> str | None:
     if result is None or pid is None or target.exited_at is not None:
         return None
     return result.note(pid)
+
+
+def _finishing_note(monitor: Monitor) -> Callable[[], None]:
+    """Say on the terminal, once the app has ended, that memtui waits for a snapshot."""
+    return lambda: print(f"memtui: waiting for the snapshot under way in {monitor.target} to "
+                         "end before detaching (leaving while the target sends it can crash "
+                         "Node)", file=sys.stderr, flush=True)
 
 
 def run_monitor(monitor: Monitor, *, auto_capture: AutoCapture | None = None,
@@ -380,7 +396,8 @@ async def _run_app(app: MemtuiApp, on_exit_message: Callable[[str], None] | None
         attached = [target.monitor for target in app.targets if target.monitor.attached]
         if attached:
             log.debug("detaching after the app ended")
-            await asyncio.shield(asyncio.gather(*(monitor.close() for monitor in attached),
+            await asyncio.shield(asyncio.gather(*(monitor.close(_finishing_note(monitor))
+                                                  for monitor in attached),
                                                 return_exceptions=True))
     if app.crash is not None:
         raise app.crash
