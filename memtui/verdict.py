@@ -391,12 +391,15 @@ def leak_verdict(samples: Sequence[Sample], rule: LeakRule = DEFAULT_RULE) -> Le
 
 def _rising_short_of(points: Sequence[tuple[float, float]], trend: Trend,
                      rule: LeakRule) -> bool:
-    """Whether the baseline rises surely, and still does in its later half, but by less
-    than a leak must: by half of that or more, so that at this pace it gets there within as
-    long again as it has been watched. A slower rise is judged no leak, again at each
-    sample, until it reaches half."""
-    return (trend.z >= rule.min_z and trend.rise >= _needed_rise(trend, rule) / 2
-            and _later_half(points, trend, rule) == "rising")
+    """Whether the baseline rises, surely and still in its later half, or by memwatch's
+    rule, but by less than a leak must: by half of that or more, so that at this pace it
+    gets there within as long again as it has been watched. A slower rise is judged no
+    leak, again at each sample, until it reaches half."""
+    if trend.rise < _needed_rise(trend, rule) / 2:
+        return False
+    if rises_in_a_row([y for _, y in points]) >= rule.rises_in_a_row:
+        return True
+    return trend.z >= rule.min_z and _later_half(points, trend, rule) == "rising"
 
 
 def _waiting_for(majors: int, span: float, rule: LeakRule) -> str:

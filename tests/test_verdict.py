@@ -90,6 +90,12 @@ def test_a_steady_rise_short_of_a_mib_is_too_early_not_no_leak():
     assert early.waiting_for == "the rise to reach 1.0 MiB (737.3 KiB so far)"
     later = leak_verdict(series([20 * MIB + i * step for i in range(14)]))
     assert later.kind is LeakKind.HEAP
+    # The demo with `g` pressed every few seconds read "no leak: heap after GC 5.5 MiB,
+    # +1.5 MiB/min (7 major GCs over 21s, 5 rises in a row)": one fall, then 5 rises.
+    forced = leak_verdict(series([v * MIB for v in (5.2, 5.0, 5.09, 5.18, 5.27, 5.36, 5.45)],
+                                 every_s=4.0))
+    assert forced.kind is LeakKind.TOO_EARLY, forced.describe()
+    assert forced.memwatch and forced.baseline is not None and forced.baseline.z < 2.5
 
 
 def test_growing_once_then_levelling_off_is_a_plateau():
