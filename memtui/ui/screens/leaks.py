@@ -4,6 +4,8 @@ laid out as the diff browser's classes and retainers. The analysis runs in a thr
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import ClassVar
 
 from rich.text import Text
@@ -12,15 +14,15 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Label, ProgressBar
+from textual.widgets import DataTable, Footer, Input, Label, ProgressBar
 from textual.worker import get_current_worker
 
 from memtui.errors import MemtuiError
 from memtui.events import SnapshotSaved
 from memtui.heap.chains import ChainLine, chain_lines, object_line
-from memtui.heap.leaks import check_comparable, find_leaks
+from memtui.heap.leaks import LeakingClass, check_comparable, find_leaks
 from memtui.heap.pipeline import HeapAnalysis
-from memtui.heap.scripts import source_files
+from memtui.heap.scripts import SourceFiles, SourceLocation, source_files
 from memtui.ui.messages import AnalysisFailed, AnalysisProgressed, LeaksReady
 from memtui.ui.model import clock_time, display_path
 from memtui.ui.screens.help import QUIT_KEY, HelpPage, HelpScreen
@@ -28,10 +30,38 @@ from memtui.ui.widgets.tables import RowTable
 from memtui.units import format_bytes
 
 ROLES = ("Baseline", "target", "final")
-COLUMNS = ("Leaking class", "# Survived", "Self Size", "Retained", "Location")
+
+
+@dataclass(frozen=True)
+class LeakColumn:
+    """A column of the leaking classes: its title, and the value its order sorts by."""
+
+    title: str
+    order: Callable[[LeakingClass], tuple[int | str, ...]]
+    numeric: bool = True
+
+
+def _location_order(row: LeakingClass) -> tuple[int, ...]:
+    """Script, line, column; a class without a location first."""
+    location = SourceLocation.parse(row.location) if row.location else None
+    return (-1,) if location is None else (location.script_id, location.line, location.column)
+
+
+COLUMNS = (
+    LeakColumn("Leaking class", lambda row: (row.label.lower(),), numeric=False),
+    LeakColumn("# Survived", lambda row: (row.count,)),
+    LeakColumn("Self Size", lambda row: (row.self_size,)),
+    LeakColumn("Retained", lambda row: (row.retained_size,)),
+    LeakColumn("Location", _location_order, numeric=False),
+)
+DEFAULT_SORT = 3
+"""Most retained first, as find_leaks ranks them."""
 LEAKS_HELP = HelpPage(
     "memtui keys: the leak finder",
     (("↑ ↓", "a class; below, what keeps its object retaining most alive"),
+     ("o", "sort by the next column (the same column again: r)"),
+     ("r", "reverse the order"),
+     ("/", "show only the classes whose name or location has the text typed"),
      ("esc", "back to the monitor"), ("?", "this help"), QUIT_KEY),
     ("Objects allocated between the baseline and the target snapshot that are still alive "
      "in the final one, by class. Retained: what the class's outermost survivors retain. "
@@ -48,6 +78,9 @@ class LeakScreen(Screen[None]):
     """Finds the leaks of three snapshots of this session and shows them."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("o", "next_sort", "sort", id="leaks.sort"),
+        Binding("r", "reverse_sort", "reverse", show=False, id="leaks.reverse"),
+        Binding("slash", "filter", "filter", key_display="/", id="leaks.filter"),
         Binding("escape", "app.pop_screen", "back", id="leaks.back"),
         Binding("question_mark", "help", "help", key_display="?", id="leaks.help"),
         Binding("q", "app.quit", "quit", id="leaks.quit"),
@@ -57,7 +90,12 @@ class LeakScreen(Screen[None]):
         super().__init__()
         self.snapshots = snapshots
         self.paths = (snapshots[0].path, snapshots[1].path, snapshots[2].path)
+        self.leaking: list[LeakingClass] = []
         self.chains: list[tuple[str, list[ChainLine] | None]] = []
+        self.files: SourceFiles | None = None
+        self.sort_column = DEFAULT_SORT
+        self.reverse = True
+        self.text = ""
 
     def compose(self) -> ComposeResult:
         yield Label("Leak finder: new objects of the target still alive in the final "
@@ -71,6 +109,8 @@ class LeakScreen(Screen[None]):
                 yield ProgressBar(show_eta=False, id="diff-progress")
             yield Label("", id="diff-message")
             yield Label("", id="leaks-summary", classes="diff-level-title")
+            yield Input(placeholder="/ filter the classes by name or location", compact=True,
+                        id="leak-filter")
             yield RowTable(zebra_stripes=True, id="leak-classes")
             yield Label("", id="leak-retainers-title", classes="diff-level-title")
             yield RowTable(id="leak-retainers")
@@ -140,26 +180,74 @@ class LeakScreen(Screen[None]):
         if not report.classes:
             self.say(f"No leak found: the survivors of no class retain "
                      f"{format_bytes(report.min_retained)} or more.")
-        files = message.files
+        self.leaking = report.classes
+        self.files = message.files
+        self.fill_classes()
+        self.query_one("#leak-classes", DataTable).focus()
+
+    def shown_classes(self) -> list[int]:
+        """The indices of the classes shown, in the order shown."""
+        text = self.text.lower()
+        shown = [number for number, row in enumerate(self.leaking)
+                 if text in row.label.lower() or text in self.location(row).lower()]
+        order = COLUMNS[self.sort_column].order
+        return sorted(shown, key=lambda number: order(self.leaking[number]),
+                      reverse=self.reverse)
+
+    def fill_classes(self) -> None:
+        """Rebuild the classes table from the sort and the filter; the highlighted class's
+        chain follows."""
         table = self.query_one("#leak-classes", DataTable)
         table.clear(columns=True)
-        for title in COLUMNS:
-            table.add_column(Text(title, justify="left" if title in (COLUMNS[0], COLUMNS[-1])
-                                  else "right"), key=title)
-        for number, row in enumerate(report.classes):
+        for number, column in enumerate(COLUMNS):
+            arrow = (" ↓" if self.reverse else " ↑") if number == self.sort_column else ""
+            table.add_column(Text(column.title + arrow,
+                                  justify="right" if column.numeric else "left"),
+                             key=column.title)
+        for number in self.shown_classes():
+            row = self.leaking[number]
             table.add_row(row.label, Text(f"{row.count:,}", justify="right"),
                           Text(format_bytes(row.self_size), justify="right"),
                           Text(format_bytes(row.retained_size), justify="right"),
-                          files.describe(row.location), key=str(number))
-        table.focus()
-        self.show_chain(0)
+                          self.location(row), key=str(number))
+        shown = self.shown_classes()
+        self.show_chain(shown[0] if shown else -1)
+
+    def location(self, row: LeakingClass) -> str:
+        """The class's location as shown: `file:line:column`."""
+        return self.files.describe(row.location) if self.files is not None else ""
+
+    def sort_by(self, column: int) -> None:
+        """Sort by that column: numbers from the largest, text from A."""
+        self.sort_column = column
+        self.reverse = COLUMNS[column].numeric
+        self.fill_classes()
+
+    def action_next_sort(self) -> None:
+        self.sort_by((self.sort_column + 1) % len(COLUMNS))
+
+    def action_reverse_sort(self) -> None:
+        self.reverse = not self.reverse
+        self.fill_classes()
+
+    def action_filter(self) -> None:
+        self.query_one("#leak-filter", Input).focus()
+
+    @on(Input.Changed, "#leak-filter")
+    def filter_changed(self, event: Input.Changed) -> None:
+        self.text = event.value
+        self.fill_classes()
+
+    @on(Input.Submitted, "#leak-filter")
+    def filter_done(self) -> None:
+        self.query_one("#leak-classes", DataTable).focus()
 
     @on(DataTable.RowHighlighted, "#leak-classes")
     def class_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        self.show_chain(event.cursor_row)
+        self.show_chain(int(event.row_key.value or -1))
 
     def show_chain(self, index: int) -> None:
-        """What keeps the representative object of the class on line `index` alive."""
+        """What keeps the representative object of class `index` of the report alive."""
         table = self.query_one("#leak-retainers", DataTable)
         table.clear(columns=True)
         title = self.query_one("#leak-retainers-title", Label)
