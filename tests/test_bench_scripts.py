@@ -19,7 +19,7 @@ import watch_overhead  # noqa: E402
 
 
 @pytest.mark.parametrize("script", ["watch_overhead.py", "monitor_cost.py", "heap_parse.py",
-                                    "snapshot_memory.py"])
+                                    "snapshot_memory.py", "snapshot_interrupt.py"])
 def test_script_help_exits_cleanly(script):
     done = subprocess.run([sys.executable, str(BENCH / script), "--help"],
                           capture_output=True, text=True, timeout=60)
