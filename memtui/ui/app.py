@@ -315,9 +315,15 @@ class MemtuiApp(App[int]):
         self.exit(0)
 
     def _finishing(self, target: WatchedTarget) -> Callable[[], None]:
-        return lambda: self.note(f"{target.name}: waiting for the snapshot under way to end "
-                                 "before detaching (leaving while the target sends it can "
-                                 "crash Node)", "warning")
+        """What says, on the target's screen and in the overview, that memtui waits for a
+        snapshot before detaching."""
+        def say() -> None:
+            text = ("waiting for the snapshot under way to end before detaching (leaving "
+                    "while the target sends it can crash Node)")
+            self.post_to_screens(target, None, target.say(text, "warning", "state"))
+            if self.watchlist is not None:
+                self.note(f"{target.name}: {text}", "warning")
+        return say
 
     def exit_message(self) -> str:
         """One line for the terminal once the app has closed."""

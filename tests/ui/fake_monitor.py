@@ -87,6 +87,8 @@ class FakeMonitor:
         self.can_follow = False
         self.close_calls = 0
         self.close_release: asyncio.Event | None = None
+        self.stream_release: asyncio.Event | None = None
+        """Set: a snapshot memtui gave up is still streaming until it is set."""
         self.gc_result = GcResult(52 * MIB, 40 * MIB, 0.12)
         self.gc_error: MemtuiError | None = None
         self.gc_release: asyncio.Event | None = None
@@ -177,7 +179,14 @@ class FakeMonitor:
     def attached(self) -> bool:
         return self.info is not None and not self.closed
 
-    async def close(self) -> DetachResult | None:
+    async def streams_ended(self, on_wait: Callable[[], None] | None = None) -> None:
+        if self.stream_release is not None and not self.stream_release.is_set():
+            if on_wait is not None:
+                on_wait()
+            await self.stream_release.wait()
+
+    async def close(self, on_wait: Callable[[], None] | None = None) -> DetachResult | None:
+        await self.streams_ended(on_wait)
         self.close_calls += 1
         if self.close_release is not None:
             await self.close_release.wait()

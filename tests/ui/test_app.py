@@ -343,6 +343,25 @@ class TestActions:
         assert app.return_code == 0
 
 
+    async def test_quitting_during_a_snapshot_waits_for_it_and_says_so(self, make_app):
+        """Dropping the connection while the target sends a snapshot can crash Node: q
+        waits for the stream to end before detaching, and the status line says why."""
+        app, fake = make_app()
+        fake.stream_release = asyncio.Event()
+        async with app.run_test(size=SIZE) as pilot:
+            await attached(pilot, fake)
+            await pilot.press("q")
+            await wait_until(pilot, lambda: "waiting for the snapshot" in status_text(pilot))
+            assert status_text(pilot) == (
+                "waiting for the snapshot under way to end before detaching (leaving while "
+                "the target sends it can crash Node)")
+            assert app.is_running and fake.close_calls == 0
+            fake.stream_release.set()
+            await wait_until(pilot, lambda: not app.is_running)
+        assert fake.closed and fake.close_calls == 1
+        assert app.return_code == 0
+
+
 class TestAutomaticCapture:
     """`--snapshot-on`: a condition that holds after a sample captures as `s` does, without
     asking, and says so on the status line and the timeline."""
