@@ -105,7 +105,7 @@ def sampled_for(monitor: Monitor, seconds: float) -> bool:
 async def sample_with_forced_gcs(app: MemtuiApp, pilot: Pilot, seconds: float) -> None:
     """Sample for `seconds`, pressing `g` every FORCED_GC_EVERY_S as a user waiting for the
     leak verdict does: the demo's large heap has too few major GCs of its own to judge."""
-    monitor = app.monitor
+    monitor = monitor_of(app)
     forced = 0
     while len(monitor.history) * monitor.interval < seconds:
         due = (forced + 1) * FORCED_GC_EVERY_S
