@@ -1,5 +1,6 @@
 """Worker threads: watched through NodeWorker, sampled, snapshotted and left clean."""
 
+import asyncio
 import json
 import re
 import signal
@@ -10,7 +11,7 @@ import pytest
 
 from memtui import cli
 from memtui.errors import MemtuiError, TargetGone
-from memtui.events import WorkerAppeared, WorkerLeft, WorkersSampled
+from memtui.events import ConnectionLost, Reconnected, WorkerAppeared, WorkerLeft, WorkersSampled
 from memtui.heap import report
 from memtui.heap.capture_record import CaptureRecord, write_capture_record
 from memtui.heap.diff import thread_mismatch
@@ -171,6 +172,40 @@ async def test_workers_come_and_go_and_one_leaving_mid_snapshot_breaks_nothing(
     assert "the diff compares two unrelated heaps" in err
     assert out.startswith(f"ids not comparable: taken from different threads of pid "
                           f"{target.pid} (the main thread and worker {idle})")
+
+
+async def test_workers_come_back_after_a_reconnection(spawn):
+    """The connection drops (the target closes its inspector, then opens it again): the
+    workers of the old connection leave, come back on the new one, and are sampled."""
+    target = spawn("workers.js", "--inspect=127.0.0.1:0")
+    idle = start_worker(target, "idle")
+    monitor = Monitor(str(target.pid), interval=0.25, workers=True)
+    await monitor.start()
+    kinds: list[type] = []
+
+    async def cycle_once(event) -> None:
+        kinds.append(type(event))
+        if isinstance(event, WorkersSampled) and "closed" not in target.lines:
+            target.send("cycle\n")
+
+    try:
+        await sampled(monitor, 1)
+        seen: list[WorkersSampled] = []
+        async with asyncio.timeout(60):
+            async for event in monitor.events():
+                await cycle_once(event)
+                if (isinstance(event, WorkersSampled) and Reconnected in kinds
+                        and [v.info.worker_id for v in event.workers if v.latest] == [idle]):
+                    seen.append(event)
+                    break
+        assert "reopened" in target.lines
+        assert kinds.index(ConnectionLost) < kinds.index(Reconnected)
+        assert WorkerLeft in kinds[kinds.index(ConnectionLost):]
+        assert WorkerAppeared in kinds[kinds.index(Reconnected):]
+        assert seen and heap_of(seen[0], idle) > 0
+    finally:
+        await monitor.close()
+    assert probe_absent(target, idle, 10)
 
 
 async def test_a_worker_blocked_in_native_code_holds_up_nothing(spawn):

@@ -11,6 +11,8 @@
 //                (answers "unblocked ID")
 //   probe ID     that worker says whether memtui's probe or keeper is in it
 //                ("probe ID present" or "probe ID absent")
+//   cycle        the main thread closes its inspector and opens it again on the same port
+//                half a second later (answers "closed", then "reopened")
 'use strict';
 const { Worker } = require('worker_threads');
 
@@ -63,6 +65,14 @@ function start(kind) {
   if (kind === 'busy') console.log(`started ${kind} ${id}`);
 }
 
+function cycle() {
+  const inspector = require('inspector');
+  const port = Number(new URL(inspector.url()).port);
+  inspector.close();
+  console.log('closed');
+  setTimeout(() => { inspector.open(port, '127.0.0.1'); console.log('reopened'); }, 500);
+}
+
 let buffered = '';
 process.stdin.on('data', (data) => {
   buffered += data;
@@ -76,6 +86,7 @@ process.stdin.on('data', (data) => {
       found.worker.postMessage(command);
     }
     else if (command === 'kill' && found) found.worker.terminate();
+    else if (command === 'cycle') cycle();
     else if (command === 'exit' && found) {
       Atomics.store(found.stop, 0, 1);
       found.worker.postMessage('exit');
