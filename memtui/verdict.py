@@ -379,7 +379,7 @@ def leak_verdict(samples: Sequence[Sample], rule: LeakRule = DEFAULT_RULE) -> Le
     if later == "unsure" and off_heap is None:
         return LeakVerdict(LeakKind.TOO_EARLY, len(points), trend, rises, rule, off_heap,
                            "more major GCs, to tell a leak from growth that stops")
-    if not significant and off_heap is None and _rising_short_of(points, trend, rule):
+    if not significant and off_heap is None and _rising_short_of(points, trend, rises, rule):
         return LeakVerdict(LeakKind.TOO_EARLY, len(points), trend, rises, rule, off_heap,
                            f"the rise to reach {format_bytes(_needed_rise(trend, rule))}"
                            f" ({format_bytes(trend.rise)} so far)")
@@ -389,7 +389,7 @@ def leak_verdict(samples: Sequence[Sample], rule: LeakRule = DEFAULT_RULE) -> Le
     return LeakVerdict(kind, len(points), trend, rises, rule, off_heap)
 
 
-def _rising_short_of(points: Sequence[tuple[float, float]], trend: Trend,
+def _rising_short_of(points: Sequence[tuple[float, float]], trend: Trend, rises: int,
                      rule: LeakRule) -> bool:
     """Whether the baseline rises, surely and still in its later half, or by memwatch's
     rule, but by less than a leak must: by half of that or more, so that at this pace it
@@ -397,7 +397,7 @@ def _rising_short_of(points: Sequence[tuple[float, float]], trend: Trend,
     leak, again at each sample, until it reaches half."""
     if trend.rise < _needed_rise(trend, rule) / 2:
         return False
-    if rises_in_a_row([y for _, y in points]) >= rule.rises_in_a_row:
+    if rises >= rule.rises_in_a_row:
         return True
     return trend.z >= rule.min_z and _later_half(points, trend, rule) == "rising"
 

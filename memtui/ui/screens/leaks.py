@@ -204,13 +204,13 @@ class LeakScreen(Screen[None]):
             table.add_column(Text(column.title + arrow,
                                   justify="right" if column.numeric else "left"),
                              key=column.title)
-        for number in self.shown_classes():
+        shown = self.shown_classes()
+        for number in shown:
             row = self.leaking[number]
             table.add_row(row.label, Text(f"{row.count:,}", justify="right"),
                           Text(format_bytes(row.self_size), justify="right"),
                           Text(format_bytes(row.retained_size), justify="right"),
                           self.location(row), key=str(number))
-        shown = self.shown_classes()
         self.show_chain(shown[0] if shown else -1)
 
     def location(self, row: LeakingClass) -> str:
