@@ -123,3 +123,19 @@ async def test_a_target_that_ends_itself_is_not_held_up(spawn, node):
         assert target.proc.wait(5) == 3
     finally:
         await monitor.close()
+
+
+async def test_close_waits_for_a_capture_that_has_not_yet_sent_its_request(spawn, tmp_path):
+    """Ctrl+C in the live view right as `s` starts a capture: the snapshot is saved, and the
+    connection is dropped only after it (never while the target streams it)."""
+    target = spawn("big_heap.js", "--inspect-port=0", args=("300000",))
+    monitor = Monitor(str(target.pid), snapshot_dir=tmp_path)
+    await monitor.start()
+    capture = asyncio.create_task(monitor.take_snapshot())
+    await asyncio.sleep(0)  # the capture begins: it asks for HeapProfiler.enable
+    await monitor.streams_ended()
+    await monitor.close()
+    saved = await capture
+    assert saved.path.exists() and saved.size > 0
+    assert target.alive()
+    assert wait_until_inspector_closed(target.pid)
