@@ -28,8 +28,13 @@ STREAMING_METHODS = frozenset({"HeapProfiler.takeHeapSnapshot",
 """Requests the target answers with a stream of messages (a snapshot's chunks) before its
 reply, which it goes on sending when the call is given up."""
 STREAM_SILENCE_S = 5.0
-"""A stream the target sent nothing of for this long is taken for stopped (the process
-stopped or blocked): then nothing is being written to the connection."""
+"""A stream the target sent nothing of for this long, while it did no work (see
+CdpChannel.target_cpu_s), is taken for stopped (the process stopped or blocked): then
+nothing is being written to the connection. V8 sends nothing for seconds while it collects
+garbage and builds a big heap's snapshot (5.8 s for 1.5 M objects on an idle machine)."""
+WORKING_SHARE = 0.02
+"""A target that used this share of a CPU over a silence is working: a thread building a
+snapshot uses most of one, an idle Node under 0.1%."""
 READER_GRACE_S = 1.0
 
 log = logging.getLogger(__name__)
@@ -87,6 +92,10 @@ class CdpChannel(ABC):
         self._streams_ended.set()
         self._last_heard = time.monotonic()
         self.closed = asyncio.Event()
+        self.target_cpu_s: Callable[[], float | None] | None = None
+        """The target process's CPU time in seconds; None when it cannot be read (an
+        inspector on another host)."""
+        self._silence_given_up: float | None = None
 
     def on(self, method: str, handler: EventHandler) -> Callable[[], None]:
         """Call `handler(params)` for each `method` event; returns a function that unsubscribes."""
@@ -124,23 +133,44 @@ class CdpChannel(ABC):
     async def streams_ended(self, silence_s: float = STREAM_SILENCE_S,
                             on_wait: Callable[[], None] | None = None) -> bool:
         """Wait until the target has answered every streaming call (see STREAMING_METHODS),
-        those still awaited and those given up, or sent nothing for `silence_s`, or the
-        session ended. Node crashes when a client drops its connection while the target
+        those still awaited and those given up, or sent nothing for `silence_s` while it did
+        no work (see target_cpu_s; a target that works is still building the snapshot), or
+        the session ended. Node crashes when a client drops its connection while the target
         writes to it (see Inspector), so a connection is dropped only after this.
         `on_wait()` is called once when there is something to wait for. False when a stream
-        fell silent."""
-        if self._streaming and not self.closed.is_set() and on_wait is not None:
-            on_wait()
+        fell silent, at once when nothing was heard since it last did."""
+        if self._streaming and not self.closed.is_set():
+            if self._silence_given_up == self._last_heard:
+                return False
+            if on_wait is not None:
+                on_wait()
+        watched_at, cpu_then = time.monotonic(), self.cpu_s()
         while self._streaming and not self.closed.is_set():
-            silent_for = time.monotonic() - self._last_heard
+            now = time.monotonic()
+            silent_for = now - self._last_heard
+            if silent_for >= silence_s and cpu_then is not None:
+                # The target's work is judged over a whole silence of its own.
+                silent_for = now - max(self._last_heard, watched_at)
+                if silent_for >= silence_s:
+                    cpu_now = self.cpu_s()
+                    if cpu_now is not None and cpu_now - cpu_then >= WORKING_SHARE * silent_for:
+                        log.debug("%sstreaming calls %s silent; the target is working",
+                                  self._label, sorted(self._streaming))
+                        watched_at, cpu_then = now, cpu_now
+                        continue
             if silent_for >= silence_s:
                 log.debug("%sstreaming calls %s silent for %.1fs", self._label,
                           sorted(self._streaming), silent_for)
+                self._silence_given_up = self._last_heard
                 return False
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(silence_s - silent_for):
                     await self._streams_ended.wait()
         return True
+
+    def cpu_s(self) -> float | None:
+        """The target's CPU time in seconds (None when unknown)."""
+        return None if self.target_cpu_s is None else self.target_cpu_s()
 
     async def evaluate(self, expression: str, timeout: float | None = 10.0, *,
                        command_line_api: bool = False) -> Any:

@@ -419,7 +419,8 @@ class Monitor:
     async def streams_ended(self, on_wait: Callable[[], None] | None = None) -> None:
         """Wait until the target, and each worker thread, no longer sends a snapshot that
         memtui gave up (an interrupted capture): dropping the connection while it does can
-        crash Node. Bounded by the stream falling silent (STREAM_SILENCE_S)."""
+        crash Node. Bounded by the stream falling silent while the target does no work
+        (STREAM_SILENCE_S)."""
         if self._session is None:
             return
         await self._session.inspector.streams_ended(on_wait=on_wait)

@@ -62,6 +62,10 @@ class WorkerChannel(CdpChannel):
         self._inspector = inspector
         self._gone_reason: str | None = None
 
+    def cpu_s(self) -> float | None:
+        """The CPU time of the worker's process (its threads share one account)."""
+        return self._inspector.cpu_s()
+
     def _check_open(self) -> None:
         if self._gone_reason is not None:
             raise WorkerGone(f"worker {self.info.worker_id} is gone ({self._gone_reason})")

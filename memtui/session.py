@@ -63,6 +63,7 @@ class Session:
                  node_version: str, keep_inspector: bool, interval: float = 1.0,
                  cwd: str | None = None):
         self.target = target
+        self._process = _local_process(target.pid)
         self.inspector = inspector
         self.pid = pid  # as this host sees it; a remote target's own process.pid
         self.node_version = node_version
@@ -72,11 +73,21 @@ class Session:
         self.client_id = f"memtui-{uuid.uuid4().hex[:12]}"
         self.connection_id = uuid.uuid4().hex
         self.opened_by_a_memtui = target.opened_by_memtui
-        self._process = _local_process(target.pid)
         self._last: Sample | None = None
         self._last_cpu: tuple[float, float] | None = None
         self._carried: tuple[GcCounters, float] = (GcCounters(), 0.0)
         self._letting_go: asyncio.Future[None] | None = None
+
+    @property
+    def inspector(self) -> Inspector:
+        """The connection; one set here tells a silent snapshot stream from a stopped
+        target by the target's CPU time (see CdpChannel.streams_ended)."""
+        return self._inspector
+
+    @inspector.setter
+    def inspector(self, inspector: Inspector) -> None:
+        inspector.target_cpu_s = self.cpu_s
+        self._inspector = inspector
 
     @classmethod
     async def open(cls, spec: str | attach.InspectorTarget, *, keep_inspector: bool = False,
@@ -261,9 +272,10 @@ class Session:
 
     def _cpu_percent(self) -> float | None:
         """The target's CPU use since the previous sample, in % of one core."""
-        assert self._process is not None
-        times = self._process.cpu_times()
-        now = (time.monotonic(), times.user + times.system)
+        cpu = self.cpu_s()
+        if cpu is None:
+            return None
+        now = (time.monotonic(), cpu)
         last, self._last_cpu = self._last_cpu, now
         if last is None or now[0] - last[0] < MEASURED_SHARE * self.interval:
             return None
@@ -276,6 +288,16 @@ class Session:
     def host_pid(self) -> int | None:
         """The target's PID on this host (None for an inspector on another host)."""
         return self.target.pid
+
+    def cpu_s(self) -> float | None:
+        """The target's CPU time in seconds, when it runs on this host."""
+        if self._process is None:
+            return None
+        try:
+            times = self._process.cpu_times()
+        except psutil.Error:
+            return None
+        return times.user + times.system
 
     def rss_watch(self) -> RssWatch:
         return RssWatch(self._process)

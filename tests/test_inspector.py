@@ -2,7 +2,9 @@
 
 import asyncio
 import json
+import time
 
+import psutil
 import pytest
 import websockets
 
@@ -164,4 +166,60 @@ async def test_close_waits_for_a_snapshot_given_up_to_end(spawn):
     await client.close()
     snapshot = json.loads("".join(chunks))
     assert snapshot["snapshot"]["node_count"] > 300_000
+    assert target.alive()
+
+
+async def test_a_snapshot_stream_silent_while_the_target_works_is_waited_for(spawn):
+    """V8 sends nothing for seconds while it collects garbage and builds a big heap's
+    snapshot (5.8 s for 1.5 M objects on an idle machine): on a busy machine, a Ctrl+C in
+    the live view dropped the connection after 5 s of silence, while the target still built
+    it. A target that works (uses CPU) is waited for, however long it is silent (here the
+    300,000-object heap's silences of 0.4-1.2 s are ten times the allowed one)."""
+    target = spawn("big_heap.js", "--inspect=127.0.0.1:0", args=("300000",))
+    client = await Inspector.connect(target.wait_for_line(r"(ws://\S+)").group(1))
+    chunks: list[str] = []
+    building = asyncio.Event()
+    client.on("HeapProfiler.addHeapSnapshotChunk", lambda params: chunks.append(params["chunk"]))
+    client.on("HeapProfiler.reportHeapSnapshotProgress", lambda _: building.set())
+    await client.send("HeapProfiler.enable")
+    capture = asyncio.ensure_future(client.send("HeapProfiler.takeHeapSnapshot",
+                                                {"reportProgress": True}, timeout=None))
+    await asyncio.wait_for(building.wait(), 60)
+    capture.cancel()
+    process = psutil.Process(target.pid)
+    client.target_cpu_s = lambda: sum(process.cpu_times()[:2])
+    assert await client.streams_ended(silence_s=0.1)
+    await client.close()
+    snapshot = json.loads("".join(chunks))
+    assert snapshot["snapshot"]["node_count"] > 300_000
+    assert target.alive()
+
+
+async def test_a_stream_of_a_stopped_target_is_given_up_once(spawn):
+    """A stopped target neither sends nor works: the first wait gives up after the silence,
+    and the later ones of the same detach (the app's, the monitor's, the connection's) at
+    once, until the target is heard again."""
+    target = spawn("big_heap.js", "--inspect=127.0.0.1:0", args=("300000",))
+    client = await Inspector.connect(target.wait_for_line(r"(ws://\S+)").group(1))
+    process = psutil.Process(target.pid)
+    client.target_cpu_s = lambda: sum(process.cpu_times()[:2])
+    building = asyncio.Event()
+    client.on("HeapProfiler.reportHeapSnapshotProgress", lambda _: building.set())
+    await client.send("HeapProfiler.enable")
+    capture = asyncio.ensure_future(client.send("HeapProfiler.takeHeapSnapshot",
+                                                {"reportProgress": True}, timeout=None))
+    await asyncio.wait_for(building.wait(), 60)
+    process.suspend()
+    try:
+        started = time.monotonic()
+        assert not await client.streams_ended(silence_s=0.3)
+        first = time.monotonic() - started
+        assert not await client.streams_ended(silence_s=0.3)
+        second = time.monotonic() - started - first
+    finally:
+        process.resume()
+    assert first >= 0.3 and second < 0.1, (first, second)
+    await asyncio.wait_for(capture, 60)
+    assert await client.streams_ended(silence_s=0.3)
+    await client.close()
     assert target.alive()
