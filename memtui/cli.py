@@ -14,6 +14,7 @@ import signal
 import sys
 import textwrap
 import time
+import traceback
 from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import IO, Any, NoReturn
@@ -384,12 +385,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _default_to_monitor(argv: list[str]) -> None:
+    """Insert the default command, `monitor`, where memtui's own options (--debug, --log
+    FILE) end, unless a command is given there."""
+    first = 0
+    while first < len(argv) and (argv[first] in ("--debug", "--log")
+                                 or argv[first].startswith("--log=")):
+        first += 2 if argv[first] == "--log" else 1
+    if first < len(argv) and argv[first] not in HANDLERS and (
+            not argv[first].startswith("-")
+            or argv[first].partition("=")[0] in OVERVIEW_OPTIONS):
+        argv.insert(first, "monitor")
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
-    if argv and argv[0] not in HANDLERS and (not argv[0].startswith("-")
-                                             or argv[0].partition("=")[0] in OVERVIEW_OPTIONS):
-        argv.insert(0, "monitor")
+    _default_to_monitor(argv)
     try:
         args = build_parser().parse_args(argv)
         _start_log(args)
@@ -399,7 +411,7 @@ def main(argv: list[str] | None = None) -> int:
     except MemtuiError as exc:
         diagnostics.log.debug("failed: %s", exc, exc_info=True)
         if debug:
-            raise
+            traceback.print_exc()
         print(f"memtui: error: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
@@ -411,7 +423,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     except Exception as exc:
         if debug:
-            raise
+            traceback.print_exc()
         where = diagnostics.record_crash(exc)
         hint = f"the traceback is in {where}" if where else "run with --debug for the traceback"
         print(f"memtui: error: internal error: {type(exc).__name__}: {exc} ({hint})",

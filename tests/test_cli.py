@@ -67,6 +67,18 @@ def test_wrong_pid_is_exit_2_for_every_command():
             "(check the PID; `memtui ps` lists Node processes)\n", result.stderr
 
 
+def test_the_live_view_is_the_default_after_memtuis_own_options(tmp_path):
+    """`memtui --debug PID` and `memtui --log FILE PID` watch PID, as `memtui PID` does."""
+    pid = str(unused_pid())
+    error = f"memtui: error: no process with PID {pid} "
+    logged = run_memtui("--log", str(tmp_path / "memtui.log"), pid)
+    assert logged.returncode == 2
+    assert logged.stderr.startswith(error), logged.stderr
+    debugged = run_memtui("--debug", pid)
+    assert debugged.returncode == 2
+    assert error in debugged.stderr and "invalid choice" not in debugged.stderr
+
+
 def test_a_non_node_process_is_refused_and_left_alive():
     sleeper = subprocess.Popen(["sleep", "60"])
     try:
