@@ -1,9 +1,11 @@
 """attach: PID / HOST:PORT / ws:// URL -> a verified Node inspector, against real Node processes."""
 
 import asyncio
+import contextlib
 import getpass
 import json
 import os
+import random
 import shutil
 import signal
 import socket
@@ -44,6 +46,22 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+def cluster_port(workers: int) -> int:
+    """A port P for a cluster primary's --inspect-port, with P+1..P+workers (its workers'
+    ports, Node's cluster numbers them so) free too: below the ephemeral range, whose ports
+    other connections take at random as their own."""
+    for base in random.sample(range(20000, 32000, 16), 50):
+        try:
+            with contextlib.ExitStack() as held:
+                for port in range(base, base + workers + 1):
+                    probe = held.enter_context(socket.socket())
+                    probe.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        return base
+    raise AssertionError(f"no {workers + 1} consecutive free ports found")
 
 
 def pending_sigusr1(pid: int) -> bool:

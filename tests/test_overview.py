@@ -18,7 +18,7 @@ from memtui.ui import MemtuiApp, Watchlist
 from memtui.ui.model import TargetState
 from tests.cli_helpers import wait_until_inspector_closed
 from tests.nodeproc import NodeProcess
-from tests.test_attach import free_port
+from tests.test_attach import cluster_port, free_port
 from tests.ui.helpers import wait_until
 
 ATTACH_TIMEOUT_S = 30.0
@@ -85,11 +85,8 @@ async def test_processes_with_closed_inspectors_are_watched_at_once(spawn, tmp_p
         assert wait_until_inspector_closed(target.pid)
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "open: once each, not all 4 workers were live within 30 s (a clean-clone CI run), and a "
-    "forked worker was not live within 30 s (here, both cores busy); causes not found"))
 async def test_a_cluster_and_its_workers_coming_and_going(spawn, tmp_path):
-    primary = spawn("cluster.js", f"--inspect-port={free_port()}", args=("4",))
+    primary = spawn("cluster.js", f"--inspect-port={cluster_port(5)}", args=("4",))
     selection = Selection(children_of=primary.pid)
     watchlist = Watchlist(
         find=selection.find, title=selection.describe(), grows=selection.grows,

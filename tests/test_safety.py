@@ -20,7 +20,7 @@ from memtui.errors import MemtuiError
 from memtui.session import Session
 from tests.cli_helpers import jsonl, run_memtui, start_memtui, wait_until_inspector_closed
 from tests.live_terminal import LiveTerminal
-from tests.test_attach import free_port
+from tests.test_attach import cluster_port
 
 
 def first_sample(memtui: subprocess.Popen) -> None:
@@ -209,7 +209,7 @@ class TestClusterPrimary:
     def test_a_cluster_primary_is_refused_and_no_worker_inspector_opens(self, spawn):
         """SIGUSR1 to a cluster primary makes Node open each worker's inspector as well, where
         memtui would never close them: the primary is refused before any signal."""
-        primary = spawn("cluster.js", f"--inspect-port={free_port()}", args=("2",))
+        primary = spawn("cluster.js", f"--inspect-port={cluster_port(2)}", args=("2",))
         primary.wait_for_line("^ready$")
         result = run_memtui("record", str(primary.pid), "--duration", "1")
         assert result.returncode == 2, result.stderr
@@ -228,7 +228,7 @@ class TestClusterPrimary:
     def test_a_primary_whose_workers_inspectors_are_open_is_attached(self, spawn):
         """With every worker's inspector open, the primary's SIGUSR1 changes none of them:
         memtui attaches, and closes the primary's inspector only."""
-        primary = spawn("cluster.js", f"--inspect-port={free_port()}",
+        primary = spawn("cluster.js", f"--inspect-port={cluster_port(2)}",
                         args=("2", "open-workers"))
         primary.wait_for_line("^ready$")
         workers = [worker.pid for worker in psutil.Process(primary.pid).children()]
