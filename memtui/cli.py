@@ -57,6 +57,9 @@ from memtui.verdict import LeakRule, Verdicts
 CANCEL_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 OVERVIEW_OPTIONS = ("--children", "--all")
 """Options that, first on the command line, select the live view (`memtui --all`)."""
+MAX_PROCESSES = 32
+"""The most processes an overview attaches to unless told otherwise: each is signalled, has
+its inspector opened and runs memtui's probe, so `--all` on a busy host must be meant."""
 MIN_INTERVAL_S = 0.1
 MAX_INTERVAL_S = 3600.0
 HELP_WIDTH = 78
@@ -134,7 +137,7 @@ def _cooldown(text: str) -> float:
 
 
 def _count(text: str) -> int:
-    if not text.isdecimal() or int(text) < 1:
+    if not (text.isascii() and text.isdecimal()) or int(text) < 1:
         raise argparse.ArgumentTypeError(f"must be a whole number, 1 or more: {text!r}")
     return int(text)
 
@@ -243,6 +246,11 @@ def build_parser() -> argparse.ArgumentParser:
                         help="an overview of every Node process memtui may attach to (root: "
                              "all, containers included; else this user's); processes that "
                              "start later join it (default: off)")
+    monitor.add_argument("--max-processes", type=_count, default=MAX_PROCESSES,
+                         metavar="N",
+                         help="attach to at most N processes at once; more found at the start "
+                              "is an error, more starting later are listed, not attached "
+                              "(default: %(default)s)")
     interval_option(monitor)
     follow_option(monitor)
     leak_rises_option(monitor)
@@ -880,8 +888,13 @@ def cmd_monitor(args: argparse.Namespace) -> int:
     if not found:
         raise UsageError(f"no Node process found: {selection.describe()}",
                          "`memtui ps` lists Node processes")
+    if len(found) > args.max_processes:
+        raise UsageError(
+            f"{len(found)} processes found ({selection.describe()}); memtui attaches to at "
+            f"most {args.max_processes} at once (it opens the inspector of each and runs its "
+            "probe in each)", "raise --max-processes, or name the PIDs to watch")
     watchlist = Watchlist(find=selection.find, title=selection.describe(),
-                          grows=selection.grows,
+                          grows=selection.grows, limit=args.max_processes,
                           new_monitor=lambda target: _monitor_for(args, target))
     return run_overview(watchlist, on_exit_message=_print_if_possible)
 

@@ -6,8 +6,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import psutil
 import pytest
 
+from memtui.attach import find_inspector_address
 from tests.cli_helpers import run_memtui
 
 
@@ -31,6 +33,8 @@ def unused_pid() -> int:
     (("--children", "abc"), "not a PID: 'abc'"),
     (("--children", str(unused_pid())), f"no process with PID {unused_pid()}"),
     (("--children", "1", "--all"), "not allowed with argument"),
+    (("--all", "--max-processes", "0"), "must be a whole number, 1 or more"),
+    (("--all", "--max-processes", "\u0663"), "must be a whole number, 1 or more"),
     (("--all", "1234"), "give TARGETs or --all, not both"),
     (("1", "2", "--follow"), "--follow follows one process"),
     (("leaks", "a", "b"), "leaks needs three snapshot files, not 2"),
@@ -77,6 +81,20 @@ def test_the_live_view_is_the_default_after_memtuis_own_options(tmp_path):
     debugged = run_memtui("--debug", pid)
     assert debugged.returncode == 2
     assert error in debugged.stderr and "invalid choice" not in debugged.stderr
+
+
+def test_more_processes_than_the_limit_are_refused_before_any_is_touched(spawn):
+    primary = spawn("cluster.js", args=("2",))
+    result = run_memtui("--children", str(primary.pid), "--max-processes", "2")
+    assert result.returncode == 2
+    assert result.stderr == (
+        f"memtui: error: 3 processes found (pid {primary.pid} and its Node descendants); "
+        "memtui attaches to at most 2 at once (it opens the inspector of each and runs its "
+        "probe in each) (raise --max-processes, or name the PIDs to watch)\n")
+    family = [primary.pid, *(worker.pid for worker in psutil.Process(primary.pid).children())]
+    assert len(family) == 3
+    assert all(find_inspector_address(pid) is None for pid in family)
+    assert not [line for line in primary.lines if "Debugger listening" in line]
 
 
 def test_a_non_node_process_is_refused_and_left_alive():

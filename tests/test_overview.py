@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from memtui.attach import find_inspector_address
 from memtui.monitor import Monitor
 from memtui.selection import Selection
 from memtui.ui import MemtuiApp, Watchlist
@@ -132,5 +133,36 @@ async def test_a_cluster_and_its_workers_coming_and_going(spawn, tmp_path):
             assert wait_until_inspector_closed(pid), f"pid {pid}'s inspector is open"
         assert not [line for line in primary.lines if re.search("Starting inspector.*failed",
                                                                 line)]
+    finally:
+        primary.kill()
+
+
+async def test_a_process_starting_beyond_the_limit_is_listed_and_left_alone(spawn, tmp_path):
+    """--max-processes: a worker forked once the overview holds its limit is not signalled;
+    its row says why."""
+    primary = spawn("cluster.js", f"--inspect-port={cluster_port(3)}", args=("2",))
+    selection = Selection(children_of=primary.pid)
+    watchlist = Watchlist(
+        find=selection.find, title=selection.describe(), grows=selection.grows, limit=3,
+        new_monitor=lambda spec: Monitor(spec, interval=0.25, snapshot_dir=tmp_path))
+    app = MemtuiApp(watchlist)
+    try:
+        async with running(app) as pilot:
+            await wait_until(pilot, lambda: len(live_pids(app)) == 3,
+                             timeout=ATTACH_TIMEOUT_S, what="the primary and 2 workers live",
+                             state=lambda: rows(app))
+            primary.send("fork\n")
+            await wait_until(pilot, lambda: line_matching(primary, r"forked (\d+)"),
+                             what="a worker forked")
+            forked = int(line_matching(primary, r"forked (\d+)").group(1))
+            await wait_until(pilot, lambda: any(t.pid == forked for t in app.listed),
+                             timeout=10, what="the forked worker listed", state=lambda: rows(app))
+            row = next(t for t in app.listed if t.pid == forked)
+            reason = "the overview attaches to at most 3 processes (--max-processes)"
+            assert row.state is TargetState.REFUSED and row.refusal == reason
+            assert f"pid {forked} started; not attached: {reason}" in notes(app)
+            assert find_inspector_address(forked) is None
+            await quit_and_wait(pilot, app)
+        assert app.exit_message() == "memtui: detached from 3 processes"
     finally:
         primary.kill()

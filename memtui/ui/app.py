@@ -68,6 +68,8 @@ class Watchlist:
     new_monitor: Callable[[str], Monitor]
     title: str
     grows: bool
+    limit: int | None = None
+    """The most processes attached at once; those found beyond it are listed, refused."""
 
 
 class MemtuiApp(App[int]):
@@ -160,7 +162,8 @@ class MemtuiApp(App[int]):
             known = {str(target.monitor.target): target for target in self.listed}
             for spec in found:
                 if spec not in known:
-                    self.add_process(watchlist.new_monitor(spec), appeared=not first)
+                    self.add_process(watchlist.new_monitor(spec), appeared=not first,
+                                     refusal=self._over(watchlist.limit))
             for spec, target in known.items():
                 if target.state is TargetState.REFUSED and spec not in found:
                     self.leave(target, f"{target.name} is gone")
@@ -169,11 +172,25 @@ class MemtuiApp(App[int]):
             first = False
             await asyncio.sleep(DISCOVER_EVERY_S)
 
-    def add_process(self, monitor: Monitor, appeared: bool) -> None:
-        """Add a process to the overview and attach to it in a worker of its own."""
+    def _over(self, limit: int | None) -> str | None:
+        """Why one more process may not be attached: `limit` are attached or being attached
+        (exited ones not counted); None when it may."""
+        held = [t for t in self.listed
+                if t.state is not TargetState.REFUSED and t.exited_at is None]
+        if limit is None or len(held) < limit:
+            return None
+        return f"the overview attaches to at most {limit} processes (--max-processes)"
+
+    def add_process(self, monitor: Monitor, appeared: bool, refusal: str | None = None) -> None:
+        """Add a process to the overview and attach to it in a worker of its own; one with a
+        `refusal` is listed, refused, and left untouched."""
         target = WatchedTarget(monitor, self.clock)
         self.targets.append(target)
         self.listed.append(target)
+        if refusal is not None:
+            target.refuse(refusal)
+            self.note(f"{target.name} started; not attached: {refusal}", "warning")
+            return
         target.say("attaching…", kind="state")
         if appeared:
             self.note(f"{target.name} started; attaching", "info")
