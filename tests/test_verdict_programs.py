@@ -36,6 +36,8 @@ PROGRAMS: dict[str, tuple[str, tuple[str, ...]]] = {
     "busy": ("verdicts.js", ("busy",)),
     "blocked": ("verdicts.js", ("blocked",)),
 }
+AUTO_CAPTURE = {"named": ("--snapshot-on", "leak", "--snapshot-max", "1")}
+"""The recordings that also capture automatically (into NAME-snapshots/)."""
 HEAP_LEAKS = ("named", "closure", "listener", "request_map")
 NOT_LEAKING = ("churn", "plateau", "pressure")
 
@@ -43,6 +45,7 @@ NOT_LEAKING = ("churn", "plateau", "pressure")
 @dataclass(frozen=True)
 class Recording:
     samples: list[dict]
+    captures: list[dict]
     stderr: str
     returncode: int
     inspector_closed: bool
@@ -71,13 +74,21 @@ def recordings(tmp_path_factory) -> dict[str, Recording]:
         for program in programs.values():
             program.wait_for_line("ready")
         for name, program in programs.items():
+            capturing: tuple[str, ...] = ()
+            if name in AUTO_CAPTURE:
+                (directory / f"{name}-snapshots").mkdir()
+                capturing = (*AUTO_CAPTURE[name], "--snapshot-dir",
+                             str(directory / f"{name}-snapshots"))
             recorders[name] = start_memtui("record", str(program.pid), "--duration",
-                                           str(RECORD_S), "-o", str(directory / f"{name}.jsonl"))
+                                           str(RECORD_S), "-o", str(directory / f"{name}.jsonl"),
+                                           *capturing)
         _wait_for_first_sample(directory / "plateau.jsonl")
         programs["plateau"].send("fill\n")
         errors = {name: recorder.communicate(timeout=RECORD_S + 60)[1]
                   for name, recorder in recorders.items()}
-        return {name: Recording(jsonl((directory / f"{name}.jsonl").read_text()), err,
+        lines = {name: jsonl((directory / f"{name}.jsonl").read_text()) for name in errors}
+        return {name: Recording([line for line in lines[name] if "event" not in line],
+                                [line for line in lines[name] if "event" in line], err,
                                 recorders[name].returncode,
                                 wait_until_inspector_closed(programs[name].pid))
                 for name, err in errors.items()}
@@ -116,6 +127,20 @@ def test_a_heap_leak_is_flagged_in_time(recordings, name):
     assert final["heap_limit_in_s"] > 0
     assert recording.stderr.splitlines()[-1].startswith("memtui: verdict: heap leak: heap after"
                                                         " GC +")
+
+
+def test_snapshot_on_leak_captures_once_the_leak_is_flagged(recordings):
+    recording = recordings["named"]
+    [capture] = recording.captures
+    assert (capture["event"], capture["condition"], capture["outcome"]) == (
+        "auto_snapshot", "leak", "saved"), capture
+    assert capture["evidence"].startswith("heap leak: heap after GC +")
+    flagged = next(s["t"] for s in recording.samples if s["verdict"]["leak"] == "heap")
+    assert capture["t"] >= flagged
+    path = Path(capture["path"])
+    assert path.parent.name == "named-snapshots"
+    assert path.stat().st_size == capture["size"] > 0
+    assert f"memtui: automatic snapshot (leak) saved: {path} (file " in recording.stderr
 
 
 def test_retained_buffers_are_off_heap_growth(recordings):
