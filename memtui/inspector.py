@@ -144,20 +144,20 @@ class CdpChannel(ABC):
                 return False
             if on_wait is not None:
                 on_wait()
-        watched_at, cpu_then = time.monotonic(), self.cpu_s()
+        watched_at = time.monotonic()
+        cpu_then = self.cpu_s() if self._streaming else None
         while self._streaming and not self.closed.is_set():
             now = time.monotonic()
-            silent_for = now - self._last_heard
+            # With its CPU time known, the target's work is judged over a whole silence.
+            silent_for = now - (self._last_heard if cpu_then is None
+                                else max(self._last_heard, watched_at))
             if silent_for >= silence_s and cpu_then is not None:
-                # The target's work is judged over a whole silence of its own.
-                silent_for = now - max(self._last_heard, watched_at)
-                if silent_for >= silence_s:
-                    cpu_now = self.cpu_s()
-                    if cpu_now is not None and cpu_now - cpu_then >= WORKING_SHARE * silent_for:
-                        log.debug("%sstreaming calls %s silent; the target is working",
-                                  self._label, sorted(self._streaming))
-                        watched_at, cpu_then = now, cpu_now
-                        continue
+                cpu_now = self.cpu_s()
+                if cpu_now is not None and cpu_now - cpu_then >= WORKING_SHARE * silent_for:
+                    log.debug("%sstreaming calls %s silent; the target is working",
+                              self._label, sorted(self._streaming))
+                    watched_at, cpu_then = now, cpu_now
+                    continue
             if silent_for >= silence_s:
                 log.debug("%sstreaming calls %s silent for %.1fs", self._label,
                           sorted(self._streaming), silent_for)
