@@ -10,6 +10,7 @@ import websockets
 
 from memtui.errors import MemtuiError
 from memtui.inspector import DispatchError, Inspector, InspectorClosed, ProtocolError
+from tests.nodeproc import NodeProcess
 
 
 @pytest.fixture
@@ -169,14 +170,13 @@ async def test_close_waits_for_a_snapshot_given_up_to_end(spawn):
     assert target.alive()
 
 
-async def test_a_snapshot_stream_silent_while_the_target_works_is_waited_for(spawn):
-    """V8 sends nothing for seconds while it collects garbage and builds a big heap's
-    snapshot (5.8 s for 1.5 M objects on an idle machine): on a busy machine, a Ctrl+C in
-    the live view dropped the connection after 5 s of silence, while the target still built
-    it. A target that works (uses CPU) is waited for, however long it is silent (here the
-    300,000-object heap's silences of 0.4-1.2 s are ten times the allowed one)."""
-    target = spawn("big_heap.js", "--inspect=127.0.0.1:0", args=("300000",))
+async def building_a_snapshot(target: NodeProcess
+                              ) -> tuple[Inspector, asyncio.Future, list[str]]:
+    """A connection to `target` that reads its CPU time, the snapshot asked for on it once V8
+    has begun to build it, and the chunks of it received so far."""
     client = await Inspector.connect(target.wait_for_line(r"(ws://\S+)").group(1))
+    process = psutil.Process(target.pid)
+    client.target_cpu_s = lambda: sum(process.cpu_times()[:2])
     chunks: list[str] = []
     building = asyncio.Event()
     client.on("HeapProfiler.addHeapSnapshotChunk", lambda params: chunks.append(params["chunk"]))
@@ -185,9 +185,18 @@ async def test_a_snapshot_stream_silent_while_the_target_works_is_waited_for(spa
     capture = asyncio.ensure_future(client.send("HeapProfiler.takeHeapSnapshot",
                                                 {"reportProgress": True}, timeout=None))
     await asyncio.wait_for(building.wait(), 60)
+    return client, capture, chunks
+
+
+async def test_a_snapshot_stream_silent_while_the_target_works_is_waited_for(spawn):
+    """V8 sends nothing for seconds while it collects garbage and builds a big heap's
+    snapshot (5.8 s for 1.5 M objects on an idle machine): on a busy machine, a Ctrl+C in
+    the live view dropped the connection after 5 s of silence, while the target still built
+    it. A target that works (uses CPU) is waited for, however long it is silent (here the
+    300,000-object heap's silences of 0.4-1.2 s are ten times the allowed one)."""
+    target = spawn("big_heap.js", "--inspect=127.0.0.1:0", args=("300000",))
+    client, capture, chunks = await building_a_snapshot(target)
     capture.cancel()
-    process = psutil.Process(target.pid)
-    client.target_cpu_s = lambda: sum(process.cpu_times()[:2])
     assert await client.streams_ended(silence_s=0.1)
     await client.close()
     snapshot = json.loads("".join(chunks))
@@ -200,15 +209,8 @@ async def test_a_stream_of_a_stopped_target_is_given_up_once(spawn):
     and the later ones of the same detach (the app's, the monitor's, the connection's) at
     once, until the target is heard again."""
     target = spawn("big_heap.js", "--inspect=127.0.0.1:0", args=("300000",))
-    client = await Inspector.connect(target.wait_for_line(r"(ws://\S+)").group(1))
+    client, capture, _ = await building_a_snapshot(target)
     process = psutil.Process(target.pid)
-    client.target_cpu_s = lambda: sum(process.cpu_times()[:2])
-    building = asyncio.Event()
-    client.on("HeapProfiler.reportHeapSnapshotProgress", lambda _: building.set())
-    await client.send("HeapProfiler.enable")
-    capture = asyncio.ensure_future(client.send("HeapProfiler.takeHeapSnapshot",
-                                                {"reportProgress": True}, timeout=None))
-    await asyncio.wait_for(building.wait(), 60)
     process.suspend()
     try:
         started = time.monotonic()
