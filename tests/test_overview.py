@@ -9,6 +9,7 @@ import contextlib
 import re
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
@@ -44,6 +45,14 @@ def rows(app: MemtuiApp) -> str:
 
 def notes(app: MemtuiApp) -> list[str]:
     return [message.text for message in app.notes]
+
+
+def family_overview(pid: int, snapshot_dir: Path, limit: int | None = None) -> MemtuiApp:
+    """The overview of `memtui --children PID` (sampling every 0.25 s)."""
+    selection = Selection(children_of=pid)
+    return MemtuiApp(Watchlist(
+        find=selection.find, title=selection.describe(), grows=selection.grows, limit=limit,
+        new_monitor=lambda spec: Monitor(spec, interval=0.25, snapshot_dir=snapshot_dir)))
 
 
 @contextlib.asynccontextmanager
@@ -88,11 +97,7 @@ async def test_processes_with_closed_inspectors_are_watched_at_once(spawn, tmp_p
 
 async def test_a_cluster_and_its_workers_coming_and_going(spawn, tmp_path):
     primary = spawn("cluster.js", f"--inspect-port={cluster_port(5)}", args=("4",))
-    selection = Selection(children_of=primary.pid)
-    watchlist = Watchlist(
-        find=selection.find, title=selection.describe(), grows=selection.grows,
-        new_monitor=lambda spec: Monitor(spec, interval=0.25, snapshot_dir=tmp_path))
-    app = MemtuiApp(watchlist)
+    app = family_overview(primary.pid, tmp_path)
     watched: set[int] = set()
     try:
         async with running(app) as pilot:
@@ -141,11 +146,7 @@ async def test_a_process_starting_beyond_the_limit_is_listed_and_left_alone(spaw
     """--max-processes: a worker forked once the overview holds its limit is not signalled;
     its row says why."""
     primary = spawn("cluster.js", f"--inspect-port={cluster_port(3)}", args=("2",))
-    selection = Selection(children_of=primary.pid)
-    watchlist = Watchlist(
-        find=selection.find, title=selection.describe(), grows=selection.grows, limit=3,
-        new_monitor=lambda spec: Monitor(spec, interval=0.25, snapshot_dir=tmp_path))
-    app = MemtuiApp(watchlist)
+    app = family_overview(primary.pid, tmp_path, limit=3)
     try:
         async with running(app) as pilot:
             await wait_until(pilot, lambda: len(live_pids(app)) == 3,
