@@ -98,6 +98,11 @@ class InspectorTarget:
     """Opened by memtui's SIGUSR1 on the port the options configure (9229 unless set): the
     port every process's SIGUSR1 uses, which memtui frees by moving the inspector."""
     moved_from: int | None = None
+    workers_at_signal: tuple[int, ...] | None = None
+    """For a process memtui's SIGUSR1 opened: its cluster workers when memtui checked them,
+    before the signal. Each time a primary's inspector starts (the signal, and memtui's move
+    off the fixed port) Node's cluster opens every worker's too: those forked since the check
+    (`late_workers`) are closed again."""
 
     @property
     def address(self) -> str:
@@ -301,6 +306,36 @@ def cluster_workers(process: psutil.Process) -> list[int]:
     return workers
 
 
+def late_workers(target: InspectorTarget) -> list[int]:
+    """The cluster workers of a process memtui signalled that were forked since its check of
+    them (see InspectorTarget.workers_at_signal); none for a process it did not signal."""
+    if target.workers_at_signal is None or target.pid is None:
+        return []
+    try:
+        workers = cluster_workers(psutil.Process(target.pid))
+    except psutil.Error:
+        return []
+    return [worker for worker in workers if worker not in target.workers_at_signal]
+
+
+def broadcast_inspector(worker: int, timeout: float) -> InspectorTarget | None:
+    """The inspector that Node's cluster opens in a late WORKER when its primary's starts:
+    one on the port SIGUSR1 uses there, looked for until TIMEOUT (it opens when the worker
+    comes online). None when none opens, or the worker exits; one the worker opened
+    elsewhere itself is not it."""
+    deadline = time.monotonic() + timeout
+    try:
+        _, port = _inspector_address_from_options(_node_options(worker))
+        while time.monotonic() < deadline:
+            inspector = _find_inspector(worker)
+            if inspector and inspector.port == port:
+                return _target_for(worker, inspector, opened_by_memtui=True)
+            time.sleep(SIGNAL_POLL_INTERVAL)
+    except (FileNotFoundError, ProcessLookupError, MemtuiError):
+        pass
+    return None
+
+
 def sigusr1_caught(pid: int) -> bool:
     """Whether the process installed a handler for SIGUSR1 (else the signal would kill it)."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -364,7 +399,8 @@ def _attach_to_process(process: psutil.Process, pidfd: int, signal_timeout: floa
             f"PID {pid} does not catch SIGUSR1; sending it would kill the process",
             NO_INSPECTOR_HINT,
         )
-    closed = [worker for worker in cluster_workers(process) if _find_inspector(worker) is None]
+    checked = cluster_workers(process)
+    closed = [worker for worker in checked if _find_inspector(worker) is None]
     if closed:
         raise ClusterWorkersClosed(pid, closed)
     host, port = _inspector_address_from_options(options)
@@ -388,10 +424,12 @@ def _attach_to_process(process: psutil.Process, pidfd: int, signal_timeout: floa
         log.debug("PID %d opened its inspector at %s", pid,
                   _format_address(inspector.listen_host or inspector.host, inspector.port))
         return replace(_target_for(pid, inspector, opened_by_memtui=True),
-                       fixed_port=port != 0 and inspector.port == port)
+                       fixed_port=port != 0 and inspector.port == port,
+                       workers_at_signal=tuple(checked))
     inspector = _refuse_if_port_held(process, host, port)
     if inspector:
-        return _target_for(pid, inspector, opened_by_memtui=True)
+        return replace(_target_for(pid, inspector, opened_by_memtui=True),
+                       workers_at_signal=tuple(checked))
     raise MemtuiError(
         f"PID {pid} did not open its inspector within {signal_timeout:g}s of SIGUSR1",
         "it has its own process.on('SIGUSR1') listener or runs with --disable-sigusr1; "

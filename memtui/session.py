@@ -32,6 +32,9 @@ target to close it, so that no memtui connects meanwhile."""
 CLOSE_POLL_S = 0.05
 ATTACH_TRIES = 3
 MOVE_WAIT_S = 3.0
+BROADCAST_WAIT_S = 5.0
+"""How long memtui looks for the inspector Node's cluster opens in a late worker: it opens
+when the worker comes online, a few hundred ms after the fork on a busy host."""
 MEASURED_SHARE = 0.5
 """ELU and CPU% are shown only when measured over at least this share of the interval."""
 
@@ -133,6 +136,7 @@ class Session:
                     continue
                 if target.fixed_port and target.loopback_only and not keep_inspector:
                     await session._move_off_fixed_port()
+                await close_broadcast_inspectors(target)
                 return session
         raise AssertionError("unreachable")
 
@@ -209,6 +213,7 @@ class Session:
                     allow_signal=self.target.opened_by_memtui)
                 self.inspector = await Inspector.connect(target.ws_url, namespace=target.netns)
                 await self._adopt(target)
+                await close_broadcast_inspectors(target)
             return
         self.inspector = await Inspector.connect(target.ws_url, namespace=target.netns)
         await self._adopt(target)
@@ -446,6 +451,25 @@ async def release_inspector(target: attach.InspectorTarget, keep: bool = False) 
         await _release(inspector, keep)
     finally:
         await inspector.close()
+
+
+async def close_broadcast_inspectors(target: attach.InspectorTarget) -> None:
+    """Close again the inspectors that Node's cluster opened in the late workers of a
+    primary memtui signalled (see InspectorTarget.workers_at_signal)."""
+    late = await asyncio.to_thread(attach.late_workers, target)
+    await asyncio.gather(*(_close_broadcast_inspector(worker) for worker in late))
+
+
+async def _close_broadcast_inspector(worker: int) -> None:
+    opened = await asyncio.to_thread(attach.broadcast_inspector, worker, BROADCAST_WAIT_S)
+    if opened is None:
+        log.debug("no inspector opened in late cluster worker %d", worker)
+        return
+    log.debug("closing the inspector the cluster opened in worker %d at %s", worker,
+              opened.address)
+    async with attaching(worker):
+        with contextlib.suppress(MemtuiError):
+            await release_inspector(opened)
 
 
 async def _release(inspector: Inspector, keep: bool) -> None:

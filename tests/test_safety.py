@@ -15,12 +15,24 @@ from concurrent.futures import ThreadPoolExecutor
 import psutil
 import pytest
 
+from memtui import attach
 from memtui.attach import find_inspector_address
 from memtui.errors import MemtuiError
 from memtui.session import Session
 from tests.cli_helpers import jsonl, run_memtui, start_memtui, wait_until_inspector_closed
 from tests.live_terminal import LiveTerminal
 from tests.test_attach import cluster_port
+
+
+def wait_for_new_worker(primary: int, known: set[int], timeout: float = 15.0) -> int:
+    """The PID of a cluster worker of PRIMARY not in KNOWN, once it exists (exec'd)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        new = set(attach.cluster_workers(psutil.Process(primary))) - known
+        if new:
+            return new.pop()
+        time.sleep(0.01)
+    raise AssertionError(f"no worker forked by pid {primary} within {timeout:g}s")
 
 
 def first_sample(memtui: subprocess.Popen) -> None:
@@ -224,6 +236,36 @@ class TestClusterPrimary:
         for process in (primary.pid, *(worker.pid for worker in workers)):
             assert find_inspector_address(process) is None, process
         assert not [line for line in primary.lines if "Debugger listening" in line]
+
+    @pytest.mark.parametrize("forked_until", ["started", "spawned"])
+    async def test_a_worker_forked_as_the_primary_is_signalled_is_closed_again(
+            self, spawn, monkeypatch, forked_until):
+        """A worker forked between memtui's check of the primary's workers and its SIGUSR1
+        has its inspector opened by Node's cluster too (at once when it runs its code by
+        then, else when it comes online): memtui closes it again."""
+        port = cluster_port(2)
+        primary = spawn("cluster.js", f"--inspect-port={port}", args=("1", "open-workers"))
+        primary.wait_for_line("^ready$")
+        known = {worker.pid for worker in psutil.Process(primary.pid).children()}
+        forked: list[int] = []
+        check = attach._refuse_if_unbindable
+
+        def fork_between_check_and_signal(*args) -> None:
+            if not forked:
+                primary.send("fork-closed\n")
+                if forked_until == "started":
+                    forked.append(int(primary.wait_for_line(r"^forked (\d+)$").group(1)))
+                else:
+                    forked.append(wait_for_new_worker(primary.pid, known))
+            check(*args)
+
+        monkeypatch.setattr(attach, "_refuse_if_unbindable", fork_between_check_and_signal)
+        session = await Session.open(str(primary.pid))
+        await session.close()
+
+        primary.wait_for_line(rf"Debugger listening on ws://127\.0\.0\.1:{port + 2}/")
+        assert wait_until_inspector_closed(forked[0])
+        assert wait_until_inspector_closed(primary.pid)
 
     def test_a_primary_whose_workers_inspectors_are_open_is_attached(self, spawn):
         """With every worker's inspector open, the primary's SIGUSR1 changes none of them:
