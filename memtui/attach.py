@@ -23,6 +23,7 @@ a held port or an unreachable address is a runtime failure (1).
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import errno
 import http.client
@@ -127,6 +128,9 @@ class NodeProcessInfo:
     inspector_known: bool = True  # False: in a network namespace memtui may not enter
     container: Container | None = None
     netns: NetworkNamespace | None = None
+    parent: int | None = None  # its parent's PID, when the parent is a Node process too
+    cluster_worker: bool = False  # started by Node's cluster (NODE_UNIQUE_ID set)
+    workers: int = 0  # its cluster workers
 
 
 @dataclass(frozen=True)
@@ -230,8 +234,10 @@ def refresh_ws_url(target: InspectorTarget) -> InspectorTarget:
 
 def list_node_processes() -> list[NodeProcessInfo]:
     """Node processes on this host and in its containers, with their open inspector (looked
-    for in each one's own network namespace); skips those it cannot read."""
+    for in each one's own network namespace) and their family (a cluster primary and its
+    workers, a Node process's Node children); skips those it cannot read."""
     rows = []
+    parents = {}
     for pid in psutil.pids():
         try:
             if not _is_node_process(pid):
@@ -241,6 +247,8 @@ def list_node_processes() -> list[NodeProcessInfo]:
                 user = process.username()
                 rss = process.memory_info().rss
                 command = " ".join(process.cmdline())
+                parents[pid] = process.ppid()
+                worker = _started_by_cluster(process)
             namespace = netns.namespace_of(pid)
             inspector, known = None, True
             try:
@@ -253,8 +261,21 @@ def list_node_processes() -> list[NodeProcessInfo]:
                 TargetGone):
             continue
         rows.append(NodeProcessInfo(pid, user, rss, inspector, command, known,
-                                    container_of(pid), namespace))
-    return rows
+                                    container_of(pid), namespace, cluster_worker=worker))
+    listed = {row.pid for row in rows}
+    rows = [replace(row, parent=parents[row.pid] if parents[row.pid] in listed else None)
+            for row in rows]
+    workers = collections.Counter(row.parent for row in rows if row.cluster_worker)
+    return [replace(row, workers=workers[row.pid]) for row in rows]
+
+
+def _started_by_cluster(process: psutil.Process) -> bool:
+    """Whether Node's cluster started the process (a worker): NODE_UNIQUE_ID in its
+    environment."""
+    try:
+        return "NODE_UNIQUE_ID" in process.environ()
+    except psutil.Error:
+        return False
 
 
 def innermost_pid(pid: int) -> int:
@@ -297,13 +318,10 @@ class ClusterWorkersClosed(UsageError):
 def cluster_workers(process: psutil.Process) -> list[int]:
     """The PIDs of the process's cluster workers: its children with NODE_UNIQUE_ID set.
     When a primary's inspector starts, Node's cluster opens every worker's inspector too."""
-    workers = []
-    with contextlib.suppress(psutil.Error):
-        for child in process.children():
-            with contextlib.suppress(psutil.Error):
-                if "NODE_UNIQUE_ID" in child.environ():
-                    workers.append(child.pid)
-    return workers
+    try:
+        return [child.pid for child in process.children() if _started_by_cluster(child)]
+    except psutil.Error:
+        return []
 
 
 def late_workers(target: InspectorTarget) -> list[int]:

@@ -848,12 +848,12 @@ def _progress_printer(role: str = "") -> Callable[[SnapshotProgress], None]:
 
 
 def cmd_ps(args: argparse.Namespace) -> int:
-    rows = [("PID", "USER", "RSS", "INSPECTOR", "CONTAINER", "COMMAND")]
+    rows = [("PID", "USER", "RSS", "INSPECTOR", "CONTAINER", "ROLE", "COMMAND")]
     rows += [(str(p.pid), p.user, format_bytes(p.rss), _inspector_cell(p), _container_cell(p),
-              p.command) for p in list_node_processes()]
-    widths = [max(len(row[i]) for row in rows) for i in range(5)]
+              _role_cell(p), p.command) for p in list_node_processes()]
+    widths = [max(len(row[i]) for row in rows) for i in range(6)]
     _emit("\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False))
-                     + "  " + row[5] for row in rows))
+                     + "  " + row[6] for row in rows))
     return 0
 
 
@@ -861,6 +861,16 @@ def _inspector_cell(row: NodeProcessInfo) -> str:
     if not row.inspector_known:
         return "? (needs root)"
     return row.inspector or "closed"
+
+
+def _role_cell(row: NodeProcessInfo) -> str:
+    """`primary (N workers)` for a cluster primary, `worker of PID` for one of its workers,
+    `child of PID` for another Node process's child (a pm2 app, a fork), else -."""
+    if row.cluster_worker and row.parent is not None:
+        return f"worker of {row.parent}"
+    if row.workers:
+        return f"primary ({row.workers} worker{'s' if row.workers > 1 else ''})"
+    return "-" if row.parent is None else f"child of {row.parent}"
 
 
 def _container_cell(row: NodeProcessInfo) -> str:

@@ -15,6 +15,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import psutil
 import pytest
 
 from memtui.attach import (
@@ -415,6 +416,20 @@ class TestProcessTable:
         assert rows[opened.pid].command.endswith("--inspect=127.0.0.1:0 " + str(
             Path(__file__).parent / "node" / "idle.js"))
         assert os.getpid() not in rows
+
+    def test_a_cluster_primary_its_workers_and_a_forked_child_are_told_apart(self, spawn):
+        primary = spawn("cluster.js", args=("2",))
+        parent = spawn("parent.js", ready=r"^child (\d+)$")
+        child = int(parent.wait_for_line(r"^child (\d+)$").group(1))
+        workers = [worker.pid for worker in psutil.Process(primary.pid).children()]
+
+        rows = {row.pid: row for row in list_node_processes()}
+
+        assert (rows[primary.pid].workers, rows[primary.pid].cluster_worker) == (2, False)
+        for worker in workers:
+            assert (rows[worker].parent, rows[worker].cluster_worker) == (primary.pid, True)
+        assert (rows[child].parent, rows[child].cluster_worker) == (parent.pid, False)
+        assert (rows[parent.pid].parent, rows[parent.pid].workers) == (None, 0)
 
     def test_pid_of_listener(self, listener):
         assert pid_of_listener(listener) == os.getpid()

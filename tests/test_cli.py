@@ -121,9 +121,20 @@ def test_ps_lists_a_node_process_with_its_inspector(spawn):
     result = run_memtui("ps")
     assert result.returncode == 0
     assert result.stdout.split("\n")[0].split() == [
-        "PID", "USER", "RSS", "INSPECTOR", "CONTAINER", "COMMAND"]
+        "PID", "USER", "RSS", "INSPECTOR", "CONTAINER", "ROLE", "COMMAND"]
     line = next(line for line in result.stdout.splitlines() if line.startswith(f"{target.pid} "))
-    assert re.search(rf" 127\.0\.0\.1:{port} +- +\S+ .*idle\.js$", line), line
+    assert re.search(rf" 127\.0\.0\.1:{port} +- +- +\S+ .*idle\.js$", line), line
+
+
+def test_ps_names_a_cluster_primary_and_its_workers(spawn):
+    primary = spawn("cluster.js", args=("2",))
+    workers = [worker.pid for worker in psutil.Process(primary.pid).children()]
+    result = run_memtui("ps")
+    assert result.returncode == 0
+    lines = {int(line.split()[0]): line for line in result.stdout.splitlines()[1:]}
+    assert " primary (2 workers) " in lines[primary.pid]
+    for worker in workers:
+        assert f" worker of {primary.pid} " in lines[worker]
 
 
 def test_the_debug_log_has_the_attach_the_inspector_traffic_and_the_detach(spawn, tmp_path):
