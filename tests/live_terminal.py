@@ -24,15 +24,16 @@ def _take_the_terminal() -> None:
 
 class LiveTerminal:
     """`python -m memtui ARGS` on a pseudo-terminal; what it draws is kept in `output`.
-    `program` runs `python -c PROGRAM ARGS` instead (memtui with a change of the test's)."""
+    `program` runs `python -c PROGRAM ARGS` instead (memtui with a change of the test's);
+    `wrapper` runs the command at the end of its own command line (`unshare ...`)."""
 
     def __init__(self, *args: str, columns: int = 120, rows: int = 40,
-                 program: str | None = None):
+                 program: str | None = None, wrapper: tuple[str, ...] = ()):
         self.master, slave = pty.openpty()
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
         command = ["-m", "memtui"] if program is None else ["-c", program]
         self.process = subprocess.Popen(
-            [sys.executable, *command, *args], stdin=slave, stdout=slave, stderr=slave,
+            [*wrapper, sys.executable, *command, *args], stdin=slave, stdout=slave, stderr=slave,
             start_new_session=True, preexec_fn=_take_the_terminal,
             env={**os.environ, "TERM": "xterm-256color"})
         os.close(slave)

@@ -22,11 +22,13 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import psutil
 import pytest
 
 from memtui.attach import (
     find_inspector_address,
     innermost_pid,
+    is_node,
     list_node_processes,
     resolve_target,
 )
@@ -259,6 +261,61 @@ class TestPidNamespace:
         assert pid != target.pid
         assert innermost_pid(pid) == 1
         assert innermost_pid(target.pid) == target.pid
+
+
+EVERY_PROCESS_HOST = r"""
+node=$1 script=$2 dir=$3; shift 3
+"$node" "$script" > "$dir/host.out" 2>&1 &
+unshare --net --pid --fork --mount-proc --kill-child sh -c 'ip link set lo up && exec "$@"' \
+    sh "$node" "$script" > "$dir/container.out" 2>&1 &
+until grep -q ready "$dir/host.out" && grep -q ready "$dir/container.out"; do sleep 0.05; done
+"$@"
+echo "memtui exited $?"
+exec sleep infinity
+"""
+"""A host of its own (run in a PID namespace): a Node process on it, one in a container
+(network and PID namespaces of its own), then the command given, and `memtui exited CODE`;
+the processes stay until the namespace is killed."""
+
+
+class TestEveryProcess:
+    """`memtui --all` on a host of its own, where every Node process is the test's."""
+
+    def test_the_hosts_and_a_containers_processes_are_watched_and_left_closed(
+            self, system_node, tmp_path):
+        script = str(Path(__file__).parent / "node" / "idle.js")
+        terminal = LiveTerminal("--all", wrapper=(
+            *OWN_PIDS, "sh", "-c", EVERY_PROCESS_HOST, "sh", system_node, script,
+            str(tmp_path)))
+        try:
+            terminal.wait_for("2 processes (every Node process memtui may attach to)")
+            nodes = wait_for_nodes(terminal.process.pid, 2)
+            assert [namespace_of(pid) is None for pid in nodes].count(False) == 1
+            deadline = time.monotonic() + 30
+            while not all(find_inspector_address(pid) for pid in nodes):
+                assert time.monotonic() < deadline, "memtui did not open both inspectors"
+                time.sleep(0.05)
+            terminal.wait_for("(opened by memtui)")
+            terminal.press(b"q")
+            terminal.wait_for("memtui: detached from 2 processes")
+            terminal.wait_for("memtui exited 0")
+            for pid in nodes:
+                assert wait_until_inspector_closed(pid), pid
+                assert psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+        finally:
+            terminal.close()
+
+
+def wait_for_nodes(root: int, count: int) -> list[int]:
+    """The host PIDs of the COUNT Node processes under ROOT, once they all run node."""
+    deadline = time.monotonic() + 15
+    while True:
+        nodes = [child.pid for child in psutil.Process(root).children(recursive=True)
+                 if is_node(child.pid)]
+        if len(nodes) == count:
+            return nodes
+        assert time.monotonic() < deadline, f"{len(nodes)} Node processes, not {count}"
+        time.sleep(0.05)
 
 
 class TestWithoutPrivilege:
