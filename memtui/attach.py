@@ -775,6 +775,14 @@ def _refuse_if_port_held(process: psutil.Process, host: str, port: int) -> _Insp
         time.sleep(SIGNAL_POLL_INTERVAL)
 
 
+def running(pid: int) -> bool:
+    """Whether PID exists and has not exited (a zombie has)."""
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
 def is_node(pid: int) -> bool:
     """Whether PID is a Node process; False when it cannot be told (gone, unreadable)."""
     try:

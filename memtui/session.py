@@ -114,7 +114,7 @@ class Session:
                         raise
                     except MemtuiError:
                         # An inspector found open may have closed before memtui reached it.
-                        if pid is None or attempt == ATTACH_TRIES or not _alive(pid):
+                        if pid is None or attempt == ATTACH_TRIES or not attach.running(pid):
                             raise
                         log.debug("attach failed; trying again", exc_info=True)
                         continue
@@ -497,13 +497,6 @@ async def _settle(inspector: Inspector) -> None:
     if inspector.closed.is_set():
         await inspector.close()
         raise _ClosedOnArrival
-
-
-def _alive(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.Error:
-        return False
 
 
 def _local_process(pid: int | None) -> psutil.Process | None:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from memtui import attach
 from memtui.attach import find_inspector_address
 from memtui.monitor import Monitor
 from memtui.selection import Selection
@@ -138,6 +139,45 @@ async def test_a_cluster_and_its_workers_coming_and_going(spawn, tmp_path):
             assert wait_until_inspector_closed(pid), f"pid {pid}'s inspector is open"
         assert not [line for line in primary.lines if re.search("Starting inspector.*failed",
                                                                 line)]
+    finally:
+        primary.kill()
+
+
+async def test_a_primary_waits_for_a_worker_forked_while_it_waited(spawn, tmp_path,
+                                                                   monkeypatch):
+    """A cluster forks a worker (inspector closed) after the overview has attached to its
+    first workers and before it tries the primary again, as a worker in a crash loop does:
+    the primary is tried once that worker is attached too, not refused."""
+    primary = spawn("cluster.js", f"--inspect-port={cluster_port(4)}", args=("2",))
+    real = attach.cluster_workers
+    checks = 0
+
+    def forking_before_the_second_check(process):
+        nonlocal checks
+        if process.pid == primary.pid:
+            checks += 1
+            if checks == 2:
+                known = set(real(process))
+                primary.send("fork-closed\n")
+                deadline = time.monotonic() + 15
+                while set(real(process)) <= known:
+                    assert time.monotonic() < deadline, "no worker forked"
+                    time.sleep(0.01)
+        return real(process)
+
+    monkeypatch.setattr(attach, "cluster_workers", forking_before_the_second_check)
+    app = family_overview(primary.pid, tmp_path)
+    try:
+        async with running(app) as pilot:
+            await wait_until(pilot, lambda: len(live_pids(app)) == 4,
+                             timeout=ATTACH_TIMEOUT_S, what="the primary and 3 workers live",
+                             state=lambda: rows(app))
+            assert checks >= 3
+            watched = {target.pid for target in app.targets}
+            await quit_and_wait(pilot, app)
+        assert app.exit_message() == "memtui: detached from 4 processes"
+        for pid in watched:
+            assert wait_until_inspector_closed(pid), f"pid {pid}'s inspector is open"
     finally:
         primary.kill()
 

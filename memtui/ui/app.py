@@ -18,6 +18,7 @@ from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.drivers.linux_driver import LinuxDriver
 
+from memtui import attach
 from memtui.attach import ClusterWorkersClosed
 from memtui.auto_capture import AutoCapture
 from memtui.errors import MemtuiError
@@ -41,6 +42,7 @@ DETACH_TIMEOUT_S = 5.0
 DISCOVER_EVERY_S = 1.0
 APPEARED_RETRY_S = 10.0
 WORKERS_SETTLE_S = 60.0
+LISTED_POLL_S = 0.25
 """How long a cluster primary's attach waits for its workers' attaches to end."""
 """How long attaching to a process that started meanwhile is tried (it may not catch
 SIGUSR1 yet) before its row says why it cannot be."""
@@ -217,21 +219,46 @@ class MemtuiApp(App[int]):
     async def _attach_process(self, target: WatchedTarget, appeared: bool) -> None:
         """Attach to the process. A cluster primary whose workers' inspectors are closed is
         tried again once this overview's attaches to those workers have ended: with theirs
-        open, the primary's SIGUSR1 opens no inspector memtui does not hold."""
+        open, the primary's SIGUSR1 opens no inspector memtui does not hold. Workers forked
+        meanwhile (a worker in a crash loop) are waited for in turn, as the list finds them,
+        for up to WORKERS_SETTLE_S in all."""
         retry_for = APPEARED_RETRY_S if appeared else 0.0
+        deadline = asyncio.get_running_loop().time() + WORKERS_SETTLE_S
+        waited: set[int] = set()
         try:
-            try:
-                await target.monitor.start(retry_for=retry_for)
-            except ClusterWorkersClosed as error:
-                workers = [t for t in self.targets if t.pid in error.workers]
-                if len(workers) < len(error.workers):
-                    raise
-                log.debug("%s: attaching once its workers are", target.name)
-                async with asyncio.timeout(WORKERS_SETTLE_S):
-                    await asyncio.gather(*(worker.settled.wait() for worker in workers))
-                await target.monitor.start(retry_for=retry_for)
+            while True:
+                try:
+                    await target.monitor.start(retry_for=retry_for)
+                    return
+                except ClusterWorkersClosed as error:
+                    if waited.issuperset(error.workers):
+                        raise
+                    log.debug("%s: attaching once its workers %s are", target.name,
+                              error.workers)
+                    if not await self._workers_settled(error.workers, deadline):
+                        raise
+                    waited.update(error.workers)
         finally:
             target.settled.set()
+
+    async def _workers_settled(self, pids: list[int], deadline: float) -> bool:
+        """Wait until the overview lists each of these workers still running (a list that
+        grows finds a new one within DISCOVER_EVERY_S) and its attach has ended. False when
+        the list cannot have one (it does not grow), or at the deadline (loop time)."""
+        try:
+            async with asyncio.timeout_at(deadline):
+                while True:
+                    workers = [t for t in self.targets if t.pid in pids]
+                    listed = {t.pid for t in workers}
+                    if all(pid in listed or not attach.running(pid) for pid in pids):
+                        break
+                    if self.watchlist is None or not self.watchlist.grows:
+                        return False
+                    await asyncio.sleep(LISTED_POLL_S)
+                await asyncio.gather(*(worker.settled.wait() for worker in workers))
+        except TimeoutError:
+            return False
+        return True
 
     def leave(self, target: WatchedTarget, why: str) -> None:
         """Take a process off the overview, saying why; one with snapshots stays, so that they
