@@ -97,7 +97,10 @@ class InspectorTarget:
     netns: NetworkNamespace | None = None  # where host:port is, when not memtui's namespace
     fixed_port: bool = False
     """Opened by memtui's SIGUSR1 on the port the options configure (9229 unless set): the
-    port every process's SIGUSR1 uses, which memtui frees by moving the inspector."""
+    port every process's SIGUSR1 uses, which memtui frees by moving the inspector. Not for
+    a cluster primary that numbers its workers' ports from its own: the move sets
+    `process.debugPort` to an ephemeral port, and the workers forked meanwhile would get
+    theirs from it, in the range where any connection takes its port."""
     moved_from: int | None = None
     workers_at_signal: tuple[int, ...] | None = None
     """For a process memtui's SIGUSR1 opened: its cluster workers when memtui checked them,
@@ -441,9 +444,10 @@ def _attach_to_process(process: psutil.Process, pidfd: int, signal_timeout: floa
         inspector = opened
         log.debug("PID %d opened its inspector at %s", pid,
                   _format_address(inspector.listen_host or inspector.host, inspector.port))
+        fixed = (port != 0 and inspector.port == port
+                 and not _numbers_workers_from_its_port(pid, checked))
         return replace(_target_for(pid, inspector, opened_by_memtui=True),
-                       fixed_port=port != 0 and inspector.port == port,
-                       workers_at_signal=tuple(checked))
+                       fixed_port=fixed, workers_at_signal=tuple(checked))
     inspector = _refuse_if_port_held(process, host, port)
     if inspector:
         return replace(_target_for(pid, inspector, opened_by_memtui=True),
@@ -676,6 +680,20 @@ def _contains(file, needle: bytes, size: int) -> bool:
 
 def _node_options(pid: int) -> list[str]:
     """Node's own options: those before the script on the command line, then NODE_OPTIONS."""
+    options = _command_line_options(pid)
+    environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    for entry in environ:
+        if entry.startswith(b"NODE_OPTIONS="):
+            value = entry.partition(b"=")[2].decode(errors="replace")
+            try:
+                options += shlex.split(value)
+            except ValueError:
+                options += value.split()
+    return options
+
+
+def _command_line_options(pid: int) -> list[str]:
+    """Node's options before the script on its command line (`process.execArgv`)."""
     argv = [arg.decode(errors="replace")
             for arg in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[1:] if arg]
     options = []
@@ -689,15 +707,15 @@ def _node_options(pid: int) -> list[str]:
         else:
             options.append(arg)
             takes_value = arg in SPACE_SEPARATED_VALUE_OPTIONS
-    environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
-    for entry in environ:
-        if entry.startswith(b"NODE_OPTIONS="):
-            value = entry.partition(b"=")[2].decode(errors="replace")
-            try:
-                options += shlex.split(value)
-            except ValueError:
-                options += value.split()
     return options
+
+
+def _numbers_workers_from_its_port(pid: int, workers: list[int]) -> bool:
+    """Whether PID is a cluster primary whose inspect option on its command line makes Node's
+    cluster give each worker it forks `--inspect-port=process.debugPort+n`."""
+    return bool(workers) and any(option.partition("=")[0] in INSPECT_PORT_OPTIONS
+                                 | INSPECT_ADDRESS_OPTIONS
+                                 for option in _command_line_options(pid))
 
 
 def _inspector_address_from_options(options: list[str]) -> tuple[str, int]:

@@ -267,6 +267,25 @@ class TestClusterPrimary:
         assert wait_until_inspector_closed(forked[0])
         assert wait_until_inspector_closed(primary.pid)
 
+    async def test_workers_forked_while_attached_get_the_ports_the_cluster_gives(self, spawn):
+        """A primary started with --inspect-port=P gives its nth worker P+n, from its
+        process.debugPort: memtui leaves the primary's inspector on P (moving it would make
+        that an ephemeral port), so a worker forked meanwhile still gets P+n."""
+        port = cluster_port(2)
+        primary = spawn("cluster.js", f"--inspect-port={port}", args=("1", "open-workers"))
+        primary.wait_for_line("^ready$")
+        session = await Session.open(str(primary.pid))
+        try:
+            assert session.target.port == port
+            primary.send("fork\n")
+            forked = int(primary.wait_for_line(r"^forked (\d+)$").group(1))
+            ports = [arg for arg in psutil.Process(forked).cmdline()
+                     if arg.startswith("--inspect-port=")]
+            assert ports[-1] == f"--inspect-port={port + 2}"
+        finally:
+            await session.close()
+        assert wait_until_inspector_closed(primary.pid)
+
     def test_a_primary_whose_workers_inspectors_are_open_is_attached(self, spawn):
         """With every worker's inspector open, the primary's SIGUSR1 changes none of them:
         memtui attaches, and closes the primary's inspector only."""
