@@ -35,7 +35,7 @@ from memtui.events import (
     WorkerView,
 )
 from memtui.inspector import CdpChannel, ProtocolError
-from memtui.sampler import History
+from memtui.sampler import History, Sample
 from memtui.session import DetachResult, Session
 from memtui.successor import Lineage, find_successor
 from memtui.target_exit import ExitReason, ExitWatch
@@ -93,6 +93,8 @@ class Monitor:
         self.workers: WorkerThreads | None = None
         self.workers_problem: str | None = None
         self._lineage: Lineage | None = None
+        self._unreported: Sample | None = None
+        """The sample the attach took, which `events` yields first."""
         self._closed = False
         self._attaching: asyncio.Future[TargetInfo] | None = None
         """An attach under way: `close` waits for it, so that an inspector it opened is
@@ -146,6 +148,7 @@ class Monitor:
             await asyncio.shield(session.close())
             raise
         self.history.append(first)
+        self._unreported = first
         if self.watch_workers:
             await self._start_workers(session)
         host_pid, namespace = session.host_pid, session.target.netns
@@ -256,6 +259,13 @@ class Monitor:
     async def _events_until_exit(self) -> AsyncGenerator[MonitorEvent, None]:
         loop = asyncio.get_running_loop()
         next_at = loop.time()
+        if self._unreported is not None:
+            # The next sample comes an interval after the attach's: rates over the few ms
+            # between the two would be noise (one GC in 7 ms reads 143 GC/s).
+            yield SampleTaken(self._unreported)
+            self._unreported = None
+            next_at += self.interval
+            await asyncio.sleep(max(0.0, next_at - loop.time()))
         while True:
             try:
                 async for event in self._read_one():
