@@ -446,17 +446,41 @@ def _attach_to_process(process: psutil.Process, pidfd: int, signal_timeout: floa
                   _format_address(inspector.listen_host or inspector.host, inspector.port))
         fixed = (port != 0 and inspector.port == port
                  and not _numbers_workers_from_its_port(pid, checked))
-        return replace(_target_for(pid, inspector, opened_by_memtui=True),
-                       fixed_port=fixed, workers_at_signal=tuple(checked))
+        return _opened(replace(_target_for(pid, inspector, opened_by_memtui=True),
+                               fixed_port=fixed, workers_at_signal=tuple(checked)),
+                       allow_non_loopback)
     inspector = _refuse_if_port_held(process, host, port)
     if inspector:
-        return replace(_target_for(pid, inspector, opened_by_memtui=True),
-                       workers_at_signal=tuple(checked))
+        return _opened(replace(_target_for(pid, inspector, opened_by_memtui=True),
+                               workers_at_signal=tuple(checked)), allow_non_loopback)
     raise MemtuiError(
         f"PID {pid} did not open its inspector within {signal_timeout:g}s of SIGUSR1",
         "it has its own process.on('SIGUSR1') listener or runs with --disable-sigusr1; "
         + NO_INSPECTOR_HINT,
     )
+
+
+class OpenedBeyondLoopback(UsageError):
+    """memtui's SIGUSR1 opened an inspector on an address that is not loopback, where the
+    process's command line said loopback: a program that sets `process.title` overwrites
+    its command line, options included. The caller closes `target` again at once."""
+
+    def __init__(self, target: InspectorTarget):
+        super().__init__(
+            f"PID {target.pid} opened its inspector on {target.address}, which is not a "
+            "loopback address (its command line, rewritten by process.title, did not show "
+            "the option that says so)",
+            "restart it with --inspect-port=127.0.0.1:PORT, or pass "
+            "--allow-non-loopback-inspector to open it there anyway for this session")
+        self.target = target
+
+
+def _opened(target: InspectorTarget, allow_non_loopback: bool) -> InspectorTarget:
+    """TARGET, an inspector memtui's SIGUSR1 opened; OpenedBeyondLoopback when it is not on a
+    loopback address and that is not allowed."""
+    if not allow_non_loopback and not target.loopback_only:
+        raise OpenedBeyondLoopback(target)
+    return target
 
 
 class _LostThePort(Enum):

@@ -108,8 +108,7 @@ class Session:
                     target = spec
                 else:
                     try:
-                        target = await asyncio.to_thread(attach.resolve_target, spec,
-                                                         allow_non_loopback=allow_non_loopback)
+                        target = await _resolve(spec, allow_non_loopback=allow_non_loopback)
                     except UsageError:
                         raise
                     except MemtuiError:
@@ -208,9 +207,8 @@ class Session:
             if self.target.pid is None:
                 raise
             async with attaching(self.target.pid):
-                target = await asyncio.to_thread(
-                    attach.resolve_target, str(self.target.pid),
-                    allow_signal=self.target.opened_by_memtui)
+                target = await _resolve(str(self.target.pid),
+                                        allow_signal=self.target.opened_by_memtui)
                 self.inspector = await Inspector.connect(target.ws_url, namespace=target.netns)
                 await self._adopt(target)
                 await close_broadcast_inspectors(target)
@@ -441,6 +439,22 @@ def _confirm_pid(target: attach.InspectorTarget, pid: int, reported: int) -> Non
     raise MemtuiError(f"the inspector at {target.address} belongs to pid {reported}, "
                       f"not PID {pid}{theirs}",
                       "another process holds that port; give its address instead")
+
+
+async def _resolve(spec: str, *, allow_signal: bool = True,
+                   allow_non_loopback: bool = False) -> attach.InspectorTarget:
+    """attach.resolve_target off the event loop; an inspector it opened beyond loopback is
+    closed again before the error is raised."""
+    try:
+        return await asyncio.to_thread(attach.resolve_target, spec, allow_signal=allow_signal,
+                                       allow_non_loopback=allow_non_loopback)
+    except attach.OpenedBeyondLoopback as error:
+        try:
+            await release_inspector(error.target)
+        except MemtuiError as failure:
+            raise MemtuiError(f"{error.message}, and memtui could not close it again: "
+                              f"{failure.message}", error.hint) from None
+        raise UsageError(f"{error.message}; memtui closed it again", error.hint) from None
 
 
 async def release_inspector(target: attach.InspectorTarget, keep: bool = False) -> None:

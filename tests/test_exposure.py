@@ -49,13 +49,34 @@ def test_an_address_this_host_does_not_have_is_named_as_the_cause(spawn):
     assert never_listened(target)
 
 
-class TestAllowed:
-    @pytest.fixture(autouse=True)
-    def isolated(self) -> None:
-        reason = namespaces_unavailable()
-        if reason:
-            pytest.skip(reason)
+@pytest.fixture
+def isolated() -> None:
+    reason = namespaces_unavailable()
+    if reason:
+        pytest.skip(reason)
 
+
+@pytest.mark.usefixtures("isolated")
+def test_an_address_hidden_by_process_title_is_closed_at_once(spawn):
+    """process.title overwrites the command line, options included: memtui cannot see the
+    non-loopback address before signalling, and closes the inspector as soon as it opens."""
+    target = spawn("titled.js", f"--inspect-port={ISOLATED_ADDRESS}:0", wrapper=ISOLATED)
+    result = run_memtui("record", str(target.pid), "--duration", "1")
+    assert result.returncode == 2, result.stderr
+    assert result.stdout == ""
+    assert result.stderr.startswith(
+        f"memtui: error: PID {target.pid} opened its inspector on {ISOLATED_ADDRESS}:")
+    assert result.stderr.endswith(
+        "which is not a loopback address (its command line, rewritten by process.title, did "
+        "not show the option that says so); memtui closed it again (restart it with "
+        "--inspect-port=127.0.0.1:PORT, or pass --allow-non-loopback-inspector to open it "
+        "there anyway for this session)\n")
+    assert wait_until_inspector_closed(target.pid)
+    assert target.alive()
+
+
+@pytest.mark.usefixtures("isolated")
+class TestAllowed:
     def test_allowed_it_is_said_loudly_and_closed_on_exit(self, spawn):
         target = spawn("idle.js", f"--inspect-port={ISOLATED_ADDRESS}:0", wrapper=ISOLATED)
         result = run_memtui("record", str(target.pid), "--duration", "1",
