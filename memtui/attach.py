@@ -249,7 +249,7 @@ def list_node_processes() -> list[NodeProcessInfo]:
             with process.oneshot():
                 user = process.username()
                 rss = process.memory_info().rss
-                command = " ".join(process.cmdline())
+                command = command_line(process)
                 parents[pid] = process.ppid()
                 worker = _started_by_cluster(process)
             namespace = netns.namespace_of(pid)
@@ -270,6 +270,12 @@ def list_node_processes() -> list[NodeProcessInfo]:
             for row in rows]
     workers = collections.Counter(row.parent for row in rows if row.cluster_worker)
     return [replace(row, workers=workers[row.pid]) for row in rows]
+
+
+def command_line(process: psutil.Process) -> str:
+    """The process's command line as one string, without the empty arguments a command line
+    rewritten by `process.title` is padded with."""
+    return " ".join(process.cmdline()).rstrip()
 
 
 def _started_by_cluster(process: psutil.Process) -> bool:

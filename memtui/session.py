@@ -328,7 +328,7 @@ class Session:
     def command(self) -> str:
         if self._process is not None:
             with contextlib.suppress(psutil.Error):
-                return " ".join(self._process.cmdline())
+                return attach.command_line(self._process)
         return f"pid {self.pid}"
 
     @property

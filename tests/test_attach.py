@@ -431,6 +431,12 @@ class TestProcessTable:
         assert (rows[child].parent, rows[child].cluster_worker) == (parent.pid, False)
         assert (rows[parent.pid].parent, rows[parent.pid].workers) == (None, 0)
 
+    def test_a_command_line_rewritten_by_process_title_is_shown_without_its_padding(
+            self, spawn):
+        target = spawn("titled.js")
+        assert {row.pid: row for row in list_node_processes()}[target.pid].command == \
+            "titled-service"
+
     def test_pid_of_listener(self, listener):
         assert pid_of_listener(listener) == os.getpid()
         assert pid_of_listener(free_port()) is None
