@@ -387,7 +387,7 @@ class TestContainerCgroup:
         assert rows[pid].container is not None
         assert rows[pid].container.label == "docker 3f2a1b9c0d1e"
         line = next(line for line in listed.stdout.splitlines() if line.startswith(f"{pid} "))
-        assert re.search(r" closed +docker 3f2a1b9c0d1e +/", line), line
+        assert re.search(r" closed +docker 3f2a1b9c0d1e +- +/", line), line
         assert (info.pid, info.container, info.container_limit) == \
             (pid, rows[pid].container, CONTAINER_LIMIT)
         assert info.netns_inode == namespace.inode
