@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import time
@@ -144,6 +145,11 @@ class Session:
                        interval: float) -> Session:
         try:
             inspector = await Inspector.connect(target.ws_url, namespace=target.netns)
+        except asyncio.CancelledError:
+            if target.opened_by_memtui:
+                with contextlib.suppress(MemtuiError):
+                    await release_inspector(target)
+            raise
         except MemtuiError as error:
             if not target.opened_by_memtui and not attach.still_listening(target):
                 raise _ClosedOnArrival from error
@@ -444,10 +450,20 @@ def _confirm_pid(target: attach.InspectorTarget, pid: int, reported: int) -> Non
 async def _resolve(spec: str, *, allow_signal: bool = True,
                    allow_non_loopback: bool = False) -> attach.InspectorTarget:
     """attach.resolve_target off the event loop; an inspector it opened beyond loopback is
-    closed again before the error is raised."""
+    closed again before the error is raised. Cancelled, it still waits for the thread (which
+    may be signalling the target) and closes an inspector it opened."""
+    resolving = asyncio.get_running_loop().run_in_executor(None, functools.partial(
+        attach.resolve_target, spec, allow_signal=allow_signal,
+        allow_non_loopback=allow_non_loopback))
     try:
-        return await asyncio.to_thread(attach.resolve_target, spec, allow_signal=allow_signal,
-                                       allow_non_loopback=allow_non_loopback)
+        return await asyncio.shield(resolving)
+    except asyncio.CancelledError:
+        with contextlib.suppress(MemtuiError):
+            target = await resolving
+            if target.opened_by_memtui:
+                log.debug("cancelled as pid %s's inspector opened; closing it", target.pid)
+                await release_inspector(target)
+        raise
     except attach.OpenedBeyondLoopback as error:
         try:
             await release_inspector(error.target)

@@ -9,6 +9,8 @@ import asyncio
 import os
 import signal
 import subprocess
+import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -19,7 +21,13 @@ from memtui import attach
 from memtui.attach import find_inspector_address
 from memtui.errors import MemtuiError
 from memtui.session import Session
-from tests.cli_helpers import jsonl, run_memtui, start_memtui, wait_until_inspector_closed
+from tests.cli_helpers import (
+    default_sigint,
+    jsonl,
+    run_memtui,
+    start_memtui,
+    wait_until_inspector_closed,
+)
 from tests.live_terminal import LiveTerminal
 from tests.test_attach import cluster_port
 
@@ -204,6 +212,64 @@ class TestReconnecting:
         assert memtui.returncode == 1, err
         assert "still reconnecting to pid" in err
         assert "memtui: error: the recording ended disconnected from pid" in err
+
+
+SLOW_AFTER_SIGNALLING = (
+    "import sys, time\n"
+    "from memtui import attach, cli\n"
+    "wait = attach._wait_for_inspector\n"
+    "def slow(*args):\n"
+    "    print('signalled', file=sys.stderr, flush=True)\n"
+    "    time.sleep(0.5)\n"
+    "    return wait(*args)\n"
+    "attach._wait_for_inspector = slow\n"
+    "sys.exit(cli.main(sys.argv[1:]))\n")
+"""memtui, with the time between its SIGUSR1 and the inspector opening made longer, and
+`signalled` on stderr when the signal has gone."""
+
+
+class TestInterruptedAttach:
+    """Ctrl-C between memtui's SIGUSR1 and the inspector opening: the inspector that opens
+    after it is closed again."""
+
+    @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+    def test_record_closes_the_inspector_its_signal_opened(self, spawn, signum):
+        target = spawn("idle.js")
+        memtui = subprocess.Popen(
+            [sys.executable, "-c", SLOW_AFTER_SIGNALLING, "record", str(target.pid)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            preexec_fn=default_sigint)
+        try:
+            assert memtui.stderr is not None
+            assert memtui.stderr.readline() == "signalled\n"
+            memtui.send_signal(signum)
+            _, err = memtui.communicate(timeout=30)
+        finally:
+            if memtui.poll() is None:
+                memtui.kill()
+        assert "Traceback" not in err
+        assert memtui.returncode == 0, err  # a record ends so when interrupted
+        assert wait_until_inspector_closed(target.pid)
+        assert target.alive()
+
+    async def test_a_cancelled_session_open_closes_the_inspector(self, spawn, monkeypatch):
+        target = spawn("idle.js")
+        signalled = threading.Event()
+        wait = attach._wait_for_inspector
+
+        def slow(*args):
+            signalled.set()
+            time.sleep(0.3)
+            return wait(*args)
+
+        monkeypatch.setattr(attach, "_wait_for_inspector", slow)
+        opening = asyncio.ensure_future(Session.open(str(target.pid)))
+        assert await asyncio.to_thread(signalled.wait, 10)
+        opening.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await opening
+        assert wait_until_inspector_closed(target.pid)
+        assert target.alive()
 
 
 def test_a_recorded_address_is_said_in_every_headless_command(spawn, tmp_path):
