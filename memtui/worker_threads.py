@@ -89,6 +89,12 @@ class WorkerThread:
         self._reading = asyncio.ensure_future(self.read())
         return self._reading
 
+    def stop_reading(self) -> None:
+        """Cancel the read under way, or take no notice of how the last one ended: either
+        way asyncio does not report its failure."""
+        if self._reading is not None:
+            self._reading.cancel()
+
     def settle(self, read: asyncio.Task[Sample] | None) -> None:
         """Take the outcome of a read: a sample, a failure, or none yet (unresponsive;
         None: the previous read is still pending)."""
@@ -111,8 +117,7 @@ class WorkerThread:
         """Remove this client from the worker's probe (the probe with it when it was the last);
         False when the worker did not answer in time (its probe then removes itself once no
         connection to the inspector is left, a few seconds later)."""
-        if self._reading is not None:
-            self._reading.cancel()
+        self.stop_reading()
         if not self._installed or self.channel.is_gone:
             return True
         try:
@@ -162,6 +167,7 @@ class WorkerThreads:
         if thread is None or thread.channel is not channel:
             return
         del self.threads[channel.info.worker_id]
+        thread.stop_reading()
         self._changes.append(WorkerLeft(time.time(), channel.info))
 
     def thread(self, worker_id: str) -> WorkerThread:

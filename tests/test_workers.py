@@ -1,6 +1,7 @@
 """Worker threads: watched through NodeWorker, sampled, snapshotted and left clean."""
 
 import asyncio
+import gc
 import json
 import re
 import signal
@@ -18,6 +19,7 @@ from memtui.heap.diff import thread_mismatch
 from memtui.inspector import ProtocolError
 from memtui.monitor import METHOD_NOT_FOUND, Monitor
 from memtui.node_worker import WorkerInfo
+from memtui.worker_threads import WorkerThreads
 from tests.cli_helpers import run_memtui, start_memtui, wait_until_inspector_closed
 
 MiB = 2**20
@@ -274,3 +276,41 @@ def test_snapshots_of_one_thread_are_no_mismatch(tmp_path: Path):
         write_capture_record(path, CaptureRecord(pid=1, session="s", taken_at=None,
                                                  node_version=None, thread="3"))
     assert thread_mismatch(*files) is None
+
+
+
+class TerminatedChannel:
+    """A worker's channel whose worker is terminated under memtui: an evaluate fails once
+    `terminated` is set."""
+
+    info = WorkerInfo("session-1", "1", "[worker 1] worker", "file:///worker.js")
+    is_gone = False
+
+    def __init__(self) -> None:
+        self.evaluating = asyncio.Event()
+        self.terminated = asyncio.Event()
+
+    async def evaluate(self, expression: str, **options) -> dict:
+        self.evaluating.set()
+        await self.terminated.wait()
+        raise ProtocolError("Runtime.evaluate", {"message": "Execution was terminated"})
+
+
+async def test_the_read_of_a_worker_that_left_is_not_reported_at_exit():
+    """A worker that leaves while its read is under way (terminated as memtui samples it):
+    the read's failure is not left for asyncio to print, traceback and all, as "Task
+    exception was never retrieved" (seen on the terminal after q)."""
+    loop = asyncio.get_running_loop()
+    reported: list[dict] = []
+    loop.set_exception_handler(lambda _, context: reported.append(context))
+    threads = WorkerThreads(pid=1, interval=1.0)
+    channel = TerminatedChannel()
+    threads._attached(channel)
+    sampling = asyncio.ensure_future(threads.sample(5.0))
+    await channel.evaluating.wait()
+    threads._left(channel)
+    channel.terminated.set()
+    await sampling
+    del sampling, threads, channel
+    gc.collect()
+    assert not reported, reported
