@@ -173,6 +173,8 @@ async def test_a_primary_waits_for_a_worker_forked_while_it_waited(spawn, tmp_pa
                              timeout=ATTACH_TIMEOUT_S, what="the primary and 3 workers live",
                              state=lambda: rows(app))
             assert checks >= 3
+            assert (f"pid {primary.pid} is a cluster primary: attaching to it once its "
+                    "workers are (its SIGUSR1 would open theirs)") in notes(app)
             watched = {target.pid for target in app.targets}
             await quit_and_wait(pilot, app)
         assert app.exit_message() == "memtui: detached from 4 processes"

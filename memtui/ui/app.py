@@ -233,6 +233,9 @@ class MemtuiApp(App[int]):
                 except ClusterWorkersClosed as error:
                     if waited.issuperset(error.workers):
                         raise
+                    if not waited:
+                        self.note(f"{target.name} is a cluster primary: attaching to it once "
+                                  "its workers are (its SIGUSR1 would open theirs)", "info")
                     log.debug("%s: attaching once its workers %s are", target.name,
                               error.workers)
                     if not await self._workers_settled(error.workers, deadline):
