@@ -41,11 +41,12 @@ log = logging.getLogger(__name__)
 DETACH_TIMEOUT_S = 5.0
 DISCOVER_EVERY_S = 1.0
 APPEARED_RETRY_S = 10.0
-WORKERS_SETTLE_S = 60.0
-LISTED_POLL_S = 0.25
-"""How long a cluster primary's attach waits for its workers' attaches to end."""
 """How long attaching to a process that started meanwhile is tried (it may not catch
 SIGUSR1 yet) before its row says why it cannot be."""
+WORKERS_SETTLE_S = 60.0
+"""How long a cluster primary's attach waits for its workers' attaches to end."""
+LISTED_POLL_S = 0.25
+"""How often a primary waiting for its workers looks whether the overview lists them."""
 
 
 class TerminalDriver(LinuxDriver):
