@@ -12,12 +12,14 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import psutil
 import pytest
 
+from memtui import attach
 from memtui.attach import (
     _first_inspector,
     _Listener,
@@ -63,6 +65,19 @@ def cluster_port(workers: int) -> int:
             continue
         return base
     raise AssertionError(f"no {workers + 1} consecutive free ports found")
+
+
+def wait_for_new_worker(primary: int, known: set[int], timeout: float = 15.0,
+                        workers=attach.cluster_workers) -> int:
+    """The PID of a cluster worker of PRIMARY not in KNOWN, once it exists (exec'd), as
+    `workers` (attach.cluster_workers, or its original where a test replaces it) lists them."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        new = set(workers(psutil.Process(primary))) - known
+        if new:
+            return new.pop()
+        time.sleep(0.01)
+    raise AssertionError(f"no worker forked by pid {primary} within {timeout:g}s")
 
 
 def pending_sigusr1(pid: int) -> bool:

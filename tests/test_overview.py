@@ -21,7 +21,7 @@ from memtui.ui import MemtuiApp, Watchlist
 from memtui.ui.model import TargetState
 from tests.cli_helpers import wait_until_inspector_closed
 from tests.nodeproc import NodeProcess
-from tests.test_attach import cluster_port, free_port
+from tests.test_attach import cluster_port, free_port, wait_for_new_worker
 from tests.ui.helpers import wait_until
 
 ATTACH_TIMEOUT_S = 30.0
@@ -159,10 +159,7 @@ async def test_a_primary_waits_for_a_worker_forked_while_it_waited(spawn, tmp_pa
             if checks == 2:
                 known = set(real(process))
                 primary.send("fork-closed\n")
-                deadline = time.monotonic() + 15
-                while set(real(process)) <= known:
-                    assert time.monotonic() < deadline, "no worker forked"
-                    time.sleep(0.01)
+                wait_for_new_worker(primary.pid, known, workers=real)
         return real(process)
 
     monkeypatch.setattr(attach, "cluster_workers", forking_before_the_second_check)

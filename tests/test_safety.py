@@ -29,18 +29,7 @@ from tests.cli_helpers import (
     wait_until_inspector_closed,
 )
 from tests.live_terminal import LiveTerminal
-from tests.test_attach import cluster_port
-
-
-def wait_for_new_worker(primary: int, known: set[int], timeout: float = 15.0) -> int:
-    """The PID of a cluster worker of PRIMARY not in KNOWN, once it exists (exec'd)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        new = set(attach.cluster_workers(psutil.Process(primary))) - known
-        if new:
-            return new.pop()
-        time.sleep(0.01)
-    raise AssertionError(f"no worker forked by pid {primary} within {timeout:g}s")
+from tests.test_attach import cluster_port, wait_for_new_worker
 
 
 def first_sample(memtui: subprocess.Popen) -> None:
